@@ -1,0 +1,69 @@
+/**
+ * One message's handler process, started by the poll loop with the update as one JSON line on
+ * stdin and the token in its environment.
+ *
+ * @module
+ */
+
+import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
+import { handleMessage } from "./lib/handle.ts";
+import { getLog, setupLogging } from "./lib/log.ts";
+import { createApi, enableRetries } from "./lib/telegram.ts";
+import { parseHandlerUpdate } from "./lib/update.ts";
+import { readFirstLine } from "./lib/stdin.ts";
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`forge-coordinator handler: ${error.message}`);
+  Deno.exit(EX_CONFIG);
+}
+await setupLogging({ secrets: [config.token] });
+const log = getLog("handler");
+
+const stop = new AbortController();
+const onSignal = () => {
+  stop.abort(new Error("stopped by signal"));
+  // The brain's tree gets SIGTERM, then SIGKILL 2 s later; if anything still holds us after that,
+  // leave anyway, well before the poll process's own SIGKILL at 5 s.
+  Deno.unrefTimer(setTimeout(() => Deno.exit(143), 4000));
+};
+Deno.addSignalListener("SIGTERM", onSignal);
+Deno.addSignalListener("SIGINT", onSignal);
+
+// The poll process keeps our stdin open: EOF means it is gone (even if SIGKILLed), and so must we.
+const { line, rest } = await readFirstLine(Deno.stdin.readable);
+rest.then(() => {
+  if (!stop.signal.aborted) log.warn("the poll process is gone: stopping");
+  onSignal();
+});
+
+let update;
+try {
+  update = parseHandlerUpdate(line ?? "");
+} catch (error) {
+  log.error("{error}", { error: String(error) });
+  Deno.exit(65); // EX_DATAERR
+}
+
+const api = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
+try {
+  await handleMessage({
+    api,
+    config,
+    update,
+    env: Deno.env.toObject(),
+    log,
+    signal: stop.signal,
+    afterAck: () => enableRetries(api),
+  });
+} catch (error) {
+  log.error("handler for update {updateId} failed: {error}", {
+    updateId: update.update_id,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+  });
+  Deno.exit(1);
+}
+Deno.exit(stop.signal.aborted ? 143 : 0);

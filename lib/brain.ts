@@ -1,0 +1,111 @@
+/**
+ * One brain call: the message on stdin, the reply on stdout, a time limit per attempt, retries.
+ *
+ * The brain is any executable. Exit 0 with a non-empty stdout is an answer; anything else is a
+ * failed attempt. A timed-out attempt's whole process tree is killed (it runs in its own process
+ * group), so a brain's grandchildren never outlive it.
+ *
+ * @module
+ */
+
+import { runTree, type RunTreeResult } from "./process_tree.ts";
+
+/** Options for {@linkcode callBrain}. */
+export interface BrainOptions {
+  /** The brain's argv. */
+  command: readonly string[];
+  /** The message text, written to stdin. */
+  input: string;
+  /** The brain's complete environment (the caller removes the token). */
+  env: Record<string, string>;
+  /** One attempt's limit in ms. */
+  timeoutMs: number;
+  /** Attempts in all. Default: 1. */
+  maxAttempts?: number;
+  /** Aborting it kills the running attempt and stops. */
+  signal?: AbortSignal;
+  /** Told before each attempt (1-based). */
+  onAttempt?: (attempt: number) => void;
+  /** Told about each failed attempt. */
+  onFailure?: (attempt: number, failure: BrainFailure) => void;
+  /** Between SIGTERM and SIGKILL when an attempt is killed. Default: 2000 ms. */
+  killGraceMs?: number;
+}
+
+/** Why an attempt failed. */
+export interface BrainFailure {
+  /** One short phrase: `timed out after 300 s`, `exited with status 1`, `printed nothing`. */
+  reason: string;
+  /** The last lines of what it printed (stderr, else stdout), trimmed; may be empty. */
+  detail: string;
+}
+
+/** What the brain call came to. */
+export type BrainOutcome =
+  | { ok: true; reply: string; attempts: number }
+  | { ok: false; failure: BrainFailure; attempts: number; aborted: boolean };
+
+/** Runs the brain until an attempt answers, the attempts run out, or `signal` aborts. */
+export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
+  const {
+    command,
+    input,
+    env,
+    timeoutMs,
+    maxAttempts = 1,
+    signal,
+    onAttempt,
+    onFailure,
+    killGraceMs,
+  } = options;
+  let failure: BrainFailure = { reason: "was not run", detail: "" };
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    if (signal?.aborted) return { ok: false, failure, attempts: attempt - 1, aborted: true };
+    onAttempt?.(attempt);
+    const result = await runTree(command[0], {
+      args: command.slice(1),
+      env,
+      input,
+      timeoutMs,
+      signal,
+      killGraceMs,
+    });
+    if (result.code === 0 && result.stdout.trim() !== "" && !result.timedOut && !result.aborted) {
+      return { ok: true, reply: result.stdout.trim(), attempts: attempt };
+    }
+    failure = describeFailure(result, timeoutMs);
+    if (result.aborted) return { ok: false, failure, attempts: attempt, aborted: true };
+    onFailure?.(attempt, failure);
+    // A brain that can't even start won't start on the next attempt either.
+    if (result.spawnError !== undefined) return { ok: false, failure, attempts: attempt, aborted: false };
+  }
+  return { ok: false, failure, attempts: maxAttempts, aborted: false };
+}
+
+/** Lines of output kept in a failure's detail. */
+const DETAIL_LINES = 8;
+/** Characters kept in a failure's detail. */
+const DETAIL_CHARS = 600;
+
+/** Sorts one attempt's result into a reason and the tail of its output. */
+export function describeFailure(result: RunTreeResult, timeoutMs: number): BrainFailure {
+  const output = result.stderr.trim() !== "" ? result.stderr : result.stdout;
+  const detail = tail(output, DETAIL_LINES, DETAIL_CHARS);
+  if (result.spawnError !== undefined) return { reason: result.spawnError, detail };
+  if (result.timedOut) return { reason: `timed out after ${formatSeconds(timeoutMs)}`, detail };
+  if (result.aborted) return { reason: "was stopped", detail };
+  if (result.signal) return { reason: `was killed by ${result.signal}`, detail };
+  if (result.code !== 0) return { reason: `exited with status ${result.code}`, detail };
+  return { reason: "printed nothing", detail };
+}
+
+/** The last `lines` non-empty lines of `text`, at most `chars` characters, trimmed. */
+export function tail(text: string, lines: number, chars: number): string {
+  const kept = text.trim().split("\n").filter((l) => l.trim() !== "").slice(-lines).join("\n");
+  return kept.length <= chars ? kept : "…" + kept.slice(kept.length - chars + 1);
+}
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+}

@@ -1,0 +1,303 @@
+/**
+ * The bot's configuration: read once from the environment, at the edge, into one typed object.
+ *
+ * Every malformed or missing setting is a {@linkcode ConfigError} that names its variable; the
+ * entry points turn it into one line on stderr and exit status 78 (EX_CONFIG).
+ *
+ * @module
+ */
+
+/** Exit status for a configuration error (sysexits.h EX_CONFIG). */
+export const EX_CONFIG = 78;
+
+/** The validated configuration shared by the poll loop and the handlers. */
+export interface Config {
+  /** The bot token. Never logged, never in argv, never in a brain's environment. */
+  token: string;
+  /** Telegram user ids whose messages reach the brain. */
+  authorizedUserIds: ReadonlySet<number>;
+  /** Bot API root without a trailing slash. */
+  apiRoot: string;
+  /** The brain's argv. */
+  brainCommand: readonly string[];
+  /** Persona / system-prompt file handed to the brain. */
+  personaFile?: string;
+  /** One brain attempt's limit. */
+  brainTimeoutMs: number;
+  /** Brain attempts per message. */
+  brainMaxAttempts: number;
+  /** Cap on live handler processes. */
+  maxConcurrentHandlers: number;
+  /** Where the per-chat lock files and turn queues live. */
+  lockDir: string;
+  /** Heartbeat and other state. */
+  stateDir: string;
+  /** The voice transcriber's argv (the audio file's path is appended), if set up. */
+  transcribeCommand?: readonly string[];
+  /** The `getUpdates` long-poll timeout in seconds. */
+  pollTimeoutS: number;
+}
+
+/** A setting that is missing or malformed. */
+export class ConfigError extends Error {
+  /** The environment variable at fault. */
+  readonly variable: string;
+
+  constructor(variable: string, message: string) {
+    super(message);
+    this.name = "ConfigError";
+    this.variable = variable;
+  }
+}
+
+/** Where {@linkcode parseConfig} reads from: passed in so that it stays pure and testable. */
+export interface ConfigSources {
+  /** The environment. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Our user id (for the `/run/user/<uid>` default), or null where unknown; asked only if needed. */
+  uid(): number | null;
+  /** Reads a whole text file (the token file); throws when it can't. */
+  readTextFile(path: string): string;
+  /** Tells whether a path is a readable regular file (the persona file). */
+  isReadableFile(path: string): boolean;
+}
+
+/** Environment variables that carry the token: they never reach a brain. */
+export const TOKEN_VARIABLES: readonly string[] = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN_FILE"];
+
+/** The brain when `COORD_BRAIN_CMD` is not set: the Claude Code CLI in print mode. */
+export const DEFAULT_BRAIN_COMMAND: readonly string[] = ["claude", "-p"];
+
+/** Telegram's token shape: the bot id, a colon, a secret of URL-safe characters. */
+const TOKEN_PATTERN = /^\d+:[A-Za-z0-9_-]+$/;
+
+/** Parses and validates the whole configuration; throws {@linkcode ConfigError} on the first fault. */
+export function parseConfig(sources: ConfigSources): Config {
+  const { env } = sources;
+  const get = (name: string) => {
+    const value = env[name]?.trim();
+    return value === "" ? undefined : value;
+  };
+
+  const personaFile = get("COORD_PERSONA_FILE");
+  if (personaFile !== undefined && !sources.isReadableFile(personaFile)) {
+    throw new ConfigError(
+      "COORD_PERSONA_FILE",
+      `Cannot read COORD_PERSONA_FILE: no readable file at "${personaFile}"`,
+    );
+  }
+  const brainCommand = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD")) ??
+    defaultBrainCommand(personaFile);
+  const transcribe = get("COORD_TRANSCRIBE_CMD");
+
+  return {
+    token: parseToken(sources),
+    authorizedUserIds: parseUserIds(get("COORD_AUTHORIZED_USER_IDS")),
+    apiRoot: parseApiRoot(get("COORD_API_ROOT") ?? "https://api.telegram.org"),
+    brainCommand,
+    personaFile,
+    brainTimeoutMs: parseNumber("COORD_BRAIN_TIMEOUT_S", get("COORD_BRAIN_TIMEOUT_S"), {
+      fallback: 300,
+      integer: false,
+      min: 0.001,
+    }) * 1000,
+    brainMaxAttempts: parseNumber("COORD_BRAIN_MAX_ITERS", get("COORD_BRAIN_MAX_ITERS"), {
+      fallback: 3,
+      min: 1,
+    }),
+    maxConcurrentHandlers: parseNumber(
+      "COORD_MAX_CONCURRENT_BRAINS",
+      get("COORD_MAX_CONCURRENT_BRAINS"),
+      { fallback: 4, min: 1 },
+    ),
+    lockDir: get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid),
+    stateDir: get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME")),
+    transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", transcribe),
+    pollTimeoutS: parseNumber("COORD_POLL_TIMEOUT_S", get("COORD_POLL_TIMEOUT_S"), {
+      fallback: 30,
+      min: 0,
+      max: 50,
+    }),
+  };
+}
+
+/**
+ * Splits a command line: a JSON array of strings when it starts with `[`, else whitespace-separated
+ * words. Returns `undefined` when unset.
+ */
+export function parseArgv(variable: string, value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  let argv: unknown;
+  if (value.startsWith("[")) {
+    try {
+      argv = JSON.parse(value);
+    } catch {
+      throw new ConfigError(variable, `Cannot parse ${variable}: invalid JSON array "${value}"`);
+    }
+    if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string")) {
+      throw new ConfigError(
+        variable,
+        `Cannot parse ${variable}: expected a JSON array of strings, got "${value}"`,
+      );
+    }
+  } else {
+    argv = value.split(/\s+/);
+  }
+  const words = argv as string[];
+  if (words.length === 0 || words[0] === "") {
+    throw new ConfigError(variable, `Cannot parse ${variable}: the command is empty`);
+  }
+  return words;
+}
+
+function defaultBrainCommand(personaFile: string | undefined): string[] {
+  return personaFile === undefined
+    ? [...DEFAULT_BRAIN_COMMAND]
+    : [...DEFAULT_BRAIN_COMMAND, "--append-system-prompt-file", personaFile];
+}
+
+function parseToken(sources: ConfigSources): string {
+  const { env } = sources;
+  const direct = env.TELEGRAM_BOT_TOKEN?.trim() || undefined;
+  const file = env.TELEGRAM_BOT_TOKEN_FILE?.trim() || undefined;
+  if (direct !== undefined && file !== undefined) {
+    throw new ConfigError(
+      "TELEGRAM_BOT_TOKEN",
+      "Cannot use both TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_TOKEN_FILE: set only one",
+    );
+  }
+  if (direct !== undefined) return checkToken("TELEGRAM_BOT_TOKEN", direct);
+  if (file === undefined) {
+    throw new ConfigError(
+      "TELEGRAM_BOT_TOKEN",
+      "Missing TELEGRAM_BOT_TOKEN: set it, or TELEGRAM_BOT_TOKEN_FILE to a file that holds it",
+    );
+  }
+  let text: string;
+  try {
+    text = sources.readTextFile(file);
+  } catch (error) {
+    const reason = error instanceof Error ? error.name : "unreadable";
+    throw new ConfigError(
+      "TELEGRAM_BOT_TOKEN_FILE",
+      `Cannot read TELEGRAM_BOT_TOKEN_FILE: "${file}" (${reason})`,
+    );
+  }
+  return checkToken("TELEGRAM_BOT_TOKEN_FILE", text.trim());
+}
+
+function checkToken(variable: string, token: string): string {
+  // The value itself is never echoed: it is (almost) a secret even when malformed.
+  if (!TOKEN_PATTERN.test(token)) {
+    throw new ConfigError(
+      variable,
+      `Cannot parse ${variable}: expected a bot token like "123456:ABC-DEF...", got ${token.length} characters of another shape`,
+    );
+  }
+  return token;
+}
+
+function parseUserIds(value: string | undefined): Set<number> {
+  const variable = "COORD_AUTHORIZED_USER_IDS";
+  if (value === undefined) {
+    throw new ConfigError(variable, `Missing ${variable}: set the Telegram user ids allowed to talk`);
+  }
+  const ids = new Set<number>();
+  for (const part of value.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const id = Number(part);
+    if (!/^\d+$/.test(part) || !Number.isSafeInteger(id) || id <= 0) {
+      throw new ConfigError(
+        variable,
+        `Cannot parse ${variable}: expected comma-separated positive user ids, got "${part}"`,
+      );
+    }
+    ids.add(id);
+  }
+  if (ids.size === 0) {
+    throw new ConfigError(variable, `Cannot parse ${variable}: no user id in "${value}"`);
+  }
+  return ids;
+}
+
+function parseApiRoot(value: string): string {
+  const variable = "COORD_API_ROOT";
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(variable, `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(variable, `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`);
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new ConfigError(
+      variable,
+      `Cannot parse ${variable}: expected a plain root URL without query or credentials, got "${value}"`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+interface NumberRule {
+  fallback: number;
+  /** Default: true. */
+  integer?: boolean;
+  min: number;
+  max?: number;
+}
+
+function parseNumber(variable: string, value: string | undefined, rule: NumberRule): number {
+  const { fallback, integer = true, min, max = Number.MAX_SAFE_INTEGER } = rule;
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  const shapeOk = integer ? /^\d+$/.test(value) : /^\d+(\.\d+)?$/.test(value);
+  if (!shapeOk || !Number.isFinite(n) || n < min || n > max) {
+    const kind = integer ? "an integer" : "a number";
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(
+      variable,
+      `Cannot parse ${variable}: expected ${kind} ${range}, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+function defaultLockDir(runtimeDir: string | undefined, getUid: () => number | null): string {
+  if (runtimeDir !== undefined) return runtimeDir;
+  const uid = getUid();
+  if (uid === null) {
+    throw new ConfigError("COORD_LOCK_DIR", "Missing COORD_LOCK_DIR: no XDG_RUNTIME_DIR and no uid");
+  }
+  return `/run/user/${uid}`;
+}
+
+function defaultStateDir(stateHome: string | undefined, home: string | undefined): string {
+  if (stateHome !== undefined) return `${stateHome}/forge-coordinator`;
+  if (home === undefined) {
+    throw new ConfigError("COORD_STATE_DIR", "Missing COORD_STATE_DIR: no XDG_STATE_HOME and no HOME");
+  }
+  return `${home}/.local/state/forge-coordinator`;
+}
+
+/** Reads the configuration from this process's real environment. */
+export function loadConfig(): Config {
+  return parseConfig({
+    env: Deno.env.toObject(),
+    uid() {
+      try {
+        return Deno.uid();
+      } catch {
+        return null;
+      }
+    },
+    readTextFile: (path) => Deno.readTextFileSync(path),
+    isReadableFile(path) {
+      try {
+        return Deno.statSync(path).isFile && (Deno.openSync(path).close(), true);
+      } catch {
+        return false;
+      }
+    },
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * How a handler process is started: the Deno binary, the narrowest permissions that work, and an
+ * environment that carries the token (never the argv).
+ *
+ * @module
+ */
+
+import type { Config } from "./config.ts";
+import type { HandlerLaunch } from "./dispatch.ts";
+
+/** Options for {@linkcode handlerLaunch}. */
+export interface HandlerLaunchOptions {
+  /** The Deno executable (`Deno.execPath()`). */
+  denoPath: string;
+  /** Absolute path of `handler.ts`. */
+  handlerPath: string;
+  /** Absolute path of `deno.json` (the import map; the handler may start in any directory). */
+  configPath: string;
+  /** The poll process's environment. */
+  env: Readonly<Record<string, string>>;
+}
+
+/**
+ * The handler's command line and environment. Permissions: the Bot API host only; read and write
+ * in the lock and state folders only (turn tickets, the lock, voice files); the environment (the
+ * brain inherits it); and run, which spawning the brain and signalling its process group need.
+ */
+export function handlerLaunch(config: Config, options: HandlerLaunchOptions): HandlerLaunch {
+  const { denoPath, handlerPath, configPath, env } = options;
+  const dirs = [config.lockDir, config.stateDir].join(",");
+  const args = [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    "--frozen",
+    `--config=${configPath}`,
+    `--allow-net=${apiHost(config.apiRoot)}`,
+    "--allow-env",
+    `--allow-read=${dirs}`,
+    `--allow-write=${dirs}`,
+    "--allow-run",
+    handlerPath,
+  ];
+  const handlerEnv: Record<string, string> = { ...env };
+  delete handlerEnv.TELEGRAM_BOT_TOKEN_FILE;
+  handlerEnv.TELEGRAM_BOT_TOKEN = config.token;
+  // Resolved once here, so a handler never has to guess a default differently.
+  handlerEnv.COORD_LOCK_DIR = config.lockDir;
+  handlerEnv.COORD_STATE_DIR = config.stateDir;
+  return { command: denoPath, args, env: handlerEnv };
+}
+
+/** `host:port` of the API root, with the scheme's default port made explicit. */
+export function apiHost(apiRoot: string): string {
+  const url = new URL(apiRoot);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return `${url.hostname}:${port}`;
+}

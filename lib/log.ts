@@ -1,0 +1,69 @@
+/**
+ * Logging: one line per event on stderr (journald takes it), the token redacted everywhere.
+ *
+ * LogTape stands in for `@std/log`. Its text formatter lets newlines through (in templates and error
+ * stacks); journald wants one record per line, so the sink escapes them. The sink writes
+ * synchronously: a line is never lost to an exit, and one short `write(2)` to a pipe is atomic, so
+ * the lines of concurrent handlers never interleave.
+ *
+ * @module
+ */
+
+import { configure, getLogger, getTextFormatter } from "@logtape/logtape";
+import type { Logger, LogRecord, Sink } from "@logtape/logtape";
+
+export type { Logger };
+
+/** Anything shaped like a Telegram bot token, in case one reaches us that we weren't told about. */
+const TOKEN_SHAPE = /\d{3,}:[A-Za-z0-9_-]{20,}/g;
+
+/** Replaces every secret, and anything shaped like a bot token, with a marker. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret !== "") out = out.replaceAll(secret, "[redacted]");
+  }
+  return out.replace(TOKEN_SHAPE, "[redacted]");
+}
+
+/** Formats a log record as exactly one redacted line. */
+export function oneLineFormatter(secrets: readonly string[]): (record: LogRecord) => string {
+  const text = getTextFormatter({ timestamp: "date-time-tz", value: "bare" });
+  return (record) => redact(text(record).trimEnd().replaceAll("\n", "\\n"), secrets) + "\n";
+}
+
+/** Options for {@linkcode setupLogging}. */
+export interface LoggingOptions {
+  /** Strings that must never appear in a log line (the token). */
+  secrets: readonly string[];
+  /** Lowest level written. Default: "info". */
+  level?: "debug" | "info" | "warning";
+  /** Where lines go. Default: stderr. */
+  write?: (bytes: Uint8Array) => void;
+}
+
+/** Sends every `coord` logger's records to stderr, one redacted line each. */
+export async function setupLogging(options: LoggingOptions): Promise<void> {
+  const { secrets, level = "info", write = writeStderr } = options;
+  const format = oneLineFormatter(secrets);
+  const encoder = new TextEncoder();
+  const sink: Sink = (record) => write(encoder.encode(format(record)));
+  await configure({
+    reset: true,
+    sinks: { stderr: sink },
+    loggers: [
+      { category: ["coord"], sinks: ["stderr"], lowestLevel: level },
+      { category: ["logtape", "meta"], sinks: ["stderr"], lowestLevel: "warning" },
+    ],
+  });
+}
+
+/** The logger of one part of the bot (`main`, `handler`, `dispatch`...). */
+export function getLog(name: string): Logger {
+  return getLogger(["coord", name]);
+}
+
+function writeStderr(bytes: Uint8Array) {
+  let written = 0;
+  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+}

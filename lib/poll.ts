@@ -1,0 +1,204 @@
+/**
+ * The poll loop: long-poll `getUpdates`, hand each update on, and never stop for anything but a
+ * revoked token or the stop signal.
+ *
+ * @module
+ */
+
+import type { Api } from "grammy/web";
+import { sleep } from "./abort.ts";
+import { getLog } from "./log.ts";
+import { apiSignal, classifyFailure, type FailureVerdict } from "./telegram.ts";
+
+/** The token was refused (401): polling can't go on. */
+export class FatalPollError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FatalPollError";
+  }
+}
+
+/** Options for {@linkcode Poller}. */
+export interface PollerOptions {
+  api: Api;
+  /** Long-poll timeout in seconds. */
+  timeoutS: number;
+  /** Update kinds asked for. Default: `["message"]`. */
+  allowedUpdates?: readonly string[];
+  /** First back-off after a failure. Default: 1000 ms. */
+  backoffBaseMs?: number;
+  /** Longest back-off. Default: 30 000 ms. */
+  backoffMaxMs?: number;
+  /** A request that outlives the long-poll timeout by this much is given up. Default: 15 000 ms. */
+  requestSlackMs?: number;
+  /** Randomness for the jitter, in [0, 1). Default: `Math.random`. */
+  random?: () => number;
+}
+
+/** Fetches updates, keeps the offset, and backs off (capped, with jitter) after failures. */
+export class Poller {
+  #api: Api;
+  #timeoutS: number;
+  #allowed: readonly string[];
+  #baseMs: number;
+  #maxMs: number;
+  #slackMs: number;
+  #random: () => number;
+  #offset = 0;
+  #failures = 0;
+  #log = getLog("poll");
+
+  constructor(options: PollerOptions) {
+    const {
+      api,
+      timeoutS,
+      allowedUpdates = ["message"],
+      backoffBaseMs = 1000,
+      backoffMaxMs = 30_000,
+      requestSlackMs = 15_000,
+      random = Math.random,
+    } = options;
+    this.#api = api;
+    this.#timeoutS = timeoutS;
+    this.#allowed = allowedUpdates;
+    this.#baseMs = backoffBaseMs;
+    this.#maxMs = backoffMaxMs;
+    this.#slackMs = requestSlackMs;
+    this.#random = random;
+  }
+
+  /** The next `getUpdates` offset: every update below it is confirmed. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /**
+   * One `getUpdates` call for at most `limit` updates. After a transient failure it waits out the
+   * back-off (or Telegram's `retry_after`) and returns no updates; after a 401 it throws
+   * {@linkcode FatalPollError}. Returns at once, with none, when `signal` aborts.
+   */
+  async next(limit: number, signal: AbortSignal): Promise<unknown[]> {
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new Error("getUpdates outlived its timeout")),
+      this.#timeoutS * 1000 + this.#slackMs,
+    );
+    let updates: unknown[];
+    try {
+      updates = await this.#api.getUpdates(
+        {
+          offset: this.#offset,
+          limit: Math.max(1, Math.min(100, limit)),
+          timeout: this.#timeoutS,
+          // Sent every time: Telegram otherwise keeps whatever an earlier run asked for.
+          allowed_updates: this.#allowed as never,
+        },
+        apiSignal(AbortSignal.any([signal, deadline.signal])),
+      );
+    } catch (error) {
+      if (signal.aborted) return [];
+      await this.#recover(classifyFailure(error), signal);
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#failures = 0;
+    if (!Array.isArray(updates)) {
+      this.#log.warn("getUpdates answered with something other than a list; ignoring it");
+      return [];
+    }
+    for (const update of updates) {
+      const id = (update as { update_id?: unknown })?.update_id;
+      if (typeof id === "number" && Number.isSafeInteger(id) && id >= this.#offset) {
+        this.#offset = id + 1;
+      }
+    }
+    return updates;
+  }
+
+  async #recover(verdict: FailureVerdict, signal: AbortSignal): Promise<void> {
+    if (verdict.kind === "fatal") {
+      throw new FatalPollError(`Telegram refused the bot token (${verdict.summary}); giving up`);
+    }
+    this.#failures++;
+    const ms = verdict.kind === "wait" ? verdict.ms + this.#jitter(1000) : this.#backoffMs();
+    this.#log.warn("getUpdates failed ({summary}); retrying in {seconds} s (failure {n})", {
+      summary: verdict.summary,
+      seconds: Number((ms / 1000).toFixed(2)),
+      n: this.#failures,
+    });
+    await sleep(ms, signal);
+  }
+
+  #backoffMs(): number {
+    const full = Math.min(this.#maxMs, this.#baseMs * 2 ** (this.#failures - 1));
+    // "Equal jitter": at least half the back-off, so a flapping server is never hammered.
+    return full / 2 + this.#jitter(full / 2);
+  }
+
+  #jitter(ms: number): number {
+    return this.#random() * ms;
+  }
+}
+
+/** The dispatcher as the loop needs it. */
+export interface LoopDispatcher {
+  readonly atCap: boolean;
+  readonly free: number;
+  readonly live: number;
+  readonly cap: number;
+  reap(): unknown;
+  waitForExit(ms: number, signal: AbortSignal): Promise<boolean>;
+}
+
+/** Options for {@linkcode runPollLoop}. */
+export interface PollLoopOptions {
+  poller: Pick<Poller, "next">;
+  dispatcher: LoopDispatcher;
+  /** Records that the loop came round. */
+  heartbeat(): void;
+  /** Hands one update on (spawn, skip, log). Must not block. */
+  route(update: unknown): void;
+  /** Stops the loop. */
+  signal: AbortSignal;
+  /** Longest single wait at the cap. Default: 10 000 ms. */
+  capWaitMs?: number;
+}
+
+/**
+ * Runs the poll loop until `signal` aborts (resolves) or the token is refused (rejects with
+ * {@linkcode FatalPollError}). Each iteration: reap finished handlers, beat, then either wait at
+ * the cap for a handler to end or fetch at most as many updates as there are free slots, so the
+ * loop never holds a message it can't start at once (Telegram keeps the rest).
+ */
+export async function runPollLoop(options: PollLoopOptions): Promise<void> {
+  const { poller, dispatcher, heartbeat, route, signal, capWaitMs = 10_000 } = options;
+  const log = getLog("poll");
+  while (!signal.aborted) {
+    dispatcher.reap();
+    // The heartbeat is written here, once per iteration (the waits at the cap included), and
+    // nowhere else: it shows that this loop comes round, so a stuck brain in some handler process
+    // can never make a stalled loop look alive.
+    try {
+      heartbeat();
+    } catch (error) {
+      log.warn("cannot write the heartbeat: {error}", { error: String(error) });
+    }
+    if (dispatcher.atCap) {
+      log.warn("cap hit: brain backlog, {live} of {cap} handlers alive; waiting for one to end", {
+        live: dispatcher.live,
+        cap: dispatcher.cap,
+      });
+      await dispatcher.waitForExit(capWaitMs, signal);
+      continue;
+    }
+    const updates = await poller.next(dispatcher.free, signal);
+    for (const update of updates) {
+      try {
+        route(update);
+      } catch (error) {
+        log.error("dispatch crash: {error}", { error: String(error) });
+      }
+    }
+  }
+}

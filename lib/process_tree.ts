@@ -1,0 +1,201 @@
+/**
+ * Running a command in its own process group, and killing the whole group.
+ *
+ * A brain (or a handler) may start grandchildren of its own. Killing only the direct child leaves them
+ * running under PID 1 and holding our pipes, so every process we start is started `detached` (its own
+ * session and process group, pgid = pid) and is stopped by signalling the group: `kill(-pid)`.
+ *
+ * @module
+ */
+
+import { within } from "./abort.ts";
+
+/** Sends `signal` to the process group led by `pid`; a group that is already gone is not an error. */
+export function killGroup(pid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pid, signal);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Options for {@linkcode runTree}. */
+export interface RunTreeOptions {
+  /** Arguments after the command. Default: none. */
+  args?: readonly string[];
+  /** The complete environment of the child (nothing is inherited). Default: empty. */
+  env?: Record<string, string>;
+  /** Working directory. Default: ours. */
+  cwd?: string;
+  /** Written to the child's stdin, which is then closed. Default: stdin is closed at once. */
+  input?: string | Uint8Array;
+  /** The run's limit in milliseconds; past it the whole group is killed. Default: no limit. */
+  timeoutMs?: number;
+  /** Aborting it kills the whole group. */
+  signal?: AbortSignal;
+  /** Between SIGTERM and SIGKILL to the group. Default: 2000 ms. */
+  killGraceMs?: number;
+  /** Output kept per stream; the rest is read and dropped so the child never blocks. Default: 1 MiB. */
+  maxOutputBytes?: number;
+}
+
+/** What one run of a command ended with. */
+export interface RunTreeResult {
+  /** Exit code (128 + n when killed by signal n), or `undefined` when the command could not start. */
+  code?: number;
+  /** The signal that ended the child, if any. */
+  signal?: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+  /** True when the limit ran out and the group was killed. */
+  timedOut: boolean;
+  /** True when `signal` aborted the run and the group was killed. */
+  aborted: boolean;
+  /** Why the command could not start (e.g. `command not found: "claude"`). */
+  spawnError?: string;
+}
+
+/** How long stream readers may lag behind the child's exit before they are cancelled. */
+const STREAM_DRAIN_MS = 1000;
+
+/**
+ * Runs `command` in a new process group, feeding `input` and collecting stdout and stderr, and kills
+ * the whole group (SIGTERM, then SIGKILL after `killGraceMs`) on timeout or abort. Never throws for
+ * the child's own failures: they are in the result.
+ */
+export async function runTree(command: string, options: RunTreeOptions = {}): Promise<RunTreeResult> {
+  const {
+    args = [],
+    env = {},
+    cwd,
+    input,
+    timeoutMs,
+    signal,
+    killGraceMs = 2000,
+    maxOutputBytes = 1024 * 1024,
+  } = options;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command, {
+      args: [...args],
+      env,
+      clearEnv: true,
+      cwd,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    return {
+      stdout: "",
+      stderr: "",
+      timedOut: false,
+      aborted: false,
+      spawnError: describeSpawnError(command, error),
+    };
+  }
+
+  const stdout = collect(child.stdout, maxOutputBytes);
+  const stderr = collect(child.stderr, maxOutputBytes);
+  writeInput(child.stdin, input);
+
+  const limit = new AbortController();
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => limit.abort(), timeoutMs);
+  const stop = signal ? AbortSignal.any([limit.signal, signal]) : limit.signal;
+  const onStop = () => void terminateGroup(child, killGraceMs);
+  stop.addEventListener("abort", onStop, { once: true });
+  if (stop.aborted) onStop();
+  let status: Deno.CommandStatus;
+  try {
+    status = await child.status;
+  } finally {
+    clearTimeout(timer);
+    stop.removeEventListener("abort", onStop);
+  }
+  // A grandchild that escaped the group may still hold the pipes: don't wait for it forever.
+  const [out, err] = await Promise.all([stdout.drain(STREAM_DRAIN_MS), stderr.drain(STREAM_DRAIN_MS)]);
+  return {
+    code: status.code,
+    signal: status.signal,
+    stdout: out,
+    stderr: err,
+    timedOut: limit.signal.aborted,
+    aborted: !limit.signal.aborted && (signal?.aborted ?? false),
+  };
+}
+
+/**
+ * SIGTERM to the child's group, then SIGKILL to it after `graceMs` if the child is still alive.
+ * Resolves when the child has exited.
+ */
+export async function terminateGroup(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  killGroup(child.pid, "SIGTERM");
+  const { settled: exited } = await within(child.status, graceMs);
+  // Even when the leader has exited, members of its group may linger: SIGKILL reaches them too.
+  killGroup(child.pid, "SIGKILL");
+  if (!exited) await child.status;
+}
+
+function describeSpawnError(command: string, error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return `command not found: "${command}"`;
+  if (error instanceof Deno.errors.PermissionDenied) return `permission denied: "${command}"`;
+  return `cannot start "${command}": ${error instanceof Error ? error.message : String(error)}`;
+}
+
+function writeInput(stdin: WritableStream<Uint8Array>, input: string | Uint8Array | undefined) {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  const writer = stdin.getWriter();
+  // A child that exits without reading its input makes the write fail with a broken pipe: harmless.
+  (bytes ? writer.write(bytes) : Promise.resolve())
+    .then(() => writer.close())
+    .catch(() => writer.abort().catch(() => {}));
+}
+
+interface Collector {
+  /** The text read so far once the stream ends, or after `ms` (then the stream is cancelled). */
+  drain(ms: number): Promise<string>;
+}
+
+function collect(stream: ReadableStream<Uint8Array>, maxBytes: number): Collector {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  const reader = stream.getReader();
+  const done = (async () => {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        if (kept < maxBytes) {
+          const part = value.subarray(0, maxBytes - kept);
+          chunks.push(part);
+          kept += part.length;
+        }
+      }
+    } catch {
+      // Cancelled or broken: keep what was read.
+    }
+  })();
+  return {
+    async drain(ms) {
+      if (!(await within(done, ms)).settled) {
+        await reader.cancel().catch(() => {});
+        await done;
+      }
+      reader.releaseLock();
+      return new TextDecoder().decode(concat(chunks));
+    },
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}

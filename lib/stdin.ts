@@ -1,0 +1,30 @@
+/**
+ * Reading the handler's stdin: one line (the update), then a wait for EOF.
+ *
+ * @module
+ */
+
+/** The first line of a stream, and a promise that resolves when the stream ends. */
+export async function readFirstLine(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ line: string | undefined; rest: Promise<void> }> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) return { line: buffered === "" ? undefined : buffered, rest: Promise.resolve() };
+    buffered += decoder.decode(value, { stream: true });
+    const newline = buffered.indexOf("\n");
+    if (newline >= 0) {
+      const rest = (async () => {
+        try {
+          while (!(await reader.read()).done) { /* nothing more is expected */ }
+        } catch {
+          // A broken pipe is an end too.
+        }
+      })();
+      return { line: buffered.slice(0, newline), rest };
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Reading updates: which ones go to a handler, and what a message asks of the brain.
+ *
+ * Updates come from the network: nothing here trusts their shape. A malformed one is skipped with
+ * a reason, never thrown on.
+ *
+ * @module
+ */
+
+import type { Message, Update } from "grammy/types";
+
+/** What the poll loop does with one update. */
+export type Route =
+  /** An authorized user's message: hand it to a handler. */
+  | { kind: "dispatch"; updateId: number; chatId: number; messageId: number; userId: number }
+  /** A message from someone else: logged with the user id, otherwise ignored. */
+  | { kind: "unauthorized"; updateId: number; chatId: number; userId: number | undefined }
+  /** Anything else (another kind of update, a malformed one): confirmed and skipped. */
+  | { kind: "skip"; updateId: number | undefined; reason: string };
+
+/** Decides what the poll loop does with an update. */
+export function routeUpdate(update: unknown, authorized: ReadonlySet<number>): Route {
+  const shape = inspectUpdate(update);
+  if (!shape.ok) return { kind: "skip", updateId: shape.updateId, reason: shape.reason };
+  const { updateId, chatId, messageId, userId } = shape;
+  if (userId === undefined || !authorized.has(userId)) {
+    return { kind: "unauthorized", updateId, chatId, userId };
+  }
+  return { kind: "dispatch", updateId, chatId, messageId, userId };
+}
+
+type UpdateShape =
+  | { ok: true; updateId: number; chatId: number; messageId: number; userId?: number }
+  | { ok: false; updateId?: number; reason: string };
+
+function inspectUpdate(update: unknown): UpdateShape {
+  if (!isRecord(update) || !isId(update.update_id)) return { ok: false, reason: "no update_id" };
+  const updateId = update.update_id;
+  const message = update.message;
+  if (message === undefined) {
+    const kinds = Object.keys(update).filter((k) => k !== "update_id");
+    return { ok: false, updateId, reason: `not a message (${kinds.join(", ") || "empty"})` };
+  }
+  if (
+    !isRecord(message) || !isId(message.message_id) || !isRecord(message.chat) ||
+    !isInteger(message.chat.id)
+  ) {
+    return { ok: false, updateId, reason: "malformed message" };
+  }
+  const userId = isRecord(message.from) && isId(message.from.id) ? message.from.id : undefined;
+  return { ok: true, updateId, chatId: message.chat.id, messageId: message.message_id, userId };
+}
+
+/** What a message gives the brain. */
+export type MessageInput =
+  /** Text (a text message, or a caption). */
+  | { kind: "text"; text: string }
+  /** A voice note or an audio file to transcribe first. */
+  | { kind: "audio"; fileId: string; fileSize?: number }
+  /** Nothing the brain can take: the reply says what is supported. */
+  | { kind: "unsupported"; what: string };
+
+/** Extracts the brain's input from a message. An empty text is `unsupported`, never sent on. */
+export function messageInput(message: Message): MessageInput {
+  const text = message.text ?? message.caption;
+  if (typeof text === "string" && text.trim() !== "") return { kind: "text", text };
+  const audio = message.voice ?? message.audio;
+  if (audio && typeof audio.file_id === "string") {
+    return { kind: "audio", fileId: audio.file_id, fileSize: audio.file_size };
+  }
+  return { kind: "unsupported", what: describeKind(message) };
+}
+
+/** Parses the update a handler receives on stdin; throws `TypeError` when it is not a message. */
+export function parseHandlerUpdate(text: string): Update & { message: Message } {
+  let update: unknown;
+  try {
+    update = JSON.parse(text);
+  } catch {
+    throw new TypeError(`Cannot parse the update: invalid JSON (${text.length} characters)`);
+  }
+  const shape = inspectUpdate(update);
+  if (!shape.ok) throw new TypeError(`Cannot handle the update: ${shape.reason}`);
+  return update as Update & { message: Message };
+}
+
+const KIND_NAMES: readonly [keyof Message, string][] = [
+  ["sticker", "a sticker"],
+  ["photo", "a photo without a caption"],
+  ["video", "a video without a caption"],
+  ["video_note", "a video note"],
+  ["animation", "a GIF"],
+  ["document", "a document without a caption"],
+  ["location", "a location"],
+  ["contact", "a contact"],
+  ["poll", "a poll"],
+  ["dice", "a dice"],
+];
+
+function describeKind(message: Message): string {
+  for (const [key, name] of KIND_NAMES) {
+    if (message[key] !== undefined) return name;
+  }
+  if (message.text !== undefined || message.caption !== undefined) return "an empty message";
+  return "this kind of message";
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value);
+}
+
+function isId(value: unknown): value is number {
+  return isInteger(value) && value >= 0;
+}

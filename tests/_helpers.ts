@@ -1,0 +1,275 @@
+/**
+ * Test resources that can't leak: temporary folders and the real bot process (`main.ts`) against
+ * the simulator, each `AsyncDisposable`.
+ *
+ * @module
+ */
+
+import { BotApiSimulator } from "./sim/simulator.ts";
+
+export { BotApiSimulator };
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Absolute path of a file of the project. */
+export function projectPath(relative: string): string {
+  return `${ROOT}/${relative}`;
+}
+
+/** The stub brain and transcriber. */
+export const STUB_BRAIN = projectPath("tests/stubs/brain.sh");
+export const STUB_TRANSCRIBER = projectPath("tests/stubs/transcribe.sh");
+
+/** A temporary folder, removed on dispose. */
+export interface TempDir extends AsyncDisposable {
+  readonly path: string;
+}
+
+/** Creates a temporary folder. */
+export async function tempDir(prefix = "coord-test-"): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** Waits until `check` returns a value other than `undefined`, polling, with a deadline. */
+export async function waitUntil<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  options: { timeoutMs?: number; description: string },
+): Promise<T> {
+  const { timeoutMs = 20_000, description } = options;
+  const deadline = performance.now() + timeoutMs;
+  while (true) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** True when a process exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** The argv of `deno task start`, as written in deno.json, with our own Deno binary. */
+export function startCommand(): { command: string; args: string[] } {
+  const config = JSON.parse(Deno.readTextFileSync(projectPath("deno.json")));
+  const words = String(config.tasks.start).split(/\s+/);
+  if (words[0] !== "deno") throw new Error(`Unexpected start task: ${config.tasks.start}`);
+  return { command: Deno.execPath(), args: words.slice(1) };
+}
+
+/** Options for {@linkcode startBot}. */
+export interface BotOptions {
+  sim: BotApiSimulator;
+  /** Settings on top of the defaults below (a value of `undefined` removes one). */
+  env?: Record<string, string | undefined>;
+  /** Authorized user ids. Default: `[1001]`. */
+  authorized?: number[];
+}
+
+/** The real bot, started as `deno task start` would, against the simulator. */
+export class BotProcess implements AsyncDisposable {
+  readonly process: Deno.ChildProcess;
+  readonly dirs: { state: string; lock: string; pids: string; root: string };
+  readonly status: Promise<Deno.CommandStatus>;
+  #stderr = "";
+  #stderrDone: Promise<void>;
+  #listeners = new Set<() => void>();
+
+  constructor(process: Deno.ChildProcess, dirs: BotProcess["dirs"]) {
+    this.process = process;
+    this.dirs = dirs;
+    this.status = process.status;
+    this.#stderrDone = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of process.stderr) {
+        this.#stderr += decoder.decode(chunk, { stream: true });
+        for (const listener of this.#listeners) listener();
+      }
+    })();
+  }
+
+  /** Everything the bot (and its handlers) wrote to stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** The stderr lines so far. */
+  get lines(): string[] {
+    return this.#stderr.split("\n").filter((l) => l !== "");
+  }
+
+  /** Waits for a stderr line matching `pattern`; resolves with it. */
+  waitForLog(pattern: RegExp, options: { timeoutMs?: number; count?: number } = {}): Promise<string> {
+    const { timeoutMs = 20_000, count = 1 } = options;
+    const find = () => {
+      const matches = this.lines.filter((l) => pattern.test(l));
+      return matches.length >= count ? matches[count - 1] : undefined;
+    };
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        const line = find();
+        if (line === undefined) return;
+        cleanup();
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`Timed out after ${timeoutMs} ms waiting for a log line ${pattern}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#listeners.delete(done);
+      };
+      this.#listeners.add(done);
+      done();
+    });
+  }
+
+  /** The pids of every handler the bot logged as started. */
+  handlerPids(): number[] {
+    return this.lines.flatMap((l) => {
+      const m = l.match(/child started: .*pid (\d+)/);
+      return m ? [Number(m[1])] : [];
+    });
+  }
+
+  /** The pids the stub brains recorded (brains and their grandchildren). */
+  brainPids(): number[] {
+    const pids: number[] = [];
+    for (const entry of Deno.readDirSync(this.dirs.pids)) {
+      const text = Deno.readTextFileSync(`${this.dirs.pids}/${entry.name}`);
+      pids.push(...text.split("\n").filter((l) => l !== "").map(Number));
+    }
+    return pids;
+  }
+
+  /** Every process the bot started, directly or not, that is still alive. */
+  leftovers(): number[] {
+    return [...this.handlerPids(), ...this.brainPids()].filter(isAlive);
+  }
+
+  /** Sends a signal to the bot process. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.process.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Waits for the bot's exit and its stderr's end. */
+  async exited(): Promise<Deno.CommandStatus> {
+    const status = await this.status;
+    await this.#stderrDone;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kill("SIGKILL");
+    await this.exited();
+    // Whatever a failed test left behind goes too, so that one failure can't spoil the next test.
+    for (const pid of this.leftovers()) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    await Deno.remove(this.dirs.root, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The environment a test bot runs with, before `options.env`. */
+export function botEnv(
+  sim: BotApiSimulator,
+  dirs: BotProcess["dirs"],
+  authorized: number[],
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? dirs.root,
+    NO_COLOR: "1",
+    TELEGRAM_BOT_TOKEN: sim.token,
+    COORD_AUTHORIZED_USER_IDS: authorized.join(","),
+    COORD_API_ROOT: sim.apiRoot,
+    COORD_BRAIN_CMD: STUB_BRAIN,
+    COORD_BRAIN_TIMEOUT_S: "20",
+    COORD_BRAIN_MAX_ITERS: "2",
+    COORD_LOCK_DIR: dirs.lock,
+    COORD_STATE_DIR: dirs.state,
+    COORD_POLL_TIMEOUT_S: "10",
+    STUB_BRAIN_LOG: `${dirs.root}/brain.log`,
+    STUB_PID_DIR: dirs.pids,
+  };
+  // Keep the module cache where it is, so that no test downloads anything.
+  for (const name of ["DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** Starts the real bot against the simulator. */
+export async function startBot(options: BotOptions): Promise<BotProcess> {
+  const { sim, env = {}, authorized = [1001] } = options;
+  const root = await Deno.makeTempDir({ prefix: "coord-bot-" });
+  const dirs = { root, state: `${root}/state`, lock: `${root}/lock`, pids: `${root}/pids` };
+  await Deno.mkdir(dirs.lock);
+  await Deno.mkdir(dirs.pids);
+  const merged: Record<string, string> = botEnv(sim, dirs, authorized);
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete merged[name];
+    else merged[name] = value;
+  }
+  const { command, args } = startCommand();
+  const process = new Deno.Command(command, {
+    args,
+    cwd: ROOT,
+    env: merged,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return new BotProcess(process, dirs);
+}
+
+/** The brain log's lines (see tests/stubs/brain.sh). */
+export function brainLog(bot: BotProcess): string[] {
+  try {
+    return Deno.readTextFileSync(`${bot.dirs.root}/brain.log`).split("\n").filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Runs an end-to-end test body with a simulator and a bot; on failure prints the bot's stderr (a
+ * passing test prints nothing), and always tears both down.
+ */
+export async function withBot(
+  options: Omit<BotOptions, "sim"> & { start?: boolean },
+  body: (sim: BotApiSimulator, bot: BotProcess) => Promise<void>,
+): Promise<void> {
+  await using sim = await BotApiSimulator.start();
+  await using bot = await startBot({ ...options, sim });
+  try {
+    await body(sim, bot);
+  } catch (error) {
+    console.error(`--- bot stderr ---\n${bot.stderr}--- end of bot stderr ---`);
+    throw error;
+  }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A stub brain for the tests, driven by the message text on stdin (first word):
+#   sleep N ...   sleep N seconds, then answer        fail ...     exit 3 with a line on stderr
+#   hang ...      never answer                         grandchild   start a grandchild, then hang
+#   long N        answer with N characters             env          answer with the environment
+#   badformat     answer with Markdown whose HTML Telegram rejects
+#   empty         exit 0 and print nothing             gate NAME    wait for $STUB_GATE_DIR/NAME, answer
+#   anything else: echo it back
+# With STUB_BRAIN_LOG set, each run appends "start <update> <chat> <text>" and "end <update>" to it.
+# With STUB_PID_DIR set, each run writes its pid (and its grandchild's) there.
+set -u
+text=$(cat)
+log() { if [ -n "${STUB_BRAIN_LOG:-}" ]; then printf '%s\n' "$*" >>"$STUB_BRAIN_LOG"; fi; }
+pids() { if [ -n "${STUB_PID_DIR:-}" ]; then printf '%s\n' "$@" >>"$STUB_PID_DIR/brain-$COORD_UPDATE_ID"; fi; }
+pids $$
+log "start ${COORD_UPDATE_ID} ${COORD_CHAT_ID} ${text//$'\n'/ }"
+trap 'log "end ${COORD_UPDATE_ID}"' EXIT
+read -r word arg _ <<<"$text"
+case "$word" in
+  sleep) sleep "$arg" && printf 'slept %s: %s\n' "$arg" "$text" ;;
+  fail) printf 'boom: the stub brain failed on purpose\n' >&2 && exit 3 ;;
+  hang) sleep 1000 ;;
+  grandchild)
+    sleep 1000 &
+    pids $!
+    wait
+    ;;
+  long) head -c "$arg" /dev/zero | tr '\0' 'x' | fold -w 99 ;;
+  env) env ;;
+  badformat) printf '%s\n' '[**bold link](http://example.com)** and more' ;;
+  empty) exit 0 ;;
+  gate)
+    until [ -e "${STUB_GATE_DIR:-/nonexistent}/$arg" ]; do sleep 0.02; done
+    printf 'passed gate %s\n' "$arg"
+    ;;
+  *) printf 'echo: %s\n' "$text" ;;
+esac

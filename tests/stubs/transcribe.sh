@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# A stub transcriber for the tests: prints "heard: <the audio file's bytes as text>", or fails when
+# the audio says "fail".
+set -eu
+audio=$(cat "$1")
+if [ "$audio" = "fail" ]; then
+  printf 'cannot decode the audio\n' >&2
+  exit 2
+fi
+printf 'heard: %s\n' "$audio"
