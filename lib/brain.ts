@@ -77,7 +77,9 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     if (result.aborted) return { ok: false, failure, attempts: attempt, aborted: true };
     onFailure?.(attempt, failure);
     // A brain that can't even start won't start on the next attempt either.
-    if (result.spawnError !== undefined) return { ok: false, failure, attempts: attempt, aborted: false };
+    if (result.spawnError !== undefined) {
+      return { ok: false, failure, attempts: attempt, aborted: false };
+    }
   }
   return { ok: false, failure, attempts: maxAttempts, aborted: false };
 }

@@ -200,7 +200,10 @@ function checkToken(variable: string, token: string): string {
 function parseUserIds(value: string | undefined): Set<number> {
   const variable = "COORD_AUTHORIZED_USER_IDS";
   if (value === undefined) {
-    throw new ConfigError(variable, `Missing ${variable}: set the Telegram user ids allowed to talk`);
+    throw new ConfigError(
+      variable,
+      `Missing ${variable}: set the Telegram user ids allowed to talk`,
+    );
   }
   const ids = new Set<number>();
   for (const part of value.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
@@ -225,10 +228,16 @@ function parseApiRoot(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(variable, `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`);
+    throw new ConfigError(
+      variable,
+      `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`,
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(variable, `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`);
+    throw new ConfigError(
+      variable,
+      `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`,
+    );
   }
   if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
     throw new ConfigError(
@@ -267,7 +276,10 @@ function defaultLockDir(runtimeDir: string | undefined, getUid: () => number | n
   if (runtimeDir !== undefined) return runtimeDir;
   const uid = getUid();
   if (uid === null) {
-    throw new ConfigError("COORD_LOCK_DIR", "Missing COORD_LOCK_DIR: no XDG_RUNTIME_DIR and no uid");
+    throw new ConfigError(
+      "COORD_LOCK_DIR",
+      "Missing COORD_LOCK_DIR: no XDG_RUNTIME_DIR and no uid",
+    );
   }
   return `/run/user/${uid}`;
 }
@@ -275,7 +287,10 @@ function defaultLockDir(runtimeDir: string | undefined, getUid: () => number | n
 function defaultStateDir(stateHome: string | undefined, home: string | undefined): string {
   if (stateHome !== undefined) return `${stateHome}/forge-coordinator`;
   if (home === undefined) {
-    throw new ConfigError("COORD_STATE_DIR", "Missing COORD_STATE_DIR: no XDG_STATE_HOME and no HOME");
+    throw new ConfigError(
+      "COORD_STATE_DIR",
+      "Missing COORD_STATE_DIR: no XDG_STATE_HOME and no HOME",
+    );
   }
   return `${home}/.local/state/forge-coordinator`;
 }

@@ -125,11 +125,16 @@ export class Dispatcher {
     stdin.write(new TextEncoder().encode(payload + "\n")).catch(() => {});
     this.#entries.set(process.pid, { record, process, stdin });
     process.status.then((status) => this.#exited(record, status));
-    this.#log.info("child started: update {updateId}, chat {chatId}, pid {pid}", {
-      updateId: meta.updateId,
-      chatId: meta.chatId,
-      pid: process.pid,
-    });
+    this.#log.info(
+      "child started: update {updateId}, chat {chatId}, pid {pid}, {live} of {cap} live",
+      {
+        updateId: meta.updateId,
+        chatId: meta.chatId,
+        pid: process.pid,
+        live: this.live,
+        cap: this.#cap,
+      },
+    );
     return record;
   }
 
@@ -142,12 +147,15 @@ export class Dispatcher {
       this.#entries.delete(pid);
       entry.stdin.close().catch(() => {});
       reaped.push(record);
-      this.#log.info("child reaped: pid {pid}, update {updateId}, exit status {code}, {seconds} s", {
-        pid,
-        updateId: record.updateId,
-        code: record.status.signal ? `signal ${record.status.signal}` : record.status.code,
-        seconds: Number((((record.endedAt ?? 0) - record.startedAt) / 1000).toFixed(3)),
-      });
+      this.#log.info(
+        "child reaped: pid {pid}, update {updateId}, exit status {code}, {seconds} s",
+        {
+          pid,
+          updateId: record.updateId,
+          code: record.status.signal ? `signal ${record.status.signal}` : record.status.code,
+          seconds: Number((((record.endedAt ?? 0) - record.startedAt) / 1000).toFixed(3)),
+        },
+      );
     }
     return reaped;
   }

@@ -24,7 +24,10 @@ export function markdownToHtml(markdown: string): string {
           : `<pre><code class="language-${lang}">${escapeHtml(code)}</code></pre>`,
       ),
   );
-  text = text.replace(/`([^`\n]+)`/g, (_, code: string) => hold(`<code>${escapeHtml(code)}</code>`));
+  text = text.replace(
+    /`([^`\n]+)`/g,
+    (_, code: string) => hold(`<code>${escapeHtml(code)}</code>`),
+  );
   text = escapeHtml(text)
     .replace(/^#{1,6} +(.+)$/gm, "<b>$1</b>")
     .replace(/\*\*([^*\n]+)\*\*/g, "<b>$1</b>")

@@ -7,7 +7,7 @@
 
 import type { Api } from "grammy/web";
 import type { Message, ReactionTypeEmoji, Update } from "grammy/types";
-import { callBrain, type BrainFailure } from "./brain.ts";
+import { type BrainFailure, callBrain } from "./brain.ts";
 import { type Config, TOKEN_VARIABLES } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
@@ -133,7 +133,8 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     chatId,
     updateId: update.update_id,
     signal,
-    onWait: (ahead) => log.info("update {updateId} waits for its turn behind {ahead}", { ...ids, ahead }),
+    onWait: (ahead) =>
+      log.info("update {updateId} waits for its turn behind {ahead}", { ...ids, ahead }),
     onUnlocked: (error) =>
       log.warn("lock folder {dir} unusable ({error}); running the brain without the chat lock", {
         dir: config.lockDir,
@@ -207,4 +208,3 @@ export function brainEnv(
   out.COORD_UPDATE_ID = String(ids.updateId);
   return out;
 }
-

@@ -65,7 +65,10 @@ const STREAM_DRAIN_MS = 1000;
  * the whole group (SIGTERM, then SIGKILL after `killGraceMs`) on timeout or abort. Never throws for
  * the child's own failures: they are in the result.
  */
-export async function runTree(command: string, options: RunTreeOptions = {}): Promise<RunTreeResult> {
+export async function runTree(
+  command: string,
+  options: RunTreeOptions = {},
+): Promise<RunTreeResult> {
   const {
     args = [],
     env = {},
@@ -116,7 +119,10 @@ export async function runTree(command: string, options: RunTreeOptions = {}): Pr
     stop.removeEventListener("abort", onStop);
   }
   // A grandchild that escaped the group may still hold the pipes: don't wait for it forever.
-  const [out, err] = await Promise.all([stdout.drain(STREAM_DRAIN_MS), stderr.drain(STREAM_DRAIN_MS)]);
+  const [out, err] = await Promise.all([
+    stdout.drain(STREAM_DRAIN_MS),
+    stderr.drain(STREAM_DRAIN_MS),
+  ]);
   return {
     code: status.code,
     signal: status.signal,

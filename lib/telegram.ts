@@ -105,7 +105,8 @@ export function describeError(error: unknown): string {
 
 /** Tells whether a failure is Telegram's "the message is gone" or a reaction it won't take. */
 export function isBadRequest(error: unknown, pattern: RegExp): boolean {
-  return error instanceof GrammyError && error.error_code === 400 && pattern.test(error.description);
+  return error instanceof GrammyError && error.error_code === 400 &&
+    pattern.test(error.description);
 }
 
 function stripUrls(text: string): string {

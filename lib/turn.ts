@@ -149,7 +149,12 @@ export async function takeTurn(options: TurnOptions): Promise<Turn> {
     }
     file.close(); // closing the descriptor releases the flock
   };
-  return { locked: true, waitedMs, release, [Symbol.asyncDispose]: () => Promise.resolve(release()) };
+  return {
+    locked: true,
+    waitedMs,
+    release,
+    [Symbol.asyncDispose]: () => Promise.resolve(release()),
+  };
 }
 
 function unlockedTurn(startedAt: number): Turn {

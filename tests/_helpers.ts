@@ -5,9 +5,9 @@
  * @module
  */
 
-import { BotApiSimulator } from "./sim/simulator.ts";
+import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
 
-export { BotApiSimulator };
+export { BotApiSimulator, type RecordedCall };
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -112,7 +112,10 @@ export class BotProcess implements AsyncDisposable {
   }
 
   /** Waits for a stderr line matching `pattern`; resolves with it. */
-  waitForLog(pattern: RegExp, options: { timeoutMs?: number; count?: number } = {}): Promise<string> {
+  waitForLog(
+    pattern: RegExp,
+    options: { timeoutMs?: number; count?: number } = {},
+  ): Promise<string> {
     const { timeoutMs = 20_000, count = 1 } = options;
     const find = () => {
       const matches = this.lines.filter((l) => pattern.test(l));
@@ -213,6 +216,7 @@ export function botEnv(
     COORD_POLL_TIMEOUT_S: "10",
     STUB_BRAIN_LOG: `${dirs.root}/brain.log`,
     STUB_PID_DIR: dirs.pids,
+    STUB_GATE_DIR: `${dirs.root}/gates`,
   };
   // Keep the module cache where it is, so that no test downloads anything.
   for (const name of ["DENO_DIR", "XDG_CACHE_HOME"]) {
@@ -229,6 +233,7 @@ export async function startBot(options: BotOptions): Promise<BotProcess> {
   const dirs = { root, state: `${root}/state`, lock: `${root}/lock`, pids: `${root}/pids` };
   await Deno.mkdir(dirs.lock);
   await Deno.mkdir(dirs.pids);
+  await Deno.mkdir(`${root}/gates`);
   const merged: Record<string, string> = botEnv(sim, dirs, authorized);
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) delete merged[name];
@@ -245,6 +250,11 @@ export async function startBot(options: BotOptions): Promise<BotProcess> {
     stderr: "piped",
   }).spawn();
   return new BotProcess(process, dirs);
+}
+
+/** Lets the stub brains waiting at gate `name` answer. */
+export function openGate(bot: BotProcess, name: string): void {
+  Deno.writeTextFileSync(`${bot.dirs.root}/gates/${name}`, "");
 }
 
 /** The brain log's lines (see tests/stubs/brain.sh). */
@@ -272,4 +282,31 @@ export async function withBot(
     console.error(`--- bot stderr ---\n${bot.stderr}--- end of bot stderr ---`);
     throw error;
   }
+}
+
+/** Matches the bot's reaction `emoji` on a message. */
+export function reacted(chatId: number, messageId: number, emoji: string) {
+  return (call: RecordedCall): boolean =>
+    call.method === "setMessageReaction" && call.status === 200 &&
+    call.params.chat_id === chatId && call.params.message_id === messageId &&
+    JSON.stringify(call.params.reaction).includes(emoji);
+}
+
+/** Matches a successful reply to a message. */
+export function repliedTo(chatId: number, messageId: number) {
+  return (call: RecordedCall): boolean =>
+    call.method === "sendMessage" && call.status === 200 && call.params.chat_id === chatId &&
+    (call.params.reply_parameters as { message_id?: number } | undefined)?.message_id === messageId;
+}
+
+/** Matches a successful sendMessage in a chat. */
+export function sentTo(chatId: number) {
+  return (call: RecordedCall): boolean =>
+    call.method === "sendMessage" && call.status === 200 && call.params.chat_id === chatId;
+}
+
+/** The message id of an update the simulator's phone sent. */
+export function messageIdOf(update: { message?: { message_id: number } }): number {
+  if (!update.message) throw new TypeError("Cannot take the message id: not a message update");
+  return update.message.message_id;
 }

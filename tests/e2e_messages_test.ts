@@ -1,0 +1,272 @@
+/**
+ * End to end: the real `main.ts` and real handler processes against the simulator, for the ways a
+ * person's messages travel.
+ */
+
+import assert from "node:assert/strict";
+import {
+  brainLog,
+  isAlive,
+  messageIdOf,
+  openGate,
+  reacted,
+  repliedTo,
+  sentTo,
+  STUB_TRANSCRIBER,
+  waitUntil,
+  withBot,
+} from "./_helpers.ts";
+
+const CHAT = 1001;
+
+Deno.test("two messages in a row are both acknowledged before either brain ends, and both answered in order", async () => {
+  await withBot({}, async (sim, bot) => {
+    const first = messageIdOf(sim.sendText(CHAT, "gate one"));
+    await sim.waitForCall(reacted(CHAT, first, "👀"), { description: "👀 on the first" });
+    const second = messageIdOf(sim.sendText(CHAT, "gate two"));
+    await sim.waitForCall(reacted(CHAT, second, "👀"), { description: "👀 on the second" });
+    await waitUntil(() => brainLog(bot).some((l) => l.startsWith("start 1 ")) || undefined, {
+      description: "the first brain to start",
+    });
+
+    // Both acknowledged, no brain has finished, and no reply has gone out.
+    assert.equal(sim.calls.filter(sentTo(CHAT)).length, 0);
+    assert.equal(brainLog(bot).filter((l) => l.startsWith("end")).length, 0);
+
+    openGate(bot, "two");
+    openGate(bot, "one");
+    const replyOne = await sim.waitForCall(repliedTo(CHAT, first));
+    const replyTwo = await sim.waitForCall(repliedTo(CHAT, second));
+    assert.equal(replyOne.params.text, "passed gate one");
+    assert.equal(replyTwo.params.text, "passed gate two");
+    assert.ok(replyOne.seq < replyTwo.seq, "the first reply comes first");
+    await sim.waitForCall(reacted(CHAT, first, "👌"));
+    await sim.waitForCall(reacted(CHAT, second, "👌"));
+    // Typing was shown for both.
+    assert.ok(sim.calls.filter((c) => c.method === "sendChatAction").length >= 2);
+  });
+});
+
+Deno.test("a burst of 10 messages in one chat reaches the brain and is answered in update order", async () => {
+  await withBot({}, async (sim, bot) => {
+    const ids = Array.from(
+      { length: 10 },
+      (_, i) => messageIdOf(sim.sendText(CHAT, `sleep 0.0${i % 3} m${i}`)),
+    );
+    const replies = await sim.waitForCalls(sentTo(CHAT), 10, { timeoutMs: 60_000 });
+
+    const replyOrder = replies.map((c) =>
+      (c.params.reply_parameters as { message_id: number }).message_id
+    );
+    assert.deepEqual(replyOrder, ids, "replies in message order");
+    const starts = brainLog(bot).filter((l) => l.startsWith("start")).map((l) =>
+      Number(l.split(" ")[1])
+    );
+    assert.deepEqual(starts, [...starts].sort((a, b) => a - b), "brain calls in update_id order");
+    assert.equal(starts.length, 10);
+    // One at a time: every start is followed by its own end before the next start.
+    const log = brainLog(bot);
+    for (let i = 0; i < log.length; i += 2) {
+      assert.match(log[i], /^start (\d+)/);
+      assert.equal(log[i + 1], `end ${log[i].split(" ")[1]}`);
+    }
+    for (const id of ids) await sim.waitForCall(reacted(CHAT, id, "👌"));
+  });
+});
+
+Deno.test("8 chats at once with a cap of 4 never run more than 4 handlers, and all are answered", async () => {
+  await withBot({ authorized: [1, 2, 3, 4, 5, 6, 7, 8] }, async (sim, bot) => {
+    let maxSeen = 0;
+    const sampler = setInterval(() => {
+      maxSeen = Math.max(maxSeen, liveHandlers(bot.process.pid));
+    }, 5);
+    try {
+      const chats = [1, 2, 3, 4, 5, 6, 7, 8];
+      const messages = chats.map((chat) => messageIdOf(sim.sendText(chat, `gate c${chat}`)));
+      // The first four take the slots; the loop then waits at the cap and fetches nothing more.
+      await waitUntil(() => (brainLog(bot).length >= 4 ? true : undefined), {
+        description: "4 brains running",
+      });
+      await bot.waitForLog(/cap hit: brain backlog/);
+      const acked = () => sim.calls.filter((c) => c.method === "setMessageReaction").length;
+      assert.equal(acked(), 4, "only 4 messages acknowledged while 4 handlers run");
+
+      for (const chat of chats) openGate(bot, `c${chat}`);
+      for (const [i, chat] of chats.entries()) {
+        const reply = await sim.waitForCall(repliedTo(chat, messages[i]), { timeoutMs: 30_000 });
+        assert.equal(reply.params.text, `passed gate c${chat}`);
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    assert.ok(maxSeen <= 4, `at most 4 live handlers, saw ${maxSeen}`);
+    assert.ok(maxSeen >= 1, "the sampler saw the handlers");
+    for (const line of bot.lines.filter((l) => l.includes("child started"))) {
+      const live = Number(line.match(/(\d+) of 4 live/)?.[1]);
+      assert.ok(live <= 4, line);
+    }
+  });
+});
+
+Deno.test("a message from an unauthorized user gets no handler, no reaction and no reply", async () => {
+  await withBot({ authorized: [1001] }, async (sim, bot) => {
+    sim.sendText(666, "let me in", { fromId: 666 });
+    await bot.waitForLog(/unauthorized user 666 ignored/);
+    // A later authorized message is answered, so the loop went on past the stranger's.
+    const mine = messageIdOf(sim.sendText(CHAT, "hello"));
+    await sim.waitForCall(repliedTo(CHAT, mine));
+    assert.equal(sim.calls.filter((c) => c.params.chat_id === 666).length, 0);
+    assert.equal(bot.lines.filter((l) => l.includes("child started")).length, 1);
+    assert.ok(!brainLog(bot).some((l) => l.includes("let me in")));
+  });
+});
+
+Deno.test("a hanging brain that spawned a grandchild is timed out, retried, answered with ⚠️, and leaves no process", async () => {
+  await withBot(
+    { env: { COORD_BRAIN_TIMEOUT_S: "1", COORD_BRAIN_MAX_ITERS: "2" } },
+    async (sim, bot) => {
+      const id = messageIdOf(sim.sendText(CHAT, "grandchild please"));
+      const reply = await sim.waitForCall(repliedTo(CHAT, id), { timeoutMs: 30_000 });
+      assert.match(
+        String(reply.params.text),
+        /^⚠️ The brain failed after 2 attempts: timed out after 1 s/,
+      );
+      await sim.waitForCall(reacted(CHAT, id, "👎"));
+      assert.equal(brainLog(bot).filter((l) => l.startsWith("start")).length, 2, "two attempts");
+      const pids = bot.brainPids();
+      assert.equal(pids.length, 4, "two brains and two grandchildren recorded");
+      await waitUntil(() => (pids.some(isAlive) ? undefined : true), {
+        description: "every brain and grandchild to be gone",
+      });
+      // The loop still polls: a new message is answered.
+      const next = messageIdOf(sim.sendText(CHAT, "still there?"));
+      const again = await sim.waitForCall(repliedTo(CHAT, next));
+      assert.equal(again.params.text, "echo: still there?");
+    },
+  );
+});
+
+Deno.test("a failing brain is retried and its ⚠️ reply quotes the end of its stderr", async () => {
+  await withBot({ env: { COORD_BRAIN_MAX_ITERS: "3" } }, async (sim, bot) => {
+    const id = messageIdOf(sim.sendText(CHAT, "fail now"));
+    const reply = await sim.waitForCall(repliedTo(CHAT, id));
+    assert.match(
+      String(reply.params.text),
+      /^⚠️ The brain failed after 3 attempts: exited with status 3/,
+    );
+    assert.match(String(reply.params.text), /boom: the stub brain failed on purpose/);
+    assert.equal(brainLog(bot).filter((l) => l.startsWith("start")).length, 3);
+    await sim.waitForCall(reacted(CHAT, id, "👎"));
+  });
+});
+
+Deno.test("a brain that prints nothing is a failure, never an empty message", async () => {
+  await withBot({ env: { COORD_BRAIN_MAX_ITERS: "1" } }, async (sim) => {
+    const id = messageIdOf(sim.sendText(CHAT, "empty"));
+    const reply = await sim.waitForCall(repliedTo(CHAT, id));
+    assert.match(String(reply.params.text), /^⚠️ .*printed nothing/);
+    assert.ok(!sim.calls.some((c) => c.method === "sendMessage" && c.status === 400));
+  });
+});
+
+Deno.test("a 10,000-character answer arrives whole, split into parts under 4096 characters", async () => {
+  await withBot({}, async (sim) => {
+    const id = messageIdOf(sim.sendText(CHAT, "long 10000"));
+    await sim.waitForCall(reacted(CHAT, id, "👌"));
+    const parts = sim.botMessages(CHAT);
+    assert.ok(parts.length >= 3, `${parts.length} parts`);
+    for (const part of parts) assert.ok(part.text.length <= 4096, `${part.text.length} characters`);
+    assert.equal(parts.map((p) => p.text).join("").replace(/\s/g, ""), "x".repeat(10_000));
+    assert.equal(parts[0].reply_to, id, "the first part replies to the message");
+  });
+});
+
+Deno.test("a reply whose formatting Telegram rejects is sent again as plain text", async () => {
+  await withBot({}, async (sim) => {
+    const id = messageIdOf(sim.sendText(CHAT, "badformat"));
+    await sim.waitForCall(reacted(CHAT, id, "👌"));
+    const rejected = sim.calls.filter((c) => c.method === "sendMessage" && c.status === 400);
+    assert.equal(rejected.length, 1);
+    assert.match(String(rejected[0].description), /can't parse entities/);
+    const [message] = sim.botMessages(CHAT);
+    assert.equal(message.text, "[**bold link](http://example.com)** and more");
+    assert.equal(message.parse_mode, undefined);
+  });
+});
+
+Deno.test("a reply still arrives when the person deleted the message meanwhile", async () => {
+  await withBot({}, async (sim, bot) => {
+    const id = messageIdOf(sim.sendText(CHAT, "gate gone"));
+    await sim.waitForCall(reacted(CHAT, id, "👀"));
+    sim.deleteMessage(CHAT, id);
+    openGate(bot, "gone");
+    const reply = await sim.waitForCall(sentTo(CHAT));
+    assert.equal(reply.params.text, "passed gate gone");
+    // The 👌 can't land on a deleted message: that is logged, not fatal.
+    await bot.waitForLog(/reaction 👌 not set on update 1/);
+  });
+});
+
+Deno.test("a voice note is transcribed and the transcript goes to the brain", async () => {
+  await withBot({ env: { COORD_TRANSCRIBE_CMD: STUB_TRANSCRIBER } }, async (sim, bot) => {
+    const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("buy milk")));
+    const reply = await sim.waitForCall(repliedTo(CHAT, id));
+    assert.equal(reply.params.text, "echo: heard: buy milk");
+    assert.ok(sim.calls.some((c) => c.method === "getFile"));
+    assert.deepEqual(
+      [...Deno.readDirSync(`${bot.dirs.state}/tmp`)],
+      [],
+      "the downloaded audio is removed",
+    );
+  });
+});
+
+Deno.test("a voice note that can't be transcribed gets a clear ⚠️ and no brain call", async (t) => {
+  await t.step("the transcriber fails", async () => {
+    await withBot({ env: { COORD_TRANSCRIBE_CMD: STUB_TRANSCRIBER } }, async (sim, bot) => {
+      const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("fail")));
+      const reply = await sim.waitForCall(repliedTo(CHAT, id));
+      assert.match(
+        String(reply.params.text),
+        /^⚠️ I could not transcribe this voice note: .*cannot decode/,
+      );
+      assert.deepEqual(brainLog(bot), []);
+    });
+  });
+  await t.step("no transcriber is set up", async () => {
+    await withBot({}, async (sim, bot) => {
+      const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("hello")));
+      const reply = await sim.waitForCall(repliedTo(CHAT, id));
+      assert.match(String(reply.params.text), /^⚠️ Voice is not set up/);
+      await sim.waitForCall(reacted(CHAT, id, "👎"));
+      assert.deepEqual(brainLog(bot), []);
+    });
+  });
+});
+
+Deno.test("a sticker gets a short note on what is supported, and no brain call", async () => {
+  await withBot({}, async (sim, bot) => {
+    const id = messageIdOf(sim.sendSticker(CHAT));
+    const reply = await sim.waitForCall(repliedTo(CHAT, id));
+    assert.match(String(reply.params.text), /text, captions and voice notes; a sticker/);
+    await sim.waitForCall(reacted(CHAT, id, "🤷"));
+    assert.deepEqual(brainLog(bot), []);
+  });
+});
+
+/** Live handler processes: children of the bot whose command line names handler.ts. */
+function liveHandlers(botPid: number): number {
+  let n = 0;
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) !== botPid || fields[0] === "Z") continue;
+      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes("handler.ts")) n++;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return n;
+}
