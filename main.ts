@@ -23,15 +23,18 @@ const EX_NOPERM = 77;
 let config: Config;
 try {
   config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  exitWithConfigError(error.message);
+}
+try {
   Deno.mkdirSync(config.stateDir, { recursive: true });
 } catch (error) {
-  if (!(error instanceof ConfigError) && !(error instanceof Deno.errors.PermissionDenied)) {
-    throw error;
-  }
-  const line = error instanceof ConfigError
-    ? error.message
-    : `Cannot create COORD_STATE_DIR: ${error.message}`;
-  console.error(`forge-coordinator: ${line}`);
+  exitWithConfigError(`Cannot create COORD_STATE_DIR "${config.stateDir}": ${String(error)}`);
+}
+
+function exitWithConfigError(line: string): never {
+  console.error(`forge-coordinator: ${line.split("\n")[0]}`);
   Deno.exit(EX_CONFIG);
 }
 

@@ -39,10 +39,18 @@ export class TurnQueue {
     this.#lockDir = lockDir;
   }
 
-  /** Takes a ticket for a message; throws when the lock folder can't be written. */
+  /**
+   * Takes a ticket for a message; throws when the lock folder is missing or can't be written. The
+   * lock folder itself is never created here: it is the runtime folder systemd (or the person)
+   * provides.
+   */
   enqueue(chatId: number, updateId: number): void {
     const dir = queuePath(this.#lockDir, chatId);
-    Deno.mkdirSync(dir, { recursive: true });
+    try {
+      Deno.mkdirSync(dir);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
     Deno.writeFileSync(`${dir}/${updateId}`, new Uint8Array());
   }
 

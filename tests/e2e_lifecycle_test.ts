@@ -1,0 +1,212 @@
+/**
+ * End to end: starting, stopping, supervision and secrets of the real bot against the simulator.
+ */
+
+import assert from "node:assert/strict";
+import {
+  BotApiSimulator,
+  brainLog,
+  isAlive,
+  messageIdOf,
+  openGate,
+  projectPath,
+  reacted,
+  repliedTo,
+  startCommand,
+  tempDir,
+  waitUntil,
+  withBot,
+} from "./_helpers.ts";
+import { readHeartbeat } from "../lib/heartbeat.ts";
+
+const CHAT = 1001;
+
+Deno.test("SIGTERM while brains run stops everything within 10 s and leaves no process", async () => {
+  await withBot({ authorized: [1, 2, 3] }, async (sim, bot) => {
+    sim.sendText(1, "grandchild one");
+    sim.sendText(2, "hang two");
+    sim.sendText(3, "gate never");
+    await waitUntil(() => (brainLog(bot).length >= 3 ? true : undefined), {
+      description: "3 brains running",
+    });
+    const handlers = bot.handlerPids();
+    assert.equal(handlers.length, 3);
+    const started = performance.now();
+    bot.kill("SIGTERM");
+    const status = await bot.exited();
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(status.code, 0);
+    assert.ok(seconds < 10, `stopped in ${seconds.toFixed(1)} s`);
+    assert.deepEqual(bot.leftovers(), [], "no handler, brain or grandchild left");
+    assert.ok(handlers.every((pid) => !isAlive(pid)));
+    // Each stopped message was told so, rather than left at 👀.
+    for (const chat of [1, 2, 3]) {
+      const note = sim.botMessages(chat).at(-1);
+      assert.match(String(note?.text), /^⚠️ The bot was stopped/);
+    }
+  });
+});
+
+Deno.test("SIGKILL of the poll process still ends its handlers and brains", async () => {
+  await withBot({}, async (sim, bot) => {
+    sim.sendText(CHAT, "grandchild here");
+    await waitUntil(() => (bot.brainPids().length >= 2 ? true : undefined), {
+      description: "the brain and its grandchild",
+    });
+    bot.kill("SIGKILL");
+    await bot.exited();
+    // The handler reads EOF on its stdin and stops its brain's whole process group.
+    await waitUntil(() => (bot.leftovers().length === 0 ? true : undefined), {
+      description: "every process the bot started to end",
+      timeoutMs: 15_000,
+    });
+  });
+});
+
+Deno.test("the heartbeat advances while a brain hangs, and the typing action is renewed", async () => {
+  await withBot({ env: { COORD_POLL_TIMEOUT_S: "1" } }, async (sim, bot) => {
+    const id = messageIdOf(sim.sendText(CHAT, "gate stuck"));
+    await sim.waitForCall(reacted(CHAT, id, "👀"));
+    const path = `${bot.dirs.state}/heartbeat`;
+    const first = await waitUntil(() => readHeartbeat(path), { description: "a heartbeat" });
+    const later = await waitUntil(() => {
+      const at = readHeartbeat(path);
+      return at && at.getTime() > first.getTime() ? at : undefined;
+    }, { description: "the heartbeat to advance" });
+    const latest = await waitUntil(() => {
+      const at = readHeartbeat(path);
+      return at && at.getTime() > later.getTime() ? at : undefined;
+    }, { description: "the heartbeat to advance again" });
+    assert.ok(latest > first);
+    assert.ok(!brainLog(bot).some((l) => l.startsWith("end")), "the brain is still hanging");
+    // Typing: once with the 👀, once as the brain starts, then renewed every few seconds.
+    await sim.waitForCalls((c) => c.method === "sendChatAction", 3, { timeoutMs: 15_000 });
+    openGate(bot, "stuck");
+    await sim.waitForCall(repliedTo(CHAT, id));
+  });
+});
+
+Deno.test("the token is in no argv, no log line, no reply and not in the brain's environment", async () => {
+  await withBot({}, async (sim, bot) => {
+    const token = sim.token;
+    const gated = messageIdOf(sim.sendText(CHAT, "gate argv"));
+    await sim.waitForCall(reacted(CHAT, gated, "👀"));
+    await waitUntil(() => (brainLog(bot).length > 0 ? true : undefined), {
+      description: "the brain to start",
+    });
+    const argvs = [bot.process.pid, ...bot.handlerPids(), ...bot.brainPids()].map(cmdline);
+    assert.equal(argvs.filter((a) => a !== undefined).length, 3, "bot, handler and brain seen");
+    for (const argv of argvs) assert.ok(!argv?.includes(token), "no token in an argv");
+    openGate(bot, "argv");
+    await sim.waitForCall(repliedTo(CHAT, gated));
+
+    const id = messageIdOf(sim.sendText(CHAT, "env"));
+    const reply = await sim.waitForCall(repliedTo(CHAT, id));
+    const env = String(reply.params.text);
+    assert.match(env, /COORD_CHAT_ID=1001/);
+    assert.match(env, new RegExp(`COORD_UPDATE_ID=2`));
+    assert.ok(!env.includes("TELEGRAM_BOT_TOKEN"), "no token variable reaches the brain");
+    assert.ok(!env.includes(token));
+
+    // A failed call is logged: grammY's and fetch's errors must not leak the URL with the token.
+    sim.injectFault({ method: "setMessageReaction", fault: { kind: "badGateway" }, times: 5 });
+    const third = messageIdOf(sim.sendText(CHAT, "hello"));
+    await sim.waitForCall(repliedTo(CHAT, third));
+    await bot.waitForLog(/reaction 👀 not set/);
+    await sim.refuseConnections();
+    bot.kill("SIGTERM");
+    await bot.exited();
+    assert.ok(bot.stderr.length > 0);
+    assert.ok(!bot.stderr.includes(token), "no token in the log");
+    assert.ok(!bot.stderr.includes(token.split(":")[1]), "not even the secret half");
+  });
+});
+
+Deno.test("without a usable lock folder the bot warns and still answers", async () => {
+  await using dir = await tempDir();
+  const missing = `${dir.path}/not-there`;
+  await withBot({ env: { COORD_LOCK_DIR: missing } }, async (sim, bot) => {
+    const id = messageIdOf(sim.sendText(CHAT, "no lock"));
+    const reply = await sim.waitForCall(repliedTo(CHAT, id));
+    assert.equal(reply.params.text, "echo: no lock");
+    await bot.waitForLog(/lock folder .* unusable/);
+    await bot.waitForLog(/cannot take a turn ticket/);
+    await assert.rejects(
+      Deno.stat(missing),
+      Deno.errors.NotFound,
+      "the bot created no lock folder",
+    );
+  });
+});
+
+Deno.test("every configuration error stops the bot with status 78 and one line naming the variable", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  await using dir = await tempDir();
+  const good: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? dir.path,
+    TELEGRAM_BOT_TOKEN: sim.token,
+    COORD_AUTHORIZED_USER_IDS: "1001",
+    COORD_API_ROOT: sim.apiRoot,
+    COORD_STATE_DIR: `${dir.path}/state`,
+    COORD_LOCK_DIR: dir.path,
+  };
+  for (const name of ["DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) good[name] = value;
+  }
+  const cases: [string, Record<string, string | undefined>][] = [
+    ["TELEGRAM_BOT_TOKEN", { TELEGRAM_BOT_TOKEN: undefined }],
+    ["TELEGRAM_BOT_TOKEN", { TELEGRAM_BOT_TOKEN: "not a token" }],
+    ["TELEGRAM_BOT_TOKEN_FILE", {
+      TELEGRAM_BOT_TOKEN: undefined,
+      TELEGRAM_BOT_TOKEN_FILE: `${dir.path}/missing`,
+    }],
+    ["COORD_AUTHORIZED_USER_IDS", { COORD_AUTHORIZED_USER_IDS: undefined }],
+    ["COORD_AUTHORIZED_USER_IDS", { COORD_AUTHORIZED_USER_IDS: "me" }],
+    ["COORD_API_ROOT", { COORD_API_ROOT: "not a url" }],
+    ["COORD_BRAIN_CMD", { COORD_BRAIN_CMD: '["claude", 3]' }],
+    ["COORD_PERSONA_FILE", { COORD_PERSONA_FILE: `${dir.path}/no-persona.md` }],
+    ["COORD_BRAIN_TIMEOUT_S", { COORD_BRAIN_TIMEOUT_S: "soon" }],
+    ["COORD_BRAIN_MAX_ITERS", { COORD_BRAIN_MAX_ITERS: "0" }],
+    ["COORD_MAX_CONCURRENT_BRAINS", { COORD_MAX_CONCURRENT_BRAINS: "four" }],
+    ["COORD_TRANSCRIBE_CMD", { COORD_TRANSCRIBE_CMD: "[]" }],
+    ["COORD_POLL_TIMEOUT_S", { COORD_POLL_TIMEOUT_S: "99" }],
+    ["COORD_STATE_DIR", { COORD_STATE_DIR: `${dir.path}/a-file/state` }],
+  ];
+  Deno.writeTextFileSync(`${dir.path}/a-file`, "not a folder");
+  const { command, args } = startCommand();
+  for (const [variable, change] of cases) {
+    await t.step(`${variable} = ${JSON.stringify(Object.values(change)[0])}`, async () => {
+      const env = { ...good };
+      for (const [name, value] of Object.entries(change)) {
+        if (value === undefined) delete env[name];
+        else env[name] = value;
+      }
+      const before = sim.calls.length;
+      const out = await new Deno.Command(command, {
+        args,
+        cwd: projectPath(""),
+        env,
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      assert.equal(out.code, 78, stderr);
+      assert.equal(stderr.split("\n").length, 1, `one line: ${stderr}`);
+      assert.ok(stderr.includes(variable), `names ${variable}: ${stderr}`);
+      assert.ok(!stderr.includes(sim.token), "no token in the error");
+      assert.equal(sim.calls.length, before, "no network call");
+    });
+  }
+});
+
+function cmdline(pid: number): string | undefined {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+  } catch {
+    return undefined;
+  }
+}
