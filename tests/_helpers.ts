@@ -53,13 +53,16 @@ export async function waitUntil<T>(
 
 /** True when a process exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
+  let stat: string;
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (error) {
+    // Only "no such process" means dead; anything else (a permission) must fail the test.
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
 }
 
 /** The argv of `deno task start`, as written in deno.json, with our own Deno binary. */

@@ -52,13 +52,21 @@ export interface RecordedCall {
 
 /** A failure the simulator can inject in place of a normal answer. */
 export type Fault =
+  /** 429 `Too Many Requests: retry after N`, with `parameters.retry_after` and `Retry-After`. */
   | { kind: "retryAfter"; seconds: number }
+  /** 500 `Internal Server Error: restart`. */
   | { kind: "internal" }
+  /** 502 as nginx's HTML page (`text/html`), not JSON. */
   | { kind: "badGateway" }
+  /** 200 with a truncated body that is not JSON. */
   | { kind: "malformed" }
+  /** 409 `Conflict: terminated by other getUpdates request; ...`. */
   | { kind: "conflict" }
+  /** 401 `Unauthorized`. */
   | { kind: "unauthorized" }
+  /** The normal answer after `ms`; dropped if the client leaves or the simulator closes first. */
   | { kind: "delay"; ms: number }
+  /** No answer until the client leaves or the simulator closes (which cuts the connection). */
   | { kind: "hang" };
 
 /** Which calls a fault applies to, and how many times. */
@@ -81,6 +89,46 @@ export interface WaitOptions {
   description?: string;
   /** Also match calls that have not been answered yet. Default: `false` (answered or dropped only). */
   includePending?: boolean;
+}
+
+/** Options shared by the phone's methods. */
+export interface FromOptions {
+  /** Sender's user id. Default: the chat id (a private chat). */
+  fromId?: number;
+}
+
+/** Options for {@linkcode BotApiSimulator.sendText}. */
+export interface SendTextOptions extends FromOptions {
+  /** `entities` of the message. Default: none. */
+  entities?: unknown[];
+}
+
+/** Options for {@linkcode BotApiSimulator.sendVoice}. */
+export interface SendVoiceOptions extends FromOptions {
+  /** Duration in seconds. Default: `2`. */
+  duration?: number;
+  /** Caption. Default: none. */
+  caption?: string;
+}
+
+/** Options for {@linkcode BotApiSimulator.sendPhoto}. */
+export interface SendPhotoOptions extends FromOptions {
+  /** Caption. Default: none. */
+  caption?: string;
+}
+
+/** Options for {@linkcode BotApiSimulator.sendDocument}. */
+export interface SendDocumentOptions extends FromOptions {
+  /** File name. Default: `"document.bin"`. */
+  fileName?: string;
+  /** Caption. Default: none. */
+  caption?: string;
+}
+
+/** Options for {@linkcode BotApiSimulator.addFile}. */
+export interface AddFileOptions {
+  /** Size reported by `getFile` and checked against the 20 MiB limit. Default: the byte count. */
+  size?: number;
 }
 
 /** A message the bot sent, as the person sees it. */
@@ -180,11 +228,6 @@ interface Poll {
 interface Waiter {
   check(): void;
   fail(error: Error): void;
-}
-
-interface Inflight {
-  done: Promise<void>;
-  droppable: boolean;
 }
 
 interface StoredFile {
@@ -325,6 +368,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<"elapsed" | "aborted"> 
   });
 }
 
+/** A response whose body fails at once: the client sees the connection cut. */
+function cutConnection(): Response {
+  const body = new ReadableStream({
+    start(controller) {
+      controller.error(new Error("Connection cut by BotApiSimulator.close()"));
+    },
+  });
+  return new Response(body, { status: 200, headers: { "content-type": "application/json" } });
+}
+
 /** Resolves when `signal` aborts. */
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
@@ -346,7 +399,8 @@ export class BotApiSimulator implements AsyncDisposable {
 
   readonly #calls: RecordedCall[] = [];
   readonly #waiters = new Set<Waiter>();
-  readonly #inflight = new Set<Inflight>();
+  /** Aborted by close(): ends hangs, delays and waits that would otherwise outlive the server. */
+  readonly #lifetime = new AbortController();
   #faults: { method?: string; remaining: number; fault: Fault }[] = [];
 
   #updates: Record<string, unknown>[] = [];
@@ -401,7 +455,7 @@ export class BotApiSimulator implements AsyncDisposable {
   sendText(
     chatId: number,
     text: string,
-    options: { fromId?: number; entities?: unknown[] } = {},
+    options: SendTextOptions = {},
   ): Update {
     const { fromId = chatId, entities } = options;
     return this.#personSends(chatId, fromId, { text, ...(entities ? { entities } : {}) });
@@ -411,7 +465,7 @@ export class BotApiSimulator implements AsyncDisposable {
   sendVoice(
     chatId: number,
     audio: Uint8Array,
-    options: { fromId?: number; duration?: number; caption?: string } = {},
+    options: SendVoiceOptions = {},
   ): Update {
     const { fromId = chatId, duration = 2, caption } = options;
     const file = this.#registerFile(audio, "voice", "oga");
@@ -426,7 +480,7 @@ export class BotApiSimulator implements AsyncDisposable {
   }
 
   /** The person sends a music file (registered as `music/file_N.mp3`); returns the queued update. */
-  sendAudio(chatId: number, audio: Uint8Array, options: { fromId?: number } = {}): Update {
+  sendAudio(chatId: number, audio: Uint8Array, options: FromOptions = {}): Update {
     const { fromId = chatId } = options;
     const file = this.#registerFile(audio, "music", "mp3");
     return this.#personSends(chatId, fromId, {
@@ -444,7 +498,7 @@ export class BotApiSimulator implements AsyncDisposable {
   }
 
   /** The person sends a sticker; returns the queued update. */
-  sendSticker(chatId: number, options: { fromId?: number } = {}): Update {
+  sendSticker(chatId: number, options: FromOptions = {}): Update {
     const { fromId = chatId } = options;
     const file = this.#registerFile(new Uint8Array(64), "stickers", "webp");
     return this.#personSends(chatId, fromId, {
@@ -464,7 +518,7 @@ export class BotApiSimulator implements AsyncDisposable {
   }
 
   /** The person sends a photo (two sizes, smallest first); returns the queued update. */
-  sendPhoto(chatId: number, options: { fromId?: number; caption?: string } = {}): Update {
+  sendPhoto(chatId: number, options: SendPhotoOptions = {}): Update {
     const { fromId = chatId, caption } = options;
     const photo = [[90, 67, 1024], [800, 600, 48_000]].map(([width, height, size]) => {
       const file = this.#registerFile(new Uint8Array(size), "photos", "jpg");
@@ -483,7 +537,7 @@ export class BotApiSimulator implements AsyncDisposable {
   sendDocument(
     chatId: number,
     bytes: Uint8Array,
-    options: { fromId?: number; fileName?: string; caption?: string } = {},
+    options: SendDocumentOptions = {},
   ): Update {
     const { fromId = chatId, fileName = "document.bin", caption } = options;
     const extension = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1];
@@ -500,12 +554,14 @@ export class BotApiSimulator implements AsyncDisposable {
 
   /** Queues a raw, possibly malformed, update; assigns `update_id` when absent. */
   enqueueUpdate(update: Record<string, unknown>): Update {
-    const queued = { ...update };
-    if (typeof queued.update_id === "number") {
-      this.#nextUpdateId = Math.max(this.#nextUpdateId, queued.update_id + 1);
-    } else {
-      queued.update_id = this.#nextUpdateId++;
+    let updateId = update.update_id;
+    if (typeof updateId === "number") {
+      this.#nextUpdateId = Math.max(this.#nextUpdateId, updateId + 1);
+    } else if (updateId === undefined) {
+      updateId = this.#nextUpdateId++;
     }
+    const queued = { update_id: updateId, ...update };
+    queued.update_id = updateId; // first, as Telegram sends it
     this.#updates.push(queued);
     // woken after the current task, so that updates queued together arrive together
     queueMicrotask(() => this.#poll?.wake("update"));
@@ -519,7 +575,7 @@ export class BotApiSimulator implements AsyncDisposable {
   }
 
   /** Registers a downloadable file and returns its `file_id`; `size` pretends another size. */
-  addFile(bytes: Uint8Array, options: { size?: number } = {}): string {
+  addFile(bytes: Uint8Array, options: AddFileOptions = {}): string {
     return this.#registerFile(bytes, "documents", undefined, options.size).fileId;
   }
 
@@ -658,15 +714,25 @@ export class BotApiSimulator implements AsyncDisposable {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#poll?.wake("close");
-    // let answers already on their way reach their clients before connections are cut
-    const answering = [...this.#inflight].filter((entry) => !entry.droppable);
-    const grace = new AbortController();
-    await Promise.race([
-      Promise.all(answering.map((entry) => entry.done)),
-      sleep(2_000, grace.signal),
-    ]);
-    grace.abort();
-    await this.refuseConnections();
+    this.#lifetime.abort();
+    const server = this.#server;
+    if (server !== undefined) {
+      // graceful, so that answers on their way (the long polls just woken) reach their clients
+      const grace = new AbortController();
+      const outcome = await Promise.race([
+        server.shutdown().then(() => "done" as const, () => "done" as const),
+        sleep(5_000, grace.signal),
+      ]);
+      grace.abort();
+      if (outcome === "done") {
+        this.#server = undefined;
+        this.#serverAbort = undefined;
+        await server.finished;
+      } else {
+        console.error("BotApiSimulator: graceful shutdown timed out; cutting connections");
+        await this.refuseConnections();
+      }
+    }
     for (const waiter of [...this.#waiters]) {
       waiter.fail(new Error("Simulator closed while waiting for calls"));
     }
@@ -686,7 +752,7 @@ export class BotApiSimulator implements AsyncDisposable {
             console.error("BotApiSimulator handler failed:", error);
             return new Response("Internal Server Error", { status: 500 });
           },
-        }, (request, info) => this.#handle(request, info));
+        }, (request) => this.#handle(request));
         this.#server = server;
         this.#serverAbort = abort;
         this.#port = server.addr.port;
@@ -710,7 +776,7 @@ export class BotApiSimulator implements AsyncDisposable {
 
   // ---- HTTP ------------------------------------------------------------------------------------
 
-  async #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+  async #handle(request: Request): Promise<Response> {
     const call: RecordedCall = {
       seq: this.#calls.length + 1,
       at: this.#now(),
@@ -719,24 +785,19 @@ export class BotApiSimulator implements AsyncDisposable {
       status: 0,
     };
     this.#calls.push(call);
-    const entry: Inflight = { done: info.completed.then(() => {}, () => {}), droppable: false };
-    this.#inflight.add(entry);
-    entry.done.then(() => this.#inflight.delete(entry));
     let reply: Reply;
     try {
-      reply = await this.#route(request, call, entry);
+      reply = await this.#route(request, call);
     } catch (error) {
       reply = fail(500, `Internal Server Error: simulator bug: ${error}`);
     }
     if (reply.kind === "drop") {
-      entry.droppable = true;
-      // a dropped request gets no answer: its connection is cut (by the client, or by the server
-      // when it stops), and only then does the handler return
-      await aborted(request.signal);
+      // no answer: wait for the client to go away, or for close() to cut the connection
+      await aborted(AbortSignal.any([request.signal, this.#lifetime.signal]));
       call.dropped = true;
       call.endedAt = this.#now();
       this.#notify();
-      return new Response(null, { status: 499 });
+      return request.signal.aborted ? new Response(null, { status: 499 }) : cutConnection();
     }
     const response = this.#respond(call, reply);
     call.endedAt = this.#now();
@@ -776,7 +837,7 @@ export class BotApiSimulator implements AsyncDisposable {
     }
   }
 
-  async #route(request: Request, call: RecordedCall, entry: Inflight): Promise<Reply> {
+  async #route(request: Request, call: RecordedCall): Promise<Reply> {
     const url = new URL(request.url);
     const file = /^\/file\/bot([^/]*)\/(.+)$/.exec(url.pathname);
     const method = file ? undefined : /^\/bot([^/]*)\/([^/]*)$/.exec(url.pathname);
@@ -801,11 +862,12 @@ export class BotApiSimulator implements AsyncDisposable {
     const fault = this.#takeFault(call.method);
     if (fault) {
       call.fault = fault.kind;
-      const faulted = await this.#applyFault(fault, request.signal, entry);
+      this.#notify();
+      const faulted = await this.#applyFault(fault, request.signal);
       if (faulted) return faulted;
     }
     if (file) return this.#download(call.params.file_path as string);
-    return await this.#dispatch(call, request.signal, entry);
+    return await this.#dispatch(call, request.signal);
   }
 
   #takeFault(method: string): Fault | undefined {
@@ -823,7 +885,6 @@ export class BotApiSimulator implements AsyncDisposable {
   async #applyFault(
     fault: Fault,
     signal: AbortSignal,
-    entry: Inflight,
   ): Promise<Reply | undefined> {
     switch (fault.kind) {
       case "retryAfter":
@@ -857,13 +918,10 @@ export class BotApiSimulator implements AsyncDisposable {
       case "unauthorized":
         return fail(401, "Unauthorized");
       case "delay": {
-        entry.droppable = true;
-        const outcome = await sleep(fault.ms, signal);
-        entry.droppable = false;
+        const outcome = await sleep(fault.ms, AbortSignal.any([signal, this.#lifetime.signal]));
         return outcome === "aborted" ? { kind: "drop" } : undefined;
       }
       case "hang":
-        entry.droppable = true;
         return { kind: "drop" };
     }
   }
@@ -879,7 +937,7 @@ export class BotApiSimulator implements AsyncDisposable {
     };
   }
 
-  #dispatch(call: RecordedCall, signal: AbortSignal, entry: Inflight): Promise<Reply> | Reply {
+  #dispatch(call: RecordedCall, signal: AbortSignal): Promise<Reply> | Reply {
     const params = call.params;
     switch (call.method) {
       case "getMe":
@@ -899,7 +957,7 @@ export class BotApiSimulator implements AsyncDisposable {
           pending_update_count: this.#updates.length,
         });
       case "getUpdates":
-        return this.#getUpdates(params, signal, entry);
+        return this.#getUpdates(params, signal);
       case "sendMessage":
         return this.#sendMessage(params);
       case "setMessageReaction":
@@ -918,7 +976,6 @@ export class BotApiSimulator implements AsyncDisposable {
   async #getUpdates(
     params: Record<string, unknown>,
     signal: AbortSignal,
-    entry: Inflight,
   ): Promise<Reply> {
     const offset = toInteger(params.offset) ?? 0;
     let limit = clamp(toInteger(params.limit) ?? 100, 1, 100);
@@ -967,9 +1024,7 @@ export class BotApiSimulator implements AsyncDisposable {
         const delayed = at < this.#lastConflictAt + 3_000;
         this.#lastConflictAt = at;
         if (delayed) {
-          entry.droppable = true;
-          const slept = await sleep(3_000, signal);
-          entry.droppable = false;
+          const slept = await sleep(3_000, AbortSignal.any([signal, this.#lifetime.signal]));
           if (slept === "aborted") return { kind: "drop" };
         }
         return fail(409, CONFLICT_TEXT);
