@@ -6,7 +6,7 @@
  */
 
 import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
-import { handleMessage } from "./lib/handle.ts";
+import { handleMessage, reportCrash } from "./lib/handle.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
 import { createApi, enableRetries } from "./lib/telegram.ts";
 import { parseHandlerUpdate } from "./lib/update.ts";
@@ -14,7 +14,7 @@ import { readFirstLine } from "./lib/stdin.ts";
 
 let config: Config;
 try {
-  config = loadConfig();
+  config = loadConfig({ checkFiles: false });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`forge-coordinator handler: ${error.message}`);
@@ -60,10 +60,13 @@ try {
     afterAck: () => enableRetries(api),
   });
 } catch (error) {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   log.error("handler for update {updateId} failed: {error}", {
     updateId: update.update_id,
-    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    error: reason,
   });
+  // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
+  await reportCrash(api, update, AbortSignal.timeout(3000)).catch(() => {});
   Deno.exit(1);
 }
 Deno.exit(stop.signal.aborted ? 143 : 0);

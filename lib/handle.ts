@@ -189,6 +189,22 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   await react(REACTIONS.failed);
 }
 
+/** Tells the person that their message could not be handled (the handler itself failed). */
+export async function reportCrash(
+  api: Api,
+  update: Update & { message: Message },
+  signal: AbortSignal,
+): Promise<void> {
+  const { chat, message_id } = update.message;
+  await sendReply(api, {
+    chatId: chat.id,
+    replyTo: message_id,
+    text: "⚠️ Something went wrong while handling this message; the bot's log has the details.",
+    signal,
+  });
+  await api.setMessageReaction(chat.id, message_id, [{ type: "emoji", emoji: REACTIONS.failed }]);
+}
+
 /** The ⚠️ reply for a brain that failed every attempt. */
 export function failureText(failure: BrainFailure, attempts: number): string {
   const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;

@@ -221,12 +221,24 @@ export function botEnv(
     STUB_PID_DIR: dirs.pids,
     STUB_GATE_DIR: `${dirs.root}/gates`,
   };
-  // Keep the module cache where it is, so that no test downloads anything.
-  for (const name of ["DENO_DIR", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
+  // Keep the module cache where it is (even for a test that moves HOME), so nothing is downloaded.
+  env.DENO_DIR = denoDir();
   return env;
+}
+
+let cachedDenoDir: string | undefined;
+
+/** Deno's cache folder, as this Deno sees it. */
+export function denoDir(): string {
+  if (cachedDenoDir === undefined) {
+    const out = new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    cachedDenoDir = JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
+  }
+  return cachedDenoDir;
 }
 
 /** Starts the real bot against the simulator. */

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   BotApiSimulator,
   brainLog,
+  denoDir,
   isAlive,
   messageIdOf,
   openGate,
@@ -151,10 +152,7 @@ Deno.test("every configuration error stops the bot with status 78 and one line n
     COORD_STATE_DIR: `${dir.path}/state`,
     COORD_LOCK_DIR: dir.path,
   };
-  for (const name of ["DENO_DIR", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) good[name] = value;
-  }
+  good.DENO_DIR = denoDir();
   const cases: [string, Record<string, string | undefined>][] = [
     ["TELEGRAM_BOT_TOKEN", { TELEGRAM_BOT_TOKEN: undefined }],
     ["TELEGRAM_BOT_TOKEN", { TELEGRAM_BOT_TOKEN: "not a token" }],
