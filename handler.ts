@@ -7,6 +7,7 @@
 
 import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
 import { handleMessage, reportCrash } from "./lib/handle.ts";
+import { Journal } from "./lib/journal.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
 import { createApi, enableRetries } from "./lib/telegram.ts";
 import { parseHandlerUpdate } from "./lib/update.ts";
@@ -49,6 +50,7 @@ try {
 }
 
 const api = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
+const journal = new Journal(`${config.stateDir}/journal`);
 try {
   await handleMessage({
     api,
@@ -57,6 +59,7 @@ try {
     env: Deno.env.toObject(),
     log,
     signal: stop.signal,
+    journal,
     afterAck: () => enableRetries(api),
   });
 } catch (error) {
@@ -66,7 +69,8 @@ try {
     error: reason,
   });
   // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
-  await reportCrash(api, update, AbortSignal.timeout(3000)).catch(() => {});
+  await reportCrash(api, update, { signal: AbortSignal.timeout(3000), journal, log })
+    .catch(() => {});
   Deno.exit(1);
 }
 Deno.exit(stop.signal.aborted ? 143 : 0);

@@ -14,8 +14,9 @@ import { handlerLaunch } from "./lib/launch.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
 import { FatalPollError, Poller, runPollLoop } from "./lib/poll.ts";
 import { createApi } from "./lib/telegram.ts";
+import { Intake } from "./lib/intake.ts";
+import { Journal } from "./lib/journal.ts";
 import { TurnQueue } from "./lib/turn.ts";
-import { routeUpdate } from "./lib/update.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -49,9 +50,9 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-const queue = new TurnQueue(config.lockDir);
+const turns = new TurnQueue(config.lockDir);
 try {
-  const stale = queue.clearStale();
+  const stale = turns.clearStale();
   if (stale > 0) log.info("removed {stale} turn ticket(s) left by an earlier run", { stale });
 } catch (error) {
   log.warn("cannot tidy the lock folder {dir}: {error}", {
@@ -60,74 +61,55 @@ try {
   });
 }
 
-const env = Deno.env.toObject();
+const journal = new Journal(`${config.stateDir}/journal`);
 const dispatcher = new Dispatcher({
   launch: handlerLaunch(config, {
     denoPath: Deno.execPath(),
     handlerPath: new URL("./handler.ts", import.meta.url).pathname,
     configPath: new URL("./deno.json", import.meta.url).pathname,
-    env,
+    env: Deno.env.toObject(),
   }),
   cap: config.maxConcurrentHandlers,
-  // A handler that crashed or was killed must not hold up the messages behind it.
-  onExit: (child) => queue.withdraw(child.chatId, child.updateId),
+  // At once, not at the next reap: a handler that crashed must not hold up the chat behind it.
+  onExit: (child) => intake.handlerExited(child),
 });
+const intake = new Intake({
+  journal,
+  turns,
+  dispatcher,
+  authorized: config.authorizedUserIds,
+  poisonLimit: config.poisonLimit,
+  lockDir: config.lockDir,
+});
+try {
+  journal.open();
+  intake.recover();
+} catch (error) {
+  exitWithConfigError(`Cannot use the journal in COORD_STATE_DIR "${journal.dir}": ${error}`);
+}
 
 const api = createApi(config.token, {
   apiRoot: config.apiRoot,
   timeoutSeconds: config.pollTimeoutS + 30,
 });
+const poller = new Poller({ api, timeoutS: config.pollTimeoutS, offset: journal.readOffset() });
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
-const authorized = config.authorizedUserIds;
-
-function route(update: unknown) {
-  const route = routeUpdate(update, authorized);
-  if (route.kind === "skip") {
-    log.info("update {updateId} skipped: {reason}", route);
-    return;
-  }
-  if (route.kind === "unauthorized") {
-    log.warn("message from unauthorized user {userId} ignored (chat {chatId}, update {updateId})", {
-      ...route,
-      userId: route.userId ?? "unknown",
-    });
-    return;
-  }
-  const { updateId, chatId } = route;
-  try {
-    queue.enqueue(chatId, updateId);
-  } catch (error) {
-    log.warn("cannot take a turn ticket for update {updateId} in {dir}: {error}", {
-      updateId,
-      dir: config.lockDir,
-      error: String(error),
-    });
-  }
-  try {
-    dispatcher.spawn(JSON.stringify(update), { updateId, chatId });
-  } catch (error) {
-    queue.withdraw(chatId, updateId);
-    log.error("dispatch crash: update {updateId}, chat {chatId}: {error}", {
-      updateId,
-      chatId,
-      error: String(error),
-    });
-  }
-}
 
 log.info("polling {apiRoot} with at most {cap} handlers, {n} authorized user(s)", {
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,
-  n: authorized.size,
+  n: config.authorizedUserIds.size,
 });
 
 let exitCode = 0;
 try {
   await runPollLoop({
-    poller: new Poller({ api, timeoutS: config.pollTimeoutS }),
+    poller,
     dispatcher,
+    intake,
     heartbeat: () => heartbeat.beat(),
-    route,
+    // Everything routed is journaled by now: from here on Telegram may forget it.
+    afterBatch: () => journal.writeOffset(poller.offset),
     signal: stop.signal,
   });
 } catch (error) {
@@ -137,6 +119,8 @@ try {
 }
 
 // Teardown, top to bottom: polling has stopped; stop every handler (each stops its brain), bounded.
+// Their messages stay in the journal and run again at the next start.
+intake.stop();
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
 await dispatcher.terminateAll();
 log.info("stopped");

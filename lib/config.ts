@@ -36,6 +36,8 @@ export interface Config {
   transcribeCommand?: readonly string[];
   /** The `getUpdates` long-poll timeout in seconds. */
   pollTimeoutS: number;
+  /** Handlers started for one message (across restarts) before the bot gives up on it. */
+  poisonLimit: number;
 }
 
 /** A setting that is missing or malformed. */
@@ -117,6 +119,10 @@ export function parseConfig(sources: ConfigSources): Config {
       fallback: 30,
       min: 0,
       max: 50,
+    }),
+    poisonLimit: parseNumber("COORD_POISON_LIMIT", get("COORD_POISON_LIMIT"), {
+      fallback: 3,
+      min: 1,
     }),
   };
 }

@@ -9,6 +9,7 @@ import type { Api } from "grammy/web";
 import type { Message, ReactionTypeEmoji, Update } from "grammy/types";
 import { type BrainFailure, callBrain } from "./brain.ts";
 import { type Config, TOKEN_VARIABLES } from "./config.ts";
+import type { Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
 import { describeError } from "./telegram.ts";
@@ -37,17 +38,27 @@ export interface HandleOptions {
   log: Logger;
   /** Aborted when the handler must stop (SIGTERM, or the poll process is gone). */
   signal: AbortSignal;
+  /** The journal the poll loop recorded the message in. Default: none (nothing recorded). */
+  journal?: Journal;
   /** Called once the acknowledgement is out: for work that must not delay it (loading plugins). */
   afterAck?: () => Promise<void>;
 }
 
-/** Handles one message. Failures the person should know of are replied; the rest is logged. */
+/** The line a reply starts with when its brain had been cut off by a restart and was run again. */
+export const RERUN_NOTE = "(re-run after a restart)";
+
+/**
+ * Handles one message. Failures the person should know of are replied; the rest is logged. If
+ * `signal` aborts, it returns without a reply: the message stays in the journal and runs again.
+ */
 export async function handleMessage(options: HandleOptions): Promise<void> {
-  const { api, config, update, env, log, signal, afterAck } = options;
+  const { api, config, update, env, log, signal, journal, afterAck } = options;
   const message = update.message;
   const chatId = message.chat.id;
   const messageId = message.message_id;
   const ids = { updateId: update.update_id, chatId, messageId };
+  const record = journalFor(journal, ids.updateId, log);
+  const entry = record.read();
 
   const react = async (emoji: ReactionTypeEmoji["emoji"]) => {
     try {
@@ -70,35 +81,50 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       });
     }
   };
-  const reply = (text: string, signal?: AbortSignal) =>
-    sendReply(api, {
+  /** Sends the message's final reply, then marks it answered: it leaves the journal. */
+  const finalReply = async (text: string, emoji: ReactionTypeEmoji["emoji"]) => {
+    await sendReply(api, {
       chatId,
       replyTo: messageId,
-      text,
-      signal,
+      text: entry?.rerun ? `${RERUN_NOTE}\n${text}` : text,
       onPlainFallback: (part, description) =>
         log.info("reply part {part} sent as plain text: {description}", { part, description }),
     });
+    record.update({ stage: "replied" });
+    await react(emoji);
+    record.finish();
+  };
+
+  if (entry?.giveUp) {
+    await finalReply(
+      `⚠️ I gave up on this message: handling it was cut off ${
+        entry.dispatches - 1
+      } times (the bot crashed or was restarted each time). Send it again if it still matters.`,
+      REACTIONS.failed,
+    );
+    return;
+  }
 
   // 1. The acknowledgement, before anything slow: it is what the person sees first.
   await Promise.all([react(REACTIONS.received), typing()]);
+  record.update({ stage: "acked" });
   await afterAck?.();
 
   // 2. What the brain gets.
   const input = messageInput(message);
   let text: string;
   if (input.kind === "unsupported") {
-    await reply(
+    await finalReply(
       `I can pass on text, captions and voice notes; ${input.what} is not something I can send to the brain.`,
+      REACTIONS.unsupported,
     );
-    await react(REACTIONS.unsupported);
     return;
   } else if (input.kind === "audio") {
     if (config.transcribeCommand === undefined) {
-      await reply(
+      await finalReply(
         "⚠️ Voice is not set up on this bot (COORD_TRANSCRIBE_CMD is not set). Please send text.",
+        REACTIONS.failed,
       );
-      await react(REACTIONS.failed);
       return;
     }
     const transcript = await transcribe({
@@ -118,8 +144,10 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
         ...ids,
         reason: transcript.reason,
       });
-      await reply(`⚠️ I could not transcribe this voice note: ${transcript.reason}.`);
-      await react(REACTIONS.failed);
+      await finalReply(
+        `⚠️ I could not transcribe this voice note: ${transcript.reason}.`,
+        REACTIONS.failed,
+      );
       return;
     }
     text = transcript.text;
@@ -141,6 +169,11 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
         error: String(error),
       }),
   });
+  if (entry !== undefined && (record.isGone() || record.read()?.stage === "replied")) {
+    // A handler of an earlier run answered it while this one waited for the turn.
+    log.info("update {updateId} was answered meanwhile; nothing to do", ids);
+    return;
+  }
 
   // 4. The brain, with the typing action renewed while it works.
   void typing();
@@ -152,13 +185,15 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     timeoutMs: config.brainTimeoutMs,
     maxAttempts: config.brainMaxAttempts,
     signal,
-    onAttempt: (attempt) =>
+    onAttempt: (attempt) => {
+      record.update({ stage: "brain", attempt });
       log.info("brain attempt {attempt} of {max} for update {updateId} (waited {waited} s)", {
         attempt,
         max: config.brainMaxAttempts,
         ...ids,
         waited: Number((turn.waitedMs / 1000).toFixed(2)),
-      }),
+      });
+    },
     onFailure: (attempt, failure) =>
       log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
         attempt,
@@ -167,34 +202,57 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       }),
   }).finally(() => clearInterval(renew));
 
-  // 5. The reply, still within the turn so that replies keep the chat's order.
+  // 5. The reply, still within the turn so that replies keep the chat's order. A handler that is
+  // being stopped sends none: the message stays in the journal and runs again at the next start.
   if (outcome.ok) {
-    await reply(outcome.reply);
-    await react(REACTIONS.done);
+    await finalReply(outcome.reply, REACTIONS.done);
     log.info("update {updateId} answered after {attempts} attempt(s)", {
       ...ids,
       attempts: outcome.attempts,
     });
-    return;
+  } else if (!outcome.aborted) {
+    await finalReply(failureText(outcome.failure, outcome.attempts), REACTIONS.failed);
   }
-  if (outcome.aborted) {
-    // The bot is going down. Say so briefly, within the teardown's time, rather than leave 👀.
-    await reply(
-      "⚠️ The bot was stopped (restart or shutdown) before this message was answered. Please send it again.",
-      AbortSignal.timeout(2000),
-    ).catch(() => {});
-    return;
-  }
-  await reply(failureText(outcome.failure, outcome.attempts));
-  await react(REACTIONS.failed);
+}
+
+/** A message's journal entry, as a handler uses it: failures are logged, never thrown. */
+interface EntryRecord {
+  read(): JournalEntry | undefined;
+  /** True when the entry no longer exists (finished by another handler). */
+  isGone(): boolean;
+  update(patch: Partial<JournalEntry>): void;
+  finish(): void;
+}
+
+function journalFor(journal: Journal | undefined, updateId: number, log: Logger): EntryRecord {
+  const guard = <T>(what: string, fn: () => T, fallback: T): T => {
+    if (journal === undefined) return fallback;
+    try {
+      return fn();
+    } catch (error) {
+      log.warn("journal: cannot {what} entry {updateId}: {error}", {
+        what,
+        updateId,
+        error: String(error),
+      });
+      return fallback;
+    }
+  };
+  return {
+    read: () => guard("read", () => journal!.read(updateId), undefined),
+    isGone: () => guard("read", () => journal!.read(updateId) === undefined, false),
+    update: (patch) => guard("update", () => void journal!.update(updateId, patch), undefined),
+    finish: () => guard("remove", () => journal!.finish(updateId), undefined),
+  };
 }
 
 /** Tells the person that their message could not be handled (the handler itself failed). */
 export async function reportCrash(
   api: Api,
   update: Update & { message: Message },
-  signal: AbortSignal,
+  options: { signal: AbortSignal; journal?: Journal; log: Logger },
 ): Promise<void> {
+  const { signal, journal, log } = options;
   const { chat, message_id } = update.message;
   await sendReply(api, {
     chatId: chat.id,
@@ -202,6 +260,8 @@ export async function reportCrash(
     text: "⚠️ Something went wrong while handling this message; the bot's log has the details.",
     signal,
   });
+  // That was its final reply: it must not run again.
+  journalFor(journal, update.update_id, log).finish();
   await api.setMessageReaction(chat.id, message_id, [{ type: "emoji", emoji: REACTIONS.failed }]);
 }
 

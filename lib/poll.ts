@@ -33,6 +33,8 @@ export interface PollerOptions {
   requestSlackMs?: number;
   /** Randomness for the jitter, in [0, 1). Default: `Math.random`. */
   random?: () => number;
+  /** The first offset (everything below it was confirmed by an earlier run). Default: 0. */
+  offset?: number;
 }
 
 /** Fetches updates, keeps the offset, and backs off (capped, with jitter) after failures. */
@@ -57,7 +59,9 @@ export class Poller {
       backoffMaxMs = 30_000,
       requestSlackMs = 15_000,
       random = Math.random,
+      offset = 0,
     } = options;
+    this.#offset = offset;
     this.#api = api;
     this.#timeoutS = timeoutS;
     this.#allowed = allowedUpdates;
@@ -151,14 +155,27 @@ export interface LoopDispatcher {
   waitForExit(ms: number, signal: AbortSignal): Promise<boolean>;
 }
 
+/** Where updates go, as the loop needs it (see `Intake`). */
+export interface LoopIntake {
+  /** Messages waiting for a handler slot. */
+  readonly size: number;
+  /** Takes one update (journal, queue, or skip). Must not block. */
+  route(update: unknown): void;
+  /** Starts handlers for waiting messages while slots are free. */
+  drain(): void;
+  /** Tells the loop that a message joined the backlog while it was polling. */
+  onArrival(listener: () => void): () => void;
+}
+
 /** Options for {@linkcode runPollLoop}. */
 export interface PollLoopOptions {
   poller: Pick<Poller, "next">;
   dispatcher: LoopDispatcher;
+  intake: LoopIntake;
   /** Records that the loop came round. */
   heartbeat(): void;
-  /** Hands one update on (spawn, skip, log). Must not block. */
-  route(update: unknown): void;
+  /** Called after each batch of updates has been routed (e.g. to persist the offset). */
+  afterBatch?(): void;
   /** Stops the loop. */
   signal: AbortSignal;
   /** Longest single wait at the cap. Default: 10 000 ms. */
@@ -167,38 +184,51 @@ export interface PollLoopOptions {
 
 /**
  * Runs the poll loop until `signal` aborts (resolves) or the token is refused (rejects with
- * {@linkcode FatalPollError}). Each iteration: reap finished handlers, beat, then either wait at
- * the cap for a handler to end or fetch at most as many updates as there are free slots, so the
- * loop never holds a message it can't start at once (Telegram keeps the rest).
+ * {@linkcode FatalPollError}). Each iteration: reap finished handlers, beat, then start waiting
+ * messages, or wait at the cap for a handler to end, or fetch at most as many updates as there are
+ * free slots, so the loop never holds more than it can start at once (Telegram keeps the rest).
+ * Waiting messages (from an earlier run, or whose handler crashed) go before new ones.
  */
 export async function runPollLoop(options: PollLoopOptions): Promise<void> {
-  const { poller, dispatcher, heartbeat, route, signal, capWaitMs = 10_000 } = options;
+  const { poller, dispatcher, intake, heartbeat, afterBatch, signal, capWaitMs = 10_000 } = options;
   const log = getLog("poll");
-  while (!signal.aborted) {
-    dispatcher.reap();
-    // The heartbeat is written here, once per iteration (the waits at the cap included), and
-    // nowhere else: it shows that this loop comes round, so a stuck brain in some handler process
-    // can never make a stalled loop look alive.
-    try {
-      heartbeat();
-    } catch (error) {
-      log.warn("cannot write the heartbeat: {error}", { error: String(error) });
-    }
-    if (dispatcher.atCap) {
-      log.warn("cap hit: brain backlog, {live} of {cap} handlers alive; waiting for one to end", {
-        live: dispatcher.live,
-        cap: dispatcher.cap,
-      });
-      await dispatcher.waitForExit(capWaitMs, signal);
-      continue;
-    }
-    const updates = await poller.next(dispatcher.free, signal);
-    for (const update of updates) {
+  let wake = new AbortController();
+  const unsubscribe = intake.onArrival(() => wake.abort());
+  try {
+    while (!signal.aborted) {
+      dispatcher.reap();
+      // The heartbeat is written here, once per iteration (the waits at the cap included), and
+      // nowhere else: it shows that this loop comes round, so a stuck brain in some handler
+      // process can never make a stalled loop look alive.
       try {
-        route(update);
+        heartbeat();
       } catch (error) {
-        log.error("dispatch crash: {error}", { error: String(error) });
+        log.warn("cannot write the heartbeat: {error}", { error: String(error) });
       }
+      if (dispatcher.atCap) {
+        log.warn("cap hit: brain backlog, {live} of {cap} handlers alive; waiting for one to end", {
+          live: dispatcher.live,
+          cap: dispatcher.cap,
+        });
+        await dispatcher.waitForExit(capWaitMs, signal);
+        continue;
+      }
+      if (intake.size > 0) {
+        intake.drain();
+        continue;
+      }
+      wake = new AbortController();
+      const updates = await poller.next(dispatcher.free, AbortSignal.any([signal, wake.signal]));
+      for (const update of updates) {
+        try {
+          intake.route(update);
+        } catch (error) {
+          log.error("dispatch crash: {error}", { error: String(error) });
+        }
+      }
+      if (updates.length > 0) afterBatch?.();
     }
+  } finally {
+    unsubscribe();
   }
 }

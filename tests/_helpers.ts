@@ -80,6 +80,8 @@ export interface BotOptions {
   env?: Record<string, string | undefined>;
   /** Authorized user ids. Default: `[1001]`. */
   authorized?: number[];
+  /** The folders of an earlier bot to start again in (a restart); they are then not removed. */
+  dirs?: BotProcess["dirs"];
 }
 
 /** The real bot, started as `deno task start` would, against the simulator. */
@@ -91,9 +93,12 @@ export class BotProcess implements AsyncDisposable {
   #stderrDone: Promise<void>;
   #listeners = new Set<() => void>();
 
-  constructor(process: Deno.ChildProcess, dirs: BotProcess["dirs"]) {
+  #ownsDirs: boolean;
+
+  constructor(process: Deno.ChildProcess, dirs: BotProcess["dirs"], ownsDirs = true) {
     this.process = process;
     this.dirs = dirs;
+    this.#ownsDirs = ownsDirs;
     this.status = process.status;
     this.#stderrDone = (async () => {
       const decoder = new TextDecoder();
@@ -194,7 +199,7 @@ export class BotProcess implements AsyncDisposable {
         // Gone meanwhile.
       }
     }
-    await Deno.remove(this.dirs.root, { recursive: true }).catch(() => {});
+    if (this.#ownsDirs) await Deno.remove(this.dirs.root, { recursive: true }).catch(() => {});
   }
 }
 
@@ -244,11 +249,14 @@ export function denoDir(): string {
 /** Starts the real bot against the simulator. */
 export async function startBot(options: BotOptions): Promise<BotProcess> {
   const { sim, env = {}, authorized = [1001] } = options;
-  const root = await Deno.makeTempDir({ prefix: "coord-bot-" });
-  const dirs = { root, state: `${root}/state`, lock: `${root}/lock`, pids: `${root}/pids` };
-  await Deno.mkdir(dirs.lock);
-  await Deno.mkdir(dirs.pids);
-  await Deno.mkdir(`${root}/gates`);
+  let dirs = options.dirs;
+  if (dirs === undefined) {
+    const root = await Deno.makeTempDir({ prefix: "coord-bot-" });
+    dirs = { root, state: `${root}/state`, lock: `${root}/lock`, pids: `${root}/pids` };
+    await Deno.mkdir(dirs.lock);
+    await Deno.mkdir(dirs.pids);
+    await Deno.mkdir(`${root}/gates`);
+  }
   const merged: Record<string, string> = botEnv(sim, dirs, authorized);
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) delete merged[name];
@@ -264,7 +272,7 @@ export async function startBot(options: BotOptions): Promise<BotProcess> {
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  return new BotProcess(process, dirs);
+  return new BotProcess(process, dirs, options.dirs === undefined);
 }
 
 /** Lets the stub brains waiting at gate `name` answer. */
