@@ -41,9 +41,13 @@ rest.then(() => {
   onSignal();
 });
 
+if (line === undefined) {
+  log.warn("the poll process went away before handing over an update: stopping");
+  Deno.exit(143);
+}
 let update;
 try {
-  update = parseHandlerUpdate(line ?? "");
+  update = parseHandlerUpdate(line);
 } catch (error) {
   log.error("{error}", { error: String(error) });
   Deno.exit(65); // EX_DATAERR
@@ -63,6 +67,11 @@ try {
     afterAck: () => enableRetries(api),
   });
 } catch (error) {
+  if (stop.signal.aborted) {
+    // Stopped while waiting (for the turn, or Telegram): no reply; the journal keeps the message.
+    log.info("handler for update {updateId} stopped", { updateId: update.update_id });
+    Deno.exit(143);
+  }
   const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   log.error("handler for update {updateId} failed: {error}", {
     updateId: update.update_id,

@@ -26,6 +26,8 @@ export interface BrainOptions {
   signal?: AbortSignal;
   /** Told before each attempt (1-based). */
   onAttempt?: (attempt: number) => void;
+  /** Told each attempt's pid (its process group) once it has started. */
+  onSpawn?: (pid: number) => void;
   /** Told about each failed attempt. */
   onFailure?: (attempt: number, failure: BrainFailure) => void;
   /** Between SIGTERM and SIGKILL when an attempt is killed. Default: 2000 ms. */
@@ -55,6 +57,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     maxAttempts = 1,
     signal,
     onAttempt,
+    onSpawn,
     onFailure,
     killGraceMs,
   } = options;
@@ -69,6 +72,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
       timeoutMs,
       signal,
       killGraceMs,
+      onSpawn,
     });
     if (result.code === 0 && result.stdout.trim() !== "" && !result.timedOut && !result.aborted) {
       return { ok: true, reply: result.stdout.trim(), attempts: attempt };

@@ -194,6 +194,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
         waited: Number((turn.waitedMs / 1000).toFixed(2)),
       });
     },
+    onSpawn: (brainPid) => record.update({ brainPid }),
     onFailure: (attempt, failure) =>
       log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
         attempt,

@@ -11,6 +11,7 @@
 import type { ChildRecord } from "./dispatch.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { getLog } from "./log.ts";
+import { killGroup } from "./process_tree.ts";
 import { routeUpdate } from "./update.ts";
 
 /** What the intake needs of the dispatcher. */
@@ -149,6 +150,15 @@ export class Intake {
       return;
     }
     if (entry === undefined) return;
+    if (entry.stage === "brain" && entry.brainPid !== undefined) {
+      // The handler is gone (crashed, killed): its brain must not live on without it.
+      if (killGroup(entry.brainPid, "SIGKILL")) {
+        this.#log.warn("stopped the orphaned brain (process group {pid}) of update {updateId}", {
+          pid: entry.brainPid,
+          updateId: entry.updateId,
+        });
+      }
+    }
     if (entry.stage === "replied") {
       this.#journal.finish(entry.updateId);
       return;

@@ -35,6 +35,8 @@ export interface JournalEntry {
   stage: Stage;
   /** The brain attempt under way, once `stage` is "brain". */
   attempt?: number;
+  /** The process group of the brain attempt under way (to stop it if its handler dies). */
+  brainPid?: number;
   /** How many handlers have been started for it (across restarts). */
   dispatches: number;
   /** Its brain was cut off by a restart or crash: the reply must say it was run again. */

@@ -39,6 +39,8 @@ export interface RunTreeOptions {
   killGraceMs?: number;
   /** Output kept per stream; the rest is read and dropped so the child never blocks. Default: 1 MiB. */
   maxOutputBytes?: number;
+  /** Told the child's pid (= its process group id) once it has started. */
+  onSpawn?: (pid: number) => void;
 }
 
 /** What one run of a command ended with. */
@@ -78,6 +80,7 @@ export async function runTree(
     signal,
     killGraceMs = 2000,
     maxOutputBytes = 1024 * 1024,
+    onSpawn,
   } = options;
   let child: Deno.ChildProcess;
   try {
@@ -101,6 +104,7 @@ export async function runTree(
     };
   }
 
+  onSpawn?.(child.pid);
   const stdout = collect(child.stdout, maxOutputBytes);
   const stderr = collect(child.stderr, maxOutputBytes);
   writeInput(child.stdin, input);

@@ -181,9 +181,13 @@ export class BotProcess implements AsyncDisposable {
     }
   }
 
+  /** When the bot exited, in ms on the simulator's clock (`performance.timeOrigin` based). */
+  exitedAt?: number;
+
   /** Waits for the bot's exit and its stderr's end. */
   async exited(): Promise<Deno.CommandStatus> {
     const status = await this.status;
+    this.exitedAt ??= performance.timeOrigin + performance.now();
     await this.#stderrDone;
     return status;
   }
