@@ -1,11 +1,13 @@
 /**
  * One message's handler process, started by the poll loop with the update as one JSON line on
- * stdin and the token in its environment.
+ * stdin and the token in its environment. A spare (started ahead of its update, `WARM_ENV` set)
+ * loads everything first and then waits for its line, so that its 👀 takes milliseconds.
  *
  * @module
  */
 
 import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
+import { WARM_ENV } from "./lib/dispatch.ts";
 import { handleMessage, reportCrash } from "./lib/handle.ts";
 import { Journal } from "./lib/journal.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
@@ -24,8 +26,12 @@ try {
 await setupLogging({ secrets: [config.token] });
 const log = getLog("handler");
 
+const warm = Deno.env.get(WARM_ENV) === "1";
 const stop = new AbortController();
+let working = false;
 const onSignal = () => {
+  // A spare with no update yet has nothing to finish.
+  if (!working) Deno.exit(143);
   stop.abort(new Error("stopped by signal"));
   // The brain's tree gets SIGTERM, then SIGKILL 2 s later; if anything still holds us after that,
   // leave anyway, well before the poll process's own SIGKILL at 5 s.
@@ -34,8 +40,18 @@ const onSignal = () => {
 Deno.addSignalListener("SIGTERM", onSignal);
 Deno.addSignalListener("SIGINT", onSignal);
 
+// Reactions and typing go without retries (a late 👀 is worth little, and must not hold up the
+// brain); replies and files retry 429 and 5xx.
+const api = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
+const replyApi = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
+const journal = new Journal(`${config.stateDir}/journal`);
+// A spare has time now; a handler started for a waiting message loads the retry plugin after its
+// acknowledgement instead.
+if (warm) await enableRetries(replyApi);
+
 // The poll process keeps our stdin open: EOF means it is gone (even if SIGKILLed), and so must we.
 const { line, rest } = await readFirstLine(Deno.stdin.readable);
+working = line !== undefined;
 rest.then(() => {
   if (!stop.signal.aborted) log.warn("the poll process is gone: stopping");
   onSignal();
@@ -53,18 +69,17 @@ try {
   Deno.exit(65); // EX_DATAERR
 }
 
-const api = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
-const journal = new Journal(`${config.stateDir}/journal`);
 try {
   await handleMessage({
     api,
+    replyApi,
     config,
     update,
     env: Deno.env.toObject(),
     log,
     signal: stop.signal,
     journal,
-    afterAck: () => enableRetries(api),
+    afterAck: warm ? undefined : () => enableRetries(replyApi),
   });
 } catch (error) {
   if (stop.signal.aborted) {
@@ -78,7 +93,7 @@ try {
     error: reason,
   });
   // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
-  await reportCrash(api, update, { signal: AbortSignal.timeout(3000), journal, log })
+  await reportCrash(replyApi, update, { signal: AbortSignal.timeout(3000), journal, log })
     .catch(() => {});
   Deno.exit(1);
 }

@@ -70,6 +70,7 @@ const dispatcher = new Dispatcher({
     env: Deno.env.toObject(),
   }),
   cap: config.maxConcurrentHandlers,
+  spares: config.spareHandlers,
   // At once, not at the next reap: a handler that crashed must not hold up the chat behind it.
   onExit: (child) => intake.handlerExited(child),
 });
@@ -95,6 +96,7 @@ const api = createApi(config.token, {
 const poller = new Poller({ api, timeoutS: config.pollTimeoutS, offset: journal.readOffset() });
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
+dispatcher.warmUp();
 log.info("polling {apiRoot} with at most {cap} handlers, {n} authorized user(s)", {
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,

@@ -38,6 +38,8 @@ export interface Config {
   pollTimeoutS: number;
   /** Handlers started for one message (across restarts) before the bot gives up on it. */
   poisonLimit: number;
+  /** Handlers kept started ahead of their messages, for a fast acknowledgement. */
+  spareHandlers: number;
 }
 
 /** A setting that is missing or malformed. */
@@ -123,6 +125,11 @@ export function parseConfig(sources: ConfigSources): Config {
     poisonLimit: parseNumber("COORD_POISON_LIMIT", get("COORD_POISON_LIMIT"), {
       fallback: 3,
       min: 1,
+    }),
+    spareHandlers: parseNumber("COORD_SPARE_HANDLERS", get("COORD_SPARE_HANDLERS"), {
+      fallback: 1,
+      min: 0,
+      max: 16,
     }),
   };
 }

@@ -6,6 +6,12 @@
  * poll process dies, even by SIGKILL, the handler reads EOF and stops its brain instead of living
  * on as an orphan.
  *
+ * Starting a Deno process and loading its modules takes 0.1 to 0.3 s, which would come before
+ * every 👀. So the dispatcher keeps `spares` handlers started ahead of time, modules loaded,
+ * waiting on stdin. A message goes to a spare when there is one (its 👀 then takes milliseconds),
+ * and a new spare starts behind it. A spare handles exactly one update like any handler, and does
+ * not count against the cap until it has one.
+ *
  * @module
  */
 
@@ -23,25 +29,32 @@ export interface HandlerLaunch {
   env: Record<string, string>;
 }
 
+/** Set in a spare's environment: it was started ahead of its update, so it loads everything first. */
+export const WARM_ENV = "COORD_HANDLER_WARM";
+
 /** One handler process, as the poll loop sees it. */
 export interface ChildRecord {
   pid: number;
   updateId: number;
   chatId: number;
-  /** `performance.now()` at spawn. */
+  /** `performance.now()` when it was given its update. */
   startedAt: number;
   /** Set once the process has exited. */
   status?: Deno.CommandStatus;
   /** `performance.now()` at exit. */
   endedAt?: number;
+  /** True when a spare, started ahead of time, took the update. */
+  warm?: boolean;
 }
 
 /** Options for {@linkcode Dispatcher}. */
 export interface DispatcherOptions {
   /** How to start a handler. */
   launch: HandlerLaunch;
-  /** The most handlers alive at once. */
+  /** The most handlers alive at once (spares waiting for an update not counted). */
   cap: number;
+  /** Handlers kept started ahead of time. Default: 0. */
+  spares?: number;
   /** Between SIGTERM and SIGKILL at teardown. Default: 5000 ms. */
   terminateGraceMs?: number;
   /** Called as soon as a child exits (before it is reaped), e.g. to free its turn. */
@@ -54,28 +67,42 @@ interface Entry {
   stdin: WritableStreamDefaultWriter<Uint8Array>;
 }
 
+interface Spare {
+  process: Deno.ChildProcess;
+  stdin: WritableStreamDefaultWriter<Uint8Array>;
+  status?: Deno.CommandStatus;
+}
+
+/** Spares that die before they are used, in a row, after which no more are started. */
+const SPARE_FAILURE_LIMIT = 3;
+
 /** Starts, counts, reaps and tears down handler processes. */
 export class Dispatcher {
   #launch: HandlerLaunch;
   #cap: number;
+  #wantedSpares: number;
   #graceMs: number;
   #onExit?: (child: ChildRecord) => void;
   #entries = new Map<number, Entry>();
+  #spares: Spare[] = [];
+  #spareFailures = 0;
+  #stopped = false;
   #exitListeners = new Set<() => void>();
   #log = getLog("dispatch");
 
   constructor(options: DispatcherOptions) {
-    const { launch, cap, terminateGraceMs = 5000, onExit } = options;
+    const { launch, cap, spares = 0, terminateGraceMs = 5000, onExit } = options;
     if (!Number.isInteger(cap) || cap < 1) {
       throw new RangeError(`Cannot dispatch with a cap of ${cap}: expected a positive integer`);
     }
     this.#launch = launch;
     this.#cap = cap;
+    this.#wantedSpares = spares;
     this.#graceMs = terminateGraceMs;
     this.#onExit = onExit;
   }
 
-  /** Handlers that have not exited yet. */
+  /** Handlers that have an update and have not exited yet. */
   get live(): number {
     let n = 0;
     for (const { record } of this.#entries.values()) if (!record.status) n++;
@@ -102,43 +129,65 @@ export class Dispatcher {
     return [...this.#entries.values()].map((e) => e.record);
   }
 
+  /** Spares started and not yet used (some may still be loading). */
+  get spares(): number {
+    return this.#spares.filter((s) => !s.status).length;
+  }
+
+  /** Starts spares up to the wanted number. Call at start; `spawn` and `reap` keep it up. */
+  warmUp(): void {
+    if (this.#stopped || this.#spareFailures >= SPARE_FAILURE_LIMIT) return;
+    while (this.spares < this.#wantedSpares) {
+      const process = this.#start(true);
+      const spare: Spare = { process, stdin: process.stdin.getWriter() };
+      process.status.then((status) => {
+        spare.status = status;
+      });
+      this.#spares.push(spare);
+      this.#log.info("spare started: pid {pid}", { pid: process.pid });
+    }
+  }
+
   /**
-   * Starts a handler for one update (`payload`, one line of JSON). Throws when the process can't be
-   * spawned or the cap is reached: the caller logs a dispatch crash and goes on.
+   * Hands one update (`payload`, one line of JSON) to a spare, or to a handler started now.
+   * Throws when the process can't be spawned or the cap is reached: the caller logs a dispatch
+   * crash and goes on.
    */
   spawn(payload: string, meta: { updateId: number; chatId: number }): ChildRecord {
     if (this.atCap) {
       throw new RangeError(`Cannot spawn a handler: ${this.#cap} are alive, the cap`);
     }
-    const process = new Deno.Command(this.#launch.command, {
-      args: [...this.#launch.args],
-      env: this.#launch.env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "null",
-      stderr: "inherit",
-      detached: true,
-    }).spawn();
-    const record: ChildRecord = { pid: process.pid, ...meta, startedAt: performance.now() };
-    const stdin = process.stdin.getWriter();
+    const spare = this.#takeSpare();
+    const process = spare?.process ?? this.#start(false);
+    const stdin = spare?.stdin ?? process.stdin.getWriter();
+    const record: ChildRecord = {
+      pid: process.pid,
+      ...meta,
+      startedAt: performance.now(),
+      warm: spare !== undefined,
+    };
     // If the handler dies before reading, the write fails with a broken pipe; its exit is logged.
-    stdin.write(new TextEncoder().encode(payload + "\n")).catch(() => {});
+    // The next spare is started only once the update is on its way: spawning takes milliseconds.
+    stdin.write(new TextEncoder().encode(payload + "\n")).catch(() => {}).finally(() =>
+      this.warmUp()
+    );
     this.#entries.set(process.pid, { record, process, stdin });
     process.status.then((status) => this.#exited(record, status));
     this.#log.info(
-      "child started: update {updateId}, chat {chatId}, pid {pid}, {live} of {cap} live",
+      "child started: update {updateId}, chat {chatId}, pid {pid}, {live} of {cap} live, {kind}",
       {
         updateId: meta.updateId,
         chatId: meta.chatId,
         pid: process.pid,
         live: this.live,
         cap: this.#cap,
+        kind: record.warm ? "warm" : "cold",
       },
     );
     return record;
   }
 
-  /** Forgets the handlers that have exited, closing their stdin; returns them. */
+  /** Forgets the handlers that have exited, closing their stdin; returns them. Keeps spares up. */
   reap(): ChildRecord[] {
     const reaped: ChildRecord[] = [];
     for (const [pid, entry] of this.#entries) {
@@ -157,14 +206,14 @@ export class Dispatcher {
         },
       );
     }
+    this.#reapDeadSpares();
+    this.warmUp();
     return reaped;
   }
 
   /** Waits until some handler exits, at most `ms`; resolves `true` if one did. */
   async waitForExit(ms: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.#entries.size > 0 && [...this.#entries.values()].some((e) => e.record.status)) {
-      return true;
-    }
+    if ([...this.#entries.values()].some((e) => e.record.status)) return true;
     let listener = () => {};
     const exited = new Promise<true>((resolve) => {
       listener = () => resolve(true);
@@ -178,28 +227,70 @@ export class Dispatcher {
   }
 
   /**
-   * Stops every handler: SIGTERM to each group, SIGKILL to what is left after the grace period,
-   * then reaps them all. Handlers stop their own brains on SIGTERM.
+   * Stops every handler and spare: SIGTERM to each group, SIGKILL to what is left after the grace
+   * period, then reaps them all. Handlers stop their own brains on SIGTERM.
    */
   async terminateAll(): Promise<void> {
-    const running = [...this.#entries.values()].filter((e) => !e.record.status);
-    for (const { record } of running) killGroup(record.pid, "SIGTERM");
-    const all = Promise.all(running.map((e) => e.process.status));
+    this.#stopped = true;
+    const running: { pid: number; process: Deno.ChildProcess }[] = [
+      ...[...this.#entries.values()].filter((e) => !e.record.status).map((e) => ({
+        pid: e.record.pid,
+        process: e.process,
+      })),
+      ...this.#spares.map((s) => ({ pid: s.process.pid, process: s.process })),
+    ];
+    for (const { pid } of running) killGroup(pid, "SIGTERM");
+    const all = Promise.all(running.map((r) => r.process.status));
     if (!(await within(all, this.#graceMs)).settled) {
-      for (const { record } of running) {
-        if (!record.status) {
-          this.#log.warn("child did not stop in time, killing: pid {pid}", { pid: record.pid });
-          killGroup(record.pid, "SIGKILL");
+      for (const { pid, process } of running) {
+        if (!(await within(process.status, 0)).settled) {
+          this.#log.warn("child did not stop in time, killing: pid {pid}", { pid });
+          killGroup(pid, "SIGKILL");
         }
       }
       await all;
     }
+    for (const spare of this.#spares) spare.stdin.close().catch(() => {});
+    this.#spares = [];
     this.reap();
+  }
+
+  #start(warm: boolean): Deno.ChildProcess {
+    return new Deno.Command(this.#launch.command, {
+      args: [...this.#launch.args],
+      env: warm ? { ...this.#launch.env, [WARM_ENV]: "1" } : this.#launch.env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "null",
+      stderr: "inherit",
+      detached: true,
+    }).spawn();
+  }
+
+  #takeSpare(): Spare | undefined {
+    this.#reapDeadSpares();
+    return this.#spares.shift();
+  }
+
+  #reapDeadSpares() {
+    for (const spare of this.#spares.filter((s) => s.status)) {
+      this.#spares.splice(this.#spares.indexOf(spare), 1);
+      spare.stdin.close().catch(() => {});
+      this.#spareFailures++;
+      this.#log.warn("spare handler {pid} exited before it was used (exit status {code})", {
+        pid: spare.process.pid,
+        code: spare.status!.code,
+      });
+      if (this.#spareFailures === SPARE_FAILURE_LIMIT) {
+        this.#log.error("spare handlers keep dying; starting handlers only when messages arrive");
+      }
+    }
   }
 
   #exited(record: ChildRecord, status: Deno.CommandStatus) {
     record.status = status;
     record.endedAt = performance.now();
+    if (record.warm) this.#spareFailures = 0;
     try {
       this.#onExit?.(record);
     } catch (error) {

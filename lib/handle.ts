@@ -12,7 +12,7 @@ import { type Config, TOKEN_VARIABLES } from "./config.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
-import { describeError } from "./telegram.ts";
+import { apiSignal, describeError } from "./telegram.ts";
 import { transcribe } from "./transcribe.ts";
 import { takeTurn } from "./turn.ts";
 import { messageInput } from "./update.ts";
@@ -25,12 +25,18 @@ export const REACTIONS = {
   unsupported: "🤷",
 } as const satisfies Record<string, ReactionTypeEmoji["emoji"]>;
 
+/** The longest a reaction or typing call may take: they are worth little once late. */
+const DROPPABLE_CALL_MS = 10_000;
+
 /** How often the typing action is renewed while the brain works (Telegram shows it about 5 s). */
 const TYPING_EVERY_MS = 4000;
 
 /** Options for {@linkcode handleMessage}. */
 export interface HandleOptions {
+  /** For the droppable calls (reactions, typing): no retries, each bounded by a short timeout. */
   api: Api;
+  /** For the calls that must land (replies, files): retries 429 and 5xx. Default: `api`. */
+  replyApi?: Api;
   config: Config;
   update: Update & { message: Message };
   /** The bot's environment; the brain gets it without the token variables. */
@@ -52,7 +58,7 @@ export const RERUN_NOTE = "(re-run after a restart)";
  * `signal` aborts, it returns without a reply: the message stays in the journal and runs again.
  */
 export async function handleMessage(options: HandleOptions): Promise<void> {
-  const { api, config, update, env, log, signal, journal, afterAck } = options;
+  const { api, replyApi = api, config, update, env, log, signal, journal, afterAck } = options;
   const message = update.message;
   const chatId = message.chat.id;
   const messageId = message.message_id;
@@ -62,7 +68,13 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
 
   const react = async (emoji: ReactionTypeEmoji["emoji"]) => {
     try {
-      await api.setMessageReaction(chatId, messageId, [{ type: "emoji", emoji }]);
+      await api.setMessageReaction(
+        chatId,
+        messageId,
+        [{ type: "emoji", emoji }],
+        undefined,
+        apiSignal(AbortSignal.timeout(DROPPABLE_CALL_MS)),
+      );
     } catch (error) {
       log.warn("reaction {emoji} not set on update {updateId}: {error}", {
         emoji,
@@ -73,7 +85,12 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   };
   const typing = async () => {
     try {
-      await api.sendChatAction(chatId, "typing");
+      await api.sendChatAction(
+        chatId,
+        "typing",
+        undefined,
+        apiSignal(AbortSignal.timeout(DROPPABLE_CALL_MS)),
+      );
     } catch (error) {
       log.warn("typing not shown for update {updateId}: {error}", {
         ...ids,
@@ -83,7 +100,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   };
   /** Sends the message's final reply, then marks it answered: it leaves the journal. */
   const finalReply = async (text: string, emoji: ReactionTypeEmoji["emoji"]) => {
-    await sendReply(api, {
+    await sendReply(replyApi, {
       chatId,
       replyTo: messageId,
       text: entry?.rerun ? `${RERUN_NOTE}\n${text}` : text,
@@ -128,7 +145,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       return;
     }
     const transcript = await transcribe({
-      api,
+      api: replyApi,
       token: config.token,
       apiRoot: config.apiRoot,
       fileId: input.fileId,

@@ -149,12 +149,13 @@ export class BotProcess implements AsyncDisposable {
     });
   }
 
-  /** The pids of every handler the bot logged as started. */
+  /** The pids of every handler the bot logged as started (given an update, or as a spare). */
   handlerPids(): number[] {
-    return this.lines.flatMap((l) => {
-      const m = l.match(/child started: .*pid (\d+)/);
+    const pids = this.lines.flatMap((l) => {
+      const m = l.match(/(?:child|spare) started: .*pid (\d+)/);
       return m ? [Number(m[1])] : [];
     });
+    return [...new Set(pids)];
   }
 
   /** The pids the stub brains recorded (brains and their grandchildren). */

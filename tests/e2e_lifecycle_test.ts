@@ -31,7 +31,7 @@ Deno.test("SIGTERM while brains run stops everything within 10 s and leaves no p
       description: "3 brains running",
     });
     const handlers = bot.handlerPids();
-    assert.equal(handlers.length, 3);
+    assert.equal(bot.lines.filter((l) => l.includes("child started")).length, 3);
     const started = performance.now();
     bot.kill("SIGTERM");
     const status = await bot.exited();
@@ -99,7 +99,7 @@ Deno.test("the token is in no argv, no log line, no reply and not in the brain's
       description: "the brain to start",
     });
     const argvs = [bot.process.pid, ...bot.handlerPids(), ...bot.brainPids()].map(cmdline);
-    assert.equal(argvs.filter((a) => a !== undefined).length, 3, "bot, handler and brain seen");
+    assert.ok(argvs.filter((a) => a !== undefined).length >= 3, "bot, handler(s) and brain seen");
     for (const argv of argvs) assert.ok(!argv?.includes(token), "no token in an argv");
     openGate(bot, "argv");
     await sim.waitForCall(repliedTo(CHAT, gated));
