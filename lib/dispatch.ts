@@ -240,16 +240,20 @@ export class Dispatcher {
       ...this.#spares.map((s) => ({ pid: s.process.pid, process: s.process })),
     ];
     for (const { pid } of running) killGroup(pid, "SIGTERM");
-    const all = Promise.all(running.map((r) => r.process.status));
+    const exited = new Set<number>();
+    const all = Promise.all(
+      running.map(({ pid, process }) => process.status.then(() => exited.add(pid))),
+    );
     if (!(await within(all, this.#graceMs)).settled) {
-      for (const { pid, process } of running) {
-        if (!(await within(process.status, 0)).settled) {
+      for (const { pid } of running) {
+        if (!exited.has(pid)) {
           this.#log.warn("child did not stop in time, killing: pid {pid}", { pid });
-          killGroup(pid, "SIGKILL");
         }
       }
-      await all;
     }
+    // Every group, even one whose leader has exited: a member that ignored SIGTERM goes too.
+    for (const { pid } of running) killGroup(pid, "SIGKILL");
+    await all;
     for (const spare of this.#spares) spare.stdin.close().catch(() => {});
     this.#spares = [];
     this.reap();

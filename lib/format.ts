@@ -28,12 +28,17 @@ export function markdownToHtml(markdown: string): string {
     /`([^`\n]+)`/g,
     (_, code: string) => hold(`<code>${escapeHtml(code)}</code>`),
   );
+  // A link's URL is set aside, so that no marker inside it becomes a tag; its label is formatted.
+  text = text.replace(
+    /\[([^\]\n]+)\]\((https?:\/\/[^\s)"<>]+)\)/g,
+    (_, label: string, url: string) => `[${label}](${hold(escapeHtml(url))})`,
+  );
   text = escapeHtml(text)
     .replace(/^#{1,6} +(.+)$/gm, "<b>$1</b>")
     .replace(/\*\*([^*\n]+)\*\*/g, "<b>$1</b>")
     .replace(/~~([^~\n]+)~~/g, "<s>$1</s>")
     .replace(
-      /\[([^\]\n]+)\]\((https?:\/\/[^\s)"]+)\)/g,
+      /\[([^\]\n]+)\]\((\uE000\d+\uE000)\)/g,
       (_, label: string, url: string) => `<a href="${url}">${label}</a>`,
     );
   return text.replace(/\uE000(\d+)\uE000/g, (_, i: string) => blocks[Number(i)]);

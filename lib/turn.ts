@@ -138,8 +138,11 @@ export async function takeTurn(options: TurnOptions): Promise<Turn> {
       ahead = await ticketsAhead(queue, updateId);
     }
     // Everything ahead has left the queue; the lock is free unless something outside the queue
-    // (a handler of a previous run) still holds it.
-    await file.lock(true);
+    // (a handler of a previous run) still holds it. tryLock, not lock: a blocking flock() would
+    // not hear the stop signal.
+    while (!(await file.tryLock(true))) {
+      if (!(await sleep(pollMs, signal))) signal?.throwIfAborted();
+    }
     signal?.throwIfAborted();
   } catch (error) {
     file.close();

@@ -60,6 +60,8 @@ export type Fault =
   | { kind: "badGateway" }
   /** 200 with a truncated body that is not JSON. */
   | { kind: "malformed" }
+  /** 400 with Telegram's `description`, e.g. an entity error its parser finds and ours doesn't. */
+  | { kind: "badRequest"; description: string }
   /** 409 `Conflict: terminated by other getUpdates request; ...`. */
   | { kind: "conflict" }
   /** 401 `Unauthorized`. */
@@ -897,6 +899,8 @@ export class BotApiSimulator implements AsyncDisposable {
         };
       case "internal":
         return fail(500, "Internal Server Error: restart");
+      case "badRequest":
+        return fail(400, fault.description);
       case "badGateway":
         return {
           kind: "raw",

@@ -3,7 +3,6 @@
 #   sleep N ...   sleep N seconds, then answer        fail ...     exit 3 with a line on stderr
 #   hang ...      never answer                         grandchild   start a grandchild, then hang
 #   long N        answer with N characters             env          answer with the environment
-#   badformat     answer with Markdown whose HTML Telegram rejects
 #   empty         exit 0 and print nothing             gate NAME    wait for $STUB_GATE_DIR/NAME, answer
 #   killhandler   SIGKILL the handler that started it (a crash), then exit
 #   anything else: echo it back
@@ -28,7 +27,6 @@ case "$word" in
     ;;
   long) head -c "$arg" /dev/zero | tr '\0' 'x' | fold -w 99 ;;
   env) env ;;
-  badformat) printf '%s\n' '[**bold link](http://example.com)** and more' ;;
   empty) exit 0 ;;
   killhandler) kill -KILL "$PPID" ;;
   gate)

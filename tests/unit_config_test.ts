@@ -1,0 +1,379 @@
+/**
+ * Unit tests for `lib/config.ts`: `parseConfig()` against a fake environment and fake files.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type Config, ConfigError, type ConfigSources, parseConfig } from "../lib/config.ts";
+
+const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+
+/** The smallest environment that parses. */
+const MINIMAL: Record<string, string> = {
+  TELEGRAM_BOT_TOKEN: TOKEN,
+  COORD_AUTHORIZED_USER_IDS: "1001",
+  HOME: "/home/coord",
+};
+
+interface FakeSources extends ConfigSources {
+  /** How often `uid()` was asked. */
+  readonly uidCalls: number;
+}
+
+/** Sources with a fake environment, uid 1000, and an in-memory set of files. */
+function sources(
+  env: Record<string, string | undefined>,
+  options: { files?: Record<string, string>; uid?: number | null } = {},
+): FakeSources {
+  const { files = {}, uid = 1000 } = options;
+  let uidCalls = 0;
+  return {
+    env,
+    uid() {
+      uidCalls++;
+      return uid;
+    },
+    readTextFile(path) {
+      if (!(path in files)) throw new Deno.errors.NotFound(`No such file: ${path}`);
+      return files[path];
+    },
+    isReadableFile: (path) => path in files,
+    get uidCalls() {
+      return uidCalls;
+    },
+  };
+}
+
+/** Parses `MINIMAL` with `overrides` on top (a value of `undefined` removes a variable). */
+function parseWith(
+  overrides: Record<string, string | undefined>,
+  files?: Record<string, string>,
+): Config {
+  return parseConfig(sources({ ...MINIMAL, ...overrides }, { files }));
+}
+
+/** Asserts that `fn` throws a `ConfigError` naming `variable`, in `.variable` and in the message. */
+function assertConfigError(fn: () => unknown, variable: string): ConfigError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught}`);
+  assert.equal(caught.name, "ConfigError");
+  assert.equal(caught.variable, variable);
+  assert.ok(
+    caught.message.includes(variable),
+    `the message should name ${variable}: ${caught.message}`,
+  );
+  return caught;
+}
+
+Deno.test("parseConfig() reads a full valid configuration", () => {
+  const config = parseConfig(sources({
+    TELEGRAM_BOT_TOKEN: TOKEN,
+    COORD_AUTHORIZED_USER_IDS: "1001, 1002,1003",
+    COORD_API_ROOT: "http://127.0.0.1:8081",
+    COORD_BRAIN_CMD: '["my-brain", "--model", "big one"]',
+    COORD_PERSONA_FILE: "/etc/coord/persona.md",
+    COORD_BRAIN_TIMEOUT_S: "120",
+    COORD_BRAIN_MAX_ITERS: "5",
+    COORD_MAX_CONCURRENT_BRAINS: "8",
+    COORD_LOCK_DIR: "/var/lock/coord",
+    COORD_STATE_DIR: "/var/lib/coord",
+    COORD_TRANSCRIBE_CMD: "whisper --lang en",
+    COORD_POLL_TIMEOUT_S: "50",
+    COORD_POISON_LIMIT: "2",
+    COORD_SPARE_HANDLERS: "0",
+  }, { files: { "/etc/coord/persona.md": "Be brief." } }));
+
+  assert.deepEqual(config, {
+    token: TOKEN,
+    authorizedUserIds: new Set([1001, 1002, 1003]),
+    apiRoot: "http://127.0.0.1:8081",
+    brainCommand: ["my-brain", "--model", "big one"],
+    personaFile: "/etc/coord/persona.md",
+    brainTimeoutMs: 120_000,
+    brainMaxAttempts: 5,
+    maxConcurrentHandlers: 8,
+    lockDir: "/var/lock/coord",
+    stateDir: "/var/lib/coord",
+    transcribeCommand: ["whisper", "--lang", "en"],
+    pollTimeoutS: 50,
+    poisonLimit: 2,
+    spareHandlers: 0,
+  });
+});
+
+Deno.test("parseConfig() fills in every default", async (t) => {
+  await t.step("for the settings that need no environment", () => {
+    const config = parseWith({});
+    assert.equal(config.apiRoot, "https://api.telegram.org");
+    assert.deepEqual(config.brainCommand, ["claude", "-p"]);
+    assert.equal(config.personaFile, undefined);
+    assert.equal(config.brainTimeoutMs, 300_000);
+    assert.equal(config.brainMaxAttempts, 3);
+    assert.equal(config.maxConcurrentHandlers, 4);
+    assert.equal(config.transcribeCommand, undefined);
+    assert.equal(config.pollTimeoutS, 30);
+    assert.equal(config.poisonLimit, 3);
+    assert.equal(config.spareHandlers, 1);
+  });
+
+  await t.step("the brain gets the persona file when one is set", () => {
+    const config = parseWith({ COORD_PERSONA_FILE: "/p.md" }, { "/p.md": "" });
+    assert.deepEqual(config.brainCommand, [
+      "claude",
+      "-p",
+      "--append-system-prompt-file",
+      "/p.md",
+    ]);
+    assert.equal(config.personaFile, "/p.md");
+  });
+
+  await t.step("the lock dir is XDG_RUNTIME_DIR, without asking for the uid", () => {
+    const fake = sources({ ...MINIMAL, XDG_RUNTIME_DIR: "/run/user/42" });
+    assert.equal(parseConfig(fake).lockDir, "/run/user/42");
+    assert.equal(fake.uidCalls, 0);
+  });
+
+  await t.step("the lock dir is /run/user/<uid> without XDG_RUNTIME_DIR", () => {
+    assert.equal(parseWith({}).lockDir, "/run/user/1000");
+  });
+
+  await t.step("the lock dir can't be guessed without XDG_RUNTIME_DIR and uid", () => {
+    assertConfigError(() => parseConfig(sources(MINIMAL, { uid: null })), "COORD_LOCK_DIR");
+  });
+
+  await t.step("the state dir is under XDG_STATE_HOME when it is set", () => {
+    const config = parseWith({ XDG_STATE_HOME: "/home/coord/.state" });
+    assert.equal(config.stateDir, "/home/coord/.state/forge-coordinator");
+  });
+
+  await t.step("the state dir is under HOME without XDG_STATE_HOME", () => {
+    assert.equal(parseWith({}).stateDir, "/home/coord/.local/state/forge-coordinator");
+  });
+
+  await t.step("the state dir can't be guessed without XDG_STATE_HOME and HOME", () => {
+    assertConfigError(() => parseWith({ HOME: undefined }), "COORD_STATE_DIR");
+  });
+
+  await t.step("an empty or blank variable counts as unset", () => {
+    const config = parseWith({
+      COORD_BRAIN_CMD: "  ",
+      COORD_POLL_TIMEOUT_S: "",
+      COORD_API_ROOT: "",
+    });
+    assert.deepEqual(config.brainCommand, ["claude", "-p"]);
+    assert.equal(config.pollTimeoutS, 30);
+    assert.equal(config.apiRoot, "https://api.telegram.org");
+  });
+});
+
+Deno.test("parseConfig() reads the token from TELEGRAM_BOT_TOKEN_FILE, trimmed", () => {
+  const config = parseConfig(sources(
+    { ...MINIMAL, TELEGRAM_BOT_TOKEN: undefined, TELEGRAM_BOT_TOKEN_FILE: "/run/secrets/token" },
+    { files: { "/run/secrets/token": `\n  ${TOKEN}\n` } },
+  ));
+  assert.equal(config.token, TOKEN);
+});
+
+Deno.test("parseConfig() refuses a missing, doubled, unreadable or malformed token", async (t) => {
+  await t.step("neither variable set", () => {
+    assertConfigError(() => parseWith({ TELEGRAM_BOT_TOKEN: undefined }), "TELEGRAM_BOT_TOKEN");
+  });
+
+  await t.step("a blank token", () => {
+    assertConfigError(() => parseWith({ TELEGRAM_BOT_TOKEN: "   " }), "TELEGRAM_BOT_TOKEN");
+  });
+
+  await t.step("both variables set", () => {
+    const error = assertConfigError(
+      () => parseWith({ TELEGRAM_BOT_TOKEN_FILE: "/t" }, { "/t": TOKEN }),
+      "TELEGRAM_BOT_TOKEN",
+    );
+    assert.match(error.message, /TELEGRAM_BOT_TOKEN_FILE/);
+  });
+
+  await t.step("an unreadable token file", () => {
+    const error = assertConfigError(
+      () => parseWith({ TELEGRAM_BOT_TOKEN: undefined, TELEGRAM_BOT_TOKEN_FILE: "/nowhere" }),
+      "TELEGRAM_BOT_TOKEN_FILE",
+    );
+    assert.match(error.message, /"\/nowhere"/);
+  });
+
+  for (const malformed of ["not-a-token", "123456:has spaces inside", ":AAH", "abc:def"]) {
+    await t.step(`a malformed token, never echoed: "${malformed}"`, () => {
+      const error = assertConfigError(
+        () => parseWith({ TELEGRAM_BOT_TOKEN: malformed }),
+        "TELEGRAM_BOT_TOKEN",
+      );
+      assert.ok(!error.message.includes(malformed), error.message);
+    });
+  }
+
+  await t.step("a malformed token in the token file, never echoed", () => {
+    const secret = "987654321:oops this leaked";
+    const error = assertConfigError(
+      () =>
+        parseWith({ TELEGRAM_BOT_TOKEN: undefined, TELEGRAM_BOT_TOKEN_FILE: "/t" }, {
+          "/t": secret,
+        }),
+      "TELEGRAM_BOT_TOKEN_FILE",
+    );
+    assert.ok(!error.message.includes(secret), error.message);
+    assert.ok(!error.message.includes("oops"), error.message);
+  });
+});
+
+Deno.test("parseConfig() reads COORD_AUTHORIZED_USER_IDS", async (t) => {
+  await t.step("missing", () => {
+    assertConfigError(
+      () => parseWith({ COORD_AUTHORIZED_USER_IDS: undefined }),
+      "COORD_AUTHORIZED_USER_IDS",
+    );
+  });
+
+  await t.step("empty", () => {
+    assertConfigError(
+      () => parseWith({ COORD_AUTHORIZED_USER_IDS: "" }),
+      "COORD_AUTHORIZED_USER_IDS",
+    );
+  });
+
+  await t.step("only commas", () => {
+    assertConfigError(
+      () => parseWith({ COORD_AUTHORIZED_USER_IDS: " , ," }),
+      "COORD_AUTHORIZED_USER_IDS",
+    );
+  });
+
+  for (const [value, culprit] of [["12,abc", "abc"], ["-5", "-5"], ["1.5", "1.5"], ["0", "0"]]) {
+    await t.step(`malformed: "${value}"`, () => {
+      const error = assertConfigError(
+        () => parseWith({ COORD_AUTHORIZED_USER_IDS: value }),
+        "COORD_AUTHORIZED_USER_IDS",
+      );
+      assert.match(error.message, new RegExp(`"${culprit.replace(".", "\\.")}"`));
+    });
+  }
+
+  await t.step("ids above 2^32 are kept exactly", () => {
+    const config = parseWith({ COORD_AUTHORIZED_USER_IDS: "8679559480, 42" });
+    assert.deepEqual(config.authorizedUserIds, new Set([8679559480, 42]));
+  });
+
+  await t.step("ids beyond the safe integers are refused", () => {
+    assertConfigError(
+      () => parseWith({ COORD_AUTHORIZED_USER_IDS: "9007199254740993" }),
+      "COORD_AUTHORIZED_USER_IDS",
+    );
+  });
+});
+
+Deno.test("parseConfig() reads COORD_API_ROOT", async (t) => {
+  for (
+    const bad of [
+      "not a url",
+      "ftp://api.example.com",
+      "https://api.example.com/?x=1",
+      "https://u:p@api.example.com",
+    ]
+  ) {
+    await t.step(`refuses "${bad}"`, () => {
+      const error = assertConfigError(() => parseWith({ COORD_API_ROOT: bad }), "COORD_API_ROOT");
+      assert.match(error.message, /got "/);
+    });
+  }
+
+  await t.step("strips trailing slashes", () => {
+    assert.equal(
+      parseWith({ COORD_API_ROOT: "https://example.com/" }).apiRoot,
+      "https://example.com",
+    );
+    assert.equal(
+      parseWith({ COORD_API_ROOT: "http://localhost:8081/tg//" }).apiRoot,
+      "http://localhost:8081/tg",
+    );
+  });
+});
+
+Deno.test("parseConfig() reads COORD_BRAIN_CMD", async (t) => {
+  await t.step("as a JSON array of strings", () => {
+    const config = parseWith({ COORD_BRAIN_CMD: '["/opt/brain", "two words", "--x"]' });
+    assert.deepEqual(config.brainCommand, ["/opt/brain", "two words", "--x"]);
+  });
+
+  await t.step("as whitespace-separated words", () => {
+    const config = parseWith({ COORD_BRAIN_CMD: "  /opt/brain \t--fast   -v " });
+    assert.deepEqual(config.brainCommand, ["/opt/brain", "--fast", "-v"]);
+  });
+
+  await t.step("ignoring the persona file when set", () => {
+    const config = parseWith({ COORD_BRAIN_CMD: "brain", COORD_PERSONA_FILE: "/p" }, { "/p": "" });
+    assert.deepEqual(config.brainCommand, ["brain"]);
+  });
+
+  for (const bad of ['["unclosed"', '["ok", 3]', '[["nested"]]', "[]", '[""]']) {
+    await t.step(`refuses ${bad}`, () => {
+      assertConfigError(() => parseWith({ COORD_BRAIN_CMD: bad }), "COORD_BRAIN_CMD");
+    });
+  }
+
+  await t.step("the transcriber's command follows the same rules", () => {
+    assertConfigError(() => parseWith({ COORD_TRANSCRIBE_CMD: "[1]" }), "COORD_TRANSCRIBE_CMD");
+  });
+});
+
+Deno.test("parseConfig() refuses malformed numbers", async (t) => {
+  const integers = ["COORD_BRAIN_MAX_ITERS", "COORD_MAX_CONCURRENT_BRAINS", "COORD_POISON_LIMIT"];
+  for (const variable of integers) {
+    for (const bad of ["four", "0", "-1", "1.5", "1e3"]) {
+      await t.step(`${variable}="${bad}"`, () => {
+        const error = assertConfigError(() => parseWith({ [variable]: bad }), variable);
+        assert.match(error.message, new RegExp(`got "${bad.replace(".", "\\.")}"`));
+      });
+    }
+  }
+
+  for (const bad of ["four", "0", "-1", "1.5.2"]) {
+    await t.step(`COORD_BRAIN_TIMEOUT_S="${bad}"`, () => {
+      assertConfigError(() => parseWith({ COORD_BRAIN_TIMEOUT_S: bad }), "COORD_BRAIN_TIMEOUT_S");
+    });
+  }
+
+  for (const bad of ["51", "-1", "1.5", "thirty"]) {
+    await t.step(`COORD_POLL_TIMEOUT_S="${bad}"`, () => {
+      assertConfigError(() => parseWith({ COORD_POLL_TIMEOUT_S: bad }), "COORD_POLL_TIMEOUT_S");
+    });
+  }
+
+  for (const bad of ["17", "-1", "1.5", "two"]) {
+    await t.step(`COORD_SPARE_HANDLERS="${bad}"`, () => {
+      assertConfigError(() => parseWith({ COORD_SPARE_HANDLERS: bad }), "COORD_SPARE_HANDLERS");
+    });
+  }
+});
+
+Deno.test("parseConfig() accepts numbers at the edges of their ranges", () => {
+  assert.equal(parseWith({ COORD_BRAIN_TIMEOUT_S: "0.5" }).brainTimeoutMs, 500);
+  assert.equal(parseWith({ COORD_BRAIN_TIMEOUT_S: "90.25" }).brainTimeoutMs, 90_250);
+  assert.equal(parseWith({ COORD_BRAIN_MAX_ITERS: "1" }).brainMaxAttempts, 1);
+  assert.equal(parseWith({ COORD_MAX_CONCURRENT_BRAINS: " 1 " }).maxConcurrentHandlers, 1);
+  assert.equal(parseWith({ COORD_POLL_TIMEOUT_S: "0" }).pollTimeoutS, 0);
+  assert.equal(parseWith({ COORD_POLL_TIMEOUT_S: "50" }).pollTimeoutS, 50);
+  assert.equal(parseWith({ COORD_POISON_LIMIT: "1" }).poisonLimit, 1);
+  assert.equal(parseWith({ COORD_SPARE_HANDLERS: "0" }).spareHandlers, 0);
+  assert.equal(parseWith({ COORD_SPARE_HANDLERS: "16" }).spareHandlers, 16);
+});
+
+Deno.test("parseConfig() refuses a persona file it can't read", () => {
+  const error = assertConfigError(
+    () => parseWith({ COORD_PERSONA_FILE: "/missing/persona.md" }),
+    "COORD_PERSONA_FILE",
+  );
+  assert.match(error.message, /"\/missing\/persona\.md"/);
+});

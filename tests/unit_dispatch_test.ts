@@ -1,0 +1,273 @@
+/**
+ * Unit tests for `lib/dispatch.ts`: the `Dispatcher`, with tiny real `bash` handlers.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type ChildRecord, Dispatcher, type DispatcherOptions } from "../lib/dispatch.ts";
+import { isAlive, tempDir, waitUntil } from "./_helpers.ts";
+
+const META = { updateId: 1, chatId: 1001 };
+
+/** A dispatcher whose handlers run `script` in bash (after reading their payload into `$line`). */
+function dispatcher(
+  script: string,
+  options: Omit<DispatcherOptions, "launch" | "cap"> & { cap?: number } = {},
+): Dispatcher & AsyncDisposable {
+  const { cap = 4, ...rest } = options;
+  const d = new Dispatcher({
+    launch: {
+      command: "bash",
+      args: ["-c", `read -r line; ${script}`],
+      env: { PATH: Deno.env.get("PATH")! },
+    },
+    cap,
+    terminateGraceMs: 300,
+    ...rest,
+  });
+  return Object.assign(d, {
+    // Whatever a test leaves running goes, so that a failure can't leak processes.
+    [Symbol.asyncDispose]: () => d.terminateAll(),
+  });
+}
+
+/** A script that runs until the file `<dir>/go.<payload>` appears. */
+function untilGo(dir: string): string {
+  return `while [ ! -e "${dir}/go.$line" ]; do sleep 0.01; done`;
+}
+
+/** The state letter of a process (`R`, `S`, `Z`...), or undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid a script wrote into `path`, once it is there. */
+function readPid(path: string): Promise<number> {
+  return waitUntil(() => {
+    try {
+      const text = Deno.readTextFileSync(path).trim();
+      return text === "" ? undefined : Number(text);
+    } catch {
+      return undefined;
+    }
+  }, { description: `a pid in ${path}` });
+}
+
+/** Waits (with a deadline) until `pid` is gone: a signal reaches a process a moment later. */
+function gone(pid: number, timeoutMs = 5000): Promise<true> {
+  return waitUntil(() => !isAlive(pid) || undefined, {
+    timeoutMs,
+    description: `pid ${pid} to end`,
+  });
+}
+
+/** Kills processes a failed test may have left behind. */
+function killAll(pids: number[]) {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/** Waits until every child has exited and reaps them all, with a deadline. */
+async function reapAll(d: Dispatcher, count: number): Promise<ChildRecord[]> {
+  const reaped: ChildRecord[] = [];
+  const deadline = AbortSignal.timeout(20_000);
+  while (reaped.length < count) {
+    reaped.push(...d.reap());
+    if (reaped.length === count) break;
+    if (deadline.aborted) throw new Error(`Only ${reaped.length} of ${count} children exited`);
+    await d.waitForExit(1000, deadline);
+  }
+  return reaped;
+}
+
+Deno.test("Dispatcher refuses a cap that is not a positive integer", () => {
+  const launch = { command: "true", args: [], env: {} };
+  for (const cap of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(() => new Dispatcher({ launch, cap }), RangeError, `cap ${cap}`);
+  }
+});
+
+Deno.test("Dispatcher.spawn() hands the payload to the handler as one line on stdin", async () => {
+  await using dir = await tempDir();
+  await using d = dispatcher(`printf '%s' "$line" > "${dir.path}/got"`);
+  const payload = JSON.stringify({ update_id: 77, message: { text: "héllo 😀" } });
+  const record = d.spawn(payload, { updateId: 77, chatId: -5 });
+  assert.equal(record.updateId, 77);
+  assert.equal(record.chatId, -5);
+  assert.ok(record.pid > 0);
+
+  assert.equal(await d.waitForExit(10_000), true);
+  assert.equal(Deno.readTextFileSync(`${dir.path}/got`), payload);
+  assert.equal(record.status?.success, true);
+  assert.ok(record.endedAt !== undefined && record.endedAt >= record.startedAt);
+});
+
+Deno.test("Dispatcher keeps count of live handlers against the cap", async () => {
+  await using dir = await tempDir();
+  await using d = dispatcher(untilGo(dir.path), { cap: 2 });
+  assert.deepEqual([d.live, d.free, d.atCap, d.cap], [0, 2, false, 2]);
+
+  const first = d.spawn("1", META);
+  assert.deepEqual([d.live, d.free, d.atCap], [1, 1, false]);
+  d.spawn("2", { updateId: 2, chatId: 1001 });
+  assert.deepEqual([d.live, d.free, d.atCap], [2, 0, true]);
+  assert.throws(() => d.spawn("3", META), RangeError);
+  assert.equal(d.children.length, 2);
+
+  Deno.writeTextFileSync(`${dir.path}/go.1`, "");
+  assert.equal(await d.waitForExit(10_000), true);
+  assert.ok(first.status, "the first handler has exited");
+  assert.deepEqual([d.live, d.free, d.atCap], [1, 1, false], "an exited child is not live");
+  assert.equal(d.children.length, 2, "until it is reaped");
+
+  assert.deepEqual(d.reap(), [first]);
+  assert.deepEqual(d.reap(), [], "a child is reaped once");
+  assert.deepEqual(d.children.map((c) => c.updateId), [2]);
+});
+
+Deno.test("Dispatcher.waitForExit() resolves false at its deadline and on abort", async (t) => {
+  await using dir = await tempDir();
+  await using d = dispatcher(untilGo(dir.path));
+  d.spawn("1", META);
+
+  await t.step("false when no handler exits in time", async () => {
+    const started = performance.now();
+    assert.equal(await d.waitForExit(200), false);
+    assert.ok(performance.now() - started >= 150);
+  });
+
+  await t.step("false as soon as the signal aborts", async () => {
+    const controller = new AbortController();
+    const waiting = d.waitForExit(60_000, controller.signal);
+    controller.abort();
+    const deadline = AbortSignal.timeout(5000);
+    const result = await Promise.race([
+      waiting,
+      new Promise<string>((resolve) => deadline.addEventListener("abort", () => resolve("hung"))),
+    ]);
+    assert.equal(result, false);
+  });
+
+  await t.step("true when one does exit", async () => {
+    const waiting = d.waitForExit(30_000);
+    Deno.writeTextFileSync(`${dir.path}/go.1`, "");
+    assert.equal(await waiting, true);
+  });
+});
+
+Deno.test("Dispatcher.reap() leaves no zombie behind", async () => {
+  await using d = dispatcher("exit 3");
+  const record = d.spawn("x", META);
+  const [reaped] = await reapAll(d, 1);
+  assert.equal(reaped, record);
+  assert.equal(record.status?.code, 3);
+  const state = procState(record.pid);
+  assert.ok(state === undefined || state !== "Z", `pid ${record.pid} is in state ${state}`);
+});
+
+Deno.test("Dispatcher calls onExit with the record as soon as a handler exits", async () => {
+  const exits: ChildRecord[] = [];
+  const { promise: exited, resolve } = Promise.withResolvers<void>();
+  await using d = dispatcher("exit 0", {
+    onExit(child) {
+      exits.push(child);
+      resolve();
+    },
+  });
+  const record = d.spawn("x", { updateId: 9, chatId: 3 });
+  await exited;
+  assert.deepEqual(exits, [record]);
+  assert.equal(exits[0].status?.success, true);
+  assert.equal(d.children.length, 1, "onExit comes before the reaping");
+});
+
+Deno.test("Dispatcher keeps going when onExit throws", async () => {
+  await using d = dispatcher("exit 0", {
+    onExit() {
+      throw new Error("hook failed");
+    },
+  });
+  d.spawn("x", META);
+  assert.equal(await d.waitForExit(10_000), true);
+  assert.equal(d.reap().length, 1);
+});
+
+Deno.test("Dispatcher.terminateAll() stops each handler's whole process group", async (t) => {
+  await t.step("a handler that stops on SIGTERM, with its grandchild", async () => {
+    await using dir = await tempDir();
+    await using d = dispatcher(`sleep 100 & echo $! > "${dir.path}/gc"; wait`);
+    const record = d.spawn("x", META);
+    const grandchild = await readPid(`${dir.path}/gc`);
+    try {
+      await d.terminateAll();
+      assert.equal(record.status?.signal, "SIGTERM");
+      assert.equal(isAlive(record.pid), false);
+      await gone(grandchild);
+      assert.deepEqual(d.children, [], "terminateAll() reaps");
+    } finally {
+      killAll([grandchild]);
+    }
+  });
+
+  await t.step("a handler that ignores SIGTERM is killed after the grace period", async () => {
+    await using dir = await tempDir();
+    await using d = dispatcher(`trap '' TERM; sleep 100 & echo $! > "${dir.path}/gc"; wait`);
+    const record = d.spawn("x", META);
+    const grandchild = await readPid(`${dir.path}/gc`);
+    try {
+      await d.terminateAll();
+      assert.equal(record.status?.signal, "SIGKILL");
+      assert.equal(isAlive(record.pid), false);
+      await gone(grandchild);
+      assert.deepEqual(d.children, []);
+    } finally {
+      killAll([grandchild]);
+    }
+  });
+});
+
+Deno.test({
+  name:
+    "Dispatcher.terminateAll() kills a group member that ignores SIGTERM after its leader exits",
+  async fn() {
+    await using dir = await tempDir();
+    await using d = dispatcher(
+      `(trap '' TERM; exec sleep 100) & echo $! > "${dir.path}/gc"; wait`,
+    );
+    d.spawn("x", META);
+    const grandchild = await readPid(`${dir.path}/gc`);
+    try {
+      await d.terminateAll();
+      await gone(grandchild);
+    } finally {
+      killAll([grandchild]);
+    }
+  },
+});
+
+Deno.test("Dispatcher leaks no file descriptors over 50 handlers", async () => {
+  const count = () => [...Deno.readDirSync("/proc/self/fd")].length;
+  await using d = dispatcher("exit 0", { cap: 50 });
+  // One warm-up round, so that lazily opened runtime descriptors don't count as a leak.
+  d.spawn("x", META);
+  await reapAll(d, 1);
+
+  const before = count();
+  for (let i = 0; i < 50; i++) d.spawn("x", { updateId: i, chatId: 1 });
+  const reaped = await reapAll(d, 50);
+  assert.equal(reaped.length, 50);
+  assert.ok(reaped.every((r) => r.status?.success));
+  const after = count();
+  assert.ok(after <= before + 3, `descriptors went from ${before} to ${after}`);
+});

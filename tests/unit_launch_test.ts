@@ -1,0 +1,99 @@
+/**
+ * Unit tests for `lib/launch.ts`: the handler's command line, permissions and environment.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type Config, parseConfig } from "../lib/config.ts";
+import { apiHost, handlerLaunch, type HandlerLaunchOptions } from "../lib/launch.ts";
+
+const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+
+/** A configuration as the poll process would parse it. */
+const CONFIG: Config = parseConfig({
+  env: {
+    TELEGRAM_BOT_TOKEN: TOKEN,
+    COORD_AUTHORIZED_USER_IDS: "1001",
+    COORD_LOCK_DIR: "/run/user/1000",
+    COORD_STATE_DIR: "/home/coord/.local/state/forge-coordinator",
+  },
+  uid: () => 1000,
+  readTextFile: () => "",
+  isReadableFile: () => true,
+});
+
+const OPTIONS: HandlerLaunchOptions = {
+  denoPath: "/usr/local/bin/deno",
+  handlerPath: "/opt/coord/handler.ts",
+  configPath: "/opt/coord/deno.json",
+  env: {
+    PATH: "/usr/bin:/bin",
+    HOME: "/home/coord",
+    TELEGRAM_BOT_TOKEN_FILE: "/run/secrets/token",
+    COORD_AUTHORIZED_USER_IDS: "1001",
+  },
+};
+
+/** The value of `--flag=value` in `args`, if present. */
+function flag(args: readonly string[], name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+Deno.test("handlerLaunch() puts the token in the environment, never in the arguments", () => {
+  const launch = handlerLaunch(CONFIG, OPTIONS);
+  assert.equal(launch.env.TELEGRAM_BOT_TOKEN, TOKEN);
+  for (const arg of launch.args) {
+    assert.ok(!arg.includes(TOKEN) && !arg.includes("AAHdq"), `the token is in ${arg}`);
+  }
+  assert.ok(!launch.command.includes(TOKEN));
+});
+
+Deno.test("handlerLaunch() removes TELEGRAM_BOT_TOKEN_FILE and keeps the rest", () => {
+  const launch = handlerLaunch(CONFIG, OPTIONS);
+  assert.deepEqual(launch.env, {
+    PATH: "/usr/bin:/bin",
+    HOME: "/home/coord",
+    COORD_AUTHORIZED_USER_IDS: "1001",
+    TELEGRAM_BOT_TOKEN: TOKEN,
+    COORD_LOCK_DIR: "/run/user/1000",
+    COORD_STATE_DIR: "/home/coord/.local/state/forge-coordinator",
+  });
+  assert.equal("TELEGRAM_BOT_TOKEN_FILE" in OPTIONS.env, true, "the caller's env is not changed");
+});
+
+Deno.test("handlerLaunch() runs the handler with the narrowest permissions", () => {
+  const launch = handlerLaunch(CONFIG, OPTIONS);
+  assert.equal(launch.command, "/usr/local/bin/deno");
+  assert.equal(launch.args[0], "run");
+  assert.equal(launch.args.at(-1), "/opt/coord/handler.ts");
+  assert.equal(flag(launch.args, "config"), "/opt/coord/deno.json");
+  assert.equal(flag(launch.args, "allow-net"), "api.telegram.org:443");
+  const dirs = "/run/user/1000,/home/coord/.local/state/forge-coordinator";
+  assert.equal(flag(launch.args, "allow-read"), dirs);
+  assert.equal(flag(launch.args, "allow-write"), dirs);
+  assert.ok(launch.args.includes("--no-prompt"));
+  const broad = ["--allow-all", "-A", "--allow-net", "--allow-read", "--allow-write"];
+  for (const arg of broad) assert.ok(!launch.args.includes(arg), `${arg} without a list`);
+  assert.ok(!launch.args.some((a) => a.startsWith("--allow-ffi") || a.startsWith("--allow-sys")));
+});
+
+Deno.test("handlerLaunch() allows the network for the configured API root only", () => {
+  const launch = handlerLaunch({ ...CONFIG, apiRoot: "http://127.0.0.1:8081/tg" }, OPTIONS);
+  assert.equal(flag(launch.args, "allow-net"), "127.0.0.1:8081");
+});
+
+Deno.test("apiHost() gives host:port with the scheme's default port made explicit", async (t) => {
+  const cases: [string, string][] = [
+    ["https://api.telegram.org", "api.telegram.org:443"],
+    ["http://api.example.com", "api.example.com:80"],
+    ["https://api.example.com:8443/bot/root", "api.example.com:8443"],
+    ["http://127.0.0.1:8081", "127.0.0.1:8081"],
+    ["http://[::1]:9000", "[::1]:9000"],
+    ["https://API.Example.COM", "api.example.com:443"],
+  ];
+  for (const [root, host] of cases) {
+    await t.step(root, () => assert.equal(apiHost(root), host));
+  }
+});

@@ -1,0 +1,139 @@
+/**
+ * Unit tests for `lib/log.ts`: redaction, the one-line format, and the configured sink.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { reset } from "@logtape/logtape";
+import { getLog, oneLineFormatter, redact, setupLogging } from "../lib/log.ts";
+
+const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+/** Token-shaped, but not one we were told about. */
+const STRAY = "987654321:AAFzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz";
+
+/** Logging set up with a capturing sink; resets LogTape on dispose. */
+async function capturedLogs(secrets: string[]): Promise<{ lines: string[] } & AsyncDisposable> {
+  const chunks: string[] = [];
+  const decoder = new TextDecoder();
+  await setupLogging({
+    secrets,
+    level: "debug",
+    write: (bytes) => chunks.push(decoder.decode(bytes)),
+  });
+  return {
+    get lines() {
+      return chunks;
+    },
+    [Symbol.asyncDispose]: () => reset(),
+  };
+}
+
+Deno.test("redact() replaces every listed secret", () => {
+  assert.equal(
+    redact("a SECRET and another SECRET, and PASS", ["SECRET", "PASS"]),
+    "a [redacted] and another [redacted], and [redacted]",
+  );
+  assert.equal(redact("nothing here", [""]), "nothing here");
+});
+
+Deno.test("redact() replaces anything shaped like a bot token, even unlisted", () => {
+  assert.equal(
+    redact(`GET https://api.telegram.org/bot${STRAY}/getMe failed`, []),
+    "GET https://api.telegram.org/bot[redacted]/getMe failed",
+  );
+  assert.equal(redact("at 12:30:45 in 2024", []), "at 12:30:45 in 2024", "times are not tokens");
+});
+
+Deno.test("oneLineFormatter() makes one redacted line of a multi-line record", () => {
+  const format = oneLineFormatter([TOKEN]);
+  const line = format({
+    category: ["coord", "test"],
+    level: "info",
+    message: ["first\nsecond ", TOKEN, ""],
+    rawMessage: "first\nsecond {token}",
+    timestamp: Date.now(),
+    properties: { token: TOKEN },
+  });
+  assert.ok(line.endsWith("\n"));
+  assert.equal(line.indexOf("\n"), line.length - 1, `more than one line: ${JSON.stringify(line)}`);
+  assert.match(line, /first\\nsecond \[redacted\]/);
+  assert.ok(!line.includes(TOKEN));
+});
+
+Deno.test("setupLogging() writes the token nowhere", async (t) => {
+  await using logs = await capturedLogs([TOKEN]);
+  const log = getLog("test");
+
+  await t.step("in a message", () => {
+    log.info(`token is ${TOKEN}`);
+    assert.match(logs.lines.at(-1)!, /token is \[redacted\]/);
+  });
+
+  await t.step("in a property", () => {
+    log.warn("calling {url}", { url: `https://api.telegram.org/bot${TOKEN}/getUpdates` });
+    assert.match(
+      logs.lines.at(-1)!,
+      /calling https:\/\/api\.telegram\.org\/bot\[redacted\]\/getUpdates/,
+    );
+  });
+
+  await t.step("in an error, stack included", () => {
+    log.error("failed: {error}", { error: new TypeError(`fetch ${TOKEN} refused\nsecond line`) });
+    const line = logs.lines.at(-1)!;
+    assert.match(line, /TypeError/);
+    assert.match(line, /fetch \[redacted\] refused/);
+  });
+
+  await t.step("in an object", () => {
+    log.info("request {request}", { request: { headers: { auth: TOKEN }, stray: STRAY } });
+    assert.match(logs.lines.at(-1)!, /auth: "\[redacted\]".*stray: "\[redacted\]"/);
+  });
+
+  await t.step("when it is token-shaped but unlisted", () => {
+    log.info(`another bot: ${STRAY}`);
+    assert.match(logs.lines.at(-1)!, /another bot: \[redacted\]/);
+  });
+
+  assert.ok(logs.lines.length >= 5);
+  for (const line of logs.lines) {
+    assert.ok(!line.includes(TOKEN), line);
+    assert.ok(!line.includes(STRAY), line);
+    assert.ok(!line.includes("AAH") && !line.includes("AAF"), line);
+  }
+});
+
+Deno.test("setupLogging() writes each record as exactly one line", async () => {
+  await using logs = await capturedLogs([]);
+  const log = getLog("test");
+  log.info("one\ntwo\nthree");
+  log.warn("value: {v}", { v: "multi\nline\nvalue" });
+  log.error("boom: {error}", { error: new Error("with a stack") });
+  assert.equal(logs.lines.length, 3);
+  for (const line of logs.lines) {
+    assert.equal(line.indexOf("\n"), line.length - 1, JSON.stringify(line));
+  }
+  assert.match(logs.lines[0], /one\\ntwo\\nthree/);
+  assert.match(logs.lines[1], /multi\\nline\\nvalue/);
+  assert.match(logs.lines[2], /with a stack\\n\s*at /);
+});
+
+Deno.test("setupLogging() honours the level and the coord category", async () => {
+  const lines: string[] = [];
+  await setupLogging({
+    secrets: [],
+    level: "warning",
+    write: (bytes) => lines.push(new TextDecoder().decode(bytes)),
+  });
+  try {
+    getLog("test").info("too low");
+    getLog("test").warn("shown");
+    const { getLogger } = await import("@logtape/logtape");
+    getLogger(["elsewhere"]).error("not ours");
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], /shown/);
+    assert.match(lines[0], /coord/);
+  } finally {
+    await reset();
+  }
+});

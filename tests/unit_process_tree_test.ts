@@ -1,0 +1,198 @@
+/**
+ * Unit tests for `lib/process_tree.ts`: `runTree()` with real processes.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { runTree } from "../lib/process_tree.ts";
+import { isAlive, tempDir, waitUntil } from "./_helpers.ts";
+
+const PATH = Deno.env.get("PATH")!;
+
+/** Runs a bash script with only PATH in its environment. */
+function bash(script: string, options: Parameters<typeof runTree>[1] = {}) {
+  return runTree("bash", { args: ["-c", script], env: { PATH }, ...options });
+}
+
+/** The pids listed, one a line, in `path`, once there are `count` of them. */
+function readPids(path: string, count: number): Promise<number[]> {
+  return waitUntil(() => {
+    try {
+      const pids = Deno.readTextFileSync(path).split("\n").filter((l) => l !== "").map(Number);
+      return pids.length >= count ? pids : undefined;
+    } catch {
+      return undefined;
+    }
+  }, { description: `${count} pids in ${path}` });
+}
+
+/** Waits (with a deadline) until `pid` is gone: a signal reaches a process a moment later. */
+function gone(pid: number, timeoutMs = 5000): Promise<true> {
+  return waitUntil(() => !isAlive(pid) || undefined, {
+    timeoutMs,
+    description: `pid ${pid} to end`,
+  });
+}
+
+function killAll(pids: number[]) {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+Deno.test("runTree() captures stdout, stderr and the exit code", async () => {
+  const result = await bash("echo out; echo err >&2; exit 7");
+  assert.deepEqual(result, {
+    code: 7,
+    signal: null,
+    stdout: "out\n",
+    stderr: "err\n",
+    timedOut: false,
+    aborted: false,
+  });
+});
+
+Deno.test("runTree() writes the input to stdin and closes it", async (t) => {
+  await t.step("a string", async () => {
+    const result = await runTree("cat", { env: { PATH }, input: "line one\nline two ✓" });
+    assert.equal(result.stdout, "line one\nline two ✓");
+    assert.equal(result.code, 0);
+  });
+
+  await t.step("bytes", async () => {
+    const result = await runTree("cat", { env: { PATH }, input: new Uint8Array([104, 105]) });
+    assert.equal(result.stdout, "hi");
+  });
+
+  await t.step("no input: stdin is closed at once", async () => {
+    const result = await runTree("cat", { env: { PATH }, timeoutMs: 20_000 });
+    assert.equal(result.stdout, "");
+    assert.equal(result.timedOut, false);
+  });
+});
+
+Deno.test("runTree() gives the child exactly the environment passed", async (t) => {
+  await t.step("some variables", async () => {
+    const result = await runTree("/usr/bin/env", { env: { ONLY: "this", ALSO: "that one" } });
+    assert.deepEqual(result.stdout.split("\n").filter((l) => l !== "").sort(), [
+      "ALSO=that one",
+      "ONLY=this",
+    ]);
+  });
+
+  await t.step("none by default", async () => {
+    const result = await runTree("/usr/bin/env");
+    assert.equal(result.stdout, "");
+  });
+});
+
+Deno.test("runTree() runs in the working directory given", async () => {
+  await using dir = await tempDir();
+  const result = await runTree("/bin/pwd", { cwd: dir.path });
+  assert.equal(result.stdout.trim(), Deno.realPathSync(dir.path));
+});
+
+Deno.test("runTree() kills the whole process tree at the timeout", async () => {
+  await using dir = await tempDir();
+  const pids = `${dir.path}/pids`;
+  let sleeps: number[] = [];
+  try {
+    const result = await bash(
+      `sleep 100 & echo $! >> "${pids}"; sleep 100 & echo $! >> "${pids}"; wait`,
+      { timeoutMs: 2000, killGraceMs: 500 },
+    );
+    sleeps = await readPids(pids, 2);
+    assert.equal(result.timedOut, true);
+    assert.equal(result.aborted, false);
+    assert.equal(result.signal, "SIGTERM");
+    assert.equal(result.code, 143);
+    for (const pid of sleeps) await gone(pid);
+  } finally {
+    killAll(sleeps);
+  }
+});
+
+Deno.test("runTree() kills a child that ignores SIGTERM after the grace period", async () => {
+  await using dir = await tempDir();
+  const pids = `${dir.path}/pids`;
+  const controller = new AbortController();
+  let children: number[] = [];
+  try {
+    const running = bash(`trap '' TERM; sleep 100 & echo $! >> "${pids}"; wait; wait`, {
+      signal: controller.signal,
+      killGraceMs: 300,
+    });
+    // Stopped only once the trap is surely set.
+    children = await readPids(pids, 1);
+    controller.abort();
+    const result = await running;
+    assert.equal(result.aborted, true);
+    assert.equal(result.signal, "SIGKILL");
+    await gone(children[0]);
+  } finally {
+    killAll(children);
+  }
+});
+
+Deno.test("runTree() kills the tree when the signal aborts", async (t) => {
+  await t.step("while it runs", async () => {
+    await using dir = await tempDir();
+    const pids = `${dir.path}/pids`;
+    const controller = new AbortController();
+    let children: number[] = [];
+    try {
+      const running = bash(`sleep 100 & echo $! >> "${pids}"; wait`, {
+        signal: controller.signal,
+        killGraceMs: 500,
+      });
+      children = await readPids(pids, 1);
+      controller.abort();
+      const result = await running;
+      assert.equal(result.aborted, true);
+      assert.equal(result.timedOut, false);
+      await gone(children[0]);
+    } finally {
+      killAll(children);
+    }
+  });
+
+  await t.step("before it starts", async () => {
+    const result = await bash("sleep 100", { signal: AbortSignal.abort(), killGraceMs: 500 });
+    assert.equal(result.aborted, true);
+    assert.notEqual(result.code, 0);
+  });
+});
+
+Deno.test("runTree() reports a command that can't start instead of throwing", async (t) => {
+  await t.step("not found", async () => {
+    const result = await runTree("no-such-command-coord-test", { env: { PATH } });
+    assert.equal(result.code, undefined);
+    assert.match(result.spawnError ?? "", /command not found/);
+    assert.match(result.spawnError ?? "", /no-such-command-coord-test/);
+  });
+
+  await t.step("not executable", async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/plain.txt`;
+    Deno.writeTextFileSync(path, "#!/bin/sh\n");
+    const result = await runTree(path);
+    assert.ok(result.spawnError !== undefined);
+    assert.equal(result.code, undefined);
+  });
+});
+
+Deno.test("runTree() truncates output beyond maxOutputBytes without blocking the child", async () => {
+  const result = await bash("head -c 3000000 /dev/zero | tr '\\0' a; echo done >&2", {
+    maxOutputBytes: 1000,
+    timeoutMs: 30_000,
+  });
+  assert.equal(result.timedOut, false);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "a".repeat(1000));
+  assert.equal(result.stderr, "done\n");
+});
