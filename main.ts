@@ -7,12 +7,20 @@
  * @module
  */
 
-import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
+import {
+  type Config,
+  ConfigError,
+  EX_CONFIG,
+  loadConfig,
+  parseHealthSettings,
+} from "./lib/config.ts";
+import { checkHealth, healthThresholdMs } from "./lib/health.ts";
+import { SystemdNotifier } from "./lib/notify.ts";
 import { Dispatcher } from "./lib/dispatch.ts";
 import { Heartbeat } from "./lib/heartbeat.ts";
 import { handlerLaunch } from "./lib/launch.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
-import { FatalPollError, Poller, runPollLoop } from "./lib/poll.ts";
+import { FatalPollError, POLL_SLACK_S, Poller, runPollLoop } from "./lib/poll.ts";
 import { createApi } from "./lib/telegram.ts";
 import { Intake } from "./lib/intake.ts";
 import { Journal } from "./lib/journal.ts";
@@ -20,6 +28,23 @@ import { TurnQueue } from "./lib/turn.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
+
+if (Deno.args[0] === "health") {
+  // `forge-coordinator health`: for monitors other than systemd (a timer, an uptime checker).
+  try {
+    const { stateDir, pollTimeoutS } = parseHealthSettings(Deno.env.toObject());
+    const maxAge = parseMaxAge(Deno.args.slice(1));
+    const health = checkHealth({
+      path: `${stateDir}/heartbeat`,
+      thresholdMs: maxAge ?? healthThresholdMs(pollTimeoutS),
+    });
+    console.log(health.line);
+    Deno.exit(health.ok ? 0 : 1);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    exitWithConfigError(error.message);
+  }
+}
 
 let config: Config;
 try {
@@ -93,7 +118,22 @@ const api = createApi(config.token, {
   apiRoot: config.apiRoot,
   timeoutSeconds: config.pollTimeoutS + 30,
 });
-const poller = new Poller({ api, timeoutS: config.pollTimeoutS, offset: journal.readOffset() });
+const notifier = new SystemdNotifier({ socket: Deno.env.get("NOTIFY_SOCKET") });
+checkWatchdogInterval(Deno.env.get("WATCHDOG_USEC"));
+const status = () =>
+  `polling; ${dispatcher.live} of ${dispatcher.cap} handlers busy; backlog ${intake.size}; ` +
+  `last update ${poller.offset > 0 ? poller.offset - 1 : "none"}`;
+let ready = false;
+const poller = new Poller({
+  api,
+  timeoutS: config.pollTimeoutS,
+  offset: journal.readOffset(),
+  // Ready once the configuration is checked and Telegram has answered a first getUpdates.
+  onAnswered: () => {
+    if (!ready) notifier.ready(status());
+    ready = true;
+  },
+});
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
 dispatcher.warmUp();
@@ -109,7 +149,12 @@ try {
     poller,
     dispatcher,
     intake,
-    heartbeat: () => heartbeat.beat(),
+    // The watchdog is pinged from the same place as the heartbeat, and nowhere else: systemd then
+    // restarts the bot when (and only when) this loop stops coming round.
+    heartbeat: () => {
+      notifier.alive(status());
+      heartbeat.beat();
+    },
     // Everything routed is journaled by now: from here on Telegram may forget it.
     afterBatch: () => journal.writeOffset(poller.offset),
     signal: stop.signal,
@@ -123,7 +168,37 @@ try {
 // Teardown, top to bottom: polling has stopped; stop every handler (each stops its brain), bounded.
 // Their messages stay in the journal and run again at the next start.
 intake.stop();
+notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
 await dispatcher.terminateAll();
+await notifier.flush();
 log.info("stopped");
 Deno.exit(exitCode);
+
+/** Warns when systemd's watchdog would fire during an ordinary long poll. */
+function checkWatchdogInterval(watchdogUsec: string | undefined) {
+  const watchdogMs = Number(watchdogUsec) / 1000;
+  const longestIterationMs = (config.pollTimeoutS + POLL_SLACK_S) * 1000;
+  if (Number.isFinite(watchdogMs) && watchdogMs > 0 && watchdogMs <= longestIterationMs) {
+    log.warn(
+      "WatchdogSec ({watchdog} s) is not above the longest poll ({longest} s): raise it, or lower COORD_POLL_TIMEOUT_S",
+      { watchdog: watchdogMs / 1000, longest: longestIterationMs / 1000 },
+    );
+  }
+}
+
+/** `--max-age SECONDS` (or `--max-age=SECONDS`) of the health check, in ms. */
+function parseMaxAge(args: string[]): number | undefined {
+  const joined = args.join("=");
+  if (joined === "") return undefined;
+  const match = joined.match(/^--max-age=(\d+(?:\.\d+)?)$/);
+  if (!match) {
+    console.error(
+      `forge-coordinator health: unknown arguments "${
+        args.join(" ")
+      }"; usage: health [--max-age SECONDS]`,
+    );
+    Deno.exit(64); // EX_USAGE
+  }
+  return Number(match[1]) * 1000;
+}

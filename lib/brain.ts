@@ -40,6 +40,8 @@ export interface BrainFailure {
   reason: string;
   /** The last lines of what it printed (stderr, else stdout), trimmed; may be empty. */
   detail: string;
+  /** The signal that ended it, when one did and it was not our timeout. */
+  signal?: Deno.Signal;
 }
 
 /** What the brain call came to. */
@@ -100,7 +102,9 @@ export function describeFailure(result: RunTreeResult, timeoutMs: number): Brain
   if (result.spawnError !== undefined) return { reason: result.spawnError, detail };
   if (result.timedOut) return { reason: `timed out after ${formatSeconds(timeoutMs)}`, detail };
   if (result.aborted) return { reason: "was stopped", detail };
-  if (result.signal) return { reason: `was killed by ${result.signal}`, detail };
+  if (result.signal) {
+    return { reason: `was killed by ${result.signal}`, detail, signal: result.signal };
+  }
   if (result.code !== 0) return { reason: `exited with status ${result.code}`, detail };
   return { reason: "printed nothing", detail };
 }

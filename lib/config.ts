@@ -69,6 +69,18 @@ export interface ConfigSources {
 /** Environment variables that carry the token: they never reach a brain. */
 export const TOKEN_VARIABLES: readonly string[] = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN_FILE"];
 
+/**
+ * Variables meant for the poll process alone, never passed to handlers or brains: systemd's
+ * credentials folder (the token file lives there), and its notification socket and watchdog
+ * (a child that pinged it could make a stalled loop look alive).
+ */
+export const POLL_PROCESS_VARIABLES: readonly string[] = [
+  "CREDENTIALS_DIRECTORY",
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+];
+
 /** The brain when `COORD_BRAIN_CMD` is not set: the Claude Code CLI in print mode. */
 export const DEFAULT_BRAIN_COMMAND: readonly string[] = ["claude", "-p"];
 
@@ -117,11 +129,7 @@ export function parseConfig(sources: ConfigSources): Config {
     lockDir: get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid),
     stateDir: get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME")),
     transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", transcribe),
-    pollTimeoutS: parseNumber("COORD_POLL_TIMEOUT_S", get("COORD_POLL_TIMEOUT_S"), {
-      fallback: 30,
-      min: 0,
-      max: 50,
-    }),
+    pollTimeoutS: parsePollTimeout(get("COORD_POLL_TIMEOUT_S")),
     poisonLimit: parseNumber("COORD_POISON_LIMIT", get("COORD_POISON_LIMIT"), {
       fallback: 3,
       min: 1,
@@ -131,6 +139,23 @@ export function parseConfig(sources: ConfigSources): Config {
       min: 0,
       max: 16,
     }),
+  };
+}
+
+/** The settings `forge-coordinator health` needs: no token, no network. */
+export interface HealthSettings {
+  stateDir: string;
+  pollTimeoutS: number;
+}
+
+/** Parses only what the health check needs; throws {@linkcode ConfigError} like `parseConfig`. */
+export function parseHealthSettings(
+  env: Readonly<Record<string, string | undefined>>,
+): HealthSettings {
+  const get = (name: string) => env[name]?.trim() || undefined;
+  return {
+    stateDir: get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME")),
+    pollTimeoutS: parsePollTimeout(get("COORD_POLL_TIMEOUT_S")),
   };
 }
 
@@ -161,6 +186,10 @@ export function parseArgv(variable: string, value: string | undefined): string[]
     throw new ConfigError(variable, `Cannot parse ${variable}: the command is empty`);
   }
   return words;
+}
+
+function parsePollTimeout(value: string | undefined): number {
+  return parseNumber("COORD_POLL_TIMEOUT_S", value, { fallback: 30, min: 0, max: 50 });
 }
 
 function defaultBrainCommand(personaFile: string | undefined): string[] {

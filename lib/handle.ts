@@ -7,8 +7,9 @@
 
 import type { Api } from "grammy/web";
 import type { Message, ReactionTypeEmoji, Update } from "grammy/types";
+import { sleep } from "./abort.ts";
 import { type BrainFailure, callBrain } from "./brain.ts";
-import { type Config, TOKEN_VARIABLES } from "./config.ts";
+import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
@@ -27,6 +28,9 @@ export const REACTIONS = {
 
 /** The longest a reaction or typing call may take: they are worth little once late. */
 const DROPPABLE_CALL_MS = 10_000;
+
+/** How long a brain's death by SIGTERM may precede our own stop signal. */
+const STOP_SIGNAL_GRACE_MS = 500;
 
 /** How often the typing action is renewed while the brain works (Telegram shows it about 5 s). */
 const TYPING_EVERY_MS = 4000;
@@ -219,6 +223,11 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
         reason: failure.reason,
       }),
   }).finally(() => clearInterval(renew));
+  if (!outcome.ok && outcome.failure.signal === "SIGTERM") {
+    // Under systemd's KillMode=control-group the brain gets the stop signal at the same moment as
+    // we do. Give ours a moment to arrive rather than answer "killed by SIGTERM" at a shutdown.
+    await sleep(STOP_SIGNAL_GRACE_MS, signal);
+  }
 
   // 5. The reply, still within the turn so that replies keep the chat's order. A handler that is
   // being stopped sends none: the message stays in the journal and runs again at the next start.
@@ -228,7 +237,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       ...ids,
       attempts: outcome.attempts,
     });
-  } else if (!outcome.aborted) {
+  } else if (!outcome.aborted && !signal.aborted) {
     await finalReply(failureText(outcome.failure, outcome.attempts), REACTIONS.failed);
   }
 }
@@ -296,7 +305,7 @@ export function brainEnv(
   ids: { updateId: number; chatId: number; messageId: number },
 ): Record<string, string> {
   const out: Record<string, string> = { ...env };
-  for (const name of TOKEN_VARIABLES) delete out[name];
+  for (const name of [...TOKEN_VARIABLES, ...POLL_PROCESS_VARIABLES]) delete out[name];
   out.COORD_CHAT_ID = String(ids.chatId);
   out.COORD_MESSAGE_ID = String(ids.messageId);
   out.COORD_UPDATE_ID = String(ids.updateId);

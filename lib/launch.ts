@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Config } from "./config.ts";
+import { type Config, POLL_PROCESS_VARIABLES } from "./config.ts";
 import type { HandlerLaunch } from "./dispatch.ts";
 
 /** Options for {@linkcode handlerLaunch}. */
@@ -43,6 +43,7 @@ export function handlerLaunch(config: Config, options: HandlerLaunchOptions): Ha
   ];
   const handlerEnv: Record<string, string> = { ...env };
   delete handlerEnv.TELEGRAM_BOT_TOKEN_FILE;
+  for (const name of POLL_PROCESS_VARIABLES) delete handlerEnv[name];
   handlerEnv.TELEGRAM_BOT_TOKEN = config.token;
   // Resolved once here, so a handler never has to guess a default differently.
   handlerEnv.COORD_LOCK_DIR = config.lockDir;

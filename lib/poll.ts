@@ -10,6 +10,9 @@ import { sleep } from "./abort.ts";
 import { getLog } from "./log.ts";
 import { apiSignal, classifyFailure, type FailureVerdict } from "./telegram.ts";
 
+/** How much longer than its long-poll timeout a `getUpdates` request may take before it is cut. */
+export const POLL_SLACK_S = 10;
+
 /** The token was refused (401): polling can't go on. */
 export class FatalPollError extends Error {
   constructor(message: string) {
@@ -29,12 +32,16 @@ export interface PollerOptions {
   backoffBaseMs?: number;
   /** Longest back-off. Default: 30 000 ms. */
   backoffMaxMs?: number;
-  /** A request that outlives the long-poll timeout by this much is given up. Default: 15 000 ms. */
+  /** A request that outlives the long-poll timeout by this much is given up. Default: 10 000 ms. */
   requestSlackMs?: number;
   /** Randomness for the jitter, in [0, 1). Default: `Math.random`. */
   random?: () => number;
   /** The first offset (everything below it was confirmed by an earlier run). Default: 0. */
   offset?: number;
+  /** Called after each `getUpdates` that Telegram answered. */
+  onAnswered?: () => void;
+  /** The clock for back-off deadlines. Default: `performance.now`. */
+  now?: () => number;
 }
 
 /** Fetches updates, keeps the offset, and backs off (capped, with jitter) after failures. */
@@ -48,6 +55,9 @@ export class Poller {
   #random: () => number;
   #offset = 0;
   #failures = 0;
+  #retryAt = 0;
+  #onAnswered?: () => void;
+  #now: () => number;
   #log = getLog("poll");
 
   constructor(options: PollerOptions) {
@@ -57,11 +67,15 @@ export class Poller {
       allowedUpdates = ["message"],
       backoffBaseMs = 1000,
       backoffMaxMs = 30_000,
-      requestSlackMs = 15_000,
+      requestSlackMs = POLL_SLACK_S * 1000,
       random = Math.random,
       offset = 0,
+      onAnswered,
+      now = () => performance.now(),
     } = options;
     this.#offset = offset;
+    this.#onAnswered = onAnswered;
+    this.#now = now;
     this.#api = api;
     this.#timeoutS = timeoutS;
     this.#allowed = allowedUpdates;
@@ -76,10 +90,16 @@ export class Poller {
     return this.#offset;
   }
 
+  /** How long the back-off after the last failure still asks to wait, in ms (0: poll now). */
+  get waitMs(): number {
+    return Math.max(0, this.#retryAt - this.#now());
+  }
+
   /**
-   * One `getUpdates` call for at most `limit` updates. After a transient failure it waits out the
-   * back-off (or Telegram's `retry_after`) and returns no updates; after a 401 it throws
-   * {@linkcode FatalPollError}. Returns at once, with none, when `signal` aborts.
+   * One `getUpdates` call for at most `limit` updates. After a transient failure it returns no
+   * updates and sets {@linkcode waitMs} to the back-off (or Telegram's `retry_after`): the caller
+   * waits, so that its loop keeps coming round. After a 401 it throws {@linkcode FatalPollError}.
+   * Returns at once, with none, when `signal` aborts.
    */
   async next(limit: number, signal: AbortSignal): Promise<unknown[]> {
     const deadline = new AbortController();
@@ -101,12 +121,13 @@ export class Poller {
       );
     } catch (error) {
       if (signal.aborted) return [];
-      await this.#recover(classifyFailure(error), signal);
+      this.#recover(classifyFailure(error));
       return [];
     } finally {
       clearTimeout(timer);
     }
     this.#failures = 0;
+    this.#onAnswered?.();
     if (!Array.isArray(updates)) {
       this.#log.warn("getUpdates answered with something other than a list; ignoring it");
       return [];
@@ -120,7 +141,7 @@ export class Poller {
     return updates;
   }
 
-  async #recover(verdict: FailureVerdict, signal: AbortSignal): Promise<void> {
+  #recover(verdict: FailureVerdict): void {
     if (verdict.kind === "fatal") {
       throw new FatalPollError(`Telegram refused the bot token (${verdict.summary}); giving up`);
     }
@@ -131,7 +152,7 @@ export class Poller {
       seconds: Number((ms / 1000).toFixed(2)),
       n: this.#failures,
     });
-    await sleep(ms, signal);
+    this.#retryAt = this.#now() + ms;
   }
 
   #backoffMs(): number {
@@ -169,7 +190,7 @@ export interface LoopIntake {
 
 /** Options for {@linkcode runPollLoop}. */
 export interface PollLoopOptions {
-  poller: Pick<Poller, "next">;
+  poller: Pick<Poller, "next" | "waitMs">;
   dispatcher: LoopDispatcher;
   intake: LoopIntake;
   /** Records that the loop came round. */
@@ -178,7 +199,8 @@ export interface PollLoopOptions {
   afterBatch?(): void;
   /** Stops the loop. */
   signal: AbortSignal;
-  /** Longest single wait at the cap. Default: 10 000 ms. */
+  /** Longest single wait, at the cap or in a back-off: the loop comes round at least this often
+   * (unless a long poll is under way). Default: 10 000 ms. */
   capWaitMs?: number;
 }
 
@@ -215,6 +237,11 @@ export async function runPollLoop(options: PollLoopOptions): Promise<void> {
       }
       if (intake.size > 0) {
         intake.drain();
+        continue;
+      }
+      const backoff = poller.waitMs;
+      if (backoff > 0) {
+        await sleep(Math.min(backoff, capWaitMs), signal);
         continue;
       }
       wake = new AbortController();

@@ -1,0 +1,198 @@
+/**
+ * End to end: supervision. The test plays systemd's part with a datagram socket of its own as
+ * `$NOTIFY_SOCKET`, and reads what the real bot tells it.
+ */
+
+import assert from "node:assert/strict";
+import {
+  BotApiSimulator,
+  brainLog,
+  denoDir,
+  messageIdOf,
+  openGate,
+  projectPath,
+  reacted,
+  repliedTo,
+  startBot,
+  tempDir,
+  waitUntil,
+} from "./_helpers.ts";
+
+const CHAT = 1001;
+
+/** A notification socket that records every datagram with its arrival time. */
+class FakeSystemd implements AsyncDisposable {
+  readonly path: string;
+  readonly messages: { at: number; text: string }[] = [];
+  #conn: Deno.DatagramConn;
+  #done: Promise<void>;
+
+  constructor(path: string) {
+    this.path = path;
+    const conn = Deno.listenDatagram({ transport: "unixpacket", path });
+    this.#conn = conn;
+    this.#done = (async () => {
+      try {
+        for await (const [data] of conn) {
+          this.messages.push({
+            at: performance.timeOrigin + performance.now(),
+            text: new TextDecoder().decode(data),
+          });
+        }
+      } catch {
+        // Closed.
+      }
+    })();
+  }
+
+  /** The messages that contain `assignment` (e.g. "WATCHDOG=1"). */
+  with(assignment: string) {
+    return this.messages.filter((m) => m.text.split("\n").includes(assignment));
+  }
+
+  waitFor(assignment: string, count = 1, timeoutMs = 20_000) {
+    return waitUntil(
+      () => this.with(assignment).length >= count ? this.with(assignment) : undefined,
+      {
+        description: `${count} × ${assignment} (got: ${
+          this.messages.map((m) => m.text).join(" | ")
+        })`,
+        timeoutMs,
+      },
+    );
+  }
+
+  async [Symbol.asyncDispose]() {
+    this.#conn.close();
+    await this.#done;
+  }
+}
+
+Deno.test("the bot tells systemd READY after its first poll, WATCHDOG while a brain hangs, and STOPPING on SIGTERM", async () => {
+  await using dir = await tempDir();
+  await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
+  await using sim = await BotApiSimulator.start();
+  await using bot = await startBot({
+    sim,
+    env: { NOTIFY_SOCKET: systemd.path, COORD_POLL_TIMEOUT_S: "1" },
+  });
+  try {
+    const [ready] = await systemd.waitFor("READY=1");
+    const firstAnswered = sim.calls.find((c) => c.method === "getUpdates" && c.status === 200);
+    assert.ok(firstAnswered?.endedAt !== undefined && ready.at >= firstAnswered.endedAt);
+    assert.match(ready.text, /STATUS=polling; 0 of 4 handlers busy/);
+
+    const id = messageIdOf(sim.sendText(CHAT, "gate hanging"));
+    await waitUntil(() => (brainLog(bot).length > 0 ? true : undefined), {
+      description: "the brain to start",
+    });
+    const before = systemd.with("WATCHDOG=1").length;
+    await systemd.waitFor("WATCHDOG=1", before + 3);
+    const busy = systemd.with("WATCHDOG=1").at(-1)!;
+    assert.match(busy.text, /STATUS=polling; 1 of 4 handlers busy; backlog 0; last update 1/);
+    assert.ok(!brainLog(bot).some((l) => l.startsWith("end")), "the brain still hangs");
+
+    bot.kill("SIGTERM");
+    assert.equal((await bot.exited()).code, 0);
+    const [stopping] = await systemd.waitFor("STOPPING=1");
+    assert.ok(stopping.at > busy.at);
+    assert.equal(systemd.with("READY=1").length, 1);
+    const order = systemd.messages.map((m) => m.text.split("\n")[0]);
+    assert.equal(order[0], "READY=1");
+    assert.equal(order.at(-1), "STOPPING=1");
+    // The handler and the brain never saw the socket: only the poll loop may ping the watchdog.
+    assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 0);
+  } catch (error) {
+    console.error(bot.stderr);
+    throw error;
+  }
+});
+
+Deno.test("a stalled loop stops the watchdog pings and turns the health check stale; a hung brain alone does not", async () => {
+  await using dir = await tempDir();
+  await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
+  await using sim = await BotApiSimulator.start();
+  await using bot = await startBot({
+    sim,
+    env: { NOTIFY_SOCKET: systemd.path, COORD_POLL_TIMEOUT_S: "1" },
+  });
+  const health = () => runHealth(bot.dirs.state, "2");
+  try {
+    await systemd.waitFor("READY=1");
+    // A brain that hangs: pings go on, and health stays fresh.
+    const id = messageIdOf(sim.sendText(CHAT, "gate stuck"));
+    await sim.waitForCall(reacted(CHAT, id, "👀"));
+    const pingsBefore = systemd.with("WATCHDOG=1").length;
+    await systemd.waitFor("WATCHDOG=1", pingsBefore + 3);
+    const fresh = await health();
+    assert.equal(fresh.code, 0, fresh.line);
+    assert.match(fresh.line, /^healthy: heartbeat [\d.]+ s old \(threshold 2 s\)$/);
+
+    // The loop itself stalls (the process is stopped): no more pings, and health turns stale.
+    Deno.kill(bot.process.pid, "SIGSTOP");
+    const stoppedAt = performance.timeOrigin + performance.now();
+    const stale = await waitUntil(async () => {
+      const result = await health();
+      return result.code === 1 ? result : undefined;
+    }, { description: "the health check to turn stale" });
+    assert.match(stale.line, /^unhealthy: heartbeat [\d.]+ s old, over the threshold of 2 s$/);
+    const during = systemd.messages.filter((m) => m.at > stoppedAt + 100);
+    assert.deepEqual(during, [], "no ping from a stalled loop");
+
+    // It comes back: pings resume and health is fresh again.
+    Deno.kill(bot.process.pid, "SIGCONT");
+    const resumed = systemd.with("WATCHDOG=1").length;
+    await systemd.waitFor("WATCHDOG=1", resumed + 1);
+    await waitUntil(async () => ((await health()).code === 0 ? true : undefined), {
+      description: "health to be fresh again",
+    });
+    openGate(bot, "stuck");
+    await sim.waitForCall(repliedTo(CHAT, id));
+  } catch (error) {
+    console.error(bot.stderr);
+    throw error;
+  } finally {
+    Deno.kill(bot.process.pid, "SIGCONT");
+  }
+});
+
+Deno.test("the health check reports a missing heartbeat and bad arguments clearly", async () => {
+  await using dir = await tempDir();
+  const missing = await runHealth(`${dir.path}/nowhere`, "5");
+  assert.equal(missing.code, 1);
+  assert.match(missing.line, /^unhealthy: no heartbeat at .*nowhere\/heartbeat \(threshold 5 s\)$/);
+  const bad = await runHealthWith(dir.path, ["--max-age", "soon"]);
+  assert.equal(bad.code, 64);
+  assert.match(bad.line, /usage: health \[--max-age SECONDS\]/);
+});
+
+/** Runs `deno task health` as written in deno.json, against a state folder. */
+function runHealth(stateDir: string, maxAge: string) {
+  return runHealthWith(stateDir, ["--max-age", maxAge]);
+}
+
+async function runHealthWith(stateDir: string, extra: string[]) {
+  const config = JSON.parse(Deno.readTextFileSync(projectPath("deno.json")));
+  const args = String(config.tasks.health).split(/\s+/).slice(1);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...args, ...extra],
+    cwd: projectPath(""),
+    env: { COORD_STATE_DIR: stateDir, DENO_DIR: denoDir(), PATH: Deno.env.get("PATH") ?? "" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.code === 64 ? out.stderr : out.stdout).trim();
+  return { code: out.code, line: text };
+}
+
+Deno.test("the unit is Type=notify with a watchdog longer than the longest turn of the loop", () => {
+  const unit = Deno.readTextFileSync(projectPath("systemd/forge-coordinator.service"));
+  const value = (key: string) => unit.match(new RegExp(`^${key}=(.*)$`, "m"))?.[1];
+  assert.equal(value("Type"), "notify");
+  assert.equal(value("NotifyAccess"), "all");
+  const watchdogS = Number(value("WatchdogSec")?.replace(/s$/, ""));
+  // The longest turn: the default long poll (30 s) plus the request's 10 s of slack.
+  assert.ok(watchdogS > 30 + 10, `WatchdogSec=${watchdogS}`);
+  assert.equal(value("Restart"), "on-failure");
+});
