@@ -67,6 +67,7 @@ function exitWithConfigError(line: string): never {
 await setupLogging({ secrets: [config.token] });
 const log = getLog("main");
 
+const startedAt = new Date().toISOString();
 const stop = new AbortController();
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, () => {
@@ -153,7 +154,13 @@ try {
     // restarts the bot when (and only when) this loop stops coming round.
     heartbeat: () => {
       notifier.alive(status());
-      heartbeat.beat();
+      const live = dispatcher.children.filter((c) => c.status === undefined);
+      heartbeat.beat({
+        startedAt,
+        live: live.length,
+        cap: dispatcher.cap,
+        updateIds: live.map((c) => c.updateId),
+      });
     },
     // Everything routed is journaled by now: from here on Telegram may forget it.
     afterBatch: () => journal.writeOffset(poller.offset),

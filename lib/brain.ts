@@ -32,7 +32,17 @@ export interface BrainOptions {
   onFailure?: (attempt: number, failure: BrainFailure) => void;
   /** Between SIGTERM and SIGKILL when an attempt is killed. Default: 2000 ms. */
   killGraceMs?: number;
+  /**
+   * Reads one attempt's result. Default: {@linkcode plainVerdict} (stdout is the reply). The
+   * default Claude brain's JSON output has its own (`claude.ts`).
+   */
+  parse?: (result: RunTreeResult, timeoutMs: number) => AttemptVerdict;
 }
+
+/** What one attempt came to. */
+export type AttemptVerdict =
+  | { ok: true; reply: string; sessionId?: string }
+  | { ok: false; failure: BrainFailure };
 
 /** Why an attempt failed. */
 export interface BrainFailure {
@@ -42,11 +52,15 @@ export interface BrainFailure {
   detail: string;
   /** The signal that ended it, when one did and it was not our timeout. */
   signal?: Deno.Signal;
+  /** Another attempt won't cure it (the conversation to resume is gone): no retry. */
+  final?: boolean;
+  /** The conversation asked for could not be resumed. */
+  resumeFailed?: boolean;
 }
 
 /** What the brain call came to. */
 export type BrainOutcome =
-  | { ok: true; reply: string; attempts: number }
+  | { ok: true; reply: string; attempts: number; sessionId?: string }
   | { ok: false; failure: BrainFailure; attempts: number; aborted: boolean };
 
 /** Runs the brain until an attempt answers, the attempts run out, or `signal` aborts. */
@@ -62,6 +76,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     onSpawn,
     onFailure,
     killGraceMs,
+    parse = plainVerdict,
   } = options;
   let failure: BrainFailure = { reason: "was not run", detail: "" };
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -76,24 +91,31 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
       killGraceMs,
       onSpawn,
     });
-    if (result.code === 0 && result.stdout.trim() !== "" && !result.timedOut && !result.aborted) {
-      return { ok: true, reply: result.stdout.trim(), attempts: attempt };
-    }
-    failure = describeFailure(result, timeoutMs);
+    const verdict = parse(result, timeoutMs);
+    if (verdict.ok) return { ...verdict, attempts: attempt };
+    failure = verdict.failure;
     if (result.aborted) return { ok: false, failure, attempts: attempt, aborted: true };
     onFailure?.(attempt, failure);
     // A brain that can't even start won't start on the next attempt either.
-    if (result.spawnError !== undefined) {
+    if (result.spawnError !== undefined || failure.final) {
       return { ok: false, failure, attempts: attempt, aborted: false };
     }
   }
   return { ok: false, failure, attempts: maxAttempts, aborted: false };
 }
 
+/** The plain brain protocol: exit 0 with a non-empty stdout is the reply. */
+export function plainVerdict(result: RunTreeResult, timeoutMs: number): AttemptVerdict {
+  if (result.code === 0 && result.stdout.trim() !== "" && !result.timedOut && !result.aborted) {
+    return { ok: true, reply: result.stdout.trim() };
+  }
+  return { ok: false, failure: describeFailure(result, timeoutMs) };
+}
+
 /** Lines of output kept in a failure's detail. */
-const DETAIL_LINES = 8;
+export const DETAIL_LINES = 8;
 /** Characters kept in a failure's detail. */
-const DETAIL_CHARS = 600;
+export const DETAIL_CHARS = 600;
 
 /** Sorts one attempt's result into a reason and the tail of its output. */
 export function describeFailure(result: RunTreeResult, timeoutMs: number): BrainFailure {

@@ -40,6 +40,13 @@ export interface Config {
   poisonLimit: number;
   /** Handlers kept started ahead of their messages, for a fast acknowledgement. */
   spareHandlers: number;
+  /** A reply to a message that waited at least this long for its turn says how long, in ms. */
+  waitNoteMs: number;
+  /**
+   * True when the brain is the default Claude Code CLI (`COORD_BRAIN_CMD` unset): the bot then
+   * keeps one conversation per chat with `--output-format json` and `--resume`.
+   */
+  claudeSessions: boolean;
 }
 
 /** A setting that is missing or malformed. */
@@ -102,8 +109,8 @@ export function parseConfig(sources: ConfigSources): Config {
       `Cannot read COORD_PERSONA_FILE: no readable file at "${personaFile}"`,
     );
   }
-  const brainCommand = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD")) ??
-    defaultBrainCommand(personaFile);
+  const customBrain = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD"));
+  const brainCommand = customBrain ?? defaultBrainCommand(personaFile);
   const transcribe = get("COORD_TRANSCRIBE_CMD");
 
   return {
@@ -139,6 +146,12 @@ export function parseConfig(sources: ConfigSources): Config {
       min: 0,
       max: 16,
     }),
+    waitNoteMs: parseNumber("COORD_WAIT_NOTE_S", get("COORD_WAIT_NOTE_S"), {
+      fallback: 60,
+      integer: false,
+      min: 0,
+    }) * 1000,
+    claudeSessions: customBrain === undefined,
   };
 }
 

@@ -9,10 +9,17 @@ import type { Api } from "grammy/web";
 import type { Message, ReactionTypeEmoji, Update } from "grammy/types";
 import { sleep } from "./abort.ts";
 import { type BrainFailure, callBrain } from "./brain.ts";
+import { CancelBox } from "./cancel.ts";
+import { claudeCommand, claudeVerdict, RESUME_NOTE } from "./claude.ts";
+import { parseCommand } from "./command.ts";
+import { handleCommand } from "./commands.ts";
 import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
+import { formatDuration } from "./duration.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
+import { SessionStore, sessionToResume, startsFresh } from "./session.ts";
+import { killGroup } from "./process_tree.ts";
 import { apiSignal, describeError } from "./telegram.ts";
 import { transcribe } from "./transcribe.ts";
 import { takeTurn } from "./turn.ts";
@@ -21,6 +28,8 @@ import { messageInput } from "./update.ts";
 /** The reactions that tell where a message stands (all in Telegram's fixed set). */
 export const REACTIONS = {
   received: "👀",
+  // U+270D alone: Telegram's list has no U+FE0F variant.
+  working: "✍",
   done: "👌",
   failed: "👎",
   unsupported: "🤷",
@@ -69,8 +78,15 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   const ids = { updateId: update.update_id, chatId, messageId };
   const record = journalFor(journal, ids.updateId, log);
   const entry = record.read();
+  const cancels = new CancelBox(config.stateDir);
 
-  const react = async (emoji: ReactionTypeEmoji["emoji"]) => {
+  // Reactions go one after the other, so that the last one set is the last one meant.
+  let reactions = Promise.resolve();
+  const react = (emoji: ReactionTypeEmoji["emoji"]) => {
+    reactions = reactions.then(() => setReaction(emoji));
+    return reactions;
+  };
+  const setReaction = async (emoji: ReactionTypeEmoji["emoji"]) => {
     try {
       await api.setMessageReaction(
         chatId,
@@ -103,17 +119,19 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     }
   };
   /** Sends the message's final reply, then marks it answered: it leaves the journal. */
+  const notes: string[] = entry?.rerun ? [RERUN_NOTE] : [];
   const finalReply = async (text: string, emoji: ReactionTypeEmoji["emoji"]) => {
     await sendReply(replyApi, {
       chatId,
       replyTo: messageId,
-      text: entry?.rerun ? `${RERUN_NOTE}\n${text}` : text,
+      text: [...notes, text].join("\n"),
       onPlainFallback: (part, description) =>
         log.info("reply part {part} sent as plain text: {description}", { part, description }),
     });
     record.update({ stage: "replied" });
     await react(emoji);
     record.finish();
+    cancels.clear(ids.updateId);
   };
 
   if (entry?.giveUp) {
@@ -123,6 +141,26 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       } times (the bot crashed or was restarted each time). Send it again if it still matters.`,
       REACTIONS.failed,
     );
+    return;
+  }
+
+  /** Session files are a convenience: a failure is logged and the message goes on without. */
+  const guarded = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      log.warn("session folder of chat {chatId} unusable: {error}", {
+        chatId,
+        error: String(error),
+      });
+      return fallback;
+    }
+  };
+
+  // 0. The bot's own commands: answered at once, never behind the chat's turn.
+  const command = parseCommand(message.text);
+  if (command !== undefined) {
+    await handleCommand({ api: replyApi, config, update, command, journal, log, signal });
     return;
   }
 
@@ -172,6 +210,13 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       return;
     }
     text = transcript.text;
+    // What was heard, before the brain's answer: the person can tell a mishearing at once.
+    await sendReply(replyApi, {
+      chatId,
+      replyTo: messageId,
+      text: transcriptEcho(text),
+      formatted: false,
+    });
   } else {
     text = input.text;
   }
@@ -196,33 +241,120 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     return;
   }
 
-  // 4. The brain, with the typing action renewed while it works.
+  if (cancels.requested(ids.updateId)) {
+    // Withdrawn by a /cancel while it waited: it gives up its turn without a brain.
+    record.update({ cancelled: "waiting" });
+    log.info("update {updateId} was withdrawn by /cancel", ids);
+    await finalReply(WITHDRAWN_TEXT, REACTIONS.failed);
+    return;
+  }
+  if (turn.waitedMs >= config.waitNoteMs) notes.push(waitNote(turn.waitedMs));
+
+  // 4. The brain, with ✍ while it works and the typing action renewed. Not awaited: the reactions
+  // are chained, so the ✍ still lands before the final 👌 or 👎.
+  void react(REACTIONS.working);
   void typing();
-  const renew = setInterval(typing, TYPING_EVERY_MS);
-  const outcome = await callBrain({
-    command: config.brainCommand,
-    input: text,
-    env: brainEnv(env, ids),
-    timeoutMs: config.brainTimeoutMs,
-    maxAttempts: config.brainMaxAttempts,
-    signal,
-    onAttempt: (attempt) => {
-      record.update({ stage: "brain", attempt });
-      log.info("brain attempt {attempt} of {max} for update {updateId} (waited {waited} s)", {
-        attempt,
-        max: config.brainMaxAttempts,
-        ...ids,
-        waited: Number((turn.waitedMs / 1000).toFixed(2)),
-      });
-    },
-    onSpawn: (brainPid) => record.update({ brainPid }),
-    onFailure: (attempt, failure) =>
-      log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
-        attempt,
-        ...ids,
-        reason: failure.reason,
-      }),
-  }).finally(() => clearInterval(renew));
+  // A /cancel leaves a marker (and stops the brain's group itself); it is looked at whenever the
+  // brain starts or ends, and with each typing renewal.
+  const cancel = new AbortController();
+  const checkCancel = () => {
+    if (cancels.requested(ids.updateId)) cancel.abort(new Error("cancelled by /cancel"));
+  };
+  const renew = setInterval(() => {
+    checkCancel();
+    void typing();
+  }, TYPING_EVERY_MS);
+  let attemptNow = 0;
+  let brainPid: number | undefined;
+  // One conversation per chat: its folder goes to every brain; the default Claude brain resumes
+  // the chat's conversation itself.
+  const sessions = new SessionStore(config.stateDir, chatId);
+  const saved = guarded(() => sessions.saved(), undefined);
+  const newAt = guarded(() => sessions.newAt(), undefined);
+  const baseEnv = brainEnv(env, ids);
+  if (guarded(() => (sessions.open(), true), false)) baseEnv.COORD_SESSION_DIR = sessions.dir;
+  if (startsFresh(saved, newAt, ids.updateId)) baseEnv.COORD_NEW_CONVERSATION = "1";
+  let brainStartedAt: string | undefined;
+  const ask = (command: readonly string[]) =>
+    callBrain({
+      command,
+      parse: config.claudeSessions ? claudeVerdict : undefined,
+      input: text,
+      env: baseEnv,
+      timeoutMs: config.brainTimeoutMs,
+      maxAttempts: config.brainMaxAttempts,
+      signal: AbortSignal.any([signal, cancel.signal]),
+      onAttempt: (attempt) => {
+        attemptNow = attempt;
+        record.update({
+          stage: "brain",
+          attempt,
+          brainStartedAt: brainStartedAt ??= new Date().toISOString(),
+        });
+        log.info("brain attempt {attempt} of {max} for update {updateId} (waited {waited} s)", {
+          attempt,
+          max: config.brainMaxAttempts,
+          ...ids,
+          waited: Number((turn.waitedMs / 1000).toFixed(2)),
+        });
+      },
+      onSpawn: (pid) => {
+        brainPid = pid;
+        // Recorded first, then the marker looked at: a /cancel writes its marker first, then reads
+        // the entry, so one of the two always sees the other.
+        record.update({ brainPid: pid });
+        checkCancel();
+      },
+      onFailure: (attempt, failure) => {
+        checkCancel();
+        if (cancel.signal.aborted) return;
+        log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
+          attempt,
+          ...ids,
+          reason: failure.reason,
+        });
+      },
+    });
+  let outcome;
+  try {
+    if (config.claudeSessions) {
+      const resume = sessionToResume(saved, newAt, ids.updateId);
+      outcome = await ask(claudeCommand(config.brainCommand, resume));
+      if (!outcome.ok && !outcome.aborted && outcome.failure.resumeFailed) {
+        log.warn("update {updateId}: conversation {session} could not be resumed; starting anew", {
+          ...ids,
+          session: resume,
+        });
+        notes.push(RESUME_NOTE);
+        outcome = await ask(claudeCommand(config.brainCommand));
+      }
+      if (outcome.ok && outcome.sessionId !== undefined) {
+        const sessionId = outcome.sessionId;
+        guarded(() => sessions.save({ sessionId, updateId: ids.updateId }), undefined);
+      }
+    } else {
+      outcome = await ask(config.brainCommand);
+      // A custom brain keeps its own conversation; this only records that one went on after a /new.
+      if (outcome.ok) {
+        guarded(() => sessions.save({ sessionId: "", updateId: ids.updateId }), undefined);
+      }
+    }
+  } finally {
+    clearInterval(renew);
+  }
+  if (
+    !outcome.ok && !signal.aborted && (cancel.signal.aborted || cancels.requested(ids.updateId))
+  ) {
+    // Whatever of its group ignored the SIGTERM goes too.
+    if (brainPid !== undefined) killGroup(brainPid, "SIGKILL");
+    record.update({ cancelled: "running" });
+    log.info("update {updateId}: brain cancelled by /cancel during attempt {attempt}", {
+      ...ids,
+      attempt: attemptNow,
+    });
+    await finalReply(cancelledText(attemptNow, config.brainMaxAttempts), REACTIONS.failed);
+    return;
+  }
   if (!outcome.ok && outcome.failure.signal === "SIGTERM") {
     // Under systemd's KillMode=control-group the brain gets the stop signal at the same moment as
     // we do. Give ours a moment to arrive rather than answer "killed by SIGTERM" at a shutdown.
@@ -290,6 +422,30 @@ export async function reportCrash(
   // That was its final reply: it must not run again.
   journalFor(journal, update.update_id, log).finish();
   await api.setMessageReaction(chat.id, message_id, [{ type: "emoji", emoji: REACTIONS.failed }]);
+}
+
+/** Characters of a transcript shown back. */
+const ECHO_CHARS = 300;
+
+/** The short quoted transcript sent back for a voice note. */
+export function transcriptEcho(transcript: string): string {
+  const flat = transcript.replace(/\s+/g, " ").trim();
+  const shown = flat.length > ECHO_CHARS ? flat.slice(0, ECHO_CHARS - 1) + "…" : flat;
+  return `🎙 “${shown}”`;
+}
+
+/** The reply to a message withdrawn by `/cancel` before its turn. */
+export const WITHDRAWN_TEXT = "🚫 Withdrawn by /cancel: the brain never saw this message.";
+
+/** The reply to a message whose brain `/cancel` stopped. */
+export function cancelledText(attempt: number, maxAttempts: number): string {
+  return `🛑 Cancelled by /cancel: the brain was stopped during attempt ${attempt} of ${maxAttempts}. ` +
+    "It may have done part of the work.";
+}
+
+/** The first line of a reply to a message that waited long for its turn. */
+export function waitNote(waitedMs: number): string {
+  return `(waited ${formatDuration(waitedMs)} for its turn)`;
 }
 
 /** The ⚠️ reply for a brain that failed every attempt. */

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { updateCommand } from "./command.ts";
 import type { ChildRecord } from "./dispatch.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { getLog } from "./log.ts";
@@ -184,7 +185,8 @@ export class Intake {
     const dispatched = this.#patch(entry, { dispatches: entry.dispatches + 1, giveUp });
     const { updateId, chatId } = dispatched;
     try {
-      this.#turns.enqueue(chatId, updateId);
+      // Commands never take a turn: they are answered at once, whatever the brains are doing.
+      if (updateCommand(dispatched.update) === undefined) this.#turns.enqueue(chatId, updateId);
     } catch (error) {
       this.#log.warn("cannot take a turn ticket for update {updateId} in {dir}: {error}", {
         updateId,

@@ -37,6 +37,13 @@ export interface JournalEntry {
   attempt?: number;
   /** The process group of the brain attempt under way (to stop it if its handler dies). */
   brainPid?: number;
+  /** When its first brain attempt started (ISO 8601). */
+  brainStartedAt?: string;
+  /**
+   * The person cancelled it (`/cancel`): "running" when its brain was stopped, "waiting" when it
+   * was withdrawn before its turn. Written by its own handler, so a cancel is told from a crash.
+   */
+  cancelled?: "running" | "waiting";
   /** How many handlers have been started for it (across restarts). */
   dispatches: number;
   /** Its brain was cut off by a restart or crash: the reply must say it was run again. */
@@ -135,6 +142,25 @@ export class Journal {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
     this.#syncDir();
+  }
+
+  /**
+   * Every valid entry, in `update_id` order, without changing anything (for `/status` and
+   * `/cancel`, from a handler). Unreadable files are skipped.
+   */
+  list(): JournalEntry[] {
+    const entries: JournalEntry[] = [];
+    for (const item of Deno.readDirSync(this.dir)) {
+      const match = item.isFile ? item.name.match(ENTRY) : null;
+      if (!match) continue;
+      try {
+        const entry = this.read(Number(match[1]));
+        if (entry !== undefined) entries.push(entry);
+      } catch {
+        // Corrupt, or replaced while we read: not ours to judge here.
+      }
+    }
+    return entries.sort((a, b) => a.updateId - b.updateId);
   }
 
   /**

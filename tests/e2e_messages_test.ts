@@ -91,7 +91,10 @@ Deno.test("8 chats at once with a cap of 4 never run more than 4 handlers, and a
         description: "4 brains running",
       });
       await bot.waitForLog(/cap hit: brain backlog/);
-      const acked = () => sim.calls.filter((c) => c.method === "setMessageReaction").length;
+      const acked = () =>
+        sim.calls.filter((c) =>
+          c.method === "setMessageReaction" && JSON.stringify(c.params.reaction).includes("👀")
+        ).length;
       assert.equal(acked(), 4, "only 4 messages acknowledged while 4 handlers run");
 
       for (const chat of chats) openGate(bot, `c${chat}`);
@@ -240,7 +243,8 @@ Deno.test("a reply still arrives when the person deleted the message meanwhile",
 Deno.test("a voice note is transcribed and the transcript goes to the brain", async () => {
   await withBot({ env: { COORD_TRANSCRIBE_CMD: STUB_TRANSCRIBER } }, async (sim, bot) => {
     const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("buy milk")));
-    const reply = await sim.waitForCall(repliedTo(CHAT, id));
+    const [heard, reply] = await sim.waitForCalls(repliedTo(CHAT, id), 2);
+    assert.equal(heard.params.text, "🎙 “heard: buy milk”", "the transcript comes first");
     assert.equal(reply.params.text, "echo: heard: buy milk");
     assert.ok(sim.calls.some((c) => c.method === "getFile"));
     assert.deepEqual(
@@ -260,6 +264,19 @@ Deno.test("a voice note that can't be transcribed gets a clear ⚠️ and no bra
         String(reply.params.text),
         /^⚠️ I could not transcribe this voice note: .*cannot decode/,
       );
+      assert.deepEqual(brainLog(bot), []);
+    });
+  });
+  await t.step("the transcript is empty", async () => {
+    await withBot({ env: { COORD_TRANSCRIBE_CMD: STUB_TRANSCRIBER } }, async (sim, bot) => {
+      const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("silence")));
+      const reply = await sim.waitForCall(repliedTo(CHAT, id));
+      assert.equal(
+        reply.params.text,
+        "⚠️ I could not transcribe this voice note: the transcript was empty.",
+      );
+      await sim.waitForCall(reacted(CHAT, id, "👎"));
+      assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 1, "one reply only");
       assert.deepEqual(brainLog(bot), []);
     });
   });

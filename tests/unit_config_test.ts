@@ -87,6 +87,7 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     COORD_POLL_TIMEOUT_S: "50",
     COORD_POISON_LIMIT: "2",
     COORD_SPARE_HANDLERS: "0",
+    COORD_WAIT_NOTE_S: "90",
   }, { files: { "/etc/coord/persona.md": "Be brief." } }));
 
   assert.deepEqual(config, {
@@ -104,6 +105,8 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     pollTimeoutS: 50,
     poisonLimit: 2,
     spareHandlers: 0,
+    waitNoteMs: 90_000,
+    claudeSessions: false,
   });
 });
 
@@ -120,6 +123,8 @@ Deno.test("parseConfig() fills in every default", async (t) => {
     assert.equal(config.pollTimeoutS, 30);
     assert.equal(config.poisonLimit, 3);
     assert.equal(config.spareHandlers, 1);
+    assert.equal(config.waitNoteMs, 60_000);
+    assert.equal(config.claudeSessions, true, "the default brain keeps conversations");
   });
 
   await t.step("the brain gets the persona file when one is set", () => {

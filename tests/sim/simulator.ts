@@ -103,6 +103,8 @@ export interface FromOptions {
 export interface SendTextOptions extends FromOptions {
   /** `entities` of the message. Default: none. */
   entities?: unknown[];
+  /** The id of a message of the chat this one replies to (`reply_to_message`). Default: none. */
+  replyTo?: number;
 }
 
 /** Options for {@linkcode BotApiSimulator.sendVoice}. */
@@ -459,8 +461,21 @@ export class BotApiSimulator implements AsyncDisposable {
     text: string,
     options: SendTextOptions = {},
   ): Update {
-    const { fromId = chatId, entities } = options;
-    return this.#personSends(chatId, fromId, { text, ...(entities ? { entities } : {}) });
+    const { fromId = chatId, entities, replyTo } = options;
+    const target = replyTo === undefined
+      ? undefined
+      : this.#chats.get(chatId)?.messages.get(replyTo)?.message;
+    if (replyTo !== undefined && target === undefined) {
+      throw new RangeError(
+        `Cannot reply to message ${replyTo}: chat ${chatId} has no such message`,
+      );
+    }
+    return this.#personSends(chatId, fromId, {
+      text,
+      ...(entities ? { entities } : {}),
+      // Telegram nests the replied message without its own reply_to_message.
+      ...(target ? { reply_to_message: { ...target, reply_to_message: undefined } } : {}),
+    });
   }
 
   /** The person sends a voice note (registered as `voice/file_N.oga`); returns the queued update. */

@@ -1,0 +1,154 @@
+/**
+ * Unit tests for the pure logic behind the phone features: `command.ts`, `session.ts`,
+ * `status.ts`, `claude.ts` and the heartbeat's status line.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { claudeCommand, claudeVerdict } from "../lib/claude.ts";
+import { parseCommand, updateCommand } from "../lib/command.ts";
+import { parseHeartbeat } from "../lib/heartbeat.ts";
+import type { JournalEntry } from "../lib/journal.ts";
+import type { RunTreeResult } from "../lib/process_tree.ts";
+import { sessionToResume, startsFresh } from "../lib/session.ts";
+import { chatStanding, statusText } from "../lib/status.ts";
+
+Deno.test("parseCommand() knows /status, /cancel and /new, with a bot name or words after", () => {
+  assert.equal(parseCommand("/status"), "status");
+  assert.equal(parseCommand("/Cancel@forge_bot now"), "cancel");
+  assert.equal(parseCommand("  /new"), "new");
+  assert.equal(parseCommand("/start"), undefined);
+  assert.equal(parseCommand("/statusx"), undefined);
+  assert.equal(parseCommand("please /status"), undefined);
+  assert.equal(parseCommand(undefined), undefined);
+  assert.equal(updateCommand({ update_id: 1, message: { text: "/new" } }), "new");
+  assert.equal(updateCommand({ update_id: 1, message: { caption: "/new" } }), undefined);
+});
+
+Deno.test("sessionToResume() continues the chat's conversation unless a /new came between", () => {
+  const saved = { sessionId: "abc", updateId: 10 };
+  assert.equal(sessionToResume(undefined, undefined, 11), undefined);
+  assert.equal(sessionToResume(saved, undefined, 11), "abc");
+  assert.equal(sessionToResume(saved, 12, 13), undefined, "after the /new");
+  assert.equal(sessionToResume(saved, 12, 11), "abc", "a message before the /new goes on");
+  assert.equal(sessionToResume({ sessionId: "def", updateId: 13 }, 12, 14), "def");
+  assert.equal(sessionToResume({ sessionId: "", updateId: 13 }, undefined, 14), undefined);
+  assert.equal(startsFresh(saved, 12, 13), true);
+  assert.equal(startsFresh({ sessionId: "", updateId: 13 }, 12, 14), false);
+  assert.equal(startsFresh(saved, undefined, 13), false);
+});
+
+function entry(updateId: number, patch: Partial<JournalEntry> = {}, text = `m${updateId}`) {
+  return {
+    updateId,
+    chatId: 7,
+    update: { update_id: updateId, message: { message_id: updateId, text } },
+    stage: "acked",
+    dispatches: 1,
+    receivedAt: "2025-01-01T00:00:00.000Z",
+    ...patch,
+  } as JournalEntry;
+}
+
+Deno.test("chatStanding() and statusText() tell the running message and those behind it", () => {
+  const entries = [
+    entry(1, { stage: "brain", attempt: 2, brainStartedAt: "2025-01-01T00:00:00.000Z" }),
+    entry(2),
+    entry(3, {}, "/status"),
+    entry(4, { chatId: 8 }),
+    entry(5),
+    entry(6, { stage: "replied" }),
+  ];
+  const standing = chatStanding(entries, 7, (id) => id === 5);
+  assert.equal(standing.running?.updateId, 1);
+  assert.equal(standing.waiting, 1, "commands, other chats, withdrawn and replied not counted");
+  const now = Date.parse("2025-01-01T00:02:05.000Z");
+  const text = statusText({
+    beatAt: new Date(now - 1500),
+    poll: { startedAt: "2024-12-31T23:00:00.000Z", live: 3, cap: 4, updateIds: [1, 2, 3] },
+    standing,
+    maxAttempts: 3,
+    now,
+  });
+  assert.equal(
+    text,
+    "Up 1 h 2 min; poll loop heartbeat 1.5 s ago; 3 of 4 handlers busy (this /status is one).\n" +
+      "Working on message 1 (“m1”) for 2 min 5 s, attempt 2 of 3.\n1 message waits behind it.",
+  );
+  assert.match(
+    statusText({ standing: { waiting: 0 }, maxAttempts: 3, now }),
+    /^⚠️ No heartbeat from the poll loop\.\nNothing is running in this chat\.$/,
+  );
+});
+
+Deno.test("parseHeartbeat() reads the time, and the status line when there is one", () => {
+  assert.equal(parseHeartbeat("garbage"), undefined);
+  const plain = parseHeartbeat("2025-01-01T00:00:00.000Z\n");
+  assert.equal(plain?.at.toISOString(), "2025-01-01T00:00:00.000Z");
+  assert.equal(plain?.status, undefined);
+  const status = { startedAt: "2025-01-01T00:00:00.000Z", live: 1, cap: 4, updateIds: [9] };
+  assert.deepEqual(
+    parseHeartbeat(`2025-01-01T00:00:01.000Z\n${JSON.stringify(status)}\n`)?.status,
+    status,
+  );
+});
+
+function run(patch: Partial<RunTreeResult>): RunTreeResult {
+  return { code: 0, stdout: "", stderr: "", timedOut: false, aborted: false, ...patch };
+}
+
+Deno.test("claudeVerdict() reads the CLI's JSON result", async (t) => {
+  assert.deepEqual(claudeCommand(["claude", "-p"], "s1"), [
+    "claude",
+    "-p",
+    "--output-format",
+    "json",
+    "--resume",
+    "s1",
+  ]);
+  await t.step("an answer, with its conversation id", () => {
+    const stdout = JSON.stringify({
+      type: "result",
+      subtype: "success",
+      is_error: false,
+      result: "Hi!",
+      session_id: "s2",
+    });
+    assert.deepEqual(claudeVerdict(run({ stdout }), 1000), {
+      ok: true,
+      reply: "Hi!",
+      sessionId: "s2",
+    });
+  });
+  await t.step("is_error with subtype success is a failure that quotes the result", () => {
+    const stdout = JSON.stringify({
+      type: "result",
+      subtype: "success",
+      is_error: true,
+      result: "Not logged in · Please run /login",
+      session_id: "s3",
+    });
+    const verdict = claudeVerdict(run({ code: 1, stdout }), 1000);
+    assert.deepEqual(verdict, {
+      ok: false,
+      failure: { reason: "exited with status 1", detail: "Not logged in · Please run /login" },
+    });
+    const zero = claudeVerdict(run({ code: 0, stdout }), 1000);
+    assert.equal(!zero.ok && zero.failure.reason, "reported an error");
+  });
+  await t.step("a conversation that is gone is a final failure, not retried", () => {
+    const verdict = claudeVerdict(
+      run({ code: 1, stdout: "No conversation found with session ID: s4" }),
+      1000,
+    );
+    assert.equal(!verdict.ok && verdict.failure.resumeFailed, true);
+    assert.equal(!verdict.ok && verdict.failure.final, true);
+  });
+  await t.step("plain text from a CLI that ignored the flag is still an answer", () => {
+    assert.deepEqual(claudeVerdict(run({ stdout: "plain\n" }), 1000), {
+      ok: true,
+      reply: "plain",
+    });
+  });
+});
