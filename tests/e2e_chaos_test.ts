@@ -1,5 +1,5 @@
 /**
- * Chaos: 120 messages across 5 chats while the poll process is killed (SIGKILL and SIGTERM, 12
+ * Chaos: 100 messages across 5 chats while the poll process is killed (SIGKILL and SIGTERM, 10
  * times in all) at random points and started again. Nothing may be lost, order must hold within
  * each run, and a message may be answered twice only when a kill fell between its reply and the
  * journal's record of it, and then the second answer says it is a re-run.
@@ -20,10 +20,10 @@ import {
 } from "./_helpers.ts";
 
 const CHATS = [1, 2, 3, 4, 5];
-const MESSAGES = 120;
-const KILLS = 12;
+const MESSAGES = 100;
+const KILLS = 10;
 
-Deno.test("no message is lost while the poll process is killed and restarted 12 times", async () => {
+Deno.test("no message is lost while the poll process is killed and restarted 10 times", async () => {
   const seed = Number(Deno.env.get("CHAOS_SEED") ?? Date.now() % 1_000_000);
   const random = mulberry32(seed);
   await using sim = await BotApiSimulator.start();
