@@ -338,3 +338,35 @@ export function messageIdOf(update: { message?: { message_id: number } }): numbe
   if (!update.message) throw new TypeError("Cannot take the message id: not a message update");
   return update.message.message_id;
 }
+
+/** Waits (with a deadline) until `pid` is gone: a signal reaches a process a moment later. */
+export function gone(pid: number, timeoutMs = 5000): Promise<true> {
+  return waitUntil(() => !isAlive(pid) || undefined, {
+    timeoutMs,
+    description: `pid ${pid} to end`,
+  });
+}
+
+/** Kills processes a failed test may have left behind. */
+export function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/** Resolves with `promise`, or rejects when it takes longer than `ms`. */
+export async function withDeadline<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

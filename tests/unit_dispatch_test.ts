@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type ChildRecord, Dispatcher, type DispatcherOptions } from "../lib/dispatch.ts";
-import { isAlive, tempDir, waitUntil } from "./_helpers.ts";
+import { gone, isAlive, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const META = { updateId: 1, chatId: 1001 };
 
@@ -57,25 +57,6 @@ function readPid(path: string): Promise<number> {
       return undefined;
     }
   }, { description: `a pid in ${path}` });
-}
-
-/** Waits (with a deadline) until `pid` is gone: a signal reaches a process a moment later. */
-function gone(pid: number, timeoutMs = 5000): Promise<true> {
-  return waitUntil(() => !isAlive(pid) || undefined, {
-    timeoutMs,
-    description: `pid ${pid} to end`,
-  });
-}
-
-/** Kills processes a failed test may have left behind. */
-function killAll(pids: number[]) {
-  for (const pid of pids) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already.
-    }
-  }
 }
 
 /** Waits until every child has exited and reaps them all, with a deadline. */

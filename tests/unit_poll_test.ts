@@ -17,6 +17,7 @@ import {
   runPollLoop,
 } from "../lib/poll.ts";
 import { type Api, GrammyError, HttpError } from "../lib/telegram.ts";
+import { withDeadline } from "./_helpers.ts";
 
 /** One scripted answer of the fake `getUpdates`: updates, an error to throw, or "hang". */
 type Step = unknown[] | Error | "hang" | { answer: unknown };
@@ -94,19 +95,6 @@ const NETWORK_ERROR = new HttpError(
   "Network request for 'getUpdates' failed!",
   new TypeError("error sending request for url (https://api.telegram.org/bot1:x/getUpdates)"),
 );
-
-/** Resolves with `promise`, or rejects when it takes longer than `ms`. */
-async function withDeadline<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** True when `promise` is still pending after `ms`. */
 async function stillPendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { runTree } from "../lib/process_tree.ts";
-import { isAlive, tempDir, waitUntil } from "./_helpers.ts";
+import { gone, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const PATH = Deno.env.get("PATH")!;
 
@@ -25,24 +25,6 @@ function readPids(path: string, count: number): Promise<number[]> {
       return undefined;
     }
   }, { description: `${count} pids in ${path}` });
-}
-
-/** Waits (with a deadline) until `pid` is gone: a signal reaches a process a moment later. */
-function gone(pid: number, timeoutMs = 5000): Promise<true> {
-  return waitUntil(() => !isAlive(pid) || undefined, {
-    timeoutMs,
-    description: `pid ${pid} to end`,
-  });
-}
-
-function killAll(pids: number[]) {
-  for (const pid of pids) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already.
-    }
-  }
 }
 
 Deno.test("runTree() captures stdout, stderr and the exit code", async () => {

@@ -7,23 +7,10 @@
 
 import assert from "node:assert/strict";
 import { lockPath, queuePath, takeTurn, ticketsAhead, TurnQueue } from "../lib/turn.ts";
-import { isAlive, tempDir, waitUntil } from "./_helpers.ts";
+import { isAlive, tempDir, waitUntil, withDeadline } from "./_helpers.ts";
 
 const CHAT = 4242;
 const TURN_MODULE = new URL("../lib/turn.ts", import.meta.url).href;
-
-/** Resolves with `promise`, or rejects when it takes longer than `ms`. */
-async function withDeadline<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Tells whether `promise` has settled yet (after letting pending callbacks run). */
 function settledFlag(promise: Promise<unknown>): () => boolean {
