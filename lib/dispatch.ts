@@ -73,6 +73,9 @@ interface Spare {
   status?: Deno.CommandStatus;
 }
 
+/** How long after a spare was taken (or a handler reaped) the next one is started. */
+const SPARE_DELAY_MS = 25;
+
 /** Spares that die before they are used, in a row, after which no more are started. */
 const SPARE_FAILURE_LIMIT = 3;
 
@@ -86,6 +89,7 @@ export class Dispatcher {
   #entries = new Map<number, Entry>();
   #spares: Spare[] = [];
   #spareFailures = 0;
+  #warmUpScheduled = false;
   #stopped = false;
   #exitListeners = new Set<() => void>();
   #log = getLog("dispatch");
@@ -167,10 +171,8 @@ export class Dispatcher {
       warm: spare !== undefined,
     };
     // If the handler dies before reading, the write fails with a broken pipe; its exit is logged.
-    // The next spare is started only once the update is on its way: spawning takes milliseconds.
-    stdin.write(new TextEncoder().encode(payload + "\n")).catch(() => {}).finally(() =>
-      this.warmUp()
-    );
+    stdin.write(new TextEncoder().encode(payload + "\n")).catch(() => {});
+    this.#warmUpSoon();
     this.#entries.set(process.pid, { record, process, stdin });
     process.status.then((status) => this.#exited(record, status));
     this.#log.info(
@@ -207,7 +209,7 @@ export class Dispatcher {
       );
     }
     this.#reapDeadSpares();
-    this.warmUp();
+    this.#warmUpSoon();
     return reaped;
   }
 
@@ -257,6 +259,21 @@ export class Dispatcher {
     for (const spare of this.#spares) spare.stdin.close().catch(() => {});
     this.#spares = [];
     this.reap();
+  }
+
+  /**
+   * Starts missing spares a moment later. A spawn blocks this whole process for 10 to 40 ms (a
+   * fork of it), which must not come between an update's arrival and the loop's next
+   * `getUpdates`. After `SPARE_DELAY_MS` the update is on its way to its handler and the next
+   * long poll has been sent and waits: the spawn then costs nobody anything.
+   */
+  #warmUpSoon() {
+    if (this.#warmUpScheduled || this.spares >= this.#wantedSpares) return;
+    this.#warmUpScheduled = true;
+    setTimeout(() => {
+      this.#warmUpScheduled = false;
+      this.warmUp();
+    }, SPARE_DELAY_MS);
   }
 
   #start(warm: boolean): Deno.ChildProcess {
