@@ -8,6 +8,7 @@
 
 import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
 import { WARM_ENV } from "./lib/dispatch.ts";
+import { handleEdit } from "./lib/edits.ts";
 import { handleMessage, reportCrash } from "./lib/handle.ts";
 import { Journal } from "./lib/journal.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
@@ -70,17 +71,22 @@ try {
 }
 
 try {
-  await handleMessage({
-    api,
-    replyApi,
-    config,
-    update,
-    env: Deno.env.toObject(),
-    log,
-    signal: stop.signal,
-    journal,
-    afterAck: warm ? undefined : () => enableRetries(replyApi),
-  });
+  if (update.edited_message !== undefined) {
+    // An edit: no acknowledgement, no turn; it is left for its message or answered at once.
+    await handleEdit({ api: replyApi, config, update, journal, log, signal: stop.signal });
+  } else {
+    await handleMessage({
+      api,
+      replyApi,
+      config,
+      update,
+      env: Deno.env.toObject(),
+      log,
+      signal: stop.signal,
+      journal,
+      afterAck: warm ? undefined : () => enableRetries(replyApi),
+    });
+  }
 } catch (error) {
   if (stop.signal.aborted) {
     // Stopped while waiting (for the turn, or Telegram): no reply; the journal keeps the message.
@@ -92,8 +98,15 @@ try {
     updateId: update.update_id,
     error: reason,
   });
+  // An edit has no 👀 of its own: it runs again (the poll loop queues it), up to the poison limit.
+  if (update.edited_message !== undefined) Deno.exit(1);
   // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
-  await reportCrash(replyApi, update, { signal: AbortSignal.timeout(3000), journal, log })
+  await reportCrash(replyApi, update, {
+    signal: AbortSignal.timeout(3000),
+    journal,
+    log,
+    stateDir: config.stateDir,
+  })
     .catch(() => {});
   Deno.exit(1);
 }

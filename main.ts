@@ -24,6 +24,7 @@ import { FatalPollError, POLL_SLACK_S, Poller, runPollLoop } from "./lib/poll.ts
 import { createApi } from "./lib/telegram.ts";
 import { Intake } from "./lib/intake.ts";
 import { Journal } from "./lib/journal.ts";
+import { removeOrphanAttachments } from "./lib/files.ts";
 import { TurnQueue } from "./lib/turn.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
@@ -113,6 +114,20 @@ try {
   intake.recover();
 } catch (error) {
   exitWithConfigError(`Cannot use the journal in COORD_STATE_DIR "${journal.dir}": ${error}`);
+}
+// Files of messages that finished while the bot was cut off before it could tidy up. Their
+// handlers remove them as they finish; nothing of this runs in the loop.
+try {
+  const unfinished = new Set(journal.list().map((e) => e.updateId));
+  const orphans = removeOrphanAttachments(config.stateDir, unfinished);
+  if (orphans.length > 0) {
+    log.info("removed the attachments of {n} finished message(s): {ids}", {
+      n: orphans.length,
+      ids: orphans.join(", "),
+    });
+  }
+} catch (error) {
+  log.warn("cannot tidy the attachments folder: {error}", { error: String(error) });
 }
 
 const api = createApi(config.token, {

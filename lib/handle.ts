@@ -10,6 +10,7 @@ import type { Message, ReactionTypeEmoji, Update } from "grammy/types";
 import { sleep } from "./abort.ts";
 import { type BrainFailure, callBrain } from "./brain.ts";
 import { CancelBox } from "./cancel.ts";
+import { EditBox } from "./edits.ts";
 import { claudeCommand, claudeVerdict, RESUME_NOTE } from "./claude.ts";
 import { parseCommand } from "./command.ts";
 import { handleCommand } from "./commands.ts";
@@ -22,6 +23,7 @@ import { SessionStore, sessionToResume, startsFresh } from "./session.ts";
 import { killGroup } from "./process_tree.ts";
 import { apiSignal, describeError } from "./telegram.ts";
 import { transcribe } from "./transcribe.ts";
+import { attachmentDir, attachmentText, downloadFile, removeAttachments } from "./files.ts";
 import { takeTurn } from "./turn.ts";
 import { messageInput } from "./update.ts";
 
@@ -79,6 +81,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   const record = journalFor(journal, ids.updateId, log);
   const entry = record.read();
   const cancels = new CancelBox(config.stateDir);
+  const edits = new EditBox(config.stateDir);
 
   // Reactions go one after the other, so that the last one set is the last one meant.
   let reactions = Promise.resolve();
@@ -128,10 +131,13 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       onPlainFallback: (part, description) =>
         log.info("reply part {part} sent as plain text: {description}", { part, description }),
     });
+    // Before "replied" is recorded: an answered message never leaves its files behind.
+    removeAttachments(config.stateDir, ids.updateId);
     record.update({ stage: "replied" });
     await react(emoji);
     record.finish();
     cancels.clear(ids.updateId);
+    edits.clear(ids.updateId);
   };
 
   if (entry?.giveUp) {
@@ -166,15 +172,17 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
 
   // 1. The acknowledgement, before anything slow: it is what the person sees first.
   await Promise.all([react(REACTIONS.received), typing()]);
-  record.update({ stage: "acked" });
+  // A re-run waits for its turn again: edits may reach it until it has it.
+  record.update({ stage: "acked", turnAt: undefined });
   await afterAck?.();
 
   // 2. What the brain gets.
   const input = messageInput(message);
   let text: string;
+  let attachments: string[] = [];
   if (input.kind === "unsupported") {
     await finalReply(
-      `I can pass on text, captions and voice notes; ${input.what} is not something I can send to the brain.`,
+      `I can pass on photos, documents, text, captions and voice notes; ${input.what} is not something I can send to the brain.`,
       REACTIONS.unsupported,
     );
     return;
@@ -217,6 +225,38 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
       text: transcriptEcho(text),
       formatted: false,
     });
+  } else if (input.kind === "file") {
+    // Saved where the brain can read it, in a folder of its own that goes when the message is done.
+    const dir = attachmentDir(config.stateDir, ids.updateId);
+    const what = message.photo ? "the photo" : "the file";
+    await Deno.mkdir(dir, { recursive: true });
+    const download = await downloadFile({
+      api: replyApi,
+      token: config.token,
+      apiRoot: config.apiRoot,
+      fileId: input.fileId,
+      knownSize: input.fileSize,
+      saveAs: () => `${dir}/${input.name}`,
+      what,
+      signal,
+    });
+    if (signal.aborted) return;
+    if (!download.ok) {
+      log.warn("attachment of update {updateId} not saved: {reason}", {
+        ...ids,
+        reason: download.reason,
+      });
+      await finalReply(
+        download.tooBig
+          ? `⚠️ I can't fetch ${what}: it is over Telegram's 20 MB download limit for bots. ` +
+            "Please send something smaller, or a link to it."
+          : `⚠️ I could not fetch ${what}: ${download.reason}. Please send it again.`,
+        REACTIONS.failed,
+      );
+      return;
+    }
+    attachments = [download.path];
+    text = attachmentText(input.caption, attachments);
   } else {
     text = input.text;
   }
@@ -238,6 +278,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   if (entry !== undefined && (record.isGone() || record.read()?.stage === "replied")) {
     // A handler of an earlier run answered it while this one waited for the turn.
     log.info("update {updateId} was answered meanwhile; nothing to do", ids);
+    removeAttachments(config.stateDir, ids.updateId);
     return;
   }
 
@@ -247,6 +288,28 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     log.info("update {updateId} was withdrawn by /cancel", ids);
     await finalReply(WITHDRAWN_TEXT, REACTIONS.failed);
     return;
+  }
+  // An edit made while it waited: recorded first, then looked for (see edits.ts), so that an
+  // edit either reaches the brain or is told it came too late.
+  record.update({ turnAt: new Date().toISOString() });
+  const edit = edits.take(ids.updateId);
+  if (edit !== undefined) {
+    if (input.kind === "audio") {
+      log.info("update {updateId}: edit {edit} ignored; a voice note goes by its transcript", {
+        ...ids,
+        edit: edit.editUpdateId,
+      });
+    } else {
+      text = input.kind === "file"
+        ? attachmentText(edit.text, attachments)
+        : edit.text.trim() === ""
+        ? text
+        : edit.text;
+      log.info("update {updateId} goes to the brain as edited by update {edit}", {
+        ...ids,
+        edit: edit.editUpdateId,
+      });
+    }
   }
   if (turn.waitedMs >= config.waitNoteMs) notes.push(waitNote(turn.waitedMs));
 
@@ -272,6 +335,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   const saved = guarded(() => sessions.saved(), undefined);
   const newAt = guarded(() => sessions.newAt(), undefined);
   const baseEnv = brainEnv(env, ids);
+  if (attachments.length > 0) baseEnv.COORD_ATTACHMENTS = attachments.join("\n");
   if (guarded(() => (sessions.open(), true), false)) baseEnv.COORD_SESSION_DIR = sessions.dir;
   if (startsFresh(saved, newAt, ids.updateId)) baseEnv.COORD_NEW_CONVERSATION = "1";
   let brainStartedAt: string | undefined;
@@ -409,9 +473,9 @@ function journalFor(journal: Journal | undefined, updateId: number, log: Logger)
 export async function reportCrash(
   api: Api,
   update: Update & { message: Message },
-  options: { signal: AbortSignal; journal?: Journal; log: Logger },
+  options: { signal: AbortSignal; journal?: Journal; log: Logger; stateDir?: string },
 ): Promise<void> {
-  const { signal, journal, log } = options;
+  const { signal, journal, log, stateDir } = options;
   const { chat, message_id } = update.message;
   await sendReply(api, {
     chatId: chat.id,
@@ -419,7 +483,8 @@ export async function reportCrash(
     text: "⚠️ Something went wrong while handling this message; the bot's log has the details.",
     signal,
   });
-  // That was its final reply: it must not run again.
+  // That was its final reply: it must not run again, and its files go.
+  if (stateDir !== undefined) removeAttachments(stateDir, update.update_id);
   journalFor(journal, update.update_id, log).finish();
   await api.setMessageReaction(chat.id, message_id, [{ type: "emoji", emoji: REACTIONS.failed }]);
 }
@@ -462,6 +527,8 @@ export function brainEnv(
 ): Record<string, string> {
   const out: Record<string, string> = { ...env };
   for (const name of [...TOKEN_VARIABLES, ...POLL_PROCESS_VARIABLES]) delete out[name];
+  // Set per message, only for one with attachments.
+  delete out.COORD_ATTACHMENTS;
   out.COORD_CHAT_ID = String(ids.chatId);
   out.COORD_MESSAGE_ID = String(ids.messageId);
   out.COORD_UPDATE_ID = String(ids.updateId);

@@ -13,7 +13,7 @@ import type { ChildRecord } from "./dispatch.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { getLog } from "./log.ts";
 import { killGroup } from "./process_tree.ts";
-import { routeUpdate } from "./update.ts";
+import { isEdit, routeUpdate } from "./update.ts";
 
 /** What the intake needs of the dispatcher. */
 export interface IntakeDispatcher {
@@ -185,8 +185,10 @@ export class Intake {
     const dispatched = this.#patch(entry, { dispatches: entry.dispatches + 1, giveUp });
     const { updateId, chatId } = dispatched;
     try {
-      // Commands never take a turn: they are answered at once, whatever the brains are doing.
-      if (updateCommand(dispatched.update) === undefined) this.#turns.enqueue(chatId, updateId);
+      // Commands and edits never take a turn: they are answered at once, whatever the brains do.
+      if (updateCommand(dispatched.update) === undefined && !isEdit(dispatched.update)) {
+        this.#turns.enqueue(chatId, updateId);
+      }
     } catch (error) {
       this.#log.warn("cannot take a turn ticket for update {updateId} in {dir}: {error}", {
         updateId,

@@ -37,6 +37,11 @@ export interface JournalEntry {
   attempt?: number;
   /** The process group of the brain attempt under way (to stop it if its handler dies). */
   brainPid?: number;
+  /**
+   * When its handler took the chat's turn (ISO 8601), before it looked for an edit: an edit that
+   * comes later is too late for the brain. Cleared at each acknowledgement (a re-run waits again).
+   */
+  turnAt?: string;
   /** When its first brain attempt started (ISO 8601). */
   brainStartedAt?: string;
   /**

@@ -26,7 +26,7 @@ export interface PollerOptions {
   api: Api;
   /** Long-poll timeout in seconds. */
   timeoutS: number;
-  /** Update kinds asked for. Default: `["message"]`. */
+  /** Update kinds asked for. Default: `["message", "edited_message"]`. */
   allowedUpdates?: readonly string[];
   /** First back-off after a failure. Default: 1000 ms. */
   backoffBaseMs?: number;
@@ -64,7 +64,7 @@ export class Poller {
     const {
       api,
       timeoutS,
-      allowedUpdates = ["message"],
+      allowedUpdates = ["message", "edited_message"],
       backoffBaseMs = 1000,
       backoffMaxMs = 30_000,
       requestSlackMs = POLL_SLACK_S * 1000,

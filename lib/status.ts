@@ -8,6 +8,7 @@ import { updateCommand } from "./command.ts";
 import { formatDuration } from "./duration.ts";
 import type { PollStatus } from "./heartbeat.ts";
 import type { JournalEntry } from "./journal.ts";
+import { isEdit } from "./update.ts";
 
 /** A chat's messages, as `/status` tells them. */
 export interface ChatStanding {
@@ -24,7 +25,8 @@ export function chatStanding(
   isCancelled: (updateId: number) => boolean = () => false,
 ): ChatStanding {
   const mine = entries.filter((e) =>
-    e.chatId === chatId && e.stage !== "replied" && updateCommand(e.update) === undefined
+    e.chatId === chatId && e.stage !== "replied" && updateCommand(e.update) === undefined &&
+    !isEdit(e.update)
   );
   const running = mine.find((e) => e.stage === "brain");
   const waiting =

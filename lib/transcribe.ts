@@ -1,5 +1,5 @@
 /**
- * Voice notes: fetch the audio from Telegram and run the transcriber on it.
+ * Voice notes: fetch the audio from Telegram (see `files.ts`) and run the transcriber on it.
  *
  * @module
  */
@@ -7,7 +7,7 @@
 import type { Api } from "grammy/web";
 import { describeFailure } from "./brain.ts";
 import { runTree } from "./process_tree.ts";
-import { apiSignal, describeError, isBadRequest } from "./telegram.ts";
+import { downloadFile } from "./files.ts";
 
 /** Options for {@linkcode transcribe}. */
 export interface TranscribeOptions {
@@ -16,6 +16,8 @@ export interface TranscribeOptions {
   token: string;
   apiRoot: string;
   fileId: string;
+  /** The size the message gave, if any. */
+  knownSize?: number;
   /** The transcriber's argv; the audio file's path is appended. */
   command: readonly string[];
   /** A folder the audio may be written to (removed again afterwards). */
@@ -31,36 +33,29 @@ export type Transcript = { ok: true; text: string } | { ok: false; reason: strin
 
 /** Downloads the audio and transcribes it; never throws for a failure the person should hear of. */
 export async function transcribe(options: TranscribeOptions): Promise<Transcript> {
-  const { api, token, apiRoot, fileId, command, workDir, env, timeoutMs, signal } = options;
-  let filePath: string | undefined;
-  try {
-    filePath = (await api.getFile(fileId, apiSignal(signal))).file_path;
-  } catch (error) {
-    if (isBadRequest(error, /file is too big/i)) {
-      return { ok: false, reason: "the audio is over Telegram's 20 MB download limit for bots" };
-    }
-    return { ok: false, reason: `Telegram did not hand over the audio (${describeError(error)})` };
-  }
-  if (filePath === undefined) {
-    return { ok: false, reason: "Telegram did not give a download path for the audio" };
-  }
-  const extension = filePath.match(/\.[A-Za-z0-9]{1,5}$/)?.[0] ?? ".oga";
+  const { api, token, apiRoot, fileId, knownSize, command, workDir, env, timeoutMs, signal } =
+    options;
   await Deno.mkdir(workDir, { recursive: true });
-  const local = await Deno.makeTempFile({ dir: workDir, prefix: "voice-", suffix: extension });
+  let local: string | undefined;
   try {
-    let response: Response;
-    try {
-      response = await fetch(`${apiRoot}/file/bot${token}/${filePath}`, { signal });
-    } catch (error) {
-      return { ok: false, reason: `the audio download failed (${describeError(error)})` };
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      return { ok: false, reason: `the audio download failed (HTTP ${response.status})` };
-    }
-    await Deno.writeFile(local, new Uint8Array(await response.arrayBuffer()));
+    const download = await downloadFile({
+      api,
+      token,
+      apiRoot,
+      fileId,
+      knownSize,
+      what: "the audio",
+      saveAs: async (filePath) =>
+        local = await Deno.makeTempFile({
+          dir: workDir,
+          prefix: "voice-",
+          suffix: filePath.match(/\.[A-Za-z0-9]{1,5}$/)?.[0] ?? ".oga",
+        }),
+      signal,
+    });
+    if (!download.ok) return { ok: false, reason: download.reason };
     const result = await runTree(command[0], {
-      args: [...command.slice(1), local],
+      args: [...command.slice(1), download.path],
       env,
       timeoutMs,
       signal,
@@ -74,6 +69,6 @@ export async function transcribe(options: TranscribeOptions): Promise<Transcript
       reason: `the transcriber ${failure.reason}${failure.detail ? `: ${failure.detail}` : ""}`,
     };
   } finally {
-    await Deno.remove(local).catch(() => {});
+    if (local !== undefined) await Deno.remove(local).catch(() => {});
   }
 }

@@ -8,10 +8,11 @@
  */
 
 import type { Message, Update } from "grammy/types";
+import { safeFileName } from "./files.ts";
 
 /** What the poll loop does with one update. */
 export type Route =
-  /** An authorized user's message: hand it to a handler. */
+  /** An authorized user's message, or an edit of one: hand it to a handler. */
   | { kind: "dispatch"; updateId: number; chatId: number; messageId: number; userId: number }
   /** A message from someone else: logged with the user id, otherwise ignored. */
   | { kind: "unauthorized"; updateId: number; chatId: number; userId: number | undefined }
@@ -36,7 +37,8 @@ type UpdateShape =
 function inspectUpdate(update: unknown): UpdateShape {
   if (!isRecord(update) || !isId(update.update_id)) return { ok: false, reason: "no update_id" };
   const updateId = update.update_id;
-  const message = update.message;
+  // An edit goes to a handler too: it may change what a waiting message asks of the brain.
+  const message = update.message ?? update.edited_message;
   if (message === undefined) {
     const kinds = Object.keys(update).filter((k) => k !== "update_id");
     return { ok: false, updateId, reason: `not a message (${kinds.join(", ") || "empty"})` };
@@ -55,6 +57,11 @@ function inspectUpdate(update: unknown): UpdateShape {
 export type MessageInput =
   /** Text (a text message, or a caption). */
   | { kind: "text"; text: string }
+  /**
+   * A photo (its largest size) or a document, to save for the brain; the caption, if any, is the
+   * text. `name` is the local file name (a document's own, made safe).
+   */
+  | { kind: "file"; fileId: string; fileSize?: number; name: string; caption?: string }
   /** A voice note or an audio file to transcribe first. */
   | { kind: "audio"; fileId: string; fileSize?: number }
   /** Nothing the brain can take: the reply says what is supported. */
@@ -62,8 +69,33 @@ export type MessageInput =
 
 /** Extracts the brain's input from a message. An empty text is `unsupported`, never sent on. */
 export function messageInput(message: Message): MessageInput {
-  const text = message.text ?? message.caption;
-  if (typeof text === "string" && text.trim() !== "") return { kind: "text", text };
+  if (typeof message.text === "string" && message.text.trim() !== "") {
+    return { kind: "text", text: message.text };
+  }
+  const caption = typeof message.caption === "string" && message.caption.trim() !== ""
+    ? message.caption
+    : undefined;
+  const largest = Array.isArray(message.photo) ? message.photo.at(-1) : undefined;
+  if (largest && typeof largest.file_id === "string") {
+    return {
+      kind: "file",
+      fileId: largest.file_id,
+      fileSize: largest.file_size,
+      name: "photo.jpg",
+      caption,
+    };
+  }
+  const document = message.document;
+  if (document && typeof document.file_id === "string") {
+    return {
+      kind: "file",
+      fileId: document.file_id,
+      fileSize: document.file_size,
+      name: safeFileName(document.file_name, "document"),
+      caption,
+    };
+  }
+  if (caption !== undefined) return { kind: "text", text: caption };
   const audio = message.voice ?? message.audio;
   if (audio && typeof audio.file_id === "string") {
     return { kind: "audio", fileId: audio.file_id, fileSize: audio.file_size };
@@ -71,8 +103,21 @@ export function messageInput(message: Message): MessageInput {
   return { kind: "unsupported", what: describeKind(message) };
 }
 
-/** Parses the update a handler receives on stdin; throws `TypeError` when it is not a message. */
-export function parseHandlerUpdate(text: string): Update & { message: Message } {
+/** An update a handler takes: a new message, or an edit of one. */
+export type HandlerUpdate =
+  | (Update & { message: Message; edited_message?: undefined })
+  | (Update & { edited_message: Message; message?: undefined });
+
+/** True for an `edited_message` update: answered at once, like a command, without a turn. */
+export function isEdit(update: unknown): boolean {
+  return isRecord(update) && update.message === undefined && isRecord(update.edited_message);
+}
+
+/**
+ * Parses the update a handler receives on stdin; throws `TypeError` when it is not a message or an
+ * edited one.
+ */
+export function parseHandlerUpdate(text: string): HandlerUpdate {
   let update: unknown;
   try {
     update = JSON.parse(text);
@@ -81,7 +126,7 @@ export function parseHandlerUpdate(text: string): Update & { message: Message } 
   }
   const shape = inspectUpdate(update);
   if (!shape.ok) throw new TypeError(`Cannot handle the update: ${shape.reason}`);
-  return update as Update & { message: Message };
+  return update as HandlerUpdate;
 }
 
 const KIND_NAMES: readonly [keyof Message, string][] = [

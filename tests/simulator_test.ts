@@ -361,6 +361,44 @@ Deno.test("getUpdates honours allowed_updates: a list filters, [] is the default
   });
 });
 
+Deno.test("editText() queues an edited_message with edit_date, only when allowed_updates asks for it", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  const first = sim.sendText(CHAT, "helo", { entities: [{ type: "bold", offset: 0, length: 4 }] });
+  const id = first.message!.message_id;
+  const photo = sim.sendPhoto(CHAT, { caption: "old caption" }).message!.message_id;
+
+  await t.step("the whole message as it now is, with its date and an edit_date", () => {
+    const edited = sim.editText(CHAT, id, "hello").edited_message!;
+    assert.equal(edited.message_id, id);
+    assert.equal(edited.text, "hello");
+    assert.equal(edited.date, first.message!.date);
+    assert.ok(typeof edited.edit_date === "number" && edited.edit_date >= edited.date);
+    assert.equal(edited.entities, undefined, "the old entities don't fit the new text");
+    assert.deepEqual(edited.chat, first.message!.chat);
+  });
+  await t.step("a photo's caption is what changes", () => {
+    const edited = sim.editText(CHAT, photo, "new caption").edited_message!;
+    assert.equal(edited.caption, "new caption");
+    assert.equal(edited.text, undefined);
+    assert.ok(Array.isArray(edited.photo));
+  });
+  await t.step("a list without edited_message drops it", async () => {
+    const answer = await callApi<Update[]>(sim, "getUpdates", { allowed_updates: ["message"] });
+    assert.deepEqual(answer.json?.result?.map((u) => u.update_id), [1, 2]);
+  });
+  await t.step("a list with it lets it through", async () => {
+    sim.editText(CHAT, id, "hello!");
+    const answer = await callApi<Update[]>(sim, "getUpdates", {
+      offset: 3,
+      allowed_updates: ["message", "edited_message"],
+    });
+    assert.deepEqual(answer.json?.result?.map((u) => u.edited_message?.text), ["hello!"]);
+  });
+  await t.step("a message that is not there can't be edited", () => {
+    assert.throws(() => sim.editText(CHAT, 99, "x"), RangeError);
+  });
+});
+
 Deno.test("getUpdates applies the anti-flood rules to a repeated offset", async (t) => {
   await using sim = await BotApiSimulator.start();
   for (let i = 0; i < 3; i++) sim.sendText(CHAT, `m${i}`);

@@ -90,6 +90,17 @@ Deno.test("Intake ignores unauthorized senders, other updates and duplicates", a
   assert.deepEqual(journal.recover().unfinished.map((e) => e.updateId), [3]);
 });
 
+Deno.test("Intake journals and dispatches an edit without a turn ticket, like a command", async () => {
+  const { dir, journal, dispatcher, turns, intake } = await setup();
+  await using _ = dir;
+  intake.route(message(1));
+  intake.route({ update_id: 2, edited_message: { ...message(1).message, edit_date: 1 } });
+  intake.drain();
+  assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [1, 2]);
+  assert.deepEqual([...turns.tickets], ["42/1"]);
+  assert.equal(journal.read(2)?.stage, "received");
+});
+
 Deno.test("Intake.recover() queues an earlier run's messages ahead of new ones, marking cut-off brains", async () => {
   const { dir, journal, dispatcher, intake } = await setup();
   await using _ = dir;

@@ -117,8 +117,8 @@ Deno.test("Poller.next() asks for messages from the current offset", async () =>
   assert.equal(p.offset, 8);
   assert.deepEqual(await p.next(4, signal), []);
   assert.deepEqual(api.calls.map((c) => c.params), [
-    { offset: 0, limit: 4, timeout: 25, allowed_updates: ["message"] },
-    { offset: 8, limit: 4, timeout: 25, allowed_updates: ["message"] },
+    { offset: 0, limit: 4, timeout: 25, allowed_updates: ["message", "edited_message"] },
+    { offset: 8, limit: 4, timeout: 25, allowed_updates: ["message", "edited_message"] },
   ]);
 });
 

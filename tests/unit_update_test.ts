@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { Message } from "grammy/types";
-import { messageInput, parseHandlerUpdate, routeUpdate } from "../lib/update.ts";
+import { isEdit, messageInput, parseHandlerUpdate, routeUpdate } from "../lib/update.ts";
 
 const AUTHORIZED = new Set([1001, 8679559480]);
 
@@ -86,8 +86,24 @@ Deno.test("routeUpdate() marks a message from anyone else as unauthorized", asyn
   });
 });
 
+Deno.test("routeUpdate() hands an authorized user's edited message on, like a message", () => {
+  const { message } = textUpdate(6, 1001, "edited");
+  const update = { update_id: 6, edited_message: { ...message, edit_date: 1_700_000_100 } };
+  assert.deepEqual(routeUpdate(update, AUTHORIZED), {
+    kind: "dispatch",
+    updateId: 6,
+    chatId: 1001,
+    messageId: 7,
+    userId: 1001,
+  });
+  assert.equal(routeUpdate({ ...update, edited_message: { id: 1 } }, AUTHORIZED).kind, "skip");
+  assert.equal(isEdit(update), true);
+  assert.equal(isEdit(textUpdate(6, 1001)), false);
+  assert.deepEqual(parseHandlerUpdate(JSON.stringify(update)), update);
+});
+
 Deno.test("routeUpdate() skips updates that are not messages", async (t) => {
-  for (const kind of ["edited_message", "callback_query", "channel_post"]) {
+  for (const kind of ["callback_query", "channel_post"]) {
     await t.step(kind, () => {
       const route = routeUpdate({ update_id: 9, [kind]: { id: 1 } }, AUTHORIZED);
       assert.equal(route.kind, "skip");
@@ -142,9 +158,53 @@ Deno.test("messageInput() takes text, then a caption", async (t) => {
     });
   });
 
-  await t.step("a photo's caption", () => {
-    const input = messageInput(message({ photo: [{ file_id: "p" }], caption: "what is this?" }));
+  await t.step("a caption of something else (a video)", () => {
+    const input = messageInput(message({ video: { file_id: "v" }, caption: "what is this?" }));
     assert.deepEqual(input, { kind: "text", text: "what is this?" });
+  });
+});
+
+Deno.test("messageInput() takes a photo's largest size and a document, with their captions", async (t) => {
+  const sizes = [
+    { file_id: "small", file_size: 1024, width: 90, height: 67 },
+    { file_id: "large", file_size: 48_000, width: 800, height: 600 },
+  ];
+  await t.step("a photo with a caption", () => {
+    const input = messageInput(message({ photo: sizes, caption: "what is this?" }));
+    assert.deepEqual(input, {
+      kind: "file",
+      fileId: "large",
+      fileSize: 48_000,
+      name: "photo.jpg",
+      caption: "what is this?",
+    });
+  });
+
+  await t.step("a photo without a caption", () => {
+    const input = messageInput(message({ photo: sizes, caption: "  " }));
+    assert.deepEqual(input, {
+      kind: "file",
+      fileId: "large",
+      fileSize: 48_000,
+      name: "photo.jpg",
+      caption: undefined,
+    });
+  });
+
+  await t.step("a document, under its own name made safe", () => {
+    const input = messageInput(message({ document: { file_id: "d", file_name: "../a.pdf" } }));
+    assert.deepEqual(input, {
+      kind: "file",
+      fileId: "d",
+      fileSize: undefined,
+      name: "a.pdf",
+      caption: undefined,
+    });
+  });
+
+  await t.step("a document without a name", () => {
+    const input = messageInput(message({ document: { file_id: "d", file_size: 3 } }));
+    assert.equal((input as { name: string }).name, "document");
   });
 });
 
@@ -163,8 +223,7 @@ Deno.test("messageInput() takes a voice note or an audio file for transcription"
 Deno.test("messageInput() describes what it can't take", async (t) => {
   const cases: [string, Record<string, unknown>, string][] = [
     ["a sticker", { sticker: { file_id: "s" } }, "a sticker"],
-    ["a photo without a caption", { photo: [{ file_id: "p" }] }, "a photo without a caption"],
-    ["a document", { document: { file_id: "d" } }, "a document without a caption"],
+    ["a photo without a file id", { photo: [{}] }, "a photo without a caption"],
     ["a location", { location: { latitude: 0, longitude: 0 } }, "a location"],
     ["an empty text", { text: "" }, "an empty message"],
     ["a whitespace text", { text: " \n\t " }, "an empty message"],

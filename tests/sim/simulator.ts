@@ -127,6 +127,8 @@ export interface SendDocumentOptions extends FromOptions {
   fileName?: string;
   /** Caption. Default: none. */
   caption?: string;
+  /** Size in the message and in `getFile`, checked against the 20 MiB limit. Default: the byte count. */
+  size?: number;
 }
 
 /** Options for {@linkcode BotApiSimulator.addFile}. */
@@ -556,9 +558,9 @@ export class BotApiSimulator implements AsyncDisposable {
     bytes: Uint8Array,
     options: SendDocumentOptions = {},
   ): Update {
-    const { fromId = chatId, fileName = "document.bin", caption } = options;
+    const { fromId = chatId, fileName = "document.bin", caption, size } = options;
     const extension = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1];
-    const file = this.#registerFile(bytes, "documents", extension);
+    const file = this.#registerFile(bytes, "documents", extension, size);
     const document = {
       file_name: fileName,
       mime_type: "application/octet-stream",
@@ -583,6 +585,30 @@ export class BotApiSimulator implements AsyncDisposable {
     // woken after the current task, so that updates queued together arrive together
     queueMicrotask(() => this.#poll?.wake("update"));
     return queued as unknown as Update;
+  }
+
+  /**
+   * The person edits one of their messages: its text, or the caption of a photo, document or
+   * voice note. Queues an `edited_message` update (the whole message as it now is, with
+   * `edit_date`), delivered only when `allowed_updates` lets it through.
+   */
+  editText(chatId: number, messageId: number, text: string): Update {
+    const stored = this.#chats.get(chatId)?.messages.get(messageId);
+    if (stored === undefined || stored.deleted) {
+      throw new RangeError(`Cannot edit message ${messageId}: chat ${chatId} has no such message`);
+    }
+    if (stored.message.from?.id === this.#botUser.id) {
+      throw new RangeError(`Cannot edit message ${messageId}: the bot sent it, not the person`);
+    }
+    const { entities: _e, caption_entities: _c, ...rest } = stored.message;
+    const hasText = typeof stored.message.text === "string";
+    const message = {
+      ...rest,
+      ...(hasText ? { text } : { caption: text }),
+      edit_date: Math.floor(this.#now() / 1000),
+    } as Message;
+    stored.message = message;
+    return this.enqueueUpdate({ edited_message: message });
   }
 
   /** The person deletes one of the chat's messages. */

@@ -5,6 +5,7 @@
 #   long N        answer with N characters             env          answer with the environment
 #   empty         exit 0 and print nothing             gate NAME    wait for $STUB_GATE_DIR/NAME, answer
 #   killhandler   SIGKILL the handler that started it (a crash), then exit
+#   attachments   answer with each of $COORD_ATTACHMENTS and its size in bytes, then the text
 #   anything else: echo it back
 # With STUB_BRAIN_LOG set, each run appends "start <update> <chat> <text>" and "end <update>" to it.
 # With STUB_PID_DIR set, each run writes its pid (and its grandchild's) there.
@@ -29,6 +30,12 @@ case "$word" in
   env) env ;;
   empty) exit 0 ;;
   killhandler) kill -KILL "$PPID" ;;
+  attachments)
+    while IFS= read -r path; do
+      [ -n "$path" ] && printf '%s %s\n' "$path" "$(wc -c <"$path")"
+    done <<<"${COORD_ATTACHMENTS:-}"
+    printf 'text: %s\n' "$text"
+    ;;
   gate)
     until [ -e "${STUB_GATE_DIR:-/nonexistent}/$arg" ]; do sleep 0.02; done
     printf 'passed gate %s\n' "$arg"

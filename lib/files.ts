@@ -1,0 +1,157 @@
+/**
+ * Files the person sends: fetching them from Telegram (voice notes, photos, documents), where a
+ * message's attachments are kept, and what the brain is told of them.
+ *
+ * @module
+ */
+
+import type { Api } from "grammy/web";
+import { apiSignal, describeError, isBadRequest } from "./telegram.ts";
+
+/** The largest file a bot may download from the hosted Bot API: 20 MiB. */
+export const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
+
+/** Options for {@linkcode downloadFile}. */
+export interface DownloadOptions {
+  api: Api;
+  /** For the file download URL only; never logged. */
+  token: string;
+  apiRoot: string;
+  fileId: string;
+  /** The size the message gave, if any: a file known to be over the limit is not asked for. */
+  knownSize?: number;
+  /** Where to save it, given Telegram's `file_path` (e.g. `voice/file_3.oga`). */
+  saveAs: (filePath: string) => string | Promise<string>;
+  /** What the file is, for the reasons: "the audio", "the photo", "the file". */
+  what: string;
+  signal?: AbortSignal;
+}
+
+/** The saved file's path, or why there is none (a phrase for the person). */
+export type Download =
+  | { ok: true; path: string }
+  | { ok: false; tooBig: boolean; reason: string };
+
+/**
+ * Fetches a file with `getFile` and its download link, and saves it. Never throws for a failure the
+ * person should hear of; a file that could not be saved is not left behind.
+ */
+export async function downloadFile(options: DownloadOptions): Promise<Download> {
+  const { api, token, apiRoot, fileId, knownSize, saveAs, what, signal } = options;
+  const tooBig = {
+    ok: false,
+    tooBig: true,
+    reason: `${what} is over Telegram's 20 MB download limit for bots`,
+  } as const;
+  if (knownSize !== undefined && knownSize > MAX_DOWNLOAD_BYTES) return tooBig;
+  let filePath: string | undefined;
+  try {
+    filePath = (await api.getFile(fileId, apiSignal(signal))).file_path;
+  } catch (error) {
+    if (isBadRequest(error, /file is too big/i)) return tooBig;
+    return {
+      ok: false,
+      tooBig: false,
+      reason: `Telegram did not hand over ${what} (${describeError(error)})`,
+    };
+  }
+  if (filePath === undefined) {
+    return {
+      ok: false,
+      tooBig: false,
+      reason: `Telegram did not give a download path for ${what}`,
+    };
+  }
+  const failed = (detail: string): Download => ({
+    ok: false,
+    tooBig: false,
+    reason: `the download of ${what} failed (${detail})`,
+  });
+  let response: Response;
+  try {
+    response = await fetch(`${apiRoot}/file/bot${token}/${filePath}`, { signal });
+  } catch (error) {
+    return failed(describeError(error));
+  }
+  if (!response.ok || response.body === null) {
+    await response.body?.cancel();
+    return failed(`HTTP ${response.status}`);
+  }
+  const path = await saveAs(filePath);
+  try {
+    // Streamed to the file: a 20 MB document need not sit in memory.
+    const file = await Deno.open(path, { write: true, create: true, truncate: true });
+    await response.body.pipeTo(file.writable, { signal });
+  } catch (error) {
+    await Deno.remove(path).catch(() => {});
+    return failed(describeError(error));
+  }
+  return { ok: true, path };
+}
+
+/** The folder of one message's attachments: `<state dir>/attachments/<update_id>`. */
+export function attachmentDir(stateDir: string, updateId: number): string {
+  return `${stateDir}/attachments/${updateId}`;
+}
+
+/** Removes a message's attachment folder (it is finished). Never throws. */
+export function removeAttachments(stateDir: string, updateId: number): void {
+  try {
+    Deno.removeSync(attachmentDir(stateDir, updateId), { recursive: true });
+  } catch {
+    // None, or gone already.
+  }
+}
+
+/**
+ * Removes the attachment folders of messages no longer in the journal (finished while the bot was
+ * cut off before it could tidy up). Returns the update ids whose folders were removed.
+ */
+export function removeOrphanAttachments(
+  stateDir: string,
+  unfinished: ReadonlySet<number>,
+): number[] {
+  const removed: number[] = [];
+  let items: Deno.DirEntry[];
+  try {
+    items = [...Deno.readDirSync(`${stateDir}/attachments`)];
+  } catch {
+    return removed;
+  }
+  for (const item of items) {
+    const updateId = /^\d+$/.test(item.name) ? Number(item.name) : undefined;
+    if (updateId !== undefined && unfinished.has(updateId)) continue;
+    try {
+      Deno.removeSync(`${stateDir}/attachments/${item.name}`, { recursive: true });
+      if (updateId !== undefined) removed.push(updateId);
+    } catch {
+      // Removed meanwhile, or not ours to remove: left for the next start.
+    }
+  }
+  return removed.sort((a, b) => a - b);
+}
+
+/** Longest file name kept, in UTF-16 units (file systems allow 255 bytes). */
+const NAME_CHARS = 120;
+
+/**
+ * A document's own name, made safe as one file name in a folder: no path, no control characters,
+ * not `.` or `..`, not hidden, not too long. `fallback` when nothing usable is left.
+ */
+export function safeFileName(name: string | undefined, fallback: string): string {
+  // deno-lint-ignore no-control-regex
+  let safe = (name ?? "").split(/[/\\]/).at(-1)!.replace(/[\u0000-\u001f\u007f]/g, "").trim();
+  safe = safe.replace(/^\.+/, "");
+  if (safe.length > NAME_CHARS) {
+    const extension = safe.match(/\.[A-Za-z0-9]{1,8}$/)?.[0] ?? "";
+    safe = safe.slice(0, NAME_CHARS - extension.length) + extension;
+  }
+  return safe === "" ? fallback : safe;
+}
+
+/** The brain's text for a message with attachments: the caption, then one line per file. */
+export function attachmentText(caption: string | undefined, paths: readonly string[]): string {
+  const lines = paths.map((path) => `[attached: ${path}]`);
+  const text = caption?.trim() ? [caption, ...lines] : lines;
+  return text.join("\n");
+}
