@@ -114,12 +114,16 @@ export class Intake {
       );
       return;
     }
-    const entry = this.#journal.record(update, route);
+    // Nothing waits and a slot is free (the usual case: the loop fetches no more than it has
+    // slots for): the entry is recorded as dispatched and handed on at once, one durable write.
+    const now = this.#backlog.length === 0 && this.#dispatcher.free > 0;
+    const entry = this.#journal.record(update, route, now ? 1 : 0);
     if (entry === undefined) {
       this.#log.info("update {updateId} is already in the journal; not queued again", route);
       return;
     }
-    this.#insert(entry);
+    if (now) this.#handOn(entry);
+    else this.#insert(entry);
   }
 
   /** Starts handlers for queued messages, oldest first, while there are free slots. */
@@ -182,7 +186,11 @@ export class Intake {
         { updateId: entry.updateId, n: entry.dispatches },
       );
     }
-    const dispatched = this.#patch(entry, { dispatches: entry.dispatches + 1, giveUp });
+    this.#handOn(this.#patch(entry, { dispatches: entry.dispatches + 1, giveUp }));
+  }
+
+  /** Takes the turn ticket and starts the handler of an entry already counted as dispatched. */
+  #handOn(dispatched: JournalEntry) {
     const { updateId, chatId } = dispatched;
     try {
       // Commands and edits never take a turn: they are answered at once, whatever the brains do.
