@@ -12,7 +12,7 @@ import { CancelBox } from "./cancel.ts";
 import type { Command } from "./command.ts";
 import type { Config } from "./config.ts";
 import { readHeartbeatFile } from "./heartbeat.ts";
-import type { Journal, JournalEntry } from "./journal.ts";
+import { entryRecord, type Journal, type JournalEntry } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { killGroup } from "./process_tree.ts";
 import { sendReply } from "./reply.ts";
@@ -56,14 +56,7 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
       : "🆕 The next message starts a new conversation (the brain is told with COORD_NEW_CONVERSATION=1).";
   }
   await sendReply(api, { chatId, replyTo: message.message_id, text, formatted: false, signal });
-  try {
-    journal?.finish(update.update_id);
-  } catch (error) {
-    log.warn("journal: cannot remove entry {updateId}: {error}", {
-      updateId: update.update_id,
-      error: String(error),
-    });
-  }
+  entryRecord(journal, update.update_id, log).finish();
   log.info("/{command} answered in chat {chatId} at {at}", {
     command,
     chatId,

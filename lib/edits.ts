@@ -16,7 +16,7 @@
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import type { Config } from "./config.ts";
-import type { Journal, JournalEntry } from "./journal.ts";
+import { entryRecord, type Journal, type JournalEntry } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
 
@@ -144,16 +144,7 @@ export async function handleEdit(options: EditOptions): Promise<void> {
   const { api, config, update, journal, log, signal } = options;
   const edited = update.edited_message;
   const ids = { updateId: update.update_id, chatId: edited.chat.id, messageId: edited.message_id };
-  const finish = () => {
-    try {
-      journal?.finish(update.update_id);
-    } catch (error) {
-      log.warn("journal: cannot remove entry {updateId}: {error}", {
-        updateId: update.update_id,
-        error: String(error),
-      });
-    }
-  };
+  const finish = () => entryRecord(journal, update.update_id, log).finish();
   if (journal?.read(update.update_id)?.giveUp) {
     log.warn("edit {updateId} of message {messageId} given up on (its handlers kept dying)", ids);
     finish();

@@ -16,7 +16,7 @@ import { parseCommand } from "./command.ts";
 import { handleCommand } from "./commands.ts";
 import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
 import { formatDuration } from "./duration.ts";
-import type { Journal, JournalEntry } from "./journal.ts";
+import { entryRecord, type Journal } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore, sessionToResume, startsFresh } from "./session.ts";
@@ -78,7 +78,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   const chatId = message.chat.id;
   const messageId = message.message_id;
   const ids = { updateId: update.update_id, chatId, messageId };
-  const record = journalFor(journal, ids.updateId, log);
+  const record = entryRecord(journal, ids.updateId, log);
   const entry = record.read();
   const cancels = new CancelBox(config.stateDir);
   const edits = new EditBox(config.stateDir);
@@ -438,37 +438,6 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   }
 }
 
-/** A message's journal entry, as a handler uses it: failures are logged, never thrown. */
-interface EntryRecord {
-  read(): JournalEntry | undefined;
-  /** True when the entry no longer exists (finished by another handler). */
-  isGone(): boolean;
-  update(patch: Partial<JournalEntry>): void;
-  finish(): void;
-}
-
-function journalFor(journal: Journal | undefined, updateId: number, log: Logger): EntryRecord {
-  const guard = <T>(what: string, fn: () => T, fallback: T): T => {
-    if (journal === undefined) return fallback;
-    try {
-      return fn();
-    } catch (error) {
-      log.warn("journal: cannot {what} entry {updateId}: {error}", {
-        what,
-        updateId,
-        error: String(error),
-      });
-      return fallback;
-    }
-  };
-  return {
-    read: () => guard("read", () => journal!.read(updateId), undefined),
-    isGone: () => guard("read", () => journal!.read(updateId) === undefined, false),
-    update: (patch) => guard("update", () => void journal!.update(updateId, patch), undefined),
-    finish: () => guard("remove", () => journal!.finish(updateId), undefined),
-  };
-}
-
 /** Tells the person that their message could not be handled (the handler itself failed). */
 export async function reportCrash(
   api: Api,
@@ -485,7 +454,7 @@ export async function reportCrash(
   });
   // That was its final reply: it must not run again, and its files go.
   if (stateDir !== undefined) removeAttachments(stateDir, update.update_id);
-  journalFor(journal, update.update_id, log).finish();
+  entryRecord(journal, update.update_id, log).finish();
   await api.setMessageReaction(chat.id, message_id, [{ type: "emoji", emoji: REACTIONS.failed }]);
 }
 

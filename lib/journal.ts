@@ -15,6 +15,8 @@
  * @module
  */
 
+import type { Logger } from "./log.ts";
+
 /** How far a message got. */
 export type Stage =
   /** Written by the poll loop before the update is confirmed to Telegram. */
@@ -284,4 +286,43 @@ export function parseEntry(text: string, updateId: number): JournalEntry {
     throw new SyntaxError(`Cannot read journal entry ${updateId}: not a valid entry`);
   }
   return entry as JournalEntry;
+}
+
+/** A message's journal entry, as a handler uses it: failures are logged, never thrown. */
+export interface EntryRecord {
+  read(): JournalEntry | undefined;
+  /** True when the entry no longer exists (finished by another handler). */
+  isGone(): boolean;
+  update(patch: Partial<JournalEntry>): void;
+  finish(): void;
+}
+
+/**
+ * One entry of `journal` (none: every call does nothing), for a handler: a journal that can't be
+ * written is logged on `log` and never stops a reply.
+ */
+export function entryRecord(
+  journal: Journal | undefined,
+  updateId: number,
+  log: Logger,
+): EntryRecord {
+  const guard = <T>(what: string, fn: () => T, fallback: T): T => {
+    if (journal === undefined) return fallback;
+    try {
+      return fn();
+    } catch (error) {
+      log.warn("journal: cannot {what} entry {updateId}: {error}", {
+        what,
+        updateId,
+        error: String(error),
+      });
+      return fallback;
+    }
+  };
+  return {
+    read: () => guard("read", () => journal!.read(updateId), undefined),
+    isGone: () => guard("read", () => journal!.read(updateId) === undefined, false),
+    update: (patch) => guard("update", () => void journal!.update(updateId, patch), undefined),
+    finish: () => guard("remove", () => journal!.finish(updateId), undefined),
+  };
 }
