@@ -11,7 +11,8 @@ import { sleep } from "./abort.ts";
 import { type BrainFailure, callBrain } from "./brain.ts";
 import { CancelBox } from "./cancel.ts";
 import { EditBox } from "./edits.ts";
-import { claudeCommand, claudeVerdict, RESUME_NOTE } from "./claude.ts";
+import { claudeVerdict, RESUME_NOTE } from "./claude.ts";
+import { converse } from "./conversation.ts";
 import { parseCommand } from "./command.ts";
 import { handleCommand } from "./commands.ts";
 import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
@@ -19,7 +20,7 @@ import { formatDuration } from "./duration.ts";
 import { entryRecord, type Journal } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
-import { SessionStore, sessionToResume, startsFresh } from "./session.ts";
+import { SessionStore, startsFresh } from "./session.ts";
 import { killGroup } from "./process_tree.ts";
 import { apiSignal, describeError } from "./telegram.ts";
 import { transcribe } from "./transcribe.ts";
@@ -381,28 +382,23 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     });
   let outcome;
   try {
-    if (config.claudeSessions) {
-      const resume = sessionToResume(saved, newAt, ids.updateId);
-      outcome = await ask(claudeCommand(config.brainCommand, resume));
-      if (!outcome.ok && !outcome.aborted && outcome.failure.resumeFailed) {
+    outcome = await converse({
+      sessions,
+      saved,
+      newAt,
+      updateId: ids.updateId,
+      brainCommand: config.brainCommand,
+      claudeSessions: config.claudeSessions,
+      ask,
+      onResumeFailed: (session) => {
         log.warn("update {updateId}: conversation {session} could not be resumed; starting anew", {
           ...ids,
-          session: resume,
+          session,
         });
         notes.push(RESUME_NOTE);
-        outcome = await ask(claudeCommand(config.brainCommand));
-      }
-      if (outcome.ok && outcome.sessionId !== undefined) {
-        const sessionId = outcome.sessionId;
-        guarded(() => sessions.save({ sessionId, updateId: ids.updateId }), undefined);
-      }
-    } else {
-      outcome = await ask(config.brainCommand);
-      // A custom brain keeps its own conversation; this only records that one went on after a /new.
-      if (outcome.ok) {
-        guarded(() => sessions.save({ sessionId: "", updateId: ids.updateId }), undefined);
-      }
-    }
+      },
+      guard: guarded,
+    });
   } finally {
     clearInterval(renew);
   }
