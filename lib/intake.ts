@@ -47,6 +47,9 @@ export class Intake {
   #authorized: ReadonlySet<number>;
   #poisonLimit: number;
   #lockDir: string;
+  /** Journaled and counted as dispatched, to be handed on at the next drain. */
+  #ready: JournalEntry[] = [];
+  /** Waiting for a slot, in update_id order. */
   #backlog: JournalEntry[] = [];
   #stopping = false;
   #listeners = new Set<() => void>();
@@ -64,7 +67,7 @@ export class Intake {
 
   /** Messages waiting for a handler slot. */
   get size(): number {
-    return this.#backlog.length;
+    return this.#ready.length + this.#backlog.length;
   }
 
   /** Calls `listener` whenever a message joins the backlog from outside the loop (a requeue). */
@@ -115,19 +118,25 @@ export class Intake {
       return;
     }
     // Nothing waits and a slot is free (the usual case: the loop fetches no more than it has
-    // slots for): the entry is recorded as dispatched and handed on at once, one durable write.
-    const now = this.#backlog.length === 0 && this.#dispatcher.free > 0;
-    const entry = this.#journal.record(update, route, now ? 1 : 0);
+    // slots for): the entry is recorded as dispatched already, one durable write instead of two.
+    // It is handed on by the next drain(), not here: only once the whole batch is journaled and
+    // the loop has written its offset, so that a crash in between can't make Telegram deliver
+    // again an update whose handler has already answered and removed it.
+    const ready = this.#backlog.length === 0 && this.#ready.length < this.#dispatcher.free;
+    const entry = this.#journal.record(update, route, ready ? 1 : 0);
     if (entry === undefined) {
       this.#log.info("update {updateId} is already in the journal; not queued again", route);
       return;
     }
-    if (now) this.#handOn(entry);
+    if (ready) this.#ready.push(entry);
     else this.#insert(entry);
   }
 
   /** Starts handlers for queued messages, oldest first, while there are free slots. */
   drain(): void {
+    while (this.#ready.length > 0 && this.#dispatcher.free > 0) {
+      this.#handOn(this.#ready.shift()!);
+    }
     while (this.#backlog.length > 0 && this.#dispatcher.free > 0) {
       this.#dispatch(this.#backlog.shift()!);
     }

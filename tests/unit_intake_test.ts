@@ -64,11 +64,14 @@ function exited(updateId: number, chatId = 42, code = 1): ChildRecord {
   };
 }
 
-Deno.test("Intake hands messages on at once while slots are free, and queues the rest in order", async () => {
+Deno.test("Intake journals a batch, then hands it on in order within the free slots", async () => {
   const { dir, journal, dispatcher, turns, intake } = await setup();
   await using _ = dir;
   for (const id of [1, 2, 3, 4, 5, 6]) intake.route(message(id));
   assert.deepEqual(journal.recover().unfinished.map((e) => e.updateId), [1, 2, 3, 4, 5, 6]);
+  assert.equal(dispatcher.spawned.length, 0, "nothing is handed on before the batch is journaled");
+  assert.equal(intake.size, 6);
+  intake.drain();
   assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [1, 2, 3, 4]);
   assert.equal(intake.size, 2, "two wait for a slot");
   assert.deepEqual([...turns.tickets], ["42/1", "42/2", "42/3", "42/4"]);
@@ -90,6 +93,7 @@ Deno.test("Intake ignores unauthorized senders, other updates and duplicates", a
   intake.route("garbage");
   intake.route(message(3));
   intake.route(message(3));
+  intake.drain();
   assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [3], "handed on once");
   assert.equal(intake.size, 0);
   assert.deepEqual(journal.recover().unfinished.map((e) => e.updateId), [3]);
@@ -176,6 +180,7 @@ Deno.test("Intake gives up on a message once the poison limit of handlers ended 
   const { dir, journal, dispatcher, intake } = await setup(2);
   await using _ = dir;
   intake.route(message(1));
+  intake.drain();
   for (let run = 1; run <= 3; run++) {
     if (run > 1) {
       intake.handlerExited(exited(1));
@@ -194,6 +199,7 @@ Deno.test("Intake logs a dispatch crash, withdraws the ticket and goes on", asyn
   dispatcher.failNext = true;
   intake.route(message(1));
   intake.route(message(2));
+  intake.drain();
   assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [2]);
   assert.deepEqual([...turns.tickets], ["42/2"]);
 });
