@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Config, parseConfig } from "../lib/config.ts";
+import { brainEnv } from "../lib/handle.ts";
 import { apiHost, handlerLaunch, type HandlerLaunchOptions } from "../lib/launch.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
@@ -95,5 +96,20 @@ Deno.test("apiHost() gives host:port with the scheme's default port made explici
   ];
   for (const [root, host] of cases) {
     await t.step(root, () => assert.equal(apiHost(root), host));
+  }
+});
+
+Deno.test("handlerLaunch() and brainEnv() keep systemd's credentials and watchdog to the poll process", () => {
+  const systemd = {
+    CREDENTIALS_DIRECTORY: "/run/user/1000/credentials/forge-coordinator.service",
+    NOTIFY_SOCKET: "/run/user/1000/systemd/notify",
+    WATCHDOG_USEC: "60000000",
+    WATCHDOG_PID: "4242",
+  };
+  const launch = handlerLaunch(CONFIG, { ...OPTIONS, env: { ...OPTIONS.env, ...systemd } });
+  const brain = brainEnv({ ...OPTIONS.env, ...systemd }, { updateId: 1, chatId: 2, messageId: 3 });
+  for (const name of Object.keys(systemd)) {
+    assert.equal(name in launch.env, false, `${name} reaches the handler`);
+    assert.equal(name in brain, false, `${name} reaches the brain`);
   }
 });
