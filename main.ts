@@ -92,8 +92,8 @@ const journal = new Journal(`${config.stateDir}/journal`);
 const dispatcher = new Dispatcher({
   launch: handlerLaunch(config, {
     denoPath: Deno.execPath(),
-    handlerPath: new URL("./handler.ts", import.meta.url).pathname,
-    configPath: new URL("./deno.json", import.meta.url).pathname,
+    handlerPath: `${import.meta.dirname}/handler.ts`,
+    configPath: `${import.meta.dirname}/deno.json`,
     env: Deno.env.toObject(),
   }),
   cap: config.maxConcurrentHandlers,

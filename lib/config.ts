@@ -26,8 +26,16 @@ export interface Config {
   brainTimeoutMs: number;
   /** Brain attempts per message. */
   brainMaxAttempts: number;
-  /** Cap on live handler processes. */
+  /** Messages worked on at once (download, transcription, brain, reply), across chats. */
   maxConcurrentHandlers: number;
+  /** Journaled messages waiting or running beyond which the poll loop stops fetching. */
+  maxBacklog: number;
+  /** The longest a download (`getFile` and the transfer) may take, in ms. */
+  downloadTimeoutMs: number;
+  /** The longest a download may go without receiving a byte, in ms. */
+  downloadStallMs: number;
+  /** The longest the voice transcriber may run, in ms. */
+  transcribeTimeoutMs: number;
   /** Where the per-chat lock files and turn queues live. */
   lockDir: string;
   /** Heartbeat and other state. */
@@ -133,6 +141,25 @@ export function parseConfig(sources: ConfigSources): Config {
       get("COORD_MAX_CONCURRENT_BRAINS"),
       { fallback: 4, min: 1 },
     ),
+    maxBacklog: parseNumber("COORD_MAX_BACKLOG", get("COORD_MAX_BACKLOG"), {
+      fallback: 1000,
+      min: 1,
+    }),
+    downloadTimeoutMs: parseNumber("COORD_DOWNLOAD_TIMEOUT_S", get("COORD_DOWNLOAD_TIMEOUT_S"), {
+      fallback: 600,
+      integer: false,
+      min: 0.001,
+    }) * 1000,
+    downloadStallMs: parseNumber("COORD_DOWNLOAD_STALL_S", get("COORD_DOWNLOAD_STALL_S"), {
+      fallback: 60,
+      integer: false,
+      min: 0.001,
+    }) * 1000,
+    transcribeTimeoutMs: parseNumber(
+      "COORD_TRANSCRIBE_TIMEOUT_S",
+      get("COORD_TRANSCRIBE_TIMEOUT_S"),
+      { fallback: 300, integer: false, min: 0.001 },
+    ) * 1000,
     lockDir: get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid),
     stateDir: get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME")),
     transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", transcribe),

@@ -88,6 +88,10 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     COORD_POISON_LIMIT: "2",
     COORD_SPARE_HANDLERS: "0",
     COORD_WAIT_NOTE_S: "90",
+    COORD_MAX_BACKLOG: "50",
+    COORD_DOWNLOAD_TIMEOUT_S: "30",
+    COORD_DOWNLOAD_STALL_S: "2.5",
+    COORD_TRANSCRIBE_TIMEOUT_S: "45",
   }, { files: { "/etc/coord/persona.md": "Be brief." } }));
 
   assert.deepEqual(config, {
@@ -99,6 +103,10 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     brainTimeoutMs: 120_000,
     brainMaxAttempts: 5,
     maxConcurrentHandlers: 8,
+    maxBacklog: 50,
+    downloadTimeoutMs: 30_000,
+    downloadStallMs: 2500,
+    transcribeTimeoutMs: 45_000,
     lockDir: "/var/lock/coord",
     stateDir: "/var/lib/coord",
     transcribeCommand: ["whisper", "--lang", "en"],
@@ -124,6 +132,10 @@ Deno.test("parseConfig() fills in every default", async (t) => {
     assert.equal(config.poisonLimit, 3);
     assert.equal(config.spareHandlers, 1);
     assert.equal(config.waitNoteMs, 60_000);
+    assert.equal(config.maxBacklog, 1000);
+    assert.equal(config.downloadTimeoutMs, 600_000);
+    assert.equal(config.downloadStallMs, 60_000);
+    assert.equal(config.transcribeTimeoutMs, 300_000);
     assert.equal(config.claudeSessions, true, "the default brain keeps conversations");
   });
 
