@@ -22,8 +22,26 @@ export interface Plan {
   soakTotal: number;
   /** The stall: how long the slow brain thinks, s, and repetitions. */
   stall: { seconds: number; count: number };
+  /** The backlog: see {@linkcode BacklogPlan}. */
+  backlog: BacklogPlan;
   /** Deadline for one message or batch to be answered, ms. */
   timeoutMs: number;
+}
+
+/**
+ * The backlog (issue #11): one chat, a first message whose brain thinks `seconds`, then `count`
+ * more messages `gapMs` apart, a `/status` after every `statusEvery` of them and a `/cancel` at the
+ * end, all while the first brain still thinks.
+ */
+export interface BacklogPlan {
+  /** How long the first message's brain thinks, s. */
+  seconds: number;
+  /** Messages sent after it. */
+  count: number;
+  /** Between two sends, ms: the person's pace. */
+  gapMs: number;
+  /** A `/status` after every this many messages. */
+  statusEvery: number;
 }
 
 /** The full run. */
@@ -36,6 +54,7 @@ export const FULL: Plan = {
   throughput: { count: 500, chats: 20 },
   soakTotal: 2000,
   stall: { seconds: 5, count: 3 },
+  backlog: { seconds: 20, count: 20, gapMs: 300, statusEvery: 5 },
   timeoutMs: 120_000,
 };
 
@@ -49,6 +68,7 @@ export const QUICK: Plan = {
   throughput: { count: 20, chats: 20 },
   soakTotal: 40,
   stall: { seconds: 1, count: 1 },
+  backlog: { seconds: 4, count: 6, gapMs: 300, statusEvery: 2 },
   timeoutMs: 30_000,
 };
 
@@ -63,6 +83,7 @@ export const CHATS = {
   stallSlow: 1401,
   stall: 1402,
   teardown: [1501, 1502],
+  backlog: 1601,
 };
 
 /** Every chat of {@linkcode CHATS}. */

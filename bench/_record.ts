@@ -148,15 +148,32 @@ export interface AckTimes {
   unanswered: SentMessage[];
 }
 
-/** Measures the ack of each message; one without 👀, reply or 👌 counts as unanswered. */
-export function ackTimes(index: CallIndex, messages: readonly SentMessage[]): AckTimes {
+/** Options for {@linkcode ackTimes}. */
+export interface AckTimesOptions {
+  /**
+   * A reply is enough to count as answered: no 👌 needed (a message whose brain `/cancel` stopped
+   * ends with another reaction). Default: `false`.
+   */
+  replyIsEnough?: boolean;
+}
+
+/**
+ * Measures the ack of each message; one without 👀, reply or 👌 (unless `replyIsEnough`) counts as
+ * unanswered.
+ */
+export function ackTimes(
+  index: CallIndex,
+  messages: readonly SentMessage[],
+  options: AckTimesOptions = {},
+): AckTimes {
+  const { replyIsEnough = false } = options;
   const times: AckTimes = { ack: [], sendToAck: [], unanswered: [] };
   for (const message of messages) {
     const delivered = index.deliveredAt(message);
     const acked = index.reactedAt(message, "👀");
     if (
       delivered === undefined || acked === undefined || index.repliedAt(message) === undefined ||
-      index.reactedAt(message, "👌") === undefined
+      (!replyIsEnough && index.reactedAt(message, "👌") === undefined)
     ) {
       times.unanswered.push(message);
       continue;
@@ -165,6 +182,66 @@ export function ackTimes(index: CallIndex, messages: readonly SentMessage[]): Ac
     times.sendToAck.push(acked - message.sentAt);
   }
   return times;
+}
+
+/** How fast commands were answered, in ms. */
+export interface ReplyTimes {
+  /** From the hand-over to `getUpdates` to the first reply to the command. */
+  reply: number[];
+  /** From the phone's send to that reply. */
+  sendToReply: number[];
+  /** Commands never handed over or never answered. */
+  unanswered: SentMessage[];
+}
+
+/** Measures the time to the reply of each of `messages` (commands: no reaction is expected). */
+export function replyTimes(index: CallIndex, messages: readonly SentMessage[]): ReplyTimes {
+  const times: ReplyTimes = { reply: [], sendToReply: [], unanswered: [] };
+  for (const message of messages) {
+    const delivered = index.deliveredAt(message);
+    const replied = index.repliedAt(message);
+    if (delivered === undefined || replied === undefined) {
+      times.unanswered.push(message);
+      continue;
+    }
+    times.reply.push(replied - delivered);
+    times.sendToReply.push(replied - message.sentAt);
+  }
+  return times;
+}
+
+/**
+ * Waits until every one of `messages` has a reply; resolves with the ones that have none by the
+ * deadline. Only an abort rejects.
+ */
+export async function waitForReplies(
+  sim: BotApiSimulator,
+  messages: readonly SentMessage[],
+  options: WaitForEmojiOptions,
+): Promise<SentMessage[]> {
+  const { timeoutMs, signal } = options;
+  const deadline = performance.now() + timeoutMs;
+  const missing: SentMessage[] = [];
+  for (const message of messages) {
+    try {
+      await sim.waitForCall((call) => repliesTo(call, message), {
+        timeoutMs: Math.max(1, deadline - performance.now()),
+        signal,
+        description: `a reply to message ${message.messageId} in chat ${message.chatId}`,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      missing.push(message);
+    }
+  }
+  return missing;
+}
+
+function repliesTo(call: RecordedCall, message: SentMessage): boolean {
+  const replyTo = (call.params.reply_parameters as { message_id?: number } | undefined)
+    ?.message_id;
+  return call.method === "sendMessage" && call.status === 200 &&
+    key(call.params.chat_id, replyTo) === key(message.chatId, message.messageId);
 }
 
 /** Loop turnaround samples, in ms. */

@@ -13,6 +13,7 @@ import {
   ackTimes,
   CallIndex,
   loopTurnaround,
+  replyTimes,
   send,
   type SentMessage,
   waitForEmoji,
@@ -20,6 +21,8 @@ import {
 import { summarise, type Summary } from "./_stats.ts";
 import { startTarget, type Target, type TargetKind, type Teardown } from "./_targets.ts";
 import {
+  backlog,
+  type BacklogSent,
   batchDeadline,
   bursts,
   flood,
@@ -34,7 +37,17 @@ import {
 } from "./_workloads.ts";
 
 /** The measured conditions. */
-export type ConditionName = "idle" | "busy" | "burst" | "throughput" | "stall";
+export type ConditionName = "idle" | "busy" | "burst" | "throughput" | "stall" | "backlog";
+
+/** How fast one kind of command was answered (the backlog's `/status` and `/cancel`). */
+export interface CommandResult {
+  /** Hand-over to `getUpdates` → the reply to the command, ms. */
+  reply: Summary;
+  /** Phone's send → that reply, ms. */
+  sendToReply: Summary;
+  /** The raw samples, ms. */
+  samples: { reply: number[]; sendToReply: number[] };
+}
 
 /** Ack figures of one condition. */
 export interface ConditionResult {
@@ -48,6 +61,8 @@ export interface ConditionResult {
   samples: { ack: number[]; sendToAck: number[] };
   /** Settings that differ from the target's defaults for this condition. */
   note?: string;
+  /** The backlog only: its commands. */
+  commands?: { status: CommandResult; cancel: CommandResult };
 }
 
 /** Throughput figures. */
@@ -70,7 +85,11 @@ export interface Footprint {
 
 /** Resource figures (the bot only). */
 export interface ResourceResult {
+  /** After 3 warm-up messages. */
   before: Footprint;
+  /** Halfway through the soak (1,000 messages in the full run), once warm. */
+  middle?: Footprint;
+  /** At the end of the soak (2,000 messages in the full run). */
   after: Footprint;
   handlers: HandlerPeaks;
   /** Zombies among the target's descendants once the workloads were done (and 2 s later). */
@@ -101,7 +120,10 @@ export interface RunOptions {
   progress: (line: string) => void;
 }
 
-/** The bot as built, default cap: idle, burst, throughput, soak, stall, resources, teardown. */
+/**
+ * The bot as built, default cap: idle, burst, throughput, soak, stall, backlog, resources,
+ * teardown.
+ */
 export async function runBot(options: RunOptions): Promise<TargetResult> {
   const { plan, progress } = options;
   return await withTarget("bot", {}, options, async (ctx, target) => {
@@ -122,8 +144,17 @@ export async function runBot(options: RunOptions): Promise<TargetResult> {
       total += [...sent.values()].reduce((n, s) => n + s.messages.length, 0);
       const soak: Sent = { messages: [], unanswered: [] };
       progress(`bot: soak up to ${plan.soakTotal} messages`);
-      while (total < plan.soakTotal && soak.unanswered.length === 0) {
-        const round = await floodAndWait(ctx, plan, plan.soakTotal - total);
+      // RSS halfway and at the end, both once warm: growth between them is growth, not warm-up.
+      const half = Math.round(plan.soakTotal / 2);
+      let middle: Footprint | undefined;
+      for (;;) {
+        if (middle === undefined && total >= half) {
+          await quiet(ctx);
+          middle = footprint(target.pid, total);
+        }
+        if (total >= plan.soakTotal || soak.unanswered.length > 0) break;
+        const mark = total < half ? half : plan.soakTotal;
+        const round = await floodAndWait(ctx, plan, mark - total);
         soak.messages.push(...round.messages);
         soak.unanswered.push(...round.unanswered);
         total += round.messages.length;
@@ -133,13 +164,23 @@ export async function runBot(options: RunOptions): Promise<TargetResult> {
       progress(`bot: stall, ${plan.stall.count} x a ${plan.stall.seconds} s brain`);
       sent.set("stall", await stall(ctx, stallOptions(plan)));
       await quiet(ctx);
+      progress(backlogLine("bot", plan));
+      sent.set("backlog", await backlog(ctx, backlogOptions(plan)));
+      await quiet(ctx);
       stopSampler.abort();
       const handlers = await sampler;
       const zombies = await lastingZombies(ctx);
       return {
         sent,
         extra: soak,
-        resources: { before, after, handlers, zombies: zombies.length, zombieList: zombies },
+        resources: {
+          before,
+          middle,
+          after,
+          handlers,
+          zombies: zombies.length,
+          zombieList: zombies,
+        },
         throughputOf: throughput,
       };
     } finally {
@@ -149,15 +190,16 @@ export async function runBot(options: RunOptions): Promise<TargetResult> {
   });
 }
 
-/** The bot with 4 CPU-burning brains; the cap is raised to 5 so that a 5th message has a slot. */
+/**
+ * The bot with 4 CPU-burning brains, at the default cap (4): a 5th chat's message must still get
+ * its 👀 at once (issue #11), whether or not a brain slot is free.
+ */
 export async function runBotBusy(options: RunOptions): Promise<TargetResult> {
   const { plan, progress } = options;
-  const env = { COORD_MAX_CONCURRENT_BRAINS: "5" };
-  return await withTarget("bot", env, options, async (ctx) => {
+  return await withTarget("bot", {}, options, async (ctx) => {
     await oneAtATime(ctx, { chatId: CHATS.warmup, count: 3 });
-    progress(`bot: 4 brains busy, ${plan.busy.count} messages one at a time (cap 5)`);
-    const busy = await busyCondition(ctx, plan);
-    return { sent: new Map([["busy", busy]]), note: { busy: "COORD_MAX_CONCURRENT_BRAINS=5" } };
+    progress(`bot: 4 brains busy, ${plan.busy.count} messages one at a time (default cap)`);
+    return { sent: new Map([["busy", await busyCondition(ctx, plan)]]) };
   });
 }
 
@@ -167,24 +209,31 @@ export async function runRunner(options: RunOptions): Promise<TargetResult> {
   return await withTarget("runner", {}, options, async (ctx) => {
     const sent = new Map<ConditionName, Sent>();
     await oneAtATime(ctx, { chatId: CHATS.warmup, count: 3 });
-    progress(`runner: idle, busy, burst, throughput, stall`);
+    progress(`runner: idle, busy, burst, throughput, stall, backlog`);
     sent.set("idle", await oneAtATime(ctx, { chatId: CHATS.idle, count: plan.idle }));
     sent.set("busy", await busyCondition(ctx, plan));
     sent.set("burst", await bursts(ctx, burstOptions(plan)));
     const throughput = await floodAndWait(ctx, plan);
     sent.set("throughput", throughput);
     sent.set("stall", await stall(ctx, stallOptions(plan)));
+    sent.set("backlog", await backlog(ctx, backlogOptions(plan)));
     return { sent, throughputOf: throughput };
   });
 }
 
-/** The seed's design: the stall only (everything else is one message at a time by design). */
+/**
+ * The seed's design: the stall and the backlog (everything else is one message at a time by
+ * design). It has no commands: its `/status` and `/cancel` go to the brain like any text.
+ */
 export async function runSeed(options: RunOptions): Promise<TargetResult> {
   const { plan, progress } = options;
   return await withTarget("seed", {}, options, async (ctx) => {
     await oneAtATime(ctx, { chatId: CHATS.warmup, count: 3 });
     progress(`seed: stall, ${plan.stall.count} x a ${plan.stall.seconds} s brain`);
-    return { sent: new Map([["stall", await stall(ctx, stallOptions(plan))]]) };
+    const sent = new Map<ConditionName, Sent>([["stall", await stall(ctx, stallOptions(plan))]]);
+    progress(backlogLine("seed", plan));
+    sent.set("backlog", await backlog(ctx, backlogOptions(plan)));
+    return { sent };
   });
 }
 
@@ -235,16 +284,39 @@ async function withTarget(
   return result;
 }
 
-function conditionResult(index: CallIndex, sent: Sent, note?: string): ConditionResult {
-  const times = ackTimes(index, sent.messages);
-  const round = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100);
+function conditionResult(
+  index: CallIndex,
+  sent: Sent | BacklogSent,
+  note?: string,
+): ConditionResult {
+  const isBacklog = "status" in sent;
+  // In the backlog, the message whose brain /cancel stopped ends with a reply but no 👌.
+  const times = ackTimes(index, sent.messages, { replyIsEnough: isBacklog });
+  const missing = new Set([...times.unanswered, ...sent.unanswered]);
+  const commandResult = (commands: SentMessage[]): CommandResult => {
+    const replies = replyTimes(index, commands);
+    for (const m of replies.unanswered) missing.add(m);
+    return {
+      reply: summarise(replies.reply),
+      sendToReply: summarise(replies.sendToReply),
+      samples: { reply: round(replies.reply), sendToReply: round(replies.sendToReply) },
+    };
+  };
+  const commands = isBacklog
+    ? { status: commandResult(sent.status), cancel: commandResult(sent.cancel) }
+    : undefined;
   return {
     ack: summarise(times.ack),
     sendToAck: summarise(times.sendToAck),
-    unanswered: new Set([...times.unanswered, ...sent.unanswered]).size,
+    unanswered: missing.size,
     samples: { ack: round(times.ack), sendToAck: round(times.sendToAck) },
     ...(note ? { note } : {}),
+    ...(commands ? { commands } : {}),
   };
+}
+
+function round(xs: number[]): number[] {
+  return xs.map((x) => Math.round(x * 100) / 100);
 }
 
 function throughputResult(index: CallIndex, sent: Sent, plan: Plan): ThroughputResult {
@@ -284,6 +356,16 @@ function stallOptions(plan: Plan) {
   return { slowChat: CHATS.stallSlow, chatId: CHATS.stall, ...plan.stall };
 }
 
+function backlogOptions(plan: Plan) {
+  return { chatId: CHATS.backlog, ...plan.backlog };
+}
+
+function backlogLine(kind: TargetKind, plan: Plan): string {
+  const { seconds, count, gapMs } = plan.backlog;
+  return `${kind}: backlog, a ${seconds} s brain, ${count} more messages ${gapMs} ms apart, ` +
+    `/status and /cancel`;
+}
+
 /**
  * Two messages whose brains sleep, caught in flight (brains running) so that SIGTERM has something
  * to stop: they are not expected to be answered.
@@ -307,17 +389,18 @@ function sleepers(pid: number): number {
 /**
  * Waits until the bot is quiet: no brain running and no handler left but the spares it keeps
  * started ahead of time (`COORD_SPARE_HANDLERS`, read from its own environment; none in a bot
- * without spares).
+ * without spares) and one more: a front desk that acknowledges and answers commands (issue #11)
+ * lives as long as the bot. Only processes are looked at, so this holds before and after the desk.
  */
 async function quiet(ctx: WorkloadContext): Promise<void> {
-  const spares = sparesOf(ctx.pid);
+  const idle = sparesOf(ctx.pid) + 1;
   const tree = () => descendants(ctx.pid).filter((p) => p.state !== "Z");
   try {
     await waitFor(() => {
       const live = tree();
       // At most: a spare that died is not replaced at once, or at all after repeated failures.
-      return live.length <= spares && live.every((p) => p.comm === "deno" && p.ppid === ctx.pid);
-    }, { ...ctx, description: `the bot to be quiet (at most ${spares} spare handler(s) left)` });
+      return live.length <= idle && live.every((p) => p.comm === "deno" && p.ppid === ctx.pid);
+    }, { ...ctx, description: `the bot to be quiet (at most ${idle} idle handler(s) left)` });
   } catch (error) {
     const left = tree().map((p) => `${p.pid} ${p.comm} (parent ${p.ppid})`).join(", ");
     throw new Error(`${error instanceof Error ? error.message : error}; still there: ${left}`);

@@ -1,7 +1,7 @@
 /**
  * The phone's side of each measured condition: what is sent, when, and what is waited for. Waits
- * are on the simulator's record (the 👀 or 👌 arrived), with deadlines; the only timed pauses are
- * the samplers', where time is the input.
+ * are on the simulator's record (the 👀, 👌 or reply arrived), with deadlines; the only timed
+ * pauses are where time is the input: the samplers', and the person's pace in the backlog.
  *
  * @module
  */
@@ -9,7 +9,7 @@
 import type { BotApiSimulator } from "../tests/sim/simulator.ts";
 import { sleep } from "../lib/abort.ts";
 import { descendants, memory } from "./_proc.ts";
-import { send, type SentMessage, waitForEmoji } from "./_record.ts";
+import { send, type SentMessage, waitForEmoji, waitForReplies } from "./_record.ts";
 
 /** What every workload needs. */
 export interface WorkloadContext {
@@ -168,6 +168,58 @@ export async function stall(ctx: WorkloadContext, options: StallOptions): Promis
     sent.messages.push(fast);
     sent.unanswered.push(...await waitForEmoji(ctx.sim, [slow, fast], "👌", slowCtx));
   }
+  return sent;
+}
+
+/** Options for {@linkcode backlog}. */
+export interface BacklogOptions {
+  chatId: number;
+  /** How long the first message's brain thinks, s. */
+  seconds: number;
+  /** Messages sent after it. */
+  count: number;
+  /** Between two sends, ms. */
+  gapMs: number;
+  /** A `/status` after every this many messages. */
+  statusEvery: number;
+}
+
+/** What the backlog sent: its messages, and the commands among them. */
+export interface BacklogSent extends Sent {
+  status: SentMessage[];
+  cancel: SentMessage[];
+}
+
+/**
+ * The backlog of issue #11, as a new user would try it: in one chat, a message whose brain thinks
+ * `seconds`; once its 👀 is in, `count` echo messages `gapMs` apart, with a `/status` after every
+ * `statusEvery` of them, then a `/cancel` (not a reply: it means the running brain). Waits until
+ * every message and command has a reply. The `/cancel` may stop the first brain (its message then
+ * ends with a reply and no 👌) or, if it comes too late, find nothing to stop: its text isn't
+ * looked at, only when it came.
+ */
+export async function backlog(ctx: WorkloadContext, options: BacklogOptions): Promise<BacklogSent> {
+  const { chatId, seconds, count, gapMs, statusEvery } = options;
+  const sent: BacklogSent = { messages: [], unanswered: [], status: [], cancel: [] };
+  const slow = send(ctx.sim, chatId, `sleep ${seconds}`);
+  sent.messages.push(slow);
+  sent.unanswered.push(...await waitForEmoji(ctx.sim, [slow], "👀", ctx));
+  if (sent.unanswered.length > 0) return sent;
+  const pause = async () => {
+    // The person's pace: time is the input here.
+    if (!(await sleep(gapMs, ctx.signal))) ctx.signal.throwIfAborted();
+  };
+  for (let i = 1; i <= count; i++) {
+    await pause();
+    sent.messages.push(send(ctx.sim, chatId, `backlog ${i}`));
+    if (i % statusEvery === 0) sent.status.push(send(ctx.sim, chatId, "/status"));
+  }
+  await pause();
+  sent.cancel.push(send(ctx.sim, chatId, "/cancel"));
+  // The seed answers one message at a time after the first brain: about a second each is ample.
+  const deadline = { ...ctx, timeoutMs: ctx.timeoutMs + (seconds + count) * 1000 };
+  const everything = [...sent.messages, ...sent.status, ...sent.cancel];
+  sent.unanswered.push(...await waitForReplies(ctx.sim, everything, deadline));
   return sent;
 }
 
