@@ -6,6 +6,10 @@
  * synchronously: a line is never lost to an exit, and one short `write(2)` to a pipe is atomic, so
  * the lines of concurrent handlers never interleave.
  *
+ * Under systemd (`$JOURNAL_STREAM` set: stderr is connected to journald) each line starts with its
+ * `sd-daemon(3)` priority (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug) and carries no
+ * timestamp of its own (journald keeps one), so `journalctl -p warning` finds the bot's warnings.
+ *
  * @module
  */
 
@@ -26,10 +30,33 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out.replace(TOKEN_SHAPE, "[redacted]");
 }
 
+/** The `sd-daemon(3)` prefix of each level. */
+export const JOURNAL_PRIORITIES: Readonly<Record<LogRecord["level"], string>> = {
+  fatal: "<2>",
+  error: "<3>",
+  warning: "<4>",
+  info: "<6>",
+  debug: "<7>",
+  trace: "<7>",
+};
+
+/** Options for {@linkcode oneLineFormatter}. */
+export interface FormatterOptions {
+  /** Write for journald: a priority prefix, no timestamp. Default: false. */
+  journal?: boolean;
+}
+
 /** Formats a log record as exactly one redacted line. */
-export function oneLineFormatter(secrets: readonly string[]): (record: LogRecord) => string {
-  const text = getTextFormatter({ timestamp: "date-time-tz", value: "bare" });
-  return (record) => redact(text(record).trimEnd().replaceAll("\n", "\\n"), secrets) + "\n";
+export function oneLineFormatter(
+  secrets: readonly string[],
+  options: FormatterOptions = {},
+): (record: LogRecord) => string {
+  const { journal = underJournald() } = options;
+  const text = getTextFormatter({ timestamp: journal ? "none" : "date-time-tz", value: "bare" });
+  return (record) => {
+    const line = redact(text(record).trimEnd().replaceAll("\n", "\\n"), secrets);
+    return journal ? `${JOURNAL_PRIORITIES[record.level]}${line}\n` : `${line}\n`;
+  };
 }
 
 /** Options for {@linkcode setupLogging}. */
@@ -40,12 +67,17 @@ export interface LoggingOptions {
   level?: "debug" | "info" | "warning";
   /** Where lines go. Default: stderr. */
   write?: (bytes: Uint8Array) => void;
+  /**
+   * Lines for journald (see the module doc). Default: true when `JOURNAL_STREAM` is set (read
+   * here, at the edge, when the caller doesn't say).
+   */
+  journal?: boolean;
 }
 
 /** Sends every `coord` logger's records to stderr, one redacted line each. */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
-  const { secrets, level = "info", write = writeStderr } = options;
-  const format = oneLineFormatter(secrets);
+  const { secrets, level = "info", write = writeStderr, journal = underJournald() } = options;
+  const format = oneLineFormatter(secrets, { journal });
   const encoder = new TextEncoder();
   const sink: Sink = (record) => write(encoder.encode(format(record)));
   await configure({
@@ -66,4 +98,12 @@ export function getLog(name: string): Logger {
 function writeStderr(bytes: Uint8Array) {
   let written = 0;
   while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+}
+
+function underJournald(): boolean {
+  try {
+    return (Deno.env.get("JOURNAL_STREAM") ?? "") !== "";
+  } catch {
+    return false;
+  }
 }

@@ -137,3 +137,43 @@ Deno.test("setupLogging() honours the level and the coord category", async () =>
     await reset();
   }
 });
+
+Deno.test("setupLogging() writes for journald: a priority prefix per level and no timestamp", async (t) => {
+  const run = async (journal: boolean | undefined, env?: string) => {
+    const chunks: string[] = [];
+    const before = Deno.env.get("JOURNAL_STREAM");
+    if (env !== undefined) Deno.env.set("JOURNAL_STREAM", env);
+    else Deno.env.delete("JOURNAL_STREAM");
+    try {
+      await setupLogging({
+        secrets: [TOKEN],
+        level: "debug",
+        journal,
+        write: (bytes) => chunks.push(new TextDecoder().decode(bytes)),
+      });
+      const log = getLog("journal-test");
+      log.error("broke {token}", { token: TOKEN });
+      log.warn("careful");
+      log.info("fine");
+      await reset();
+      return chunks;
+    } finally {
+      if (before === undefined) Deno.env.delete("JOURNAL_STREAM");
+      else Deno.env.set("JOURNAL_STREAM", before);
+    }
+  };
+  await t.step("with JOURNAL_STREAM set", async () => {
+    const lines = await run(undefined, "8:12345");
+    assert.deepEqual(lines.map((l) => l.slice(0, 3)), ["<3>", "<4>", "<6>"]);
+    assert.match(lines[0], /^<3>\S*ERR\S* coord·journal-test: broke \[redacted\]\n$/);
+    for (const line of lines) assert.doesNotMatch(line, /\d{4}-\d\d-\d\d/, "no timestamp");
+  });
+  await t.step("without JOURNAL_STREAM", async () => {
+    const lines = await run(undefined);
+    assert.equal(lines.length, 3);
+    for (const line of lines) {
+      assert.doesNotMatch(line, /^</, "no priority prefix");
+      assert.match(line, /^\d{4}-\d\d-\d\d /, "its own timestamp");
+    }
+  });
+});
