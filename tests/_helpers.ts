@@ -59,10 +59,24 @@ export function isAlive(pid: number): boolean {
   } catch (error) {
     // Only "no such process" means dead; anything else (a permission) must fail the test.
     if (error instanceof Deno.errors.NotFound) return false;
+    // Deno reads /proc only with --allow-all; the demo runs with deno.json's narrower flags.
+    if (error instanceof Deno.errors.NotCapable) return psState(pid);
     throw error;
   }
   const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
   return state !== "Z" && state !== "X";
+}
+
+/** {@linkcode isAlive} through `ps`, for a caller without --allow-all (needs --allow-run). */
+function psState(pid: number): boolean {
+  const out = new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const state = new TextDecoder().decode(out.stdout).trim();
+  return state !== "" && !state.startsWith("Z") && !state.startsWith("X");
 }
 
 /** The argv of `deno task start`, as written in deno.json, with our own Deno binary. */
