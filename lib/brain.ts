@@ -2,13 +2,21 @@
  * One brain call: the message on stdin, the reply on stdout, a time limit per attempt, retries.
  *
  * The brain is any executable. Exit 0 with a non-empty stdout is an answer; anything else is a
- * failed attempt. A timed-out attempt's whole process tree is killed (it runs in its own process
- * group), so a brain's grandchildren never outlive it.
+ * failed attempt. A timed-out attempt's whole process group is killed, and so, once any attempt
+ * ends (answered, failed, timed out, cancelled or stopped), is every process that carries the
+ * attempt's marker (`sweep.ts`): what a brain starts dies with it, even what left its group.
  *
  * @module
  */
 
 import { runTree, type RunTreeResult } from "./process_tree.ts";
+import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "./sweep.ts";
+import { getLog } from "./log.ts";
+
+/** The variable in which the poll process hands the person's own umask down (octal). */
+export const PERSON_UMASK_ENV = "COORD_PERSON_UMASK";
+/** The variable that names the brain's working folder (set by the poll process for handlers). */
+export const BRAIN_WORKDIR_ENV = "COORD_BRAIN_WORKDIR";
 
 /** Options for {@linkcode callBrain}. */
 export interface BrainOptions {
@@ -37,6 +45,17 @@ export interface BrainOptions {
    * default Claude brain's JSON output has its own (`claude.ts`).
    */
   parse?: (result: RunTreeResult, timeoutMs: number) => AttemptVerdict;
+  /**
+   * This bot's marker (`botMarker()` of the state folder). Default: derived from
+   * `env.COORD_STATE_DIR`, else a random one (then only the attempt's own sweep finds its escapes).
+   */
+  bot?: string;
+  /** The brain's working folder. Default: `env.COORD_BRAIN_WORKDIR`, else ours. */
+  cwd?: string;
+  /** The brain's umask. Default: `env.COORD_PERSON_UMASK` (octal), else ours. */
+  umask?: number;
+  /** Told about a sweep that killed escaped processes, or could not run. */
+  onSweep?: (report: { killed: number[]; error?: string }) => void;
 }
 
 /** What one attempt came to. */
@@ -77,19 +96,35 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     onFailure,
     killGraceMs,
     parse = plainVerdict,
+    bot = env.COORD_STATE_DIR ? botMarker(env.COORD_STATE_DIR) : botMarker(crypto.randomUUID()),
+    cwd = env[BRAIN_WORKDIR_ENV] || undefined,
+    umask = parseUmask(env[PERSON_UMASK_ENV]),
+    onSweep = logSweep,
   } = options;
   let failure: BrainFailure = { reason: "was not run", detail: "" };
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     if (signal?.aborted) return { ok: false, failure, attempts: attempt - 1, aborted: true };
     onAttempt?.(attempt);
+    const run = runMarker(bot);
     const result = await runTree(command[0], {
       args: command.slice(1),
-      env,
+      env: { ...env, [RUN_MARKER_ENV]: run },
+      cwd,
+      umask,
       input,
       timeoutMs,
       signal,
       killGraceMs,
       onSpawn,
+      // Whatever the attempt left behind, in its group or out of it (setsid), goes with it.
+      afterExit: async () => {
+        try {
+          const killed = await sweep({ run });
+          if (killed.length > 0) onSweep?.({ killed });
+        } catch (error) {
+          onSweep?.({ killed: [], error: String(error) });
+        }
+      },
     });
     const verdict = parse(result, timeoutMs);
     if (verdict.ok) return { ...verdict, attempts: attempt };
@@ -102,6 +137,23 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     }
   }
   return { ok: false, failure, attempts: maxAttempts, aborted: false };
+}
+
+function logSweep(report: { killed: number[]; error?: string }) {
+  const log = getLog("brain");
+  if (report.error !== undefined) {
+    log.warn("cannot sweep the brain's escaped processes: {error}", { error: report.error });
+  } else {
+    log.info("killed {n} process(es) the brain left behind: {pids}", {
+      n: report.killed.length,
+      pids: report.killed.join(", "),
+    });
+  }
+}
+
+/** An octal umask from the environment, or `undefined` when unset or malformed. */
+export function parseUmask(text: string | undefined): number | undefined {
+  return text !== undefined && /^0?[0-7]{3}$/.test(text) ? parseInt(text, 8) : undefined;
 }
 
 /** The plain brain protocol: exit 0 with a non-empty stdout is the reply. */

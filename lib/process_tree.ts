@@ -41,6 +41,16 @@ export interface RunTreeOptions {
   maxOutputBytes?: number;
   /** Told the child's pid (= its process group id) once it has started. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Run once the child has exited (or been killed), before its output is drained: the brain's
+   * sweep of escaped descendants, which may still hold the pipes. Its errors are ignored.
+   */
+  afterExit?: () => Promise<unknown>;
+  /**
+   * The child's umask (e.g. the person's own, while the bot keeps 077 for its own files). The
+   * command then runs through `/bin/sh -c 'umask …; exec "$@"'`. Default: ours, unchanged.
+   */
+  umask?: number;
 }
 
 /** What one run of a command ended with. */
@@ -81,11 +91,14 @@ export async function runTree(
     killGraceMs = 2000,
     maxOutputBytes = 1024 * 1024,
     onSpawn,
+    afterExit,
+    umask,
   } = options;
+  const argv = umask === undefined ? [command, ...args] : withUmask(umask, command, args);
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command, {
-      args: [...args],
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
       env,
       clearEnv: true,
       cwd,
@@ -122,11 +135,18 @@ export async function runTree(
     clearTimeout(timer);
     stop.removeEventListener("abort", onStop);
   }
+  await afterExit?.().catch(() => {});
   // A grandchild that escaped the group may still hold the pipes: don't wait for it forever.
   const [out, err] = await Promise.all([
     stdout.drain(STREAM_DRAIN_MS),
     stderr.drain(STREAM_DRAIN_MS),
   ]);
+  if (umask !== undefined) {
+    const spawnError = shellExecError(command, status.code, err);
+    if (spawnError !== undefined) {
+      return { stdout: out, stderr: "", timedOut: false, aborted: false, spawnError };
+    }
+  }
   return {
     code: status.code,
     signal: status.signal,
@@ -147,6 +167,29 @@ export async function terminateGroup(child: Deno.ChildProcess, graceMs: number):
   // Even when the leader has exited, members of its group may linger: SIGKILL reaches them too.
   killGroup(child.pid, "SIGKILL");
   if (!exited) await child.status;
+}
+
+/** The shell's exit statuses for a command it could not run: not found, not executable. */
+const SHELL_NOT_FOUND = 127;
+const SHELL_NOT_EXECUTABLE = 126;
+/** What the wrapper shell prints before the reason, so it isn't mistaken for the command's own. */
+const WRAPPER_TAG = "forge-coordinator-exec";
+
+/** The argv that runs `command` with `umask` set first. */
+export function withUmask(umask: number, command: string, args: readonly string[]): string[] {
+  if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) {
+    throw new RangeError(`Cannot use umask: expected 0 to 0777, got ${umask}`);
+  }
+  const mask = umask.toString(8).padStart(4, "0");
+  return ["/bin/sh", "-c", `umask ${mask} && exec "$@"`, WRAPPER_TAG, command, ...args];
+}
+
+/** The spawn error the wrapper shell reported, if it could not `exec` the command. */
+function shellExecError(command: string, code: number, stderr: string): string | undefined {
+  if (!stderr.startsWith(`${WRAPPER_TAG}:`)) return undefined;
+  if (code === SHELL_NOT_FOUND) return `command not found: "${command}"`;
+  if (code === SHELL_NOT_EXECUTABLE) return `permission denied: "${command}"`;
+  return undefined;
 }
 
 function describeSpawnError(command: string, error: unknown): string {

@@ -1,0 +1,35 @@
+/**
+ * Private state: every file the bot creates is 0600 and every folder 0700, whatever the person's
+ * umask and however the bot is started.
+ *
+ * One mechanism rather than a mode at every `open` and `mkdir`: the poll process sets its umask to
+ * 077 first thing, and handlers inherit it. The brain and the transcriber get the person's own
+ * umask back (`PERSON_UMASK_ENV`, applied by `runTree`): their files are theirs to decide.
+ *
+ * @module
+ */
+
+import { PERSON_UMASK_ENV } from "./brain.ts";
+
+/** The bot's own umask: nothing for group or others. */
+export const PRIVATE_UMASK = 0o077;
+
+/**
+ * Sets this process's umask to {@linkcode PRIVATE_UMASK} and records the one it had in
+ * `PERSON_UMASK_ENV` for the children that inherit our environment. Needs `--allow-sys=umask`
+ * and `--allow-env`. Returns the person's umask.
+ */
+export function keepPrivate(): number {
+  const person = Deno.umask(PRIVATE_UMASK);
+  Deno.env.set(PERSON_UMASK_ENV, person.toString(8).padStart(4, "0"));
+  return person;
+}
+
+/**
+ * Creates `dir` (and its parents) if missing and makes it 0700, even when it existed with a wider
+ * mode (a state folder made by hand, or by an earlier version).
+ */
+export function privateFolder(dir: string): void {
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(dir, 0o700);
+}
