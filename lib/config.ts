@@ -16,6 +16,13 @@ export interface Config {
   token: string;
   /** Telegram user ids whose messages reach the brain. */
   authorizedUserIds: ReadonlySet<number>;
+  /**
+   * The chats whose messages may reach the brain (private chats are the user's id, groups
+   * negative); `undefined` when `COORD_ALLOWED_CHAT_IDS` is unset: any chat of an authorized user.
+   */
+  allowedChatIds?: ReadonlySet<number>;
+  /** The brain's working folder (created 0700 at start). */
+  brainWorkdir: string;
   /** Bot API root without a trailing slash. */
   apiRoot: string;
   /** The brain's argv. */
@@ -79,6 +86,11 @@ export interface ConfigSources {
   readTextFile(path: string): string;
   /** Tells whether a path is a readable regular file (the persona file). */
   isReadableFile(path: string): boolean;
+  /**
+   * The owner and mode of a folder, or null when it doesn't exist. When given, the lock folder is
+   * checked with it: it must be ours and writable by nobody else.
+   */
+  folderInfo?(path: string): { uid: number | null; mode: number | null } | null;
 }
 
 /** Environment variables that carry the token: they never reach a brain. */
@@ -120,10 +132,15 @@ export function parseConfig(sources: ConfigSources): Config {
   const customBrain = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD"));
   const brainCommand = customBrain ?? defaultBrainCommand(personaFile);
   const transcribe = get("COORD_TRANSCRIBE_CMD");
+  const stateDir = get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME"));
+  const lockDir = get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid);
+  if (sources.folderInfo !== undefined) checkLockDir(lockDir, sources);
 
   return {
     token: parseToken(sources),
     authorizedUserIds: parseUserIds(get("COORD_AUTHORIZED_USER_IDS")),
+    allowedChatIds: parseChatIds(get("COORD_ALLOWED_CHAT_IDS")),
+    brainWorkdir: get("COORD_BRAIN_WORKDIR") ?? `${stateDir.replace(/\/+$/, "")}/brain`,
     apiRoot: parseApiRoot(get("COORD_API_ROOT") ?? "https://api.telegram.org"),
     brainCommand,
     personaFile,
@@ -160,8 +177,8 @@ export function parseConfig(sources: ConfigSources): Config {
       get("COORD_TRANSCRIBE_TIMEOUT_S"),
       { fallback: 300, integer: false, min: 0.001 },
     ) * 1000,
-    lockDir: get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid),
-    stateDir: get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME")),
+    lockDir,
+    stateDir,
     transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", transcribe),
     pollTimeoutS: parsePollTimeout(get("COORD_POLL_TIMEOUT_S")),
     poisonLimit: parseNumber("COORD_POISON_LIMIT", get("COORD_POISON_LIMIT"), {
@@ -304,6 +321,51 @@ function parseUserIds(value: string | undefined): Set<number> {
   return ids;
 }
 
+function parseChatIds(value: string | undefined): Set<number> | undefined {
+  const variable = "COORD_ALLOWED_CHAT_IDS";
+  if (value === undefined) return undefined;
+  const ids = new Set<number>();
+  for (const part of value.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const id = Number(part);
+    if (!/^-?\d+$/.test(part) || !Number.isSafeInteger(id) || id === 0) {
+      throw new ConfigError(
+        variable,
+        `Cannot parse ${variable}: expected comma-separated chat ids (groups negative), got "${part}"`,
+      );
+    }
+    ids.add(id);
+  }
+  if (ids.size === 0) {
+    throw new ConfigError(variable, `Cannot parse ${variable}: no chat id in "${value}"`);
+  }
+  return ids;
+}
+
+/**
+ * Refuses a lock folder another local user could write into: they could plant symlinks named like
+ * the next lock files or tickets, or a ticket that blocks every turn. A missing folder is let
+ * through: the handlers then warn and answer without the lock.
+ */
+function checkLockDir(lockDir: string, sources: ConfigSources): void {
+  const variable = "COORD_LOCK_DIR";
+  const info = sources.folderInfo!(lockDir);
+  if (info === null) return;
+  const uid = sources.uid();
+  if (info.uid !== null && uid !== null && info.uid !== uid) {
+    throw new ConfigError(
+      variable,
+      `Cannot use ${variable} "${lockDir}": it belongs to user ${info.uid}, not to us (${uid}); use a folder of our own such as $XDG_RUNTIME_DIR`,
+    );
+  }
+  if (info.mode !== null && (info.mode & 0o022) !== 0) {
+    const mode = (info.mode & 0o7777).toString(8).padStart(4, "0");
+    throw new ConfigError(
+      variable,
+      `Cannot use ${variable} "${lockDir}": mode ${mode} lets other users write in it; use a folder only we can write (chmod 700), such as $XDG_RUNTIME_DIR`,
+    );
+  }
+}
+
 function parseApiRoot(value: string): string {
   const variable = "COORD_API_ROOT";
   let url: URL;
@@ -391,6 +453,7 @@ export interface LoadConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const { checkFiles = true } = options;
   return parseConfig({
+    folderInfo: checkFiles ? folderInfo : undefined,
     env: Deno.env.toObject(),
     uid() {
       try {
@@ -409,4 +472,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       }
     },
   });
+}
+
+function folderInfo(path: string): { uid: number | null; mode: number | null } | null {
+  try {
+    const info = Deno.statSync(path);
+    return { uid: info.uid, mode: info.mode };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw new ConfigError(
+      "COORD_LOCK_DIR",
+      `Cannot use COORD_LOCK_DIR "${path}": ${error instanceof Error ? error.name : "unreadable"}`,
+    );
+  }
 }

@@ -92,11 +92,15 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     COORD_DOWNLOAD_TIMEOUT_S: "30",
     COORD_DOWNLOAD_STALL_S: "2.5",
     COORD_TRANSCRIBE_TIMEOUT_S: "45",
+    COORD_ALLOWED_CHAT_IDS: "1001, -100200300",
+    COORD_BRAIN_WORKDIR: "/home/coord/work",
   }, { files: { "/etc/coord/persona.md": "Be brief." } }));
 
   assert.deepEqual(config, {
     token: TOKEN,
     authorizedUserIds: new Set([1001, 1002, 1003]),
+    allowedChatIds: new Set([1001, -100200300]),
+    brainWorkdir: "/home/coord/work",
     apiRoot: "http://127.0.0.1:8081",
     brainCommand: ["my-brain", "--model", "big one"],
     personaFile: "/etc/coord/persona.md",
@@ -393,4 +397,58 @@ Deno.test("parseConfig() refuses a persona file it can't read", () => {
     "COORD_PERSONA_FILE",
   );
   assert.match(error.message, /"\/missing\/persona\.md"/);
+});
+
+Deno.test("parseConfig() reads COORD_ALLOWED_CHAT_IDS and COORD_BRAIN_WORKDIR", async (t) => {
+  await t.step("unset: any chat, and a working folder under the state folder", () => {
+    const config = parseWith({ COORD_STATE_DIR: "/s/" });
+    assert.equal(config.allowedChatIds, undefined);
+    assert.equal(config.brainWorkdir, "/s/brain");
+  });
+  await t.step("groups are negative", () => {
+    assert.deepEqual(
+      parseWith({ COORD_ALLOWED_CHAT_IDS: "-1001234,42" }).allowedChatIds,
+      new Set([-1001234, 42]),
+    );
+  });
+  for (const bad of ["me", "1.5", "0", ",", "--3"]) {
+    await t.step(`refuses "${bad}"`, () => {
+      assertConfigError(() => parseWith({ COORD_ALLOWED_CHAT_IDS: bad }), "COORD_ALLOWED_CHAT_IDS");
+    });
+  }
+});
+
+Deno.test("parseConfig() refuses a lock folder that is not ours or that others can write", async (t) => {
+  const withFolder = (info: { uid: number | null; mode: number | null } | null) =>
+    parseConfig({
+      ...sources({ ...MINIMAL, COORD_LOCK_DIR: "/some/locks" }),
+      folderInfo: (path) => {
+        assert.equal(path, "/some/locks");
+        return info;
+      },
+    });
+  await t.step("ours, 0700: fine", () => {
+    assert.equal(withFolder({ uid: 1000, mode: 0o40700 }).lockDir, "/some/locks");
+  });
+  await t.step("ours, 0755: fine (only we can write)", () => {
+    withFolder({ uid: 1000, mode: 0o40755 });
+  });
+  await t.step("missing: let through (the handlers warn and answer without the lock)", () => {
+    withFolder(null);
+  });
+  for (
+    const [mode, what] of [[0o40777, "0777"], [0o41777, "1777"], [0o40775, "0775"], [
+      0o40757,
+      "0757",
+    ]] as const
+  ) {
+    await t.step(`mode ${what}`, () => {
+      const error = assertConfigError(() => withFolder({ uid: 1000, mode }), "COORD_LOCK_DIR");
+      assert.match(error.message, new RegExp(`mode ${what} lets other users write in it`));
+    });
+  }
+  await t.step("another user's", () => {
+    const error = assertConfigError(() => withFolder({ uid: 0, mode: 0o40700 }), "COORD_LOCK_DIR");
+    assert.match(error.message, /belongs to user 0, not to us \(1000\)/);
+  });
 });
