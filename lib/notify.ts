@@ -5,11 +5,18 @@
  * Why the helper rather than a socket of our own: Deno 2.9 can send to a unix datagram socket only
  * with `--unstable-net`, an unstable flag whose behaviour may change under us; `systemd-notify`
  * needs no flag and is wherever systemd is. It runs as a child of ours, so the unit needs
- * `NotifyAccess=all`. A start costs a few milliseconds, so watchdog pings are sent at most once per
- * `minIntervalMs` (far more often than any sane `WatchdogSec=` needs), never awaited by the loop, and
- * one after the other, so that they arrive in the order they were sent. Watchdog pings start with
- * `READY=1`, as systemd's watchdog does. Without `$NOTIFY_SOCKET` (run by hand, in tests) every
- * method does nothing.
+ * `NotifyAccess=all` (`main` and `exec` admit only the main process and `Exec*=` commands).
+ *
+ * The helper runs without `--no-block`: it then waits (`BARRIER=1`) until systemd has read the
+ * message, so systemd can still tell which unit the sender belongs to. With `--no-block` the helper
+ * may exit first, and systemd drops a message it cannot attribute, even under `NotifyAccess=all`.
+ * Messages are sent one after the other, in order, never awaited by the loop.
+ *
+ * The watchdog is pinged on a timer at half of `$WATCHDOG_USEC` (as `sd_watchdog_enabled(3)`
+ * advises), not once per turn of the loop, but only while the loop's heartbeat ({@linkcode alive})
+ * is fresh: a loop that stops coming round stops the pings within `maxBeatAgeMs`. Without
+ * `$NOTIFY_SOCKET` (run by hand, in tests) every method does nothing; without `$WATCHDOG_USEC`
+ * no pings are sent.
  *
  * @module
  */
@@ -20,10 +27,15 @@ import { getLog } from "./log.ts";
 export interface NotifierOptions {
   /** `$NOTIFY_SOCKET`; when undefined, nothing is sent. */
   socket?: string;
+  /** `$WATCHDOG_USEC`; when undefined (or not a positive number), no watchdog pings are sent. */
+  watchdogUsec?: string;
+  /**
+   * The oldest a heartbeat may be for the timer to ping, in ms; never more than the watchdog
+   * interval. Default: the watchdog interval.
+   */
+  maxBeatAgeMs?: number;
   /** The helper. Default: "systemd-notify". */
   command?: string;
-  /** Fewest milliseconds between two watchdog pings. Default: 1000. */
-  minIntervalMs?: number;
   /** The clock. Default: `performance.now`. */
   now?: () => number;
 }
@@ -32,25 +44,27 @@ export interface NotifierOptions {
 export class SystemdNotifier {
   #socket?: string;
   #command: string;
-  #minIntervalMs: number;
   #now: () => number;
-  #lastPing = -Infinity;
+  #watchdogMs?: number;
+  #maxBeatAgeMs: number;
+  #lastBeat = -Infinity;
+  #status = "";
+  #timer?: ReturnType<typeof setInterval>;
+  #ticks = 0;
   #queue: Promise<void> = Promise.resolve();
-  #ready = false;
   #broken = false;
   #log = getLog("notify");
 
   constructor(options: NotifierOptions = {}) {
-    const {
-      socket,
-      command = "systemd-notify",
-      minIntervalMs = 1000,
-      now = () => performance.now(),
-    } = options;
+    const { socket, watchdogUsec, maxBeatAgeMs, command = "systemd-notify", now } = options;
     this.#socket = socket;
     this.#command = command;
-    this.#minIntervalMs = minIntervalMs;
-    this.#now = now;
+    this.#now = now ?? (() => performance.now());
+    const usec = Number(watchdogUsec);
+    if (watchdogUsec !== undefined && Number.isFinite(usec) && usec > 0) {
+      this.#watchdogMs = usec / 1000;
+    }
+    this.#maxBeatAgeMs = Math.min(maxBeatAgeMs ?? Infinity, this.#watchdogMs ?? Infinity);
   }
 
   /** True when there is a socket to notify. */
@@ -58,30 +72,52 @@ export class SystemdNotifier {
     return this.#socket !== undefined && !this.#broken;
   }
 
-  /** Start-up is done: configuration checked, first `getUpdates` answered. */
+  /** How many times the watchdog timer has fired (for tests: "it fired, and did not ping"). */
+  get ticks(): number {
+    return this.#ticks;
+  }
+
+  /**
+   * Start-up is done (configuration checked, first `getUpdates` answered): `READY=1`, and the
+   * watchdog timer starts.
+   */
   ready(status: string): void {
-    this.#ready = true;
-    this.#lastPing = this.#now();
+    this.#lastBeat = this.#now();
+    this.#status = status;
     this.#send(["READY=1", `STATUS=${status}`]);
+    if (this.#watchdogMs !== undefined && this.enabled && this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#tick(), this.#watchdogMs / 2);
+    }
   }
 
-  /** The poll loop came round: a watchdog ping (rate-limited) with the current status. */
+  /** The poll loop came round: its heartbeat, with the current status. Sends nothing itself. */
   alive(status: string): void {
-    if (!this.#ready) return;
-    const now = this.#now();
-    if (now - this.#lastPing < this.#minIntervalMs) return;
-    this.#lastPing = now;
-    this.#send(["WATCHDOG=1", `STATUS=${status}`]);
+    this.#lastBeat = this.#now();
+    this.#status = status;
   }
 
-  /** The teardown has begun. */
+  /** The teardown has begun: no more pings. */
   stopping(status: string): void {
+    this.#stopTimer();
     this.#send(["STOPPING=1", `STATUS=${status}`]);
   }
 
-  /** Waits for the notifications under way (at exit). */
+  /** Waits for the notifications under way (at exit), and stops the timer. */
   async flush(): Promise<void> {
+    this.#stopTimer();
     await this.#queue;
+  }
+
+  #tick() {
+    this.#ticks++;
+    // A loop that hasn't come round lately may be stuck: let systemd's watchdog decide.
+    if (this.#now() - this.#lastBeat > this.#maxBeatAgeMs) return;
+    this.#send(["WATCHDOG=1", `STATUS=${this.#status}`]);
+  }
+
+  #stopTimer() {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   #send(assignments: string[]) {
@@ -94,7 +130,8 @@ export class SystemdNotifier {
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(this.#command, {
-        args: ["--no-block", ...assignments],
+        // No --no-block: see the module doc.
+        args: assignments,
         env: { NOTIFY_SOCKET: this.#socket!, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
         clearEnv: true,
         stdin: "null",
