@@ -26,6 +26,8 @@ import { Intake } from "./lib/intake.ts";
 import { Journal } from "./lib/journal.ts";
 import { removeOrphanAttachments } from "./lib/files.ts";
 import { TurnQueue } from "./lib/turn.ts";
+import { keepPrivate, privateFolder } from "./lib/private.ts";
+import { sweepBot } from "./lib/sweep.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -54,10 +56,18 @@ try {
   if (!(error instanceof ConfigError)) throw error;
   exitWithConfigError(error.message);
 }
+// Private state (lib/private.ts): umask 077 from here on, inherited by handlers; brains and the
+// transcriber get the person's own umask back.
+keepPrivate();
 try {
-  Deno.mkdirSync(config.stateDir, { recursive: true });
+  privateFolder(config.stateDir);
 } catch (error) {
   exitWithConfigError(`Cannot create COORD_STATE_DIR "${config.stateDir}": ${String(error)}`);
+}
+try {
+  Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
+} catch (error) {
+  exitWithConfigError(`Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}": ${error}`);
 }
 
 function exitWithConfigError(line: string): never {
@@ -87,6 +97,9 @@ try {
     error: String(error),
   });
 }
+
+// What brains of an earlier run left behind (a crash, a SIGKILL) dies before anything new starts.
+await sweepBot(config.stateDir, "at start");
 
 const journal = new Journal(`${config.stateDir}/journal`);
 const dispatcher = new Dispatcher({
@@ -134,7 +147,12 @@ const api = createApi(config.token, {
   apiRoot: config.apiRoot,
   timeoutSeconds: config.pollTimeoutS + 30,
 });
-const notifier = new SystemdNotifier({ socket: Deno.env.get("NOTIFY_SOCKET") });
+const notifier = new SystemdNotifier({
+  socket: Deno.env.get("NOTIFY_SOCKET"),
+  // Pinged on a timer while the loop's heartbeat is younger than the longest turn of the loop.
+  watchdogUsec: Deno.env.get("WATCHDOG_USEC"),
+  maxBeatAgeMs: (config.pollTimeoutS + POLL_SLACK_S) * 1000,
+});
 checkWatchdogInterval(Deno.env.get("WATCHDOG_USEC"));
 const status = () =>
   `polling; ${dispatcher.live} of ${dispatcher.cap} handlers busy; backlog ${intake.size}; ` +
@@ -165,8 +183,8 @@ try {
     poller,
     dispatcher,
     intake,
-    // The watchdog is pinged from the same place as the heartbeat, and nowhere else: systemd then
-    // restarts the bot when (and only when) this loop stops coming round.
+    // The heartbeat feeds the watchdog timer (lib/notify.ts): systemd then restarts the bot when
+    // (and only when) this loop stops coming round.
     heartbeat: () => {
       notifier.alive(status());
       const live = dispatcher.children.filter((c) => c.status === undefined);
@@ -193,6 +211,7 @@ intake.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
 await dispatcher.terminateAll();
+await sweepBot(config.stateDir, "at teardown");
 await notifier.flush();
 log.info("stopped");
 Deno.exit(exitCode);

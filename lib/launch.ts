@@ -48,6 +48,7 @@ export function handlerLaunch(config: Config, options: HandlerLaunchOptions): Ha
   // Resolved once here, so a handler never has to guess a default differently.
   handlerEnv.COORD_LOCK_DIR = config.lockDir;
   handlerEnv.COORD_STATE_DIR = config.stateDir;
+  handlerEnv.COORD_BRAIN_WORKDIR = config.brainWorkdir;
   return { command: denoPath, args, env: handlerEnv };
 }
 
