@@ -16,8 +16,9 @@ export const PRIVATE_UMASK = 0o077;
 
 /**
  * Sets this process's umask to {@linkcode PRIVATE_UMASK} and records the one it had in
- * `PERSON_UMASK_ENV` for the children that inherit our environment. Needs `--allow-sys=umask`
- * and `--allow-env`. Returns the person's umask.
+ * `PERSON_UMASK_ENV` for the children that inherit our environment. Returns the person's umask.
+ * Needs `--allow-env` and a bare `--allow-sys`: Deno 2.9.6 has no `--allow-sys=` descriptor for
+ * the umask (`--allow-sys=uid,umask` is refused).
  */
 export function keepPrivate(): number {
   const person = Deno.umask(PRIVATE_UMASK);

@@ -8,6 +8,7 @@ import {
   BotApiSimulator,
   brainLog,
   denoDir,
+  isAlive,
   messageIdOf,
   openGate,
   projectPath,
@@ -20,10 +21,22 @@ import {
 
 const CHAT = 1001;
 
-/** A notification socket that records every datagram with its arrival time. */
+/**
+ * The watchdog interval the tests give the bot: 3 s, so pings come every 1.5 s (with room for a
+ * loaded test machine).
+ */
+const WATCHDOG_USEC = "3000000";
+const WATCHDOG_MS = 3000;
+
+/**
+ * A notification socket that records every datagram with its arrival time; `systemd-notify`'s
+ * `BARRIER=1` (sent when it waits for systemd to read its message, i.e. without `--no-block`) is
+ * counted apart.
+ */
 class FakeSystemd implements AsyncDisposable {
   readonly path: string;
   readonly messages: { at: number; text: string }[] = [];
+  barriers = 0;
   #conn: Deno.DatagramConn;
   #done: Promise<void>;
 
@@ -34,6 +47,10 @@ class FakeSystemd implements AsyncDisposable {
     this.#done = (async () => {
       try {
         for await (const [data] of conn) {
+          if (new TextDecoder().decode(data) === "BARRIER=1") {
+            this.barriers++;
+            continue;
+          }
           this.messages.push({
             at: performance.timeOrigin + performance.now(),
             text: new TextDecoder().decode(data),
@@ -68,13 +85,13 @@ class FakeSystemd implements AsyncDisposable {
   }
 }
 
-Deno.test("the bot tells systemd READY after its first poll, WATCHDOG while a brain hangs, and STOPPING on SIGTERM", async () => {
+Deno.test("the bot tells systemd READY after its first poll, WATCHDOG on a timer while a brain hangs past the interval, and STOPPING on SIGTERM", async () => {
   await using dir = await tempDir();
   await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
   await using sim = await BotApiSimulator.start();
   await using bot = await startBot({
     sim,
-    env: { NOTIFY_SOCKET: systemd.path, COORD_POLL_TIMEOUT_S: "1" },
+    env: { NOTIFY_SOCKET: systemd.path, WATCHDOG_USEC, COORD_POLL_TIMEOUT_S: "1" },
   });
   try {
     const [ready] = await systemd.waitFor("READY=1");
@@ -87,7 +104,15 @@ Deno.test("the bot tells systemd READY after its first poll, WATCHDOG while a br
       description: "the brain to start",
     });
     const before = systemd.with("WATCHDOG=1").length;
-    await systemd.waitFor("WATCHDOG=1", before + 3);
+    const hungAt = performance.timeOrigin + performance.now();
+    // Pings every half interval while the brain hangs for longer than the interval.
+    await systemd.waitFor("WATCHDOG=1", before + 4);
+    const pings = systemd.with("WATCHDOG=1").filter((m) => m.at >= hungAt);
+    assert.ok(pings.at(-1)!.at - hungAt > WATCHDOG_MS, "the brain has hung past the interval");
+    for (let i = 1; i < pings.length; i++) {
+      const gap = pings[i].at - pings[i - 1].at;
+      assert.ok(gap < WATCHDOG_MS, `never an interval without a ping (a gap of ${gap} ms)`);
+    }
     const busy = systemd.with("WATCHDOG=1").at(-1)!;
     assert.match(busy.text, /STATUS=polling; 1 of 4 handlers busy; backlog 0; last update 1/);
     assert.ok(!brainLog(bot).some((l) => l.startsWith("end")), "the brain still hangs");
@@ -97,6 +122,8 @@ Deno.test("the bot tells systemd READY after its first poll, WATCHDOG while a br
     const [stopping] = await systemd.waitFor("STOPPING=1");
     assert.ok(stopping.at > busy.at);
     assert.equal(systemd.with("READY=1").length, 1);
+    // Nothing went with --no-block: the helper waited for every message to be read.
+    assert.ok(systemd.barriers >= systemd.messages.length - 1, `${systemd.barriers} barriers`);
     const order = systemd.messages.map((m) => m.text.split("\n")[0]);
     assert.equal(order[0], "READY=1");
     assert.equal(order.at(-1), "STOPPING=1");
@@ -114,9 +141,9 @@ Deno.test("a stalled loop stops the watchdog pings and turns the health check st
   await using sim = await BotApiSimulator.start();
   await using bot = await startBot({
     sim,
-    env: { NOTIFY_SOCKET: systemd.path, COORD_POLL_TIMEOUT_S: "1" },
+    env: { NOTIFY_SOCKET: systemd.path, WATCHDOG_USEC, COORD_POLL_TIMEOUT_S: "1" },
   });
-  const health = () => runHealth(bot.dirs.state, "2");
+  const health = () => runHealth(bot.dirs.state, "4");
   try {
     await systemd.waitFor("READY=1");
     // A brain that hangs: pings go on, and health stays fresh.
@@ -126,7 +153,7 @@ Deno.test("a stalled loop stops the watchdog pings and turns the health check st
     await systemd.waitFor("WATCHDOG=1", pingsBefore + 3);
     const fresh = await health();
     assert.equal(fresh.code, 0, fresh.line);
-    assert.match(fresh.line, /^healthy: heartbeat [\d.]+ s old \(threshold 2 s\)$/);
+    assert.match(fresh.line, /^healthy: heartbeat [\d.]+ s old \(threshold 4 s\)$/);
 
     // The loop itself stalls (the process is stopped): no more pings, and health turns stale.
     Deno.kill(bot.process.pid, "SIGSTOP");
@@ -135,7 +162,7 @@ Deno.test("a stalled loop stops the watchdog pings and turns the health check st
       const result = await health();
       return result.code === 1 ? result : undefined;
     }, { description: "the health check to turn stale" });
-    assert.match(stale.line, /^unhealthy: heartbeat [\d.]+ s old, over the threshold of 2 s$/);
+    assert.match(stale.line, /^unhealthy: heartbeat [\d.]+ s old, over the threshold of 4 s$/);
     const during = systemd.messages.filter((m) => m.at > stoppedAt + 100);
     assert.deepEqual(during, [], "no ping from a stalled loop");
 
@@ -153,6 +180,36 @@ Deno.test("a stalled loop stops the watchdog pings and turns the health check st
     throw error;
   } finally {
     Deno.kill(bot.process.pid, "SIGCONT");
+  }
+});
+
+Deno.test("a loop stuck in a getUpdates that never returns stops the pings within one watchdog interval, though the process runs on", async () => {
+  await using dir = await tempDir();
+  await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
+  await using sim = await BotApiSimulator.start();
+  await using bot = await startBot({
+    sim,
+    env: { NOTIFY_SOCKET: systemd.path, WATCHDOG_USEC, COORD_POLL_TIMEOUT_S: "1" },
+  });
+  try {
+    await systemd.waitFor("READY=1");
+    await systemd.waitFor("WATCHDOG=1", 2);
+    sim.injectFault({ method: "getUpdates", fault: { kind: "hang" } });
+    const stuck = await sim.waitForCall((c) => c.method === "getUpdates" && c.fault === "hang", {
+      includePending: true,
+      description: "the getUpdates that hangs",
+    });
+    // The heartbeat was written just before that call. Pings may go on until it is older than
+    // the interval, plus one tick (half the interval); then none. Time itself is the subject here.
+    const quietFrom = stuck.at + WATCHDOG_MS * 1.5 + 500;
+    await waitUntil(() => (Date.now() > quietFrom + 3000 ? true : undefined), {
+      description: "three quiet seconds",
+    });
+    assert.deepEqual(systemd.with("WATCHDOG=1").filter((m) => m.at > quietFrom), []);
+    assert.equal(bot.process.pid > 0 && isAlive(bot.process.pid), true, "the process runs on");
+  } catch (error) {
+    console.error(bot.stderr);
+    throw error;
   }
 });
 
