@@ -1,20 +1,24 @@
 /**
- * One message's handler process, started by the poll loop with the update as one JSON line on
- * stdin and the token in its environment. A spare (started ahead of its update, `WARM_ENV` set)
- * loads everything first and then waits for its line, so that its 👀 takes milliseconds.
+ * A handler process, started by the poll loop with the token in its environment, in one of two
+ * roles:
+ * - the desk (`COORD_HANDLER_ROLE=desk`): one long-lived process that reads jobs from stdin, one
+ *   JSON line each, and does the quick work for every chat: 👀, commands, edits (`lib/desk.ts`);
+ * - a message handler: gets one message as one JSON line on stdin and works it through: lock,
+ *   input, brain, reply (`lib/handle.ts`). A spare (started ahead of its message) loads
+ *   everything first and then waits for its line.
  *
  * @module
  */
 
 import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
-import { WARM_ENV } from "./lib/dispatch.ts";
-import { handleEdit } from "./lib/edits.ts";
+import { DESK_ROLE_ENV } from "./lib/desk_protocol.ts";
+import { runDesk, writeReport } from "./lib/desk.ts";
 import { handleMessage, reportCrash } from "./lib/handle.ts";
 import { Journal } from "./lib/journal.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
 import { createApi, enableRetries } from "./lib/telegram.ts";
 import { parseHandlerUpdate } from "./lib/update.ts";
-import { readFirstLine } from "./lib/stdin.ts";
+import { readFirstLine, readLines } from "./lib/stdin.ts";
 
 let config: Config;
 try {
@@ -27,7 +31,6 @@ try {
 await setupLogging({ secrets: [config.token] });
 const log = getLog("handler");
 
-const warm = Deno.env.get(WARM_ENV) === "1";
 const stop = new AbortController();
 let working = false;
 const onSignal = () => {
@@ -46,9 +49,23 @@ Deno.addSignalListener("SIGINT", onSignal);
 const api = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
 const replyApi = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
 const journal = new Journal(`${config.stateDir}/journal`);
-// A spare has time now; a handler started for a waiting message loads the retry plugin after its
-// acknowledgement instead.
-if (warm) await enableRetries(replyApi);
+await enableRetries(replyApi);
+
+if (Deno.env.get(DESK_ROLE_ENV) === "desk") {
+  // The desk works until its stdin ends: the loop replaced it, or the loop is gone. A SIGTERM
+  // (teardown) stops it at once; its unfinished jobs stay in the journal.
+  working = true;
+  await runDesk(readLines(Deno.stdin.readable), {
+    api,
+    replyApi,
+    config,
+    journal,
+    log,
+    signal: stop.signal,
+    report: writeReport,
+  });
+  Deno.exit(stop.signal.aborted ? 143 : 0);
+}
 
 // The poll process keeps our stdin open: EOF means it is gone (even if SIGKILLed), and so must we.
 const { line, rest } = await readFirstLine(Deno.stdin.readable);
@@ -70,23 +87,23 @@ try {
   Deno.exit(65); // EX_DATAERR
 }
 
+if (update.message === undefined) {
+  log.error("handler for update {updateId} got no message (edits go to the desk)", {
+    updateId: update.update_id,
+  });
+  Deno.exit(65); // EX_DATAERR
+}
 try {
-  if (update.edited_message !== undefined) {
-    // An edit: no acknowledgement, no turn; it is left for its message or answered at once.
-    await handleEdit({ api: replyApi, config, update, journal, log, signal: stop.signal });
-  } else {
-    await handleMessage({
-      api,
-      replyApi,
-      config,
-      update,
-      env: Deno.env.toObject(),
-      log,
-      signal: stop.signal,
-      journal,
-      afterAck: warm ? undefined : () => enableRetries(replyApi),
-    });
-  }
+  await handleMessage({
+    api,
+    replyApi,
+    config,
+    update,
+    env: Deno.env.toObject(),
+    log,
+    signal: stop.signal,
+    journal,
+  });
 } catch (error) {
   if (stop.signal.aborted) {
     // Stopped while waiting (for the turn, or Telegram): no reply; the journal keeps the message.
@@ -98,14 +115,12 @@ try {
     updateId: update.update_id,
     error: reason,
   });
-  // An edit has no 👀 of its own: it runs again (the poll loop queues it), up to the poison limit.
-  if (update.edited_message !== undefined) Deno.exit(1);
   // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
   await reportCrash(replyApi, update, {
     signal: AbortSignal.timeout(3000),
     journal,
     log,
-    stateDir: config.stateDir,
+    config,
   })
     .catch(() => {});
   Deno.exit(1);

@@ -25,7 +25,7 @@ import { createApi } from "./lib/telegram.ts";
 import { Intake } from "./lib/intake.ts";
 import { Journal } from "./lib/journal.ts";
 import { removeOrphanAttachments } from "./lib/files.ts";
-import { TurnQueue } from "./lib/turn.ts";
+import { DeskLink } from "./lib/desk_link.ts";
 import { keepPrivate, privateFolder } from "./lib/private.ts";
 import { sweepBot } from "./lib/sweep.ts";
 
@@ -87,40 +87,52 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-const turns = new TurnQueue(config.lockDir);
-try {
-  const stale = turns.clearStale();
-  if (stale > 0) log.info("removed {stale} turn ticket(s) left by an earlier run", { stale });
-} catch (error) {
-  log.warn("cannot tidy the lock folder {dir}: {error}", {
-    dir: config.lockDir,
-    error: String(error),
-  });
-}
-
 // What brains of an earlier run left behind (a crash, a SIGKILL) dies before anything new starts.
 await sweepBot(config.stateDir, "at start");
 
 const journal = new Journal(`${config.stateDir}/journal`);
+const launch = handlerLaunch(config, {
+  denoPath: Deno.execPath(),
+  handlerPath: `${import.meta.dirname}/handler.ts`,
+  configPath: `${import.meta.dirname}/deno.json`,
+  env: Deno.env.toObject(),
+});
 const dispatcher = new Dispatcher({
-  launch: handlerLaunch(config, {
-    denoPath: Deno.execPath(),
-    handlerPath: `${import.meta.dirname}/handler.ts`,
-    configPath: `${import.meta.dirname}/deno.json`,
-    env: Deno.env.toObject(),
-  }),
+  launch,
   cap: config.maxConcurrentHandlers,
   spares: config.spareHandlers,
   // At once, not at the next reap: a handler that crashed must not hold up the chat behind it.
   onExit: (child) => intake.handlerExited(child),
 });
+// The front desk: acknowledges every message and answers commands at once, whatever the brains do.
+const desk = new DeskLink({
+  launch,
+  holdSpares: (hold) => dispatcher.holdSpares(hold),
+  onReport: (report) => {
+    if ("acked" in report) intake.acked(report.acked);
+    else if ("done" in report) intake.deskDone(report.done);
+    else if ("withdraw" in report) intake.withdraw(report.withdraw);
+  },
+  onGiveUp: (job) => {
+    const updateId = (job.update as { update_id: number }).update_id;
+    if (job.job === "ack") return intake.acked(updateId);
+    intake.deskDone(updateId);
+    try {
+      journal.finish(updateId);
+    } catch (error) {
+      log.error("journal: cannot remove entry {updateId}: {error}", {
+        updateId,
+        error: String(error),
+      });
+    }
+  },
+});
 const intake = new Intake({
   journal,
-  turns,
   dispatcher,
+  desk,
   authorized: config.authorizedUserIds,
   poisonLimit: config.poisonLimit,
-  lockDir: config.lockDir,
 });
 try {
   journal.open();
@@ -155,7 +167,7 @@ const notifier = new SystemdNotifier({
 });
 checkWatchdogInterval(Deno.env.get("WATCHDOG_USEC"));
 const status = () =>
-  `polling; ${dispatcher.live} of ${dispatcher.cap} handlers busy; backlog ${intake.size}; ` +
+  `polling; ${dispatcher.live} of ${dispatcher.cap} brains busy; ${intake.waiting} waiting; ` +
   `last update ${poller.offset > 0 ? poller.offset - 1 : "none"}`;
 let ready = false;
 const poller = new Poller({
@@ -170,8 +182,11 @@ const poller = new Poller({
 });
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
+desk.start();
 dispatcher.warmUp();
-log.info("polling {apiRoot} with at most {cap} handlers, {n} authorized user(s)", {
+// Messages of an earlier run wait in the journal; starting them needs no poll.
+intake.drain();
+log.info("polling {apiRoot} with at most {cap} brains at once, {n} authorized user(s)", {
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,
   n: config.authorizedUserIds.size,
@@ -193,11 +208,13 @@ try {
         live: live.length,
         cap: dispatcher.cap,
         updateIds: live.map((c) => c.updateId),
+        waiting: intake.waiting,
       });
     },
     // Everything routed is journaled by now: from here on Telegram may forget it.
     afterBatch: () => journal.writeOffset(poller.offset),
     signal: stop.signal,
+    maxBacklog: config.maxBacklog,
   });
 } catch (error) {
   if (!(error instanceof FatalPollError)) throw error;
@@ -210,7 +227,7 @@ try {
 intake.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
-await dispatcher.terminateAll();
+await Promise.all([dispatcher.terminateAll(), desk.terminate()]);
 await sweepBot(config.stateDir, "at teardown");
 await notifier.flush();
 log.info("stopped");

@@ -1,18 +1,17 @@
 /**
- * Answering the bot's own commands (see `command.ts`): at once, without the chat's turn, and
- * without a brain.
+ * Answering the bot's own commands (see `command.ts`), in the desk: at once, whatever the brains
+ * do, and without a brain.
  *
  * @module
  */
 
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
-import { sleep } from "./abort.ts";
 import { CancelBox } from "./cancel.ts";
 import type { Command } from "./command.ts";
 import type { Config } from "./config.ts";
 import { readHeartbeatFile } from "./heartbeat.ts";
-import { entryRecord, type Journal, type JournalEntry } from "./journal.ts";
+import { entryRecord, isRunning, type Journal, type JournalEntry } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { killGroup } from "./process_tree.ts";
 import { sendReply } from "./reply.ts";
@@ -29,15 +28,11 @@ export interface CommandOptions {
   journal?: Journal;
   log: Logger;
   signal: AbortSignal;
+  /** Asks the poll loop to withdraw a waiting message (it alone knows whether it still waits). */
+  withdraw?: (updateId: number) => void;
   /** The clock, ms since the epoch. Default: `Date.now`. */
   now?: () => number;
 }
-
-/** How long `/status` waits for the poll loop to record its own handler. */
-const STATUS_BEAT_WAIT_MS = 2000;
-
-/** Between SIGTERM and SIGKILL to a cancelled brain's process group. */
-const CANCEL_GRACE_MS = 2000;
 
 /** Answers a command; returns once its reply is sent. */
 export async function handleCommand(options: CommandOptions): Promise<void> {
@@ -46,7 +41,7 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
   const chatId = message.chat.id;
   let text: string;
   if (command === "status") {
-    text = await status(options);
+    text = status(options);
   } else if (command === "cancel") {
     text = await cancel(options);
   } else {
@@ -64,42 +59,30 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
   });
 }
 
-async function status(options: CommandOptions): Promise<string> {
-  const { config, update, journal, signal, now = Date.now } = options;
-  const path = `${config.stateDir}/heartbeat`;
-  // The poll loop beats right after it starts a handler: wait (briefly) for the beat that counts us.
-  const deadline = performance.now() + STATUS_BEAT_WAIT_MS;
-  let beat = readHeartbeatFile(path);
-  while (
-    !beat?.status?.updateIds.includes(update.update_id) && performance.now() < deadline &&
-    !signal.aborted
-  ) {
-    await sleep(25, signal);
-    beat = readHeartbeatFile(path);
-  }
+function status(options: CommandOptions): string {
+  const { config, update, journal, now = Date.now } = options;
+  const beat = readHeartbeatFile(`${config.stateDir}/heartbeat`);
   const cancels = new CancelBox(config.stateDir);
+  const entries = entriesOf(journal);
   return statusText({
     beatAt: beat?.at,
     poll: beat?.status,
-    standing: chatStanding(
-      entriesOf(journal),
-      update.message.chat.id,
-      (id) => cancels.requested(id),
-    ),
+    standing: chatStanding(entries, update.message.chat.id, (id) => cancels.requested(id)),
+    waitingInAll: chatStanding(entries, undefined, (id) => cancels.requested(id)).waiting,
     maxAttempts: config.brainMaxAttempts,
     now: now(),
   });
 }
 
 async function cancel(options: CommandOptions): Promise<string> {
-  const { config, update, journal, log, signal } = options;
+  const { config, update, journal, log, withdraw } = options;
   const chatId = update.message.chat.id;
   const entries = entriesOf(journal).filter((e) =>
     e.chatId === chatId && e.updateId !== update.update_id && e.stage !== "replied"
   );
   const replyTo = update.message.reply_to_message?.message_id;
   const target = replyTo === undefined
-    ? entries.find((e) => e.stage === "brain")
+    ? entries.find(isRunning)
     : entries.find((e) => messageIdOf(e) === replyTo);
   if (target === undefined) {
     return replyTo === undefined
@@ -108,34 +91,31 @@ async function cancel(options: CommandOptions): Promise<string> {
   }
   const cancels = new CancelBox(config.stateDir);
   cancels.request(target.updateId);
-  // Read again after the marker is down: a handler that started its brain meanwhile either saw the
-  // marker itself, or has recorded the brain's process group by now.
+  // Read again after the marker is down: a handler that started meanwhile either sees the marker
+  // itself, or has recorded its stage (and its brain's process group) by now.
   const current = journal?.read(target.updateId);
   if (current === undefined || current.stage === "replied") {
     cancels.clear(target.updateId);
     return "That message was answered meanwhile: nothing to cancel.";
   }
   const id = messageIdOf(current);
-  if (current.stage !== "brain") {
+  if (!isRunning(current)) {
+    withdraw?.(current.updateId);
     return `Withdrawn: message ${id} won't go to the brain.`;
   }
-  if (current.brainPid !== undefined) await stopGroup(current.brainPid, signal);
+  if (current.stage !== "brain") {
+    // Its handler sees the marker within a moment and stops its download or transcriber.
+    log.info("/cancel stops update {updateId} before its brain", { updateId: current.updateId });
+    return `Stopped message ${id} before its brain started.`;
+  }
+  // The handler stops the whole tree as soon as it sees the marker; the SIGTERM only saves it the
+  // wait for its next look.
+  if (current.brainPid !== undefined) killGroup(current.brainPid, "SIGTERM");
   log.info("/cancel stopped the brain of update {updateId} (process group {pid})", {
     updateId: current.updateId,
     pid: current.brainPid ?? "not yet recorded",
   });
   return `Stopped the brain working on message ${id}.`;
-}
-
-/** SIGTERM to a process group, then SIGKILL to whatever is left of it after a grace period. */
-async function stopGroup(pid: number, signal: AbortSignal): Promise<void> {
-  if (!killGroup(pid, "SIGTERM")) return;
-  const deadline = performance.now() + CANCEL_GRACE_MS;
-  // SIGCONT harms no process and tells whether the group still has members.
-  while (performance.now() < deadline && killGroup(pid, "SIGCONT")) {
-    if (!(await sleep(25, signal))) break;
-  }
-  killGroup(pid, "SIGKILL");
 }
 
 function entriesOf(journal: Journal | undefined): JournalEntry[] {

@@ -1,5 +1,6 @@
 /**
- * Handler processes: spawning one per message, the hard cap, reaping, and teardown.
+ * Message handler processes: spawning one per message that can start, the hard cap, reaping, and
+ * teardown.
  *
  * Each handler runs in its own process group (so a signal to the group reaches whatever it
  * started in it), gets its update as one JSON line on stdin, and keeps that stdin open: when the
@@ -29,6 +30,26 @@ export interface HandlerLaunch {
   env: Record<string, string>;
 }
 
+/**
+ * Starts a `handler.ts` process in its own process group, with `extraEnv` on top of the launch's
+ * environment. Its stdin is piped (EOF tells it the poll process is gone); its stderr is ours.
+ */
+export function startHandler(
+  launch: HandlerLaunch,
+  extraEnv: Record<string, string>,
+  stdout: "null" | "piped",
+): Deno.ChildProcess {
+  return new Deno.Command(launch.command, {
+    args: [...launch.args],
+    env: { ...launch.env, ...extraEnv },
+    clearEnv: true,
+    stdin: "piped",
+    stdout,
+    stderr: "inherit",
+    detached: true,
+  }).spawn();
+}
+
 /** Set in a spare's environment: it was started ahead of its update, so it loads everything first. */
 export const WARM_ENV = "COORD_HANDLER_WARM";
 
@@ -51,7 +72,7 @@ export interface ChildRecord {
 export interface DispatcherOptions {
   /** How to start a handler. */
   launch: HandlerLaunch;
-  /** The most handlers alive at once (spares waiting for an update not counted). */
+  /** The most message handlers alive at once (spares waiting for an update not counted). */
   cap: number;
   /** Handlers kept started ahead of time. Default: 0. */
   spares?: number;
@@ -91,6 +112,7 @@ export class Dispatcher {
   #spareFailures = 0;
   #warmUpScheduled = false;
   #stopped = false;
+  #sparesHeld = false;
   #exitListeners = new Set<() => void>();
   #log = getLog("dispatch");
 
@@ -138,9 +160,25 @@ export class Dispatcher {
     return this.#spares.filter((s) => !s.status).length;
   }
 
+  /**
+   * Holds spares back (`true`: idle ones are stopped, none started) or lets them be started again:
+   * while the desk is being replaced, the two desks take the spare's place, so that the bot never
+   * runs more than its cap of handlers plus two.
+   */
+  holdSpares(hold: boolean): void {
+    this.#sparesHeld = hold;
+    if (!hold) {
+      this.#warmUpSoon();
+      return;
+    }
+    for (const spare of this.#spares) spare.stdin.close().catch(() => {});
+    // A spare reads EOF before any update and exits at once: that is not a failure.
+    this.#spares = [];
+  }
+
   /** Starts spares up to the wanted number. Call at start; `spawn` and `reap` keep it up. */
   warmUp(): void {
-    if (this.#stopped || this.#spareFailures >= SPARE_FAILURE_LIMIT) return;
+    if (this.#stopped || this.#sparesHeld || this.#spareFailures >= SPARE_FAILURE_LIMIT) return;
     while (this.spares < this.#wantedSpares) {
       const process = this.#start(true);
       const spare: Spare = { process, stdin: process.stdin.getWriter() };
@@ -277,15 +315,7 @@ export class Dispatcher {
   }
 
   #start(warm: boolean): Deno.ChildProcess {
-    return new Deno.Command(this.#launch.command, {
-      args: [...this.#launch.args],
-      env: warm ? { ...this.#launch.env, [WARM_ENV]: "1" } : this.#launch.env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "null",
-      stderr: "inherit",
-      detached: true,
-    }).spawn();
+    return startHandler(this.#launch, warm ? { [WARM_ENV]: "1" } : {}, "null");
   }
 
   #takeSpare(): Spare | undefined {

@@ -100,7 +100,7 @@ export type EditStanding = "waiting" | "working" | "answered";
 /** Tells whether an edit can still reach the brain, from the original's journal entry. */
 export function editStanding(entry: JournalEntry | undefined): EditStanding {
   if (entry === undefined || entry.stage === "replied") return "answered";
-  if ((entry.stage === "received" || entry.stage === "acked") && entry.turnAt === undefined) {
+  if (entry.stage !== "brain" && entry.turnAt === undefined) {
     return "waiting";
   }
   return "working";

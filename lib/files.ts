@@ -24,20 +24,65 @@ export interface DownloadOptions {
   saveAs: (filePath: string) => string | Promise<string>;
   /** What the file is, for the reasons: "the audio", "the photo", "the file". */
   what: string;
+  /** The longest `getFile` and the transfer may take together, in ms. Default: no limit. */
+  timeoutMs?: number;
+  /** The longest the transfer may go without a byte, in ms (`getFile` included). Default: none. */
+  stallMs?: number;
   signal?: AbortSignal;
 }
 
 /** The saved file's path, or why there is none (a phrase for the person). */
 export type Download =
   | { ok: true; path: string }
-  | { ok: false; tooBig: boolean; reason: string };
+  | { ok: false; tooBig: boolean; timedOut?: boolean; reason: string };
 
 /**
- * Fetches a file with `getFile` and its download link, and saves it. Never throws for a failure the
- * person should hear of; a file that could not be saved is not left behind.
+ * Fetches a file with `getFile` and its download link, and saves it, within the deadlines. Never
+ * throws for a failure the person should hear of (a deadline included); a file that could not be
+ * saved is not left behind. When `signal` aborts, returns a failure at once: the caller looks at
+ * its signal.
  */
 export async function downloadFile(options: DownloadOptions): Promise<Download> {
-  const { api, token, apiRoot, fileId, knownSize, saveAs, what, signal } = options;
+  const { timeoutMs, stallMs, what } = options;
+  const total = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+  const stall = new AbortController();
+  let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  const progress = () => {
+    if (stallMs === undefined) return;
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => stall.abort(new Error("no progress")), stallMs);
+  };
+  const signals = [options.signal, total, stall.signal].filter((s) => s !== undefined);
+  progress();
+  try {
+    const download = await fetchFile(options, AbortSignal.any(signals), progress);
+    if (download.ok || options.signal?.aborted) return download;
+    if (total?.aborted) {
+      return timedOut(`the download of ${what} took longer than ${seconds(timeoutMs!)}`);
+    }
+    if (stall.signal.aborted) {
+      return timedOut(`the download of ${what} stalled: no data for ${seconds(stallMs!)}`);
+    }
+    return download;
+  } finally {
+    clearTimeout(stallTimer);
+  }
+}
+
+function timedOut(reason: string): Download {
+  return { ok: false, tooBig: false, timedOut: true, reason };
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+async function fetchFile(
+  options: DownloadOptions,
+  signal: AbortSignal,
+  progress: () => void,
+): Promise<Download> {
+  const { api, token, apiRoot, fileId, knownSize, saveAs, what } = options;
   const tooBig = {
     ok: false,
     tooBig: true,
@@ -65,7 +110,8 @@ export async function downloadFile(options: DownloadOptions): Promise<Download> 
   const failed = (detail: string): Download => ({
     ok: false,
     tooBig: false,
-    reason: `the download of ${what} failed (${detail})`,
+    // An error about the request may quote its URL, which holds the token.
+    reason: `the download of ${what} failed (${detail.replaceAll(token, "<token>")})`,
   });
   let response: Response;
   try {
@@ -81,7 +127,13 @@ export async function downloadFile(options: DownloadOptions): Promise<Download> 
   try {
     // Streamed to the file: a 20 MB document need not sit in memory.
     const file = await Deno.open(path, { write: true, create: true, truncate: true });
-    await response.body.pipeTo(file.writable, { signal });
+    const counted = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        progress();
+        controller.enqueue(chunk);
+      },
+    });
+    await response.body.pipeThrough(counted, { signal }).pipeTo(file.writable, { signal });
   } catch (error) {
     await Deno.remove(path).catch(() => {});
     return failed(describeError(error));

@@ -15,6 +15,8 @@ export interface PollStatus {
   cap: number;
   /** The update ids of those handlers. */
   updateIds: number[];
+  /** Messages waiting for their turn, across chats. */
+  waiting?: number;
 }
 
 /** Writes the poll loop's heartbeat: one timestamp, replaced atomically (write, then rename). */

@@ -1,15 +1,23 @@
 /**
- * The poll loop's side of a message's life: journal it, queue it, start its handler under the
- * cap and in order, and start it again when its handler ended without a final reply.
+ * The poll loop's side of a message's life: journal it, have the desk acknowledge it, keep it
+ * waiting in its chat's queue, and start its handler when it can start: its chat has nothing
+ * running and a brain slot is free.
  *
- * Nothing here talks to Telegram: a message that must be given up on gets a handler that only
- * says so.
+ * A waiting message waits here, in the journal and in memory, never in a process and never at
+ * Telegram: the loop goes on fetching whatever the brains do. Each chat's messages start one at a
+ * time, in `update_id` order, because a chat's next handler starts only after the previous one
+ * has exited. Commands and edits never wait: they go to the desk at once.
+ *
+ * A message's handler starts once the desk has reported its 👀 out (or after `ackWaitMs`, should
+ * the desk be slow or gone), so that the handler's ✍ can never land before the 👀 and be
+ * overwritten by it.
  *
  * @module
  */
 
 import { updateCommand } from "./command.ts";
 import type { ChildRecord } from "./dispatch.ts";
+import type { DeskJob } from "./desk_protocol.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { getLog } from "./log.ts";
 import { killGroup } from "./process_tree.ts";
@@ -21,64 +29,92 @@ export interface IntakeDispatcher {
   spawn(payload: string, meta: { updateId: number; chatId: number }): ChildRecord;
 }
 
-/** What the intake needs of the turn queue. */
-export interface IntakeTurns {
-  enqueue(chatId: number, updateId: number): void;
-  withdraw(chatId: number, updateId: number): void;
+/** What the intake needs of the desk. */
+export interface IntakeDesk {
+  /** Hands the desk a job; never blocks (jobs wait in memory while no desk is ready). */
+  send(job: DeskJob): void;
 }
 
 /** Options for {@linkcode Intake}. */
 export interface IntakeOptions {
   journal: Journal;
-  turns: IntakeTurns;
   dispatcher: IntakeDispatcher;
+  desk: IntakeDesk;
   authorized: ReadonlySet<number>;
   /** Handlers started for one message before the next one only gives up on it. Default: 3. */
   poisonLimit?: number;
-  /** Where the lock folder is (for log lines only). */
-  lockDir?: string;
+  /** How long a handler's start waits for the desk's 👀 at most. Default: 2000 ms. */
+  ackWaitMs?: number;
+  /** The clock. Default: `performance.now`. */
+  now?: () => number;
 }
 
-/** Journals, queues and dispatches messages; see the module doc. */
+interface ChatQueue {
+  /** Waiting messages, in `update_id` order. */
+  waiting: JournalEntry[];
+  /** The update id whose handler runs, if any. */
+  running?: number;
+}
+
+/** Journals, queues and starts messages; see the module doc. */
 export class Intake {
   #journal: Journal;
-  #turns: IntakeTurns;
   #dispatcher: IntakeDispatcher;
+  #desk: IntakeDesk;
   #authorized: ReadonlySet<number>;
   #poisonLimit: number;
-  #lockDir: string;
-  /** Journaled and counted as dispatched, to be handed on at the next drain. */
-  #ready: JournalEntry[] = [];
-  /** Waiting for a slot, in update_id order. */
-  #backlog: JournalEntry[] = [];
+  #ackWaitMs: number;
+  #now: () => number;
+  #chats = new Map<number, ChatQueue>();
+  /** Messages whose 👀 the desk has not reported yet: when it was asked for. */
+  #unacked = new Map<number, number>();
+  /** Commands, edits and withdrawals the desk has not reported done. */
+  #deskJobs = new Set<number>();
+  /** Journaled by `route()`, handed on by the next `release()`. */
+  #batch: { entry: JournalEntry; answer: boolean }[] = [];
+  #timer?: ReturnType<typeof setTimeout>;
   #stopping = false;
-  #listeners = new Set<() => void>();
   #log = getLog("intake");
 
   constructor(options: IntakeOptions) {
-    const { journal, turns, dispatcher, authorized, poisonLimit = 3, lockDir = "" } = options;
+    const {
+      journal,
+      dispatcher,
+      desk,
+      authorized,
+      poisonLimit = 3,
+      ackWaitMs = 2000,
+      now = () => performance.now(),
+    } = options;
     this.#journal = journal;
-    this.#turns = turns;
     this.#dispatcher = dispatcher;
+    this.#desk = desk;
     this.#authorized = authorized;
     this.#poisonLimit = poisonLimit;
-    this.#lockDir = lockDir;
+    this.#ackWaitMs = ackWaitMs;
+    this.#now = now;
   }
 
-  /** Messages waiting for a handler slot. */
+  /** Journaled messages not finished: waiting, running, or with the desk. */
   get size(): number {
-    return this.#ready.length + this.#backlog.length;
+    let n = this.#deskJobs.size + this.#batch.length;
+    for (const chat of this.#chats.values()) {
+      n += chat.waiting.length + (chat.running === undefined ? 0 : 1);
+    }
+    return n;
   }
 
-  /** Calls `listener` whenever a message joins the backlog from outside the loop (a requeue). */
-  onArrival(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /** Messages waiting for their turn (not running, not with the desk). */
+  get waiting(): number {
+    let n = 0;
+    for (const chat of this.#chats.values()) n += chat.waiting.length;
+    return n;
   }
 
   /**
-   * Loads what an earlier run left unfinished, ahead of anything new. A message whose brain was
-   * running when that run ended is marked to be answered as a re-run.
+   * Loads what an earlier run left unfinished, ahead of anything new: every message waits again
+   * (a brain that was running when that run ended is marked to be answered as a re-run) and is
+   * acknowledged again; commands and edits go to the desk.
    */
   recover(): void {
     const { unfinished, removed, setAside } = this.#journal.recover();
@@ -92,8 +128,16 @@ export class Intake {
       });
     }
     for (const entry of unfinished) {
+      if (isAnswer(entry.update)) {
+        this.#toDesk(entry);
+        continue;
+      }
       const rerun = entry.rerun || entry.stage === "brain";
-      this.#backlog.push(rerun && !entry.rerun ? this.#patch(entry, { rerun: true }) : entry);
+      const waiting = entry.stage === "received" && rerun === Boolean(entry.rerun)
+        ? entry
+        : this.#patch(entry, { stage: "received", rerun, brainPid: undefined });
+      this.#ack(waiting.update);
+      this.#enqueue(waiting);
     }
     if (unfinished.length > 0) {
       this.#log.info("journal: {n} unfinished message(s) from an earlier run queued: {ids}", {
@@ -103,7 +147,11 @@ export class Intake {
     }
   }
 
-  /** Routes one update: authorized messages are journaled and queued; the rest is logged. */
+  /**
+   * Routes one update: an authorized message is acknowledged at once (the desk needs no disk) and
+   * journaled; the rest is logged. Throws when the journal can't be written: the caller must then
+   * not confirm this update to Telegram. Nothing is handed on until {@linkcode release}.
+   */
   route(update: unknown): void {
     const route = routeUpdate(update, this.#authorized);
     if (route.kind === "skip") {
@@ -117,42 +165,99 @@ export class Intake {
       );
       return;
     }
-    // Nothing waits and a slot is free (the usual case: the loop fetches no more than it has
-    // slots for): the entry is recorded as dispatched already, one durable write instead of two.
-    // It is handed on by the next drain(), not here: only once the whole batch is journaled and
-    // the loop has written its offset, so that a crash in between can't make Telegram deliver
-    // again an update whose handler has already answered and removed it.
-    const ready = this.#backlog.length === 0 && this.#ready.length < this.#dispatcher.free;
-    const entry = this.#journal.record(update, route, ready ? 1 : 0);
+    const answer = isAnswer(update);
+    // The 👀 goes before the journal's fsync: Telegram keeps the update until the next getUpdates
+    // confirms it, and that waits for the journal.
+    if (!answer && !this.#known(route.updateId)) this.#ack(update);
+    const entry = this.#journal.record(update, route);
     if (entry === undefined) {
       this.#log.info("update {updateId} is already in the journal; not queued again", route);
       return;
     }
-    if (ready) this.#ready.push(entry);
-    else this.#insert(entry);
-  }
-
-  /** Starts handlers for queued messages, oldest first, while there are free slots. */
-  drain(): void {
-    while (this.#ready.length > 0 && this.#dispatcher.free > 0) {
-      this.#handOn(this.#ready.shift()!);
-    }
-    while (this.#backlog.length > 0 && this.#dispatcher.free > 0) {
-      this.#dispatch(this.#backlog.shift()!);
-    }
-  }
-
-  /** From now on, handlers that end leave their messages for the next start. */
-  stop(): void {
-    this.#stopping = true;
+    this.#batch.push({ entry, answer });
   }
 
   /**
-   * Called when a handler exits: frees its turn, and queues its message again if it ended without
+   * Hands on what `route()` journaled: commands and edits to the desk, messages to their chats'
+   * queues. Call once the batch is confirmed durable (the offset written), so that a crash in
+   * between can't make Telegram deliver again an update that was already answered.
+   */
+  release(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    for (const { entry, answer } of batch) {
+      if (answer) this.#toDesk(entry);
+      else this.#enqueue(entry);
+    }
+    this.drain();
+  }
+
+  /** The desk reported a message's 👀 out: its handler may start. */
+  acked(updateId: number): void {
+    if (this.#unacked.delete(updateId)) this.drain();
+  }
+
+  /** The desk finished a command, an edit or a withdrawal. */
+  deskDone(updateId: number): void {
+    this.#deskJobs.delete(updateId);
+  }
+
+  /**
+   * A /cancel asks to withdraw a waiting message. Only the loop knows whether it still waits: if
+   * so, it leaves its queue and the desk tells the person; if its handler has started meanwhile,
+   * that handler finds the cancel marker and stops instead.
+   */
+  withdraw(updateId: number): void {
+    for (const chat of this.#chats.values()) {
+      const at = chat.waiting.findIndex((e) => e.updateId === updateId);
+      if (at < 0) continue;
+      const [entry] = chat.waiting.splice(at, 1);
+      this.#unacked.delete(updateId);
+      this.#deskJobs.add(updateId);
+      this.#desk.send({ job: "withdraw", update: entry.update });
+      this.#log.info("update {updateId} withdrawn by /cancel before it started", { updateId });
+      return;
+    }
+    this.#log.info("update {updateId} not withdrawn: it no longer waits", { updateId });
+  }
+
+  /** Starts handlers for waiting messages while slots are free, oldest first. */
+  drain(): void {
+    if (this.#stopping) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#dispatcher.free > 0) {
+      const next = this.#nextToStart();
+      if (next === undefined) break;
+      this.#start(next);
+    }
+    this.#wakeForSlowAcks();
+  }
+
+  /** From now on, nothing starts, and handlers that end leave their messages for the next start. */
+  stop(): void {
+    this.#stopping = true;
+    clearTimeout(this.#timer);
+  }
+
+  /**
+   * Called when a handler exits: frees its chat, and queues its message again if it ended without
    * a final reply (a crash, a kill) while the bot is not stopping.
    */
   handlerExited(child: ChildRecord): void {
-    this.#turns.withdraw(child.chatId, child.updateId);
+    const chat = this.#chats.get(child.chatId);
+    if (chat?.running === child.updateId) chat.running = undefined;
+    try {
+      this.#settle(child);
+    } finally {
+      if (chat !== undefined && chat.running === undefined && chat.waiting.length === 0) {
+        this.#chats.delete(child.chatId);
+      }
+      this.drain();
+    }
+  }
+
+  #settle(child: ChildRecord) {
     let entry: JournalEntry | undefined;
     try {
       entry = this.#journal.read(child.updateId);
@@ -183,55 +288,121 @@ export class Intake {
       "handler for update {updateId} ended without a final reply (exit status {status}); queued again",
       { updateId: entry.updateId, status },
     );
-    this.#insert(entry.stage === "brain" ? this.#patch(entry, { rerun: true }) : entry);
-    for (const listener of this.#listeners) listener();
+    // It keeps its 👀: no new acknowledgement, so nothing holds up its start.
+    this.#enqueue(this.#patch(entry, {
+      stage: "received",
+      rerun: entry.rerun || entry.stage === "brain",
+      brainPid: undefined,
+    }));
   }
 
-  #dispatch(entry: JournalEntry) {
+  #nextToStart(): JournalEntry | undefined {
+    let best: JournalEntry | undefined;
+    for (const chat of this.#chats.values()) {
+      const head = chat.waiting[0];
+      if (chat.running !== undefined || head === undefined || !this.#ackedOrLate(head)) continue;
+      if (best === undefined || head.updateId < best.updateId) best = head;
+    }
+    return best;
+  }
+
+  #ackedOrLate(entry: JournalEntry): boolean {
+    const askedAt = this.#unacked.get(entry.updateId);
+    return askedAt === undefined || this.#now() - askedAt >= this.#ackWaitMs;
+  }
+
+  /** A chat held back only by a slow 👀 is looked at again when its wait runs out. */
+  #wakeForSlowAcks() {
+    if (this.#dispatcher.free === 0) return;
+    let soonest = Infinity;
+    for (const chat of this.#chats.values()) {
+      const head = chat.waiting[0];
+      const askedAt = head === undefined ? undefined : this.#unacked.get(head.updateId);
+      if (chat.running === undefined && askedAt !== undefined) {
+        soonest = Math.min(soonest, askedAt + this.#ackWaitMs - this.#now());
+      }
+    }
+    if (soonest === Infinity) return;
+    this.#timer = setTimeout(() => this.drain(), Math.max(0, soonest) + 1);
+  }
+
+  #start(entry: JournalEntry) {
+    const { updateId, chatId } = entry;
+    const chat = this.#chats.get(chatId)!;
+    chat.waiting.shift();
+    this.#unacked.delete(updateId);
     const giveUp = entry.giveUp || entry.dispatches >= this.#poisonLimit;
     if (giveUp && !entry.giveUp) {
       this.#log.error(
         "update {updateId}: {n} handlers ended without a reply; giving up on it (poison limit)",
-        { updateId: entry.updateId, n: entry.dispatches },
+        { updateId, n: entry.dispatches },
       );
     }
-    this.#handOn(this.#patch(entry, { dispatches: entry.dispatches + 1, giveUp }));
-  }
-
-  /** Takes the turn ticket and starts the handler of an entry already counted as dispatched. */
-  #handOn(dispatched: JournalEntry) {
-    const { updateId, chatId } = dispatched;
+    const started = this.#patch(entry, {
+      stage: "started",
+      dispatches: entry.dispatches + 1,
+      giveUp,
+      // A re-run waits for its turn again: edits may reach it until it has it.
+      turnAt: undefined,
+    });
     try {
-      // Commands and edits never take a turn: they are answered at once, whatever the brains do.
-      if (updateCommand(dispatched.update) === undefined && !isEdit(dispatched.update)) {
-        this.#turns.enqueue(chatId, updateId);
-      }
+      this.#dispatcher.spawn(JSON.stringify(started.update), { updateId, chatId });
+      chat.running = updateId;
     } catch (error) {
-      this.#log.warn("cannot take a turn ticket for update {updateId} in {dir}: {error}", {
-        updateId,
-        dir: this.#lockDir,
-        error: String(error),
-      });
-    }
-    try {
-      this.#dispatcher.spawn(JSON.stringify(dispatched.update), { updateId, chatId });
-    } catch (error) {
-      this.#turns.withdraw(chatId, updateId);
       this.#log.error("dispatch crash: update {updateId}, chat {chatId}: {error}", {
         updateId,
         chatId,
         error: String(error),
       });
+      this.#enqueue(this.#patch(started, { stage: "received" }));
     }
   }
 
-  #insert(entry: JournalEntry) {
-    const at = this.#backlog.findIndex((e) => e.updateId > entry.updateId);
-    if (at < 0) this.#backlog.push(entry);
-    else this.#backlog.splice(at, 0, entry);
+  #enqueue(entry: JournalEntry) {
+    let chat = this.#chats.get(entry.chatId);
+    if (chat === undefined) this.#chats.set(entry.chatId, chat = { waiting: [] });
+    const at = chat.waiting.findIndex((e) => e.updateId > entry.updateId);
+    if (at < 0) chat.waiting.push(entry);
+    else chat.waiting.splice(at, 0, entry);
+  }
+
+  #toDesk(entry: JournalEntry) {
+    this.#deskJobs.add(entry.updateId);
+    this.#desk.send({ job: "answer", update: entry.update });
+  }
+
+  #ack(update: unknown) {
+    const updateId = (update as { update_id: number }).update_id;
+    this.#unacked.set(updateId, this.#now());
+    this.#desk.send({ job: "ack", update });
+  }
+
+  /** True when this run already has the update (Telegram delivered it again). */
+  #known(updateId: number): boolean {
+    if (this.#deskJobs.has(updateId)) return true;
+    for (const chat of this.#chats.values()) {
+      if (chat.running === updateId || chat.waiting.some((e) => e.updateId === updateId)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   #patch(entry: JournalEntry, patch: Partial<JournalEntry>): JournalEntry {
-    return this.#journal.update(entry.updateId, patch) ?? { ...entry, ...patch };
+    try {
+      return this.#journal.update(entry.updateId, patch) ?? { ...entry, ...patch };
+    } catch (error) {
+      // The message goes on from memory; at worst a restart finds it one stage behind.
+      this.#log.error("journal: cannot update entry {updateId}: {error}", {
+        updateId: entry.updateId,
+        error: String(error),
+      });
+      return { ...entry, ...patch };
+    }
   }
+}
+
+/** Commands and edits: the desk answers them at once; they never take a turn. */
+function isAnswer(update: unknown): boolean {
+  return updateCommand(update) === undefined ? isEdit(update) : true;
 }

@@ -19,14 +19,24 @@ import type { Logger } from "./log.ts";
 
 /** How far a message got. */
 export type Stage =
-  /** Written by the poll loop before the update is confirmed to Telegram. */
+  /**
+   * Written by the poll loop before the update is confirmed to Telegram, and again when a message
+   * goes back to waiting (its handler died, or the bot restarted): it waits for its chat's turn.
+   */
   | "received"
-  /** The handler sent 👀 and typing. */
+  /** The poll loop started its handler: it is the chat's running message. */
+  | "started"
+  /** Written by bots before the front desk; read as "started". */
   | "acked"
   /** The handler started brain attempt `attempt`. */
   | "brain"
   /** The final reply was sent; only removing the entry is left. */
   | "replied";
+
+/** True for a message whose handler is (or was, before a crash) working on it. */
+export function isRunning(entry: JournalEntry): boolean {
+  return entry.stage === "started" || entry.stage === "acked" || entry.stage === "brain";
+}
 
 /** One message in the journal. */
 export interface JournalEntry {
@@ -273,7 +283,7 @@ export class Journal {
 
 const OFFSET_FILE = "offset";
 
-const STAGES: readonly Stage[] = ["received", "acked", "brain", "replied"];
+const STAGES: readonly Stage[] = ["received", "started", "acked", "brain", "replied"];
 
 /** Parses and checks one entry's text; throws `SyntaxError` when it is not a valid entry. */
 export function parseEntry(text: string, updateId: number): JournalEntry {

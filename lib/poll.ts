@@ -90,6 +90,15 @@ export class Poller {
     return this.#offset;
   }
 
+  /**
+   * Asks for `updateId` again (and everything after it) at the next `getUpdates`, `delayMs` from
+   * now: it could not be recorded, so it must not be confirmed.
+   */
+  rewind(updateId: number, delayMs: number): void {
+    if (updateId < this.#offset) this.#offset = updateId;
+    this.#retryAt = Math.max(this.#retryAt, this.#now() + delayMs);
+  }
+
   /** How long the back-off after the last failure still asks to wait, in ms (0: poll now). */
   get waitMs(): number {
     return Math.max(0, this.#retryAt - this.#now());
@@ -168,94 +177,127 @@ export class Poller {
 
 /** The dispatcher as the loop needs it. */
 export interface LoopDispatcher {
-  readonly atCap: boolean;
-  readonly free: number;
-  readonly live: number;
-  readonly cap: number;
   reap(): unknown;
   waitForExit(ms: number, signal: AbortSignal): Promise<boolean>;
 }
 
 /** Where updates go, as the loop needs it (see `Intake`). */
 export interface LoopIntake {
-  /** Messages waiting for a handler slot. */
+  /** Journaled messages not yet finished (waiting, running, or with the desk). */
   readonly size: number;
-  /** Takes one update (journal, queue, or skip). Must not block. */
+  /** Takes one update (acknowledge, journal, or skip). Throws when the journal can't be written. */
   route(update: unknown): void;
-  /** Starts handlers for waiting messages while slots are free. */
-  drain(): void;
-  /** Tells the loop that a message joined the backlog while it was polling. */
-  onArrival(listener: () => void): () => void;
+  /** Hands on what was routed since the last call (the batch is confirmed durable by then). */
+  release(): void;
 }
 
 /** Options for {@linkcode runPollLoop}. */
 export interface PollLoopOptions {
-  poller: Pick<Poller, "next" | "waitMs">;
+  poller: Pick<Poller, "next" | "waitMs" | "rewind">;
   dispatcher: LoopDispatcher;
   intake: LoopIntake;
   /** Records that the loop came round. */
   heartbeat(): void;
-  /** Called after each batch of updates has been routed (e.g. to persist the offset). */
+  /**
+   * Called after each batch of updates has been routed, to make it durable (the offset); throws
+   * when it can't, and is then called again after a back-off before anything else happens.
+   */
   afterBatch?(): void;
   /** Stops the loop. */
   signal: AbortSignal;
-  /** Longest single wait, at the cap or in a back-off: the loop comes round at least this often
-   * (unless a long poll is under way). Default: 10 000 ms. */
+  /** Journaled messages not yet finished beyond which the loop stops fetching. Default: 1000. */
+  maxBacklog?: number;
+  /** Longest single wait, in a back-off or at the backlog limit: the loop comes round at least this
+   * often (unless a long poll is under way). Default: 10 000 ms. */
   capWaitMs?: number;
+  /** Back-off after a failed journal or offset write. Default: 1000 ms, doubling to 30 s. */
+  diskBackoffMs?: number;
 }
 
 /**
  * Runs the poll loop until `signal` aborts (resolves) or the token is refused (rejects with
- * {@linkcode FatalPollError}). Each iteration: reap finished handlers, beat, then start waiting
- * messages, or wait at the cap for a handler to end, or fetch at most as many updates as there are
- * free slots, so the loop never holds more than it can start at once (Telegram keeps the rest).
- * Waiting messages (from an earlier run, or whose handler crashed) go before new ones.
+ * {@linkcode FatalPollError}). Each iteration: reap finished handlers, beat, then fetch up to 100
+ * updates, route them (each message is acknowledged and journaled), make the batch durable, and
+ * hand it on. Busy brains never hold it up: messages wait in the journal, not at Telegram. Only a
+ * backlog of `maxBacklog` unfinished messages makes it stop fetching until some finish.
  */
 export async function runPollLoop(options: PollLoopOptions): Promise<void> {
-  const { poller, dispatcher, intake, heartbeat, afterBatch, signal, capWaitMs = 10_000 } = options;
+  const {
+    poller,
+    dispatcher,
+    intake,
+    heartbeat,
+    afterBatch,
+    signal,
+    maxBacklog = 1000,
+    capWaitMs = 10_000,
+    diskBackoffMs = 1000,
+  } = options;
   const log = getLog("poll");
-  let wake = new AbortController();
-  const unsubscribe = intake.onArrival(() => wake.abort());
-  try {
-    while (!signal.aborted) {
-      dispatcher.reap();
-      // The heartbeat is written here, once per iteration (the waits at the cap included), and
-      // nowhere else: it shows that this loop comes round, so a stuck brain in some handler
-      // process can never make a stalled loop look alive.
-      try {
-        heartbeat();
-      } catch (error) {
-        log.warn("cannot write the heartbeat: {error}", { error: String(error) });
-      }
-      if (dispatcher.atCap) {
-        log.warn("cap hit: brain backlog, {live} of {cap} handlers alive; waiting for one to end", {
-          live: dispatcher.live,
-          cap: dispatcher.cap,
-        });
-        await dispatcher.waitForExit(capWaitMs, signal);
-        continue;
-      }
-      if (intake.size > 0) {
-        intake.drain();
-        continue;
-      }
-      const backoff = poller.waitMs;
-      if (backoff > 0) {
-        await sleep(Math.min(backoff, capWaitMs), signal);
-        continue;
-      }
-      wake = new AbortController();
-      const updates = await poller.next(dispatcher.free, AbortSignal.any([signal, wake.signal]));
-      for (const update of updates) {
-        try {
-          intake.route(update);
-        } catch (error) {
-          log.error("dispatch crash: {error}", { error: String(error) });
-        }
-      }
-      if (updates.length > 0) afterBatch?.();
+  let warnedBacklog = false;
+  let diskFailures = 0;
+  const diskBackoff = () => Math.min(30_000, diskBackoffMs * 2 ** (diskFailures - 1));
+  while (!signal.aborted) {
+    dispatcher.reap();
+    // The heartbeat is written here, once per iteration, and nowhere else: it shows that this
+    // loop comes round, so a stuck brain in some handler process can never make a stalled loop
+    // look alive.
+    try {
+      heartbeat();
+    } catch (error) {
+      log.warn("cannot write the heartbeat: {error}", { error: String(error) });
     }
-  } finally {
-    unsubscribe();
+    const room = maxBacklog - intake.size;
+    if (room <= 0) {
+      if (!warnedBacklog) {
+        log.warn(
+          "backlog of {size} unfinished messages reached COORD_MAX_BACKLOG ({max}): not fetching more until some finish (Telegram keeps them for 24 h)",
+          { size: intake.size, max: maxBacklog },
+        );
+      }
+      warnedBacklog = true;
+      await dispatcher.waitForExit(capWaitMs, signal);
+      continue;
+    }
+    warnedBacklog = false;
+    const backoff = poller.waitMs;
+    if (backoff > 0) {
+      await sleep(Math.min(backoff, capWaitMs), signal);
+      continue;
+    }
+    const updates = await poller.next(Math.min(100, room), signal);
+    if (updates.length === 0) continue;
+    for (const update of updates) {
+      try {
+        intake.route(update);
+      } catch (error) {
+        // Not journaled: it must not be confirmed. Telegram delivers it (and those after it,
+        // which the journal then recognizes) again after the back-off.
+        diskFailures++;
+        const id = (update as { update_id?: unknown })?.update_id;
+        log.error(
+          "cannot journal update {updateId} ({error}); not confirming it, retrying in {seconds} s",
+          { updateId: String(id), error: String(error), seconds: diskBackoff() / 1000 },
+        );
+        if (typeof id === "number") poller.rewind(id, diskBackoff());
+        break;
+      }
+    }
+    while (afterBatch !== undefined && !signal.aborted) {
+      try {
+        afterBatch();
+        break;
+      } catch (error) {
+        diskFailures++;
+        log.error(
+          "cannot record the batch as received ({error}); retrying in {seconds} s before polling again",
+          { error: String(error), seconds: diskBackoff() / 1000 },
+        );
+        await sleep(diskBackoff(), signal);
+      }
+    }
+    if (signal.aborted) break;
+    if (poller.waitMs === 0) diskFailures = 0;
+    intake.release();
   }
 }

@@ -7,30 +7,29 @@
 import { updateCommand } from "./command.ts";
 import { formatDuration } from "./duration.ts";
 import type { PollStatus } from "./heartbeat.ts";
-import type { JournalEntry } from "./journal.ts";
+import { isRunning, type JournalEntry } from "./journal.ts";
 import { isEdit } from "./update.ts";
 
 /** A chat's messages, as `/status` tells them. */
 export interface ChatStanding {
-  /** The message whose brain is working, if any. */
+  /** The message being worked on (its input fetched, or its brain running), if any. */
   running?: JournalEntry;
-  /** Messages of the chat still waiting for their brain (commands and withdrawn ones not counted). */
+  /** Messages still waiting for their turn (commands and withdrawn ones not counted). */
   waiting: number;
 }
 
-/** Sorts a chat's journal entries into the running one and those waiting. */
+/** Sorts a chat's journal entries (every chat's, for `chatId` undefined) into running and waiting. */
 export function chatStanding(
   entries: readonly JournalEntry[],
-  chatId: number,
+  chatId: number | undefined,
   isCancelled: (updateId: number) => boolean = () => false,
 ): ChatStanding {
   const mine = entries.filter((e) =>
-    e.chatId === chatId && e.stage !== "replied" && updateCommand(e.update) === undefined &&
-    !isEdit(e.update)
+    (chatId === undefined || e.chatId === chatId) && e.stage !== "replied" &&
+    updateCommand(e.update) === undefined && !isEdit(e.update)
   );
-  const running = mine.find((e) => e.stage === "brain");
-  const waiting =
-    mine.filter((e) => e !== running && e.stage !== "brain" && !isCancelled(e.updateId)).length;
+  const running = mine.find(isRunning);
+  const waiting = mine.filter((e) => !isRunning(e) && !isCancelled(e.updateId)).length;
   return { running, waiting };
 }
 
@@ -41,6 +40,8 @@ export interface StatusSnapshot {
   /** What the poll loop recorded with it. */
   poll?: PollStatus;
   standing: ChatStanding;
+  /** Messages waiting for their turn in every chat. Default: this chat's. */
+  waitingInAll?: number;
   /** Brain attempts per message. */
   maxAttempts: number;
   /** Now, ms since the epoch. */
@@ -50,6 +51,7 @@ export interface StatusSnapshot {
 /** The `/status` reply: a few short lines. */
 export function statusText(snapshot: StatusSnapshot): string {
   const { beatAt, poll, standing, maxAttempts, now } = snapshot;
+  const waitingInAll = snapshot.waitingInAll ?? standing.waiting;
   const lines: string[] = [];
   const since = (iso: string | undefined) => {
     const at = iso === undefined ? NaN : Date.parse(iso);
@@ -64,7 +66,7 @@ export function statusText(snapshot: StatusSnapshot): string {
         ? `Poll loop heartbeat ${age} ago.`
         : `Up ${
           since(poll.startedAt)
-        }; poll loop heartbeat ${age} ago; ${poll.live} of ${poll.cap} handlers busy (this /status is one).`,
+        }; poll loop heartbeat ${age} ago; ${poll.live} of ${poll.cap} brain slots busy.`,
     );
   }
   const { running, waiting } = standing;
@@ -75,15 +77,18 @@ export function statusText(snapshot: StatusSnapshot): string {
       ?.message;
     const preview = previewOf(message?.text);
     lines.push(
-      `Working on message ${message?.message_id ?? "?"}${preview} for ${
-        since(running.brainStartedAt)
-      }, attempt ${running.attempt ?? 1} of ${maxAttempts}.`,
+      running.stage === "brain"
+        ? `Working on message ${message?.message_id ?? "?"}${preview} for ${
+          since(running.brainStartedAt)
+        }, attempt ${running.attempt ?? 1} of ${maxAttempts}.`
+        : `Starting message ${message?.message_id ?? "?"}${preview}: fetching its input.`,
     );
   }
   if (waiting > 0 || running !== undefined) {
     const behind = running === undefined ? "" : " behind it";
     lines.push(waiting === 1 ? `1 message waits${behind}.` : `${waiting} messages wait${behind}.`);
   }
+  if (waitingInAll > waiting) lines.push(`${waitingInAll} messages wait in all chats.`);
   return lines.join("\n");
 }
 

@@ -28,3 +28,21 @@ export async function readFirstLine(
     }
   }
 }
+
+/** The lines of a stream (without their newlines), as they come; a last unterminated one too. */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffered = "";
+  try {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        yield buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+      }
+    }
+  } catch {
+    // A broken pipe is an end too.
+  }
+  if (buffered !== "") yield buffered;
+}

@@ -24,7 +24,10 @@ export interface TranscribeOptions {
   workDir: string;
   /** The transcriber's complete environment (no token). */
   env: Record<string, string>;
+  /** The transcriber's limit, in ms. */
   timeoutMs: number;
+  /** The download's limits (see `downloadFile`). */
+  download?: { timeoutMs?: number; stallMs?: number };
   signal?: AbortSignal;
 }
 
@@ -35,6 +38,7 @@ export type Transcript = { ok: true; text: string } | { ok: false; reason: strin
 export async function transcribe(options: TranscribeOptions): Promise<Transcript> {
   const { api, token, apiRoot, fileId, knownSize, command, workDir, env, timeoutMs, signal } =
     options;
+  const { timeoutMs: downloadTimeoutMs, stallMs } = options.download ?? {};
   await Deno.mkdir(workDir, { recursive: true });
   let local: string | undefined;
   try {
@@ -45,6 +49,8 @@ export async function transcribe(options: TranscribeOptions): Promise<Transcript
       fileId,
       knownSize,
       what: "the audio",
+      timeoutMs: downloadTimeoutMs,
+      stallMs,
       saveAs: async (filePath) =>
         local = await Deno.makeTempFile({
           dir: workDir,

@@ -1,0 +1,60 @@
+/**
+ * The texts the person reads in the chat about a message (as opposed to the brain's answers), in
+ * one place, so that they stay consistent and tests can import rather than copy them.
+ *
+ * @module
+ */
+
+import type { BrainFailure } from "./brain.ts";
+import { formatDuration } from "./duration.ts";
+
+/** The line a reply starts with when its brain had been cut off by a restart and was run again. */
+export const RERUN_NOTE = "(re-run after a restart)";
+
+/** The reply to a message withdrawn by `/cancel` before it started. */
+export const WITHDRAWN_TEXT = "🚫 Withdrawn by /cancel: the brain never saw this message.";
+
+/** Where a message stood when `/cancel` stopped it. */
+export type CancelledAt =
+  | { stage: "input"; what: string }
+  | { stage: "brain"; attempt: number; maxAttempts: number };
+
+/** The reply to a message that `/cancel` stopped while it was being worked on. */
+export function cancelledText(at: CancelledAt): string {
+  if (at.stage === "input") {
+    return `🛑 Cancelled by /cancel while ${at.what}: the brain never saw this message.`;
+  }
+  return `🛑 Cancelled by /cancel: the brain was stopped during attempt ${at.attempt} of ${at.maxAttempts}. ` +
+    "It may have done part of the work.";
+}
+
+/** The first line of a reply to a message that waited long for its turn. */
+export function waitNote(waitedMs: number): string {
+  return `(waited ${formatDuration(waitedMs)} for its turn)`;
+}
+
+/** The ⚠️ reply for a brain that failed every attempt. */
+export function failureText(failure: BrainFailure, attempts: number): string {
+  const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+  const head = `⚠️ The brain failed after ${tries}: ${failure.reason}.`;
+  return failure.detail === "" ? head : `${head}\n\nLast output:\n${failure.detail}`;
+}
+
+/** The reply to a message given up on after the poison limit. */
+export function giveUpText(cutOff: number): string {
+  return `⚠️ I gave up on this message: handling it was cut off ${cutOff} times (the bot crashed or was restarted each time). Send it again if it still matters.`;
+}
+
+/** The reply when the handler itself failed. */
+export const CRASH_TEXT =
+  "⚠️ Something went wrong while handling this message; the bot's log has the details.";
+
+/** Characters of a transcript shown back. */
+const ECHO_CHARS = 300;
+
+/** The short quoted transcript sent back for a voice note. */
+export function transcriptEcho(transcript: string): string {
+  const flat = transcript.replace(/\s+/g, " ").trim();
+  const shown = flat.length > ECHO_CHARS ? flat.slice(0, ECHO_CHARS - 1) + "…" : flat;
+  return `🎙 “${shown}”`;
+}
