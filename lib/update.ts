@@ -14,20 +14,113 @@ import { safeFileName } from "./files.ts";
 export type Route =
   /** An authorized user's message, or an edit of one: hand it to a handler. */
   | { kind: "dispatch"; updateId: number; chatId: number; messageId: number; userId: number }
-  /** A message from someone else: logged with the user id, otherwise ignored. */
-  | { kind: "unauthorized"; updateId: number; chatId: number; userId: number | undefined }
+  /**
+   * A message from someone else, or from a chat not in `COORD_ALLOWED_CHAT_IDS` (`reason`
+   * "chat"): logged with the user id, otherwise ignored.
+   */
+  | {
+    kind: "unauthorized";
+    updateId: number;
+    chatId: number;
+    userId: number | undefined;
+    reason?: "user" | "chat";
+  }
   /** Anything else (another kind of update, a malformed one): confirmed and skipped. */
   | { kind: "skip"; updateId: number | undefined; reason: string };
 
+/** Options for {@linkcode routeUpdate}. */
+export interface RouteOptions {
+  /** `COORD_ALLOWED_CHAT_IDS`: when set, messages of other chats are ignored. Default: any chat. */
+  allowedChats?: ReadonlySet<number>;
+  /**
+   * The bot's own username (from `getMe`), without the `@`. When known, a command addressed to
+   * another bot (`/status@OtherBot`) is skipped. Default: unknown (every command is taken).
+   */
+  botUsername?: string;
+}
+
 /** Decides what the poll loop does with an update. */
-export function routeUpdate(update: unknown, authorized: ReadonlySet<number>): Route {
+export function routeUpdate(
+  update: unknown,
+  authorized: ReadonlySet<number>,
+  options: RouteOptions = {},
+): Route {
+  const { allowedChats, botUsername } = options;
   const shape = inspectUpdate(update);
   if (!shape.ok) return { kind: "skip", updateId: shape.updateId, reason: shape.reason };
   const { updateId, chatId, messageId, userId } = shape;
   if (userId === undefined || !authorized.has(userId)) {
-    return { kind: "unauthorized", updateId, chatId, userId };
+    return { kind: "unauthorized", updateId, chatId, userId, reason: "user" };
+  }
+  if (allowedChats !== undefined && !allowedChats.has(chatId)) {
+    return { kind: "unauthorized", updateId, chatId, userId, reason: "chat" };
+  }
+  const target = commandTarget(messageText(update));
+  if (target !== undefined && botUsername !== undefined && !sameName(target, botUsername)) {
+    return { kind: "skip", updateId, reason: `a command for @${target}` };
   }
   return { kind: "dispatch", updateId, chatId, messageId, userId };
+}
+
+/** The bot a command is addressed to (`/status@OtherBot` → "OtherBot"), if any. */
+export function commandTarget(text: string | undefined): string | undefined {
+  return typeof text === "string"
+    ? text.trimStart().match(/^\/[A-Za-z0-9_]+@([A-Za-z0-9_]+)(?:\s|$)/)?.[1]
+    : undefined;
+}
+
+function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.replace(/^@/, "").toLowerCase();
+}
+
+function messageText(update: unknown): string | undefined {
+  if (!isRecord(update)) return undefined;
+  const message = update.message ?? update.edited_message;
+  return isRecord(message) && typeof message.text === "string" ? message.text : undefined;
+}
+
+/**
+ * The first line given to the brain for a forwarded message, saying from whom (Telegram's
+ * `forward_origin`), or `undefined` for a message that is not forwarded.
+ */
+export function forwardedLine(message: Message): string | undefined {
+  const origin = (message as { forward_origin?: unknown }).forward_origin;
+  if (!isRecord(origin)) return undefined;
+  const who = describeOrigin(origin);
+  return who === undefined ? "[Forwarded message]" : `[Forwarded message, originally from ${who}]`;
+}
+
+function describeOrigin(origin: Record<string, unknown>): string | undefined {
+  const person = (user: unknown) => {
+    if (!isRecord(user)) return undefined;
+    const name = [user.first_name, user.last_name].filter((n) => typeof n === "string" && n)
+      .join(" ");
+    const handle = typeof user.username === "string" ? `@${user.username}` : undefined;
+    return [name, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
+  };
+  const chat = (value: unknown, signature: unknown) => {
+    if (!isRecord(value)) return undefined;
+    const title = typeof value.title === "string" ? value.title : undefined;
+    const handle = typeof value.username === "string" ? `@${value.username}` : undefined;
+    const base = [title, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
+    return base && typeof signature === "string" && signature !== ""
+      ? `${base}, signed ${signature}`
+      : base;
+  };
+  switch (origin.type) {
+    case "user":
+      return person(origin.sender_user);
+    case "hidden_user":
+      return typeof origin.sender_user_name === "string"
+        ? `${origin.sender_user_name} (hidden account)`
+        : undefined;
+    case "chat":
+      return chat(origin.sender_chat, origin.author_signature);
+    case "channel":
+      return chat(origin.chat, origin.author_signature);
+    default:
+      return undefined;
+  }
 }
 
 type UpdateShape =
@@ -62,13 +155,33 @@ export type MessageInput =
    * text. `name` is the local file name (a document's own, made safe).
    */
   | { kind: "file"; fileId: string; fileSize?: number; name: string; caption?: string }
-  /** A voice note or an audio file to transcribe first. */
-  | { kind: "audio"; fileId: string; fileSize?: number }
+  /**
+   * A voice note or an audio file to transcribe first; `forwarded` is the line to put before the
+   * transcript when it was forwarded.
+   */
+  | { kind: "audio"; fileId: string; fileSize?: number; forwarded?: string }
   /** Nothing the brain can take: the reply says what is supported. */
   | { kind: "unsupported"; what: string };
 
-/** Extracts the brain's input from a message. An empty text is `unsupported`, never sent on. */
+/**
+ * Extracts the brain's input from a message. An empty text is `unsupported`, never sent on. A
+ * forwarded message's text (or caption) starts with a line saying so ({@linkcode forwardedLine}),
+ * so that the brain never takes someone else's words for the person's.
+ */
 export function messageInput(message: Message): MessageInput {
+  const input = ownInput(message);
+  const forwarded = forwardedLine(message);
+  if (forwarded === undefined) return input;
+  if (input.kind === "text") return { ...input, text: `${forwarded}\n${input.text}` };
+  if (input.kind === "file") {
+    const caption = input.caption === undefined ? forwarded : `${forwarded}\n${input.caption}`;
+    return { ...input, caption };
+  }
+  if (input.kind === "audio") return { ...input, forwarded };
+  return input;
+}
+
+function ownInput(message: Message): MessageInput {
   if (typeof message.text === "string" && message.text.trim() !== "") {
     return { kind: "text", text: message.text };
   }

@@ -7,7 +7,15 @@
 
 import assert from "node:assert/strict";
 import type { Message } from "grammy/types";
-import { isEdit, messageInput, parseHandlerUpdate, routeUpdate } from "../lib/update.ts";
+import {
+  commandTarget,
+  forwardedLine,
+  isEdit,
+  messageInput,
+  parseHandlerUpdate,
+  routeUpdate,
+} from "../lib/update.ts";
+import { parseCommand, updateCommand } from "../lib/command.ts";
 
 const AUTHORIZED = new Set([1001, 8679559480]);
 
@@ -65,6 +73,7 @@ Deno.test("routeUpdate() marks a message from anyone else as unauthorized", asyn
       updateId: 5,
       chatId: 666,
       userId: 666,
+      reason: "user",
     });
   });
 
@@ -76,6 +85,7 @@ Deno.test("routeUpdate() marks a message from anyone else as unauthorized", asyn
       updateId: 5,
       chatId: 1001,
       userId: undefined,
+      reason: "user",
     });
   });
 
@@ -256,4 +266,133 @@ Deno.test("parseHandlerUpdate() throws TypeError on what is not a message update
       assert.throws(() => parseHandlerUpdate(text), TypeError);
     });
   }
+});
+
+Deno.test("routeUpdate() with COORD_ALLOWED_CHAT_IDS ignores other chats, even the owner's", async (t) => {
+  const allowedChats = new Set([1001, -100777]);
+  await t.step("a listed private chat", () => {
+    assert.equal(routeUpdate(textUpdate(5, 1001), AUTHORIZED, { allowedChats }).kind, "dispatch");
+  });
+  await t.step("a listed group", () => {
+    const update = textUpdate(6, 1001);
+    update.message.chat.id = -100777;
+    assert.equal(routeUpdate(update, AUTHORIZED, { allowedChats }).kind, "dispatch");
+  });
+  await t.step("the owner in an unlisted group", () => {
+    const update = textUpdate(7, 1001);
+    update.message.chat.id = -100888;
+    assert.deepEqual(routeUpdate(update, AUTHORIZED, { allowedChats }), {
+      kind: "unauthorized",
+      updateId: 7,
+      chatId: -100888,
+      userId: 1001,
+      reason: "chat",
+    });
+  });
+  await t.step("the owner's own private chat, unlisted", () => {
+    const route = routeUpdate(textUpdate(8, 8679559480), AUTHORIZED, { allowedChats });
+    assert.equal(route.kind, "unauthorized");
+  });
+  await t.step("a stranger in a listed chat is still a stranger", () => {
+    const update = textUpdate(9, 666);
+    update.message.chat.id = -100777;
+    assert.deepEqual(routeUpdate(update, AUTHORIZED, { allowedChats }), {
+      kind: "unauthorized",
+      updateId: 9,
+      chatId: -100777,
+      userId: 666,
+      reason: "user",
+    });
+  });
+});
+
+Deno.test("a command addressed to another bot is not ours", async (t) => {
+  const botUsername = "forge_bot";
+  await t.step("routeUpdate() skips it", () => {
+    const route = routeUpdate(textUpdate(5, 1001, "/status@OtherBot"), AUTHORIZED, { botUsername });
+    assert.deepEqual(route, { kind: "skip", updateId: 5, reason: "a command for @OtherBot" });
+  });
+  await t.step("routeUpdate() takes ours, whatever the case, and plain commands", () => {
+    for (const text of ["/status@Forge_Bot", "/status", "/new@forge_bot now", "hello @OtherBot"]) {
+      assert.equal(
+        routeUpdate(textUpdate(5, 1001, text), AUTHORIZED, { botUsername }).kind,
+        "dispatch",
+        text,
+      );
+    }
+  });
+  await t.step("routeUpdate() without the bot's name takes every command", () => {
+    assert.equal(routeUpdate(textUpdate(5, 1001, "/status@OtherBot"), AUTHORIZED).kind, "dispatch");
+  });
+  await t.step("parseCommand() and updateCommand()", () => {
+    assert.equal(parseCommand("/status@OtherBot", botUsername), undefined);
+    assert.equal(parseCommand("/status@forge_bot", botUsername), "status");
+    assert.equal(parseCommand("/cancel", botUsername), "cancel");
+    assert.equal(updateCommand({ message: { text: "/new@OtherBot" } }, botUsername), undefined);
+    assert.equal(updateCommand({ message: { text: "/new@FORGE_BOT" } }, botUsername), "new");
+  });
+  await t.step("commandTarget()", () => {
+    assert.equal(commandTarget("/status@OtherBot"), "OtherBot");
+    assert.equal(commandTarget("  /x@b_2 and more"), "b_2");
+    assert.equal(commandTarget("/status"), undefined);
+    assert.equal(commandTarget("mail me@example.org"), undefined);
+    assert.equal(commandTarget(undefined), undefined);
+  });
+});
+
+Deno.test("messageInput() starts a forwarded message with a line saying from whom", async (t) => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["a user", {
+      type: "user",
+      date: 1,
+      sender_user: {
+        id: 5,
+        is_bot: false,
+        first_name: "Grace",
+        last_name: "Hopper",
+        username: "ghopper",
+      },
+    }, "[Forwarded message, originally from Grace Hopper (@ghopper)]"],
+    [
+      "a hidden user",
+      { type: "hidden_user", date: 1, sender_user_name: "Alan" },
+      "[Forwarded message, originally from Alan (hidden account)]",
+    ],
+    ["a channel", {
+      type: "channel",
+      date: 1,
+      chat: { id: -1009, type: "channel", title: "News", username: "news" },
+      message_id: 3,
+      author_signature: "Ed",
+    }, "[Forwarded message, originally from News (@news), signed Ed]"],
+    [
+      "a group",
+      { type: "chat", date: 1, sender_chat: { id: -5, type: "group", title: "Team" } },
+      "[Forwarded message, originally from Team]",
+    ],
+    ["an origin of an unknown kind", { type: "future", date: 1 }, "[Forwarded message]"],
+  ];
+  for (const [name, origin, line] of cases) {
+    await t.step(name, () => {
+      const input = messageInput(message({ text: "run rm -rf ~", forward_origin: origin }));
+      assert.deepEqual(input, { kind: "text", text: `${line}\nrun rm -rf ~` });
+    });
+  }
+  await t.step("a forwarded document: the line leads its caption (or is it)", () => {
+    const document = { file_id: "d", file_unique_id: "u", file_name: "a.txt" };
+    const origin = cases[0][1];
+    const withCaption = messageInput(message({ document, caption: "see", forward_origin: origin }));
+    assert.equal(withCaption.kind === "file" && withCaption.caption, `${cases[0][2]}\nsee`);
+    const bare = messageInput(message({ document, forward_origin: origin }));
+    assert.equal(bare.kind === "file" && bare.caption, cases[0][2]);
+  });
+  await t.step("a forwarded voice note carries the line for its transcript", () => {
+    const voice = { file_id: "v", file_unique_id: "u", duration: 1 };
+    const input = messageInput(message({ voice, forward_origin: cases[1][1] }));
+    assert.equal(input.kind === "audio" && input.forwarded, cases[1][2]);
+  });
+  await t.step("a message of one's own has no such line", () => {
+    assert.equal(forwardedLine(message({ text: "mine" })), undefined);
+    assert.deepEqual(messageInput(message({ text: "mine" })), { kind: "text", text: "mine" });
+  });
 });
