@@ -86,6 +86,10 @@
               ''
                 export HOME="$TMPDIR" DENO_DIR="$TMPDIR/deno" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
                 cp -r ${src} "$TMPDIR/src" && chmod -R u+w "$TMPDIR/src" && cd "$TMPDIR/src"
+                # The sandbox has no /usr/bin/env: shebangs point into the store, and any other
+                # use of /usr/bin/env is rewritten or, if it can't be, named and fatal.
+                patchShebangs --build . >/dev/null
+                bash nix/sandbox-prep.sh
                 ${command}
                 echo ok > "$out"
               '';
@@ -102,6 +106,13 @@
 
       formatter = forAllSystems (pkgs: pkgs.nixfmt);
 
-      homeManagerModules.default = import ./nix/home-manager.nix { inherit self; };
+      # `services.forge-coordinator` for home-manager: `homeModules` is the name newer tooling
+      # reads, `homeManagerModules` the older one; both are the same module.
+      homeModules.default = import ./nix/home-manager.nix { inherit self; };
+      homeManagerModules.default = self.homeModules.default;
+
+      # For NixOS without home-manager: `services.forge-coordinator.<user>`, the same user unit
+      # for a named user (see ./nix/nixos.nix).
+      nixosModules.default = import ./nix/nixos.nix { inherit self; };
     };
 }

@@ -1,19 +1,88 @@
 # The bot as one command, `forge-coordinator`: nixpkgs' Deno running the source from the store
-# with the same flags as `deno task start` (read from deno.json by ./project.nix).
+# with the same flags as `deno task start` (read from deno.json by ./project.nix), and its npm
+# packages in the store too, so that it never asks a registry for code, at its first start or
+# any later one.
 #
-# The npm packages are not in the store: on its first run Deno fetches exactly the versions
-# deno.lock pins, checks them against the lock's integrity hashes, and keeps them in a writable
-# DENO_DIR under the user's cache; `--frozen` (from deno.json's start task) makes any difference
-# from the lock an error instead of an update. Later runs start offline from that cache.
+# The npm packages: one fetchurl per tarball that deno.lock pins, checked against the lock's
+# sha512 integrity (./npm-deps.nix reads them from the lock; no hash is kept by hand), unpacked
+# into a node_modules folder laid out as Deno lays one out. The packaged deno.json says
+# `"nodeModulesDir": "manual"`, so Deno takes that folder as it is, and `--cached-only` turns any
+# package missing from it into an error instead of a download.
+#
+#   forge-coordinator            the bot (configured by the environment)
+#   forge-coordinator health     the heartbeat check
+#   forge-coordinator smoke      smoke.sh: the journal check (see the README)
 {
   deno,
+  runCommand,
+  fetchurl,
   writeShellApplication,
   project ? import ./project.nix { },
+  # Root URL of the npm registry to fetch the tarballs from, as npm writes it (e.g. what
+  # `npm config get registry` prints). null: ./project.nix's (NPM_CONFIG_REGISTRY with --impure).
+  npmRegistry ? project.npmRegistry,
 }:
 let
   escape = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] s + "'";
-  src = project.runtimeSource;
-  flags = builtins.concatStringsSep " " (map escape project.startFlags);
+  flags = builtins.concatStringsSep " " (map escape (project.startFlags ++ [ "--cached-only" ]));
+  inherit (project) npm;
+
+  registry =
+    if npmRegistry == null then
+      null
+    else
+      let
+        trimmed = builtins.match "(.*[^/])/*" npmRegistry;
+      in
+      if trimmed == null then throw "npmRegistry: not a URL: \"${npmRegistry}\"" else builtins.head trimmed;
+
+  # One tarball, by deno.lock's integrity. Without a registry the same fixed output is asked for
+  # (a store or binary cache that has it can still provide it), and building it says what to set.
+  tarball =
+    p:
+    let
+      name = "${builtins.replaceStrings [ "@" "/" ] [ "" "-" ] p.name}-${p.version}.tgz";
+    in
+    if registry != null then
+      fetchurl {
+        inherit name;
+        url = "${registry}/${p.tarball}";
+        hash = p.integrity;
+      }
+    else
+      runCommand name
+        {
+          outputHashMode = "flat";
+          outputHash = p.integrity;
+        }
+        ''
+          echo "forge-coordinator: no npm registry to fetch ${p.key} from: pass npmRegistry to nix/package.nix (the modules' npmRegistry option), or evaluate with --impure and NPM_CONFIG_REGISTRY set (the README says how)" >&2
+          exit 1
+        '';
+
+  # The source, the packaged deno.json and deno.lock, and node_modules, in one folder.
+  app =
+    runCommand "forge-coordinator-app"
+      {
+        denoJson = builtins.toJSON npm.runtimeDenoJson;
+        denoLock = builtins.toJSON npm.runtimeLock;
+        passAsFile = [
+          "denoJson"
+          "denoLock"
+        ];
+      }
+      ''
+        mkdir -p "$out"
+        cp -r ${project.runtimeSource}/. "$out/"
+        chmod -R u+w "$out"
+        cp "$denoJsonPath" "$out/deno.json"
+        cp "$denoLockPath" "$out/deno.lock"
+        cp ${../smoke.sh} "$out/smoke.sh"
+        chmod +x "$out/smoke.sh"
+        patchShebangs "$out/smoke.sh"
+        cd "$out"
+        ${npm.layoutScript tarball}
+      '';
 in
 assert
   builtins.compareVersions deno.version project.denoMinVersion >= 0
@@ -21,12 +90,22 @@ assert
 writeShellApplication {
   name = "forge-coordinator";
   text = ''
-    # Deno's module cache must be writable: the store isn't. An existing DENO_DIR is respected.
+    # Deno's own caches (compiled TypeScript, and the like) must be writable: the store isn't. No
+    # npm package is fetched into it: they are all in the store. An existing DENO_DIR is respected.
     export DENO_DIR="''${DENO_DIR:-''${XDG_CACHE_HOME:-$HOME/.cache}/forge-coordinator/deno}"
     export DENO_NO_UPDATE_CHECK=1
+    if [ "''${1:-}" = smoke ]; then
+      shift
+      export SMOKE_DENO=${deno}/bin/deno
+      exec ${app}/smoke.sh "$@"
+    fi
     # `exec`, so that under systemd the main process is the poll loop itself.
-    exec ${deno}/bin/deno run ${flags} --config=${src}/deno.json ${src}/${project.startScript} "$@"
+    exec ${deno}/bin/deno run ${flags} --config=${app}/deno.json ${app}/${project.startScript} "$@"
   '';
+  passthru = {
+    inherit app npmRegistry;
+    npmTarballs = map tarball npm.packages;
+  };
   meta = {
     description = "Telegram bot that hands each message to an AI agent without ever blocking its poll loop";
     mainProgram = "forge-coordinator";

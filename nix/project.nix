@@ -55,6 +55,20 @@ assert
   lockVersion = denoLock.version;
   npmPackages = builtins.attrNames (denoLock.npm or { });
 
+  # The npm packages the bot runs with, where they go in node_modules, and the deno.json and
+  # deno.lock the package runs with (see ./npm-deps.nix).
+  npm = import ./npm-deps.nix { inherit root; };
+
+  # The npm registry the package's tarballs are fetched from (`nix build` fetches each one once,
+  # checked against deno.lock's sha512): NPM_CONFIG_REGISTRY, the variable npm and Deno read too,
+  # seen only by an impure evaluation (`--impure`); otherwise null, and the package must be given
+  # one (`npmRegistry`, or the modules' option of that name). This repository names no registry.
+  npmRegistry =
+    let
+      fromEnv = builtins.getEnv "NPM_CONFIG_REGISTRY";
+    in
+    if fromEnv == "" then null else fromEnv;
+
   # Whether a file or folder (its path relative to the root, and its type as builtins.readDir
   # gives it) is part of runtimeSource.
   inherit isRuntimeFile;

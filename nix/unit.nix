@@ -8,7 +8,8 @@
   execStart,
   # The brain's PATH.
   path,
-  # Absolute path of the file holding the bot token (read by systemd, never copied to the store).
+  # The file holding the bot token (read by systemd at each start, never copied to the store): an
+  # absolute path, or one starting with a specifier or ${XDG_RUNTIME_DIR} (see ./token-file.nix).
   tokenFile,
   # Settings and extra variables: name -> literal value (`%` is escaped, nothing is expanded).
   environment ? { },
@@ -32,7 +33,6 @@ let
 
   settings = map (name: assignment name environment.${name}) (builtins.attrNames environment);
 in
-assert builtins.substring 0 1 tokenFile == "/" || throw "tokenFile must be an absolute path, got \"${tokenFile}\"";
 {
   Unit = {
     Description = "forge-coordinator Telegram bot";
@@ -49,7 +49,7 @@ assert builtins.substring 0 1 tokenFile == "/" || throw "tokenFile must be an ab
       "COORD_LOCK_DIR=%t/forge-coordinator"
       "COORD_STATE_DIR=%S/forge-coordinator"
     ] ++ settings;
-    LoadCredential = "telegram-bot-token:${tokenFile}";
+    LoadCredential = "telegram-bot-token:${import ./token-file.nix tokenFile}";
     RuntimeDirectory = "forge-coordinator";
     RuntimeDirectoryMode = "0700";
     StateDirectory = "forge-coordinator";

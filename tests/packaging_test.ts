@@ -9,7 +9,16 @@
 
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
-import { projectPath, tempDir } from "./_helpers.ts";
+import {
+  BotApiSimulator,
+  botEnv,
+  BotProcess,
+  denoDir as denoDirOf,
+  messageIdOf,
+  projectPath,
+  repliedTo,
+  tempDir,
+} from "./_helpers.ts";
 
 const IN_CI = (Deno.env.get("CI") ?? "") !== "";
 
@@ -124,6 +133,24 @@ function renderUnit(unit: Record<string, Record<string, string | string[]>>): st
   ).join("\n");
 }
 
+/** nix/settings.nix: each option's variable, default, and its default as the bot reads it. */
+async function settingsTable(): Promise<
+  Record<string, { variable: string; default?: unknown; rendered: string | null }>
+> {
+  return await nixEval(`
+    let
+      lib = import ${nixPath("tests/nix-stand-in/lib.nix")};
+      settings = import ${nixPath("nix/settings.nix")} { inherit lib; };
+      render = s: v: if s ? render then s.render v else if builtins.isFloat v then builtins.toJSON v else toString v;
+    in
+    builtins.mapAttrs (_: s: { inherit (s) variable; }
+      // (if s ? default && s.default != null && s.default != [ ]
+        then { inherit (s) default; rendered = render s s.default; }
+        else { default = s.default or null; rendered = null; })
+    ) settings
+  `) as Record<string, { variable: string; default?: unknown; rendered: string | null }>;
+}
+
 /** The unit the home-manager module renders, evaluated with a stand-in `lib`. */
 async function moduleUnit(
   settings: Record<string, unknown> = {},
@@ -149,7 +176,7 @@ async function moduleUnit(
         package = pkg;
         tokenFile = "/home/me/.config/forge-coordinator/token";
         authorizedUserIds = [ 1 2 ];
-      } // builtins.fromJSON ${JSON.stringify(JSON.stringify(settings))};
+      } // builtins.fromJSON ${JSON.stringify(JSON.stringify(settings)).replaceAll("${", "\\${")};
       home = { profileDirectory = "/home/me/.nix-profile"; homeDirectory = "/home/me"; };
       out = module { config = { services.forge-coordinator = cfg; inherit home; }; inherit lib pkgs; };
     in
@@ -165,7 +192,9 @@ Deno.test({
   ignore: needs("nix-instantiate"),
   async fn() {
     const files = ["flake.nix", "tests/nix-stand-in/flake.nix", "tests/nix-stand-in/lib.nix"];
-    for (const entry of Deno.readDirSync(projectPath("nix"))) files.push(`nix/${entry.name}`);
+    for (const entry of Deno.readDirSync(projectPath("nix"))) {
+      if (entry.name.endsWith(".nix")) files.push(`nix/${entry.name}`);
+    }
     for (const file of files) {
       assertOk(await run("nix-instantiate", ["--parse", file], { env: NIX_ENV }), file);
     }
@@ -178,7 +207,9 @@ Deno.test({
   ignore: needs("nix-instantiate"),
   async fn() {
     const project = await nixEval(
-      `removeAttrs (import ${nixPath("nix/project.nix")} { }) [ "runtimeSource" "isRuntimeFile" ]`,
+      `removeAttrs (import ${
+        nixPath("nix/project.nix")
+      } { }) [ "runtimeSource" "isRuntimeFile" "npm" "npmRegistry" ]`,
     ) as Record<string, unknown>;
     const words = String(denoJson.tasks.start).split(/\s+/);
     assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
@@ -223,43 +254,417 @@ Deno.test({
   },
 });
 
+/** nix/package.nix, evaluated with stand-ins for the nixpkgs functions it calls. */
+function packageExpression(
+  version: string,
+  registry: string | null = "https://npm.example/r/",
+): string {
+  return `
+    let
+      store = name: "/nix/store/00000000000000000000000000000000-\${name}";
+      pkg = import ${nixPath("nix/package.nix")} {
+        deno = { version = "${version}"; outPath = store "deno"; };
+        writeShellApplication = args: args;
+        runCommand = name: env: script: env // { inherit name script; outPath = store name; };
+        fetchurl = args: args // { outPath = store args.name; };
+        npmRegistry = ${registry === null ? "null" : JSON.stringify(registry)};
+      };
+    in pkg`;
+}
+
 Deno.test({
   name:
-    "the package runs main.ts with deno.json's start flags, and refuses a Deno older than the pinned one",
+    "the package runs main.ts from the store with deno.json's start flags and --cached-only, and refuses a Deno older than the pinned one",
   ignore: needs("nix-instantiate"),
   async fn(t) {
-    const build = (version: string) => `
-      import ${nixPath("nix/package.nix")} {
-        deno = { version = "${version}"; outPath = "/nix/store/00000000000000000000000000000000-deno"; };
-        writeShellApplication = args: args;
-      }`;
     await t.step("with the pinned Deno", async () => {
-      const app = await nixEval(`builtins.removeAttrs (${build("2.9.6")}) [ ]`) as {
-        name: string;
-        text: string;
-        meta: { mainProgram: string };
-      };
+      const app = await nixEval(
+        `let p = ${
+          packageExpression("2.9.6")
+        }; in { inherit (p) name text meta; app = p.passthru.app.script; }`,
+      ) as { name: string; text: string; meta: { mainProgram: string }; app: string };
       assert.equal(app.name, "forge-coordinator");
       assert.equal(app.meta.mainProgram, "forge-coordinator");
-      const flags = String(denoJson.tasks.start).split(/\s+/).slice(2, -1);
+      const flags = [...String(denoJson.tasks.start).split(/\s+/).slice(2, -1), "--cached-only"];
       const quoted = flags.map((f) => `'${f}'`).join(" ");
       assert.match(
         app.text,
         new RegExp(
           `exec /nix/store/0+-deno/bin/deno run ${quoted.replaceAll("=", "\\=")} ` +
-            `--config=/nix/store/\\w+-forge-coordinator-source/deno.json ` +
-            `/nix/store/\\w+-forge-coordinator-source/main.ts "\\$@"`,
+            `--config=/nix/store/0+-forge-coordinator-app/deno.json ` +
+            `/nix/store/0+-forge-coordinator-app/main.ts "\\$@"`,
         ),
       );
       assert.match(app.text, /export DENO_DIR=/);
+      assert.match(app.text, /exec \/nix\/store\/0+-forge-coordinator-app\/smoke.sh "\$@"/);
+      // The folder: the source, then node_modules laid out from the fetched tarballs.
+      assert.match(app.app, /cp -r \/nix\/store\/\w+-forge-coordinator-source\/\. "\$out\/"/);
+      assert.match(app.app, /tar -xzf '\/nix\/store\/0+-grammy-1\.46\.0\.tgz'/);
     });
+    await t.step(
+      "one fetchurl per package, with deno.lock's sha512 and the registry given",
+      async () => {
+        const tarballs = await nixEval(
+          `map (f: { inherit (f) url hash name; }) (${
+            packageExpression("2.9.6")
+          }).passthru.npmTarballs`,
+        ) as { url: string; hash: string }[];
+        const keys = await nixEval(`(import ${nixPath("nix/npm-deps.nix")} { }).keys`) as string[];
+        assert.equal(tarballs.length, keys.length);
+        for (const [i, key] of keys.entries()) {
+          assert.equal(tarballs[i].hash, denoLock.npm[key].integrity, key);
+          assert.ok(tarballs[i].url.startsWith("https://npm.example/r/"), tarballs[i].url);
+        }
+        assert.ok(
+          tarballs.some((t) =>
+            t.url === "https://npm.example/r/@grammyjs/auto-retry/-/auto-retry-2.0.2.tgz"
+          ),
+        );
+      },
+    );
+    await t.step(
+      "without a registry: the same fixed outputs, whose build says what to set",
+      async () => {
+        const tarballs = await nixEval(
+          `map (f: { inherit (f) outputHash script; }) (${
+            packageExpression("2.9.6", null)
+          }).passthru.npmTarballs`,
+        ) as { outputHash: string; script: string }[];
+        assert.ok(tarballs.length > 0);
+        for (const t of tarballs) {
+          assert.match(t.outputHash, /^sha512-/);
+          assert.match(t.script, /no npm registry to fetch .*NPM_CONFIG_REGISTRY/);
+        }
+      },
+    );
     await t.step("with an older Deno", async () => {
-      const result = await run("nix-instantiate", ["--eval", "--strict", "-E", build("2.9.5")], {
-        env: NIX_ENV,
-      });
+      const result = await run(
+        "nix-instantiate",
+        ["--eval", "--strict", "-E", `(${packageExpression("2.9.5")}).text`],
+        { env: NIX_ENV },
+      );
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /needs Deno 2\.9\.6 or newer; this nixpkgs has 2\.9\.5/);
     });
+  },
+});
+
+/** What nix/npm-deps.nix makes of deno.json and deno.lock. */
+interface NpmDeps {
+  runtimeImports: string[];
+  unusedImports: string[];
+  keys: string[];
+  packages: { key: string; name: string; version: string; integrity: string; tarball: string }[];
+  topLinks: { link: string; target: string }[];
+  runtimeDenoJson: Record<string, unknown>;
+  runtimeLock: { npm: Record<string, unknown> };
+}
+
+async function npmDeps(): Promise<NpmDeps> {
+  return await nixEval(
+    `removeAttrs (import ${nixPath("nix/npm-deps.nix")} { }) [ "layoutScript" ]`,
+  ) as NpmDeps;
+}
+
+/** The lock keys a set of lock keys depends on, themselves included. */
+function lockClosure(roots: string[]): Set<string> {
+  const names = (key: string) => key.slice(0, key.indexOf("@", 1));
+  const seen = new Set<string>();
+  const todo = [...roots];
+  while (todo.length > 0) {
+    const key = todo.pop()!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    for (const dep of denoLock.npm[key]?.dependencies ?? []) {
+      todo.push(
+        dep in denoLock.npm ? dep : Object.keys(denoLock.npm).find((k) => names(k) === dep)!,
+      );
+    }
+  }
+  return seen;
+}
+
+/** deno.lock's key for an npm import of deno.json ("npm:grammy@1.46.0/web" -> "grammy@1.46.0"). */
+function lockKeyOfImport(value: string): string {
+  const specifier = value.match(/^(npm:(?:@[^/]+\/)?[^/@]+@[^/]+)/)![1];
+  const name = specifier.slice(4, specifier.lastIndexOf("@"));
+  return `${name}@${denoLock.specifiers[specifier]}`;
+}
+
+Deno.test({
+  name:
+    "nix/npm-deps.nix covers every npm package of deno.lock: the bot's own in the package, the rest only for the benchmark",
+  ignore: needs("nix-instantiate"),
+  async fn() {
+    const deps = await npmDeps();
+    const imports = denoJson.imports as Record<string, string>;
+    // What the bot's files really import, as Deno's module graph has it.
+    const graph = await run(Deno.execPath(), ["info", "--json", "main.ts"], {
+      env: { NO_COLOR: "1" },
+    });
+    assertOk(graph, "deno info main.ts");
+    const handler = await run(Deno.execPath(), ["info", "--json", "handler.ts"]);
+    assertOk(handler, "deno info handler.ts");
+    const npmRoots = new Set<string>();
+    for (const out of [graph.stdout, handler.stdout]) {
+      for (const module of JSON.parse(out).modules) {
+        if (module.kind === "npm") npmRoots.add(module.npmPackage);
+      }
+    }
+    const runtimeRoots = deps.runtimeImports.map((k) => lockKeyOfImport(imports[k]));
+    assert.deepEqual([...new Set(runtimeRoots)].sort(), [...npmRoots].sort());
+    assert.deepEqual(deps.keys, [...lockClosure(runtimeRoots)].sort());
+    // Every package of the lock is either in the package or needed only by an unused import.
+    const unused = lockClosure(deps.unusedImports.map((k) => lockKeyOfImport(imports[k])));
+    for (const key of Object.keys(denoLock.npm)) {
+      assert.ok(deps.keys.includes(key) || unused.has(key), `${key} is not covered`);
+    }
+    assert.ok(!deps.keys.some((k) => k.startsWith("@grammyjs/runner@")), "the runner stays out");
+    for (const p of deps.packages) assert.equal(p.integrity, denoLock.npm[p.key].integrity);
+    // The packaged lock and import map agree with each other (Deno's --frozen checks it too).
+    assert.deepEqual(Object.keys(deps.runtimeLock.npm).sort(), deps.keys);
+    assert.equal(deps.runtimeDenoJson.nodeModulesDir, "manual");
+  },
+});
+
+/** A folder for a bot started by hand: state, lock, pids and gates, as startBot() makes them. */
+async function botDirs(root: string): Promise<BotProcess["dirs"]> {
+  const dirs = { root, state: `${root}/state`, lock: `${root}/lock`, pids: `${root}/pids` };
+  for (const dir of [dirs.lock, dirs.pids, `${root}/gates`]) {
+    await Deno.mkdir(dir, { recursive: true });
+  }
+  return dirs;
+}
+
+/** Starts `<dir>/main.ts` with these Deno flags and environment, as the bot's test helpers do. */
+function spawnBot(
+  dir: string,
+  flags: string[],
+  env: Record<string, string>,
+  dirs: BotProcess["dirs"],
+): BotProcess {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, `--config=${dir}/deno.json`, `${dir}/main.ts`],
+    cwd: dir,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return new BotProcess(process, dirs, false);
+}
+
+/** Sends a message and waits for its reply; prints the bot's stderr on failure. */
+async function assertAnswers(sim: BotApiSimulator, bot: BotProcess): Promise<void> {
+  try {
+    const id = messageIdOf(sim.sendText(1001, "hello from the package test"));
+    await sim.waitForCall(repliedTo(1001, id), { timeoutMs: 30_000 });
+  } catch (error) {
+    console.error(`--- bot stderr ---\n${bot.stderr}--- end of bot stderr ---`);
+    throw error;
+  }
+}
+
+async function sha512Integrity(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-512", await Deno.readFile(path));
+  return `sha512-${btoa(String.fromCharCode(...new Uint8Array(digest)))}`;
+}
+
+Deno.test({
+  name:
+    "the packaged node_modules, laid out by nix/npm-deps.nix from the npm tarballs, runs the bot with an empty Deno cache and no registry",
+  ignore: needs("nix-instantiate", "npm", "tar"),
+  async fn() {
+    const deps = await npmDeps();
+    await using work = await tempDir("coord-package-");
+    // The tarballs, from npm (its cache or its registry), checked as fetchurl checks them.
+    const tarballs = `${work.path}/tarballs`;
+    await Deno.mkdir(tarballs);
+    const pack = await run(
+      "npm",
+      [
+        "pack",
+        "--json",
+        "--pack-destination",
+        tarballs,
+        ...deps.packages.map((p) => `${p.name}@${p.version}`),
+      ],
+      { cwd: tarballs },
+    );
+    assertOk(pack, "npm pack");
+    const packed = JSON.parse(pack.stdout) as { name: string; version: string; filename: string }[];
+    const fileOf: Record<string, string> = {};
+    for (const p of deps.packages) {
+      const entry = packed.find((e) => e.name === p.name && e.version === p.version);
+      assert.ok(entry, `npm pack gave no ${p.name}@${p.version}`);
+      const file = `${tarballs}/${entry.filename.replace(/^@/, "").replace("/", "-")}`;
+      assert.equal(await sha512Integrity(file), p.integrity, `${p.key}: integrity`);
+      fileOf[p.key] = file;
+    }
+
+    // The folder the package builds: the bot's files, the packaged deno.json and deno.lock, and
+    // node_modules laid out by the very commands the package build runs.
+    const app = `${work.path}/app`;
+    await Deno.mkdir(app);
+    for (const file of ["main.ts", "handler.ts", "lib"]) {
+      assertOk(await run("cp", ["-r", projectPath(file), app]), `cp ${file}`);
+    }
+    await Deno.writeTextFile(`${app}/deno.json`, JSON.stringify(deps.runtimeDenoJson, null, 2));
+    await Deno.writeTextFile(`${app}/deno.lock`, JSON.stringify(deps.runtimeLock, null, 2));
+    const script = await nixEval(
+      `(import ${nixPath("nix/npm-deps.nix")} { }).layoutScript (p: (builtins.fromJSON ${
+        JSON.stringify(JSON.stringify(fileOf))
+      }).\${p.key})`,
+    ) as string;
+    assertOk(await run("bash", ["-c", script], { cwd: app }), "the layout script");
+    assertOk(await run("chmod", ["-R", "a-w", app]), "chmod");
+
+    const project = await nixEval(
+      `{ inherit (import ${nixPath("nix/project.nix")} { }) startFlags; }`,
+    ) as { startFlags: string[] };
+    await using sim = await BotApiSimulator.start();
+    const dirs = await botDirs(`${work.path}/bot`);
+    const denoDir = `${work.path}/empty-deno-dir`;
+    const env = {
+      ...botEnv(sim, dirs, [1001]),
+      DENO_DIR: denoDir,
+      // Where a registry request would go: nowhere.
+      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+    };
+    await using bot = spawnBot(app, [...project.startFlags, "--cached-only"], env, dirs);
+    await assertAnswers(sim, bot);
+    const fetched = [...walk(`${denoDir}/npm`)];
+    assert.deepEqual(fetched, [], "nothing was put in Deno's npm cache");
+  },
+});
+
+/** Every file under a folder (none if it doesn't exist). */
+function* walk(dir: string): Generator<string> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.isDirectory) yield* walk(`${dir}/${e.name}`);
+    else yield `${dir}/${e.name}`;
+  }
+}
+
+Deno.test("the bot starts and answers from a checkout whose path holds a space and a non-ASCII letter", async () => {
+  await using work = await tempDir("coord-path-");
+  const checkout = `${work.path}/mein Bötchen`;
+  await Deno.mkdir(checkout);
+  for (const file of ["deno.json", "deno.lock", "main.ts", "handler.ts", "lib"]) {
+    assertOk(await run("cp", ["-r", projectPath(file), checkout]), `cp ${file}`);
+  }
+  const flags = String(denoJson.tasks.start).split(/\s+/).slice(2, -1);
+  await using sim = await BotApiSimulator.start();
+  const dirs = await botDirs(`${work.path}/state ü`);
+  await using bot = spawnBot(checkout, flags, botEnv(sim, dirs, [1001]), dirs);
+  await assertAnswers(sim, bot);
+  assert.match(bot.stderr, /child started/);
+});
+
+/** A copy of the project's files (not .git, nor the tools .ci/run installs) in a new folder. */
+async function copyProject(to: string): Promise<void> {
+  await Deno.mkdir(`${to}/.ci`, { recursive: true });
+  const files = ["deno.json", "deno.lock", "main.ts", "handler.ts", "lib", "tests", "bench"];
+  for (const file of [...files, "smoke.sh", "systemd", "nix", "README.md"]) {
+    assertOk(await run("cp", ["-r", projectPath(file), to]), `cp ${file}`);
+  }
+  assertOk(await run("cp", [projectPath(".ci/run"), `${to}/.ci/run`]), "cp .ci/run");
+}
+
+/** A PATH whose env and bash are copies outside /usr/bin, as a Nix sandbox has them. */
+async function sandboxPath(dir: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const tool of ["env", "bash"]) {
+    assertOk(await run("cp", [which(tool)!, `${dir}/${tool}`]), `cp ${tool}`);
+  }
+  return `${dir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
+}
+
+Deno.test({
+  name:
+    "nix/sandbox-prep.sh leaves no /usr/bin/env in what the test check runs, and fails on one it can't replace",
+  ignore: needs("bash", "grep", "sed"),
+  async fn(t) {
+    await using work = await tempDir("coord-sandbox-");
+    const tree = `${work.path}/tree`;
+    await copyProject(tree);
+    const path = await sandboxPath(`${work.path}/bin`);
+    const prep = () =>
+      run("bash", [projectPath("nix/sandbox-prep.sh")], { cwd: tree, env: { PATH: path } });
+
+    await t.step("every shebang and direct use rewritten", async () => {
+      assertOk(await prep(), "sandbox-prep.sh");
+      const left = await run("grep", ["-rlI", "--exclude=sandbox-prep.sh", "/usr/bin/env", "."], {
+        cwd: tree,
+      });
+      assert.equal(left.stdout, "", `still there:\n${left.stdout}`);
+      for (const stub of ["brain.sh", "slow_echo.sh", "transcribe.sh"]) {
+        const first = Deno.readTextFileSync(`${tree}/tests/stubs/${stub}`).split("\n")[0];
+        assert.equal(first, `#!${work.path}/bin/bash`, stub);
+      }
+    });
+    await t.step("a shebang whose program isn't there fails, named", async () => {
+      Deno.writeTextFileSync(`${tree}/tests/stubs/odd.sh`, "#!/usr/bin/env no-such-shell\n");
+      const result = await prep();
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /still used.*\n.*odd\.sh:1:#!\/usr\/bin\/env no-such-shell/);
+    });
+  },
+});
+
+/** Whether this process may make a mount namespace and bind-mount in it (root on Linux). */
+function canHideFiles(): boolean {
+  if (which("unshare") === undefined) return false;
+  try {
+    const probe = new Deno.Command("unshare", {
+      args: ["-m", "sh", "-c", "mount --bind /dev/null /dev/null"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return probe.success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "with /usr/bin/env hidden, as in the Nix sandbox, the prepared copy's stubs and process tests run",
+  // Needs root, for a mount namespace; CI runs as root.
+  ignore: !canHideFiles() || !existsSync("/usr/bin/env"),
+  async fn() {
+    await using work = await tempDir("coord-noenv-");
+    const tree = `${work.path}/tree`;
+    await copyProject(tree);
+    const path = await sandboxPath(`${work.path}/bin`);
+    assertOk(
+      await run("bash", [projectPath("nix/sandbox-prep.sh")], { cwd: tree, env: { PATH: path } }),
+      "sandbox-prep.sh",
+    );
+    const hidden = (command: string) =>
+      run("unshare", ["-m", "bash", "-c", `mount --bind /dev/null /usr/bin/env && ${command}`], {
+        cwd: tree,
+        env: { PATH: path, NO_COLOR: "1", DENO_DIR: denoDirOf() },
+      });
+    // The original stub can't start there: the mask works.
+    const original = await hidden(
+      `echo hi | ECHO_DELAY_S=0 ${projectPath("tests/stubs/slow_echo.sh")}`,
+    );
+    assert.notEqual(original.code, 0, "an unprepared stub ran without /usr/bin/env");
+    const stub = await hidden("echo hi | ECHO_DELAY_S=0 tests/stubs/slow_echo.sh");
+    assertOk(stub, "the prepared stub");
+    assert.equal(stub.stdout.trim(), "You said: hi");
+    const tests = await hidden(
+      `${Deno.execPath()} test --frozen --no-prompt --allow-all tests/unit_process_tree_test.ts`,
+    );
+    assertOk(tests, "unit_process_tree_test.ts without /usr/bin/env");
   },
 });
 
@@ -270,7 +675,16 @@ Deno.test({
     // Flakes in a git folder see only tracked files: build a small repository with what the
     // flake reads, so that uncommitted work here counts.
     await using repo = await tempDir("coord-flake-");
-    const files = ["flake.nix", "deno.json", "deno.lock", "main.ts", "handler.ts", "nix", "lib"];
+    const files = [
+      "flake.nix",
+      "deno.json",
+      "deno.lock",
+      "main.ts",
+      "handler.ts",
+      "smoke.sh",
+      "nix",
+      "lib",
+    ];
     for (const file of files) {
       assertOk(await run("cp", ["-r", projectPath(file), repo.path]), `cp ${file}`);
     }
@@ -302,7 +716,9 @@ Deno.test({
       );
       assert.ok(outputs.formatter[system], `formatter.${system}`);
     }
-    assert.ok("homeManagerModules" in outputs);
+    assert.ok("homeModules" in outputs, "homeModules");
+    assert.ok("homeManagerModules" in outputs, "homeManagerModules");
+    assert.ok("nixosModules" in outputs, "nixosModules");
 
     const program = await nix("eval", "--raw", ".#apps.x86_64-linux.default.program");
     assertOk(program, "nix eval apps.default.program");
@@ -356,20 +772,23 @@ Deno.test({
       },
     );
 
-    await t.step("its defaults are the bot's own", () => {
-      const config = parseConfig({
-        env: { TELEGRAM_BOT_TOKEN: "123:abc", COORD_AUTHORIZED_USER_IDS: "1", HOME: "/h" },
+    await t.step("its defaults are the bot's own", async () => {
+      // Each option's default, given to the bot as its variable, changes nothing.
+      const settings = await settingsTable();
+      const sources = (env: Record<string, string>) => ({
+        env: { TELEGRAM_BOT_TOKEN: "123:abc", COORD_AUTHORIZED_USER_IDS: "1", HOME: "/h", ...env },
         uid: () => 1000,
         readTextFile: () => "",
         isReadableFile: () => true,
       });
-      assert.equal(defaults.apiRoot, config.apiRoot);
-      assert.equal(defaults.brainTimeoutSeconds, config.brainTimeoutMs / 1000);
-      assert.equal(defaults.brainMaxIters, config.brainMaxAttempts);
-      assert.equal(defaults.maxConcurrentBrains, config.maxConcurrentHandlers);
-      assert.equal(defaults.pollTimeoutSeconds, config.pollTimeoutS);
-      for (const unset of ["brainCommand", "personaFile", "transcribeCommand"]) {
-        assert.equal(defaults[unset], null, unset);
+      const bare = parseConfig(sources({}));
+      for (const [option, setting] of Object.entries(settings)) {
+        if (setting.rendered === null) {
+          assert.deepEqual(defaults[option] ?? null, setting.default ?? null, option);
+          continue;
+        }
+        const withDefault = parseConfig(sources({ [setting.variable]: setting.rendered }));
+        assert.deepEqual(withDefault, bare, `${option}: ${setting.variable}=${setting.rendered}`);
       }
     });
 
@@ -399,6 +818,190 @@ Deno.test({
           "/home/me/.config/forge-coordinator/brain.env",
         ]);
       },
+    );
+  },
+});
+
+/** The variables lib/config.ts reads: every quoted COORD_... or TELEGRAM_... name in it. */
+function configVariables(): string[] {
+  const text = Deno.readTextFileSync(projectPath("lib/config.ts"));
+  return [...new Set([...text.matchAll(/"((?:COORD|TELEGRAM)_[A-Z0-9_]+)"/g)].map((m) => m[1]))]
+    .sort();
+}
+
+Deno.test({
+  name: "every variable lib/config.ts reads has a module option and a line in the env example",
+  ignore: needs("nix-instantiate"),
+  async fn() {
+    const variables = configVariables();
+    assert.ok(variables.length > 10, `found only ${variables}`);
+    const settings = await settingsTable();
+    const options = new Map(Object.entries(settings).map(([o, s]) => [s.variable, o]));
+    // The token is a credential, never a setting: tokenFile becomes TELEGRAM_BOT_TOKEN_FILE in
+    // the unit, and the token itself has no option (it would land in the Nix store).
+    const byDesign: Record<string, string> = {
+      TELEGRAM_BOT_TOKEN: "no option: the token must not reach the store",
+      TELEGRAM_BOT_TOKEN_FILE: "tokenFile",
+    };
+    const example = Deno.readTextFileSync(projectPath("systemd/forge-coordinator.env.example"));
+    const missing: string[] = [];
+    for (const variable of variables) {
+      if (!options.has(variable) && !(variable in byDesign)) missing.push(`${variable}: no option`);
+      const line = new RegExp(`^#?${variable}=`, "m");
+      if (!(variable in byDesign) && !line.test(example)) {
+        missing.push(`${variable}: no line in systemd/forge-coordinator.env.example`);
+      }
+    }
+    assert.deepEqual(missing, []);
+    // And no option for a variable the bot no longer reads.
+    for (const [variable, option] of options) {
+      assert.ok(variables.includes(variable), `${option}: lib/config.ts doesn't read ${variable}`);
+    }
+    // Each option reaches the unit as its variable.
+    const { unit } = await moduleUnit({
+      allowedChatIds: [-100123, 5],
+      brainCommand: ["claude", "-p"],
+      brainWorkdir: "/home/me/work",
+      personaFile: "/home/me/persona.md",
+      lockDir: "/run/user/1000/coord",
+      stateDir: "/home/me/state",
+      transcribeCommand: "transcribe --fast",
+    });
+    const set = (unit.Service.Environment as string[]).map((e) =>
+      e.replace(/^"/, "").split("=")[0]
+    );
+    for (const variable of options.keys()) assert.ok(set.includes(variable), variable);
+  },
+});
+
+Deno.test({
+  name:
+    "tokenFile takes a path, a systemd specifier or agenix's ${XDG_RUNTIME_DIR}, and refuses the store",
+  ignore: needs("nix-instantiate"),
+  async fn(t) {
+    const source = (tokenFile: string) =>
+      run("nix-instantiate", [
+        "--eval",
+        "--strict",
+        "--json",
+        "-E",
+        `import ${nixPath("nix/token-file.nix")} ${
+          JSON.stringify(tokenFile).replaceAll("${", "\\${")
+        }`,
+      ], { env: NIX_ENV });
+    const accepted: [string, string][] = [
+      ["/home/me/.config/forge-coordinator/token", "/home/me/.config/forge-coordinator/token"],
+      ["%t/agenix/telegram-bot-token", "%t/agenix/telegram-bot-token"],
+      ["%E/forge-coordinator/token", "%E/forge-coordinator/token"],
+      ["${XDG_RUNTIME_DIR}/agenix/telegram-bot-token", "%t/agenix/telegram-bot-token"],
+      ["$XDG_RUNTIME_DIR/agenix/telegram-bot-token", "%t/agenix/telegram-bot-token"],
+      ["${HOME}/.config/token", "%h/.config/token"],
+      ["/run/secrets/telegram-bot-token", "/run/secrets/telegram-bot-token"],
+    ];
+    for (const [tokenFile, expected] of accepted) {
+      await t.step(`accepts ${tokenFile}`, async () => {
+        const result = await source(tokenFile);
+        assertOk(result, tokenFile);
+        assert.equal(JSON.parse(result.stdout), expected);
+      });
+    }
+    const refused: [string, RegExp][] = [
+      ["/nix/store/00000000000000000000000000000000-token", /must not be in the Nix store/],
+      ["token", /must be an absolute path/],
+      ["~/token", /must be an absolute path/],
+      ["${SECRETS}/token", /systemd can't expand \$SECRETS/],
+      ["/home/me/my token", /no spaces/],
+    ];
+    for (const [tokenFile, message] of refused) {
+      await t.step(`refuses ${tokenFile}`, async () => {
+        const result = await source(tokenFile);
+        assert.notEqual(result.code, 0, result.stdout);
+        assert.match(result.stderr, message);
+      });
+    }
+    await t.step("in the unit, as LoadCredential='s source", async () => {
+      const { unit } = await moduleUnit({ tokenFile: "${XDG_RUNTIME_DIR}/agenix/tok" });
+      assert.equal(unit.Service.LoadCredential, "telegram-bot-token:%t/agenix/tok");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "the NixOS module runs the same unit for its user only, with the package on their PATH and lingering",
+  ignore: needs("nix-instantiate"),
+  async fn() {
+    const out = await nixEval(`
+      let
+        lib = import ${nixPath("tests/nix-stand-in/lib.nix")};
+        pkg = {
+          outPath = "/nix/store/00000000000000000000000000000000-forge-coordinator";
+          meta.mainProgram = "forge-coordinator";
+        };
+        pkgs = { stdenv.hostPlatform.system = "x86_64-linux"; };
+        module = import ${nixPath("nix/nixos.nix")} { self.packages.x86_64-linux.default = pkg; };
+        options = (module { config = { }; inherit lib pkgs; }).options.services.forge-coordinator;
+        cfg = builtins.mapAttrs (_: o: o.default or null) options // {
+          enable = true;
+          package = pkg;
+          user = "me";
+          tokenFile = "%t/agenix/telegram-bot-token";
+          authorizedUserIds = [ 1 ];
+        };
+        config = {
+          services.forge-coordinator = cfg;
+          users.users.me.home = "/home/me";
+        };
+      in
+      (module { inherit config lib pkgs; }).config.content
+    `) as {
+      users: { users: { me: { packages: string[]; linger: boolean } } };
+      systemd: {
+        user: {
+          services: {
+            "forge-coordinator": {
+              description: string;
+              unitConfig: Record<string, string>;
+              serviceConfig: Record<string, string | string[]>;
+              wantedBy: string[];
+            };
+          };
+        };
+      };
+    };
+    const service = out.systemd.user.services["forge-coordinator"];
+    assert.equal(service.unitConfig.ConditionUser, "me");
+    assert.deepEqual(service.wantedBy, ["default.target"]);
+    assert.equal(
+      service.serviceConfig.LoadCredential,
+      "telegram-bot-token:%t/agenix/telegram-bot-token",
+    );
+    assert.ok(
+      (service.serviceConfig.Environment as string[]).some((e) =>
+        e.startsWith("PATH=/etc/profiles/per-user/me/bin:/home/me/.local/bin:")
+      ),
+    );
+    assert.equal(out.users.users.me.linger, true);
+    assert.equal(
+      out.users.users.me.packages[0],
+      "/nix/store/00000000000000000000000000000000-forge-coordinator",
+    );
+    // The same unit as the home-manager module's, key for key, but for PATH.
+    const { unit: hm } = await moduleUnit({
+      tokenFile: "%t/agenix/telegram-bot-token",
+      authorizedUserIds: [1],
+    });
+    const withoutPath = (env: string[]) => env.filter((e) => !e.startsWith("PATH="));
+    assert.deepEqual(
+      {
+        ...service.serviceConfig,
+        Environment: withoutPath(service.serviceConfig.Environment as string[]),
+      },
+      { ...hm.Service, Environment: withoutPath(hm.Service.Environment as string[]) },
+    );
+    assert.deepEqual(
+      { Description: service.description, ...service.unitConfig },
+      { ...hm.Unit, ConditionUser: "me" },
     );
   },
 });

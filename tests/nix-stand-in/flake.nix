@@ -41,6 +41,9 @@
               { name, text, meta ? { }, ... }:
               fake name { inherit meta; passthru.text = text; };
             mkShell = { packages ? [ ], ... }: fake "shell" { };
+            fetchurl =
+              { name, url, hash, ... }:
+              fake name { inherit url hash; };
             runCommand = name: env: script: derivation ({
               inherit name system;
               builder = "/bin/sh";

@@ -17,6 +17,11 @@ rec {
     int = type "int";
     float = type "float";
     package = type "package";
+    bool = type "bool";
+    numbers = {
+      positive = type "positiveNumber";
+      nonnegative = type "nonnegativeNumber";
+    };
     ints = {
       positive = type "positiveInt";
       between = lo: hi: type "intBetween ${toString lo} ${toString hi}";

@@ -1,0 +1,161 @@
+# The bot's settings as module options: one per variable lib/config.ts reads (but the token,
+# which the modules hand over as a credential, see `tokenFile`). Shared by ./home-manager.nix and
+# ./nixos.nix; tests/packaging_test.ts checks that every variable lib/config.ts reads has its
+# option here and its line in systemd/forge-coordinator.env.example.
+#
+# Each entry: the variable, the option's type, default and description. An option whose value is
+# null (or an empty list) leaves its variable unset: the bot's own default applies.
+{ lib }:
+let
+  inherit (lib) types;
+  command = types.either types.str (types.listOf types.str);
+  # A command as the bot reads it: a list becomes a JSON array, which keeps spaces inside words.
+  renderCommand = c: if builtins.isList c then builtins.toJSON c else c;
+  renderIds = ids: builtins.concatStringsSep "," (map toString ids);
+in
+{
+  authorizedUserIds = {
+    variable = "COORD_AUTHORIZED_USER_IDS";
+    type = types.nonEmptyListOf types.ints.positive;
+    example = [ 123456789 ];
+    render = renderIds;
+    description = "Telegram user ids allowed to talk to the brain. Required.";
+  };
+  allowedChatIds = {
+    variable = "COORD_ALLOWED_CHAT_IDS";
+    type = types.listOf types.int;
+    default = [ ];
+    example = [ 123456789 (-1001234567890) ];
+    render = ids: if ids == [ ] then null else renderIds ids;
+    description = ''
+      Chats the bot answers in (a group's id is negative). Empty: any chat, as long as the sender
+      is one of `authorizedUserIds`.
+    '';
+  };
+  apiRoot = {
+    variable = "COORD_API_ROOT";
+    type = types.str;
+    default = "https://api.telegram.org";
+    description = "Bot API root: a local Bot API server, or a simulator.";
+  };
+  brainCommand = {
+    variable = "COORD_BRAIN_CMD";
+    type = types.nullOr command;
+    default = null;
+    example = [ "claude" "-p" "--model" "sonnet" ];
+    render = c: if c == null then null else renderCommand c;
+    description = ''
+      The brain's command line: a list of words, or one string split at whitespace. `null` is the
+      bot's default: `claude -p`, plus `--append-system-prompt-file <persona>` when `personaFile`
+      is set, and one Claude conversation per chat.
+    '';
+  };
+  brainWorkdir = {
+    variable = "COORD_BRAIN_WORKDIR";
+    type = types.nullOr types.str;
+    default = null;
+    example = "/home/me/notes";
+    description = "The brain's working folder. `null`: `<stateDir>/brain`.";
+  };
+  personaFile = {
+    variable = "COORD_PERSONA_FILE";
+    type = types.nullOr types.str;
+    default = null;
+    description = "Persona / system-prompt file handed to the brain; must be readable.";
+  };
+  brainTimeoutSeconds = {
+    variable = "COORD_BRAIN_TIMEOUT_S";
+    type = types.numbers.positive;
+    default = 300;
+    description = "One brain attempt's limit, in seconds (decimals allowed).";
+  };
+  brainMaxIters = {
+    variable = "COORD_BRAIN_MAX_ITERS";
+    type = types.ints.positive;
+    default = 3;
+    description = "Brain attempts per message.";
+  };
+  maxConcurrentBrains = {
+    variable = "COORD_MAX_CONCURRENT_BRAINS";
+    type = types.ints.positive;
+    default = 4;
+    description = "Messages worked on at once (live handler processes), across chats.";
+  };
+  maxBacklog = {
+    variable = "COORD_MAX_BACKLOG";
+    type = types.ints.positive;
+    default = 1000;
+    description = "Messages waiting or running beyond which the bot stops fetching new ones.";
+  };
+  downloadTimeoutSeconds = {
+    variable = "COORD_DOWNLOAD_TIMEOUT_S";
+    type = types.numbers.positive;
+    default = 600;
+    description = "The longest a photo, document or voice download may take, in seconds.";
+  };
+  downloadStallSeconds = {
+    variable = "COORD_DOWNLOAD_STALL_S";
+    type = types.numbers.positive;
+    default = 60;
+    description = "The longest a download may go without receiving a byte, in seconds.";
+  };
+  transcribeTimeoutSeconds = {
+    variable = "COORD_TRANSCRIBE_TIMEOUT_S";
+    type = types.numbers.positive;
+    default = 300;
+    description = "The longest the voice transcriber may run, in seconds.";
+  };
+  lockDir = {
+    variable = "COORD_LOCK_DIR";
+    type = types.nullOr types.str;
+    default = null;
+    description = ''
+      Where the per-chat locks and turn tickets live; must exist, ours, mode 700. `null`: the
+      unit's runtime directory, `$XDG_RUNTIME_DIR/forge-coordinator`, made at start and removed
+      at stop.
+    '';
+  };
+  stateDir = {
+    variable = "COORD_STATE_DIR";
+    type = types.nullOr types.str;
+    default = null;
+    description = ''
+      The journal, heartbeat and other state. `null`: the unit's state directory,
+      `~/.local/state/forge-coordinator` (with systemd 254 or newer).
+    '';
+  };
+  transcribeCommand = {
+    variable = "COORD_TRANSCRIBE_CMD";
+    type = types.nullOr command;
+    default = null;
+    render = c: if c == null then null else renderCommand c;
+    description = ''
+      Voice transcriber: the audio file's path is appended, it prints the transcript. `null`:
+      voice notes get a "voice is not set up" reply.
+    '';
+  };
+  pollTimeoutSeconds = {
+    variable = "COORD_POLL_TIMEOUT_S";
+    type = types.ints.between 0 50;
+    default = 30;
+    description = "`getUpdates` long-poll timeout, in seconds.";
+  };
+  poisonLimit = {
+    variable = "COORD_POISON_LIMIT";
+    type = types.ints.positive;
+    default = 3;
+    description = "Handlers started for one message (across restarts) before the bot gives up on it.";
+  };
+  spareHandlers = {
+    variable = "COORD_SPARE_HANDLERS";
+    type = types.ints.between 0 16;
+    default = 1;
+    description = "Handlers kept started ahead of their messages, so that the 👀 needn't wait for one.";
+  };
+  waitNoteSeconds = {
+    variable = "COORD_WAIT_NOTE_S";
+    type = types.numbers.nonnegative;
+    default = 60;
+    description = "A reply to a message that waited at least this long for its chat's turn says how long.";
+  };
+}
