@@ -69,8 +69,6 @@ export interface HandleOptions {
   signal: AbortSignal;
   /** The journal the poll loop recorded the message in. Default: none (nothing recorded). */
   journal?: Journal;
-  /** The clock, ms since the epoch. Default: `Date.now`. */
-  now?: () => number;
 }
 
 /** The brain's input, or the final reply already sent instead. */
@@ -81,8 +79,7 @@ type Input = { text: string; attachments: string[] } | "answered";
  * `signal` aborts, it returns without a reply: the message stays in the journal and runs again.
  */
 export async function handleMessage(options: HandleOptions): Promise<void> {
-  const { api, config, update, log, signal, journal, now = Date.now } = options;
-  const startedAt = now();
+  const { api, config, update, log, signal, journal } = options;
   const message = update.message;
   const ids: MessageRef = {
     updateId: update.update_id,
@@ -141,7 +138,8 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     }
     if (got === "answered") return;
     const text = applyEdit({ ...options, ids, input, text: got.text, got, edits, record });
-    const waited = startedAt - Date.parse(entry?.receivedAt ?? "");
+    // From its arrival until the loop started it: the time it spent behind other messages.
+    const waited = Date.parse(entry?.startedAt ?? "") - Date.parse(entry?.receivedAt ?? "");
     if (!entry?.rerun && waited >= config.waitNoteMs) notes.push(waitNote(waited));
     await askBrain({
       ...options,

@@ -340,6 +340,7 @@ export class Intake {
     }
     const started = this.#patch(entry, {
       stage: "started",
+      startedAt: new Date().toISOString(),
       dispatches: entry.dispatches + 1,
       giveUp,
       // A re-run waits for its turn again: edits may reach it until it has it.

@@ -54,6 +54,8 @@ export interface JournalEntry {
    * comes later is too late for the brain. Cleared at each acknowledgement (a re-run waits again).
    */
   turnAt?: string;
+  /** When the poll loop last started its handler (ISO 8601): its wait for its turn ended then. */
+  startedAt?: string;
   /** When its first brain attempt started (ISO 8601). */
   brainStartedAt?: string;
   /**

@@ -55,6 +55,7 @@ export class Poller {
   #random: () => number;
   #offset = 0;
   #failures = 0;
+  #answered = false;
   #retryAt = 0;
   #onAnswered?: () => void;
   #now: () => number;
@@ -122,7 +123,9 @@ export class Poller {
         {
           offset: this.#offset,
           limit: Math.max(1, Math.min(100, limit)),
-          timeout: this.#timeoutS,
+          // The first call is answered at once: it tells that Telegram takes our token (READY
+          // waits for it), and a long poll would make that wait for the first message.
+          timeout: this.#answered ? this.#timeoutS : 0,
           // Sent every time: Telegram otherwise keeps whatever an earlier run asked for.
           allowed_updates: this.#allowed as never,
         },
@@ -136,6 +139,7 @@ export class Poller {
       clearTimeout(timer);
     }
     this.#failures = 0;
+    this.#answered = true;
     this.#onAnswered?.();
     if (!Array.isArray(updates)) {
       this.#log.warn("getUpdates answered with something other than a list; ignoring it");

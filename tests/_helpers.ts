@@ -163,10 +163,10 @@ export class BotProcess implements AsyncDisposable {
     });
   }
 
-  /** The pids of every handler the bot logged as started (given an update, or as a spare). */
+  /** The pids of every handler the bot logged as started (given an update, a spare, or the desk). */
   handlerPids(): number[] {
     const pids = this.lines.flatMap((l) => {
-      const m = l.match(/(?:child|spare) started: .*pid (\d+)/);
+      const m = l.match(/(?:child|spare|desk) started: .*pid (\d+)/);
       return m ? [Number(m[1])] : [];
     });
     return [...new Set(pids)];

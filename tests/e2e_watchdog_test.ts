@@ -97,7 +97,7 @@ Deno.test("the bot tells systemd READY after its first poll, WATCHDOG on a timer
     const [ready] = await systemd.waitFor("READY=1");
     const firstAnswered = sim.calls.find((c) => c.method === "getUpdates" && c.status === 200);
     assert.ok(firstAnswered?.endedAt !== undefined && ready.at >= firstAnswered.endedAt);
-    assert.match(ready.text, /STATUS=polling; 0 of 4 handlers busy/);
+    assert.match(ready.text, /STATUS=polling; 0 of 4 brains busy/);
 
     const id = messageIdOf(sim.sendText(CHAT, "gate hanging"));
     await waitUntil(() => (brainLog(bot).length > 0 ? true : undefined), {

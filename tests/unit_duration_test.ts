@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { formatDuration } from "../lib/duration.ts";
-import { waitNote } from "../lib/handle.ts";
+import { waitNote } from "../lib/texts.ts";
 
 Deno.test("formatDuration() reads as a person says it, in at most two units", () => {
   assert.equal(formatDuration(0), "0 s");

@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { brainEnv, failureText } from "../lib/handle.ts";
+import { brainEnv } from "../lib/handle.ts";
+import { failureText } from "../lib/texts.ts";
 
 Deno.test("brainEnv() removes both token variables and adds the message's ids", () => {
   const env = {
