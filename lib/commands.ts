@@ -43,7 +43,7 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
   if (command === "status") {
     text = status(options);
   } else if (command === "cancel") {
-    text = await cancel(options);
+    text = cancel(options);
   } else {
     new SessionStore(config.stateDir, chatId).markNew(update.update_id);
     text = config.claudeSessions
@@ -74,7 +74,7 @@ function status(options: CommandOptions): string {
   });
 }
 
-async function cancel(options: CommandOptions): Promise<string> {
+function cancel(options: CommandOptions): string {
   const { config, update, journal, log, withdraw } = options;
   const chatId = update.message.chat.id;
   const entries = entriesOf(journal).filter((e) =>
