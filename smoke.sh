@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Smoke test for forge-coordinator.
+# Smoke test for forge-coordinator (installed by Nix as `forge-coordinator smoke`).
 #
 #   ./smoke.sh               print the recipe to run from the phone, then check the unit's journal
 #   ./smoke.sh --sim         run the same recipe against the built-in simulator (no phone, no token)
@@ -87,6 +87,11 @@ run_deno() {
 
 sim() {
   local journal="$scratch/sim-journal" status=0
+  if [ ! -f tests/smoke_sim.ts ]; then
+    # `forge-coordinator smoke` runs the packaged copy, which has no tests/ folder.
+    echo "--sim needs a checkout of the repository (it plays the recipe with tests/smoke_sim.ts)"
+    return 2
+  fi
   echo "Playing the recipe against the simulator (two messages 2 s apart, a brain that takes 3 s):"
   run_deno run --quiet --frozen --no-prompt --allow-all tests/smoke_sim.ts "$journal" || status=1
   [ -s "$journal" ] || { echo "UNHEALTHY: the bot wrote no log"; return 1; }
