@@ -1,7 +1,7 @@
 /**
  * Where a handler's ack time goes, piece by piece, each measured on the simulator's clock from the
  * moment the process is spawned: the runtime alone, a first HTTP request (cold and warm
- * connection), loading grammY, and the real `handler.ts` up to its 👀.
+ * connection), loading grammY, and the real `handler.ts` up to its first Bot API call.
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { BotApiSimulator } from "../tests/sim/simulator.ts";
 import { denoDir } from "../tests/_helpers.ts";
 import { parseConfig } from "../lib/config.ts";
 import { handlerLaunch } from "../lib/launch.ts";
-import { reactedOn, send, simNow, waitForEmoji } from "./_record.ts";
+import { send, simNow, waitForEmoji } from "./_record.ts";
 import { summarise, type Summary } from "./_stats.ts";
 import { BRAIN } from "./_targets.ts";
 
@@ -24,7 +24,10 @@ export interface AckPathFigures {
   fetchWarmRequest: Summary;
   /** grammY's web build loaded (as the handler loads it), then `getMe`: spawn to arrival. */
   grammyFirstRequest: Summary;
-  /** `handler.ts` with the poll loop's exact command line: spawn to its 👀. */
+  /**
+   * `handler.ts` with the poll loop's exact command line: spawn to its first call about the message
+   * (its 👀 while handlers acknowledged; the ✍ or typing since the front desk, issue #11).
+   */
   handlerAck: Summary;
 }
 
@@ -81,7 +84,10 @@ export async function measureAckPath(options: AckPathOptions): Promise<AckPathFi
   };
 }
 
-/** Starts the real handler for one message, as the poll loop would; returns spawn-to-👀 in ms. */
+/**
+ * Starts the real handler for one message, as the poll loop would; returns spawn to its first Bot
+ * API call about the message, in ms.
+ */
 async function handlerAck(sim: BotApiSimulator, root: string, signal: AbortSignal) {
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
@@ -117,20 +123,24 @@ async function handlerAck(sim: BotApiSimulator, root: string, signal: AbortSigna
     clearEnv: true,
     stdin: "piped",
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  const stderr = new Response(child.stderr).text();
   const stdin = child.stdin.getWriter();
+  let missing: unknown[] = [];
   try {
     await stdin.write(new TextEncoder().encode(payload + "\n"));
-    const missing = await waitForEmoji(sim, [message], "👌", { timeoutMs: 30_000, signal });
-    if (missing.length > 0) throw new Error("The ack-path handler did not answer");
+    missing = await waitForEmoji(sim, [message], "👌", { timeoutMs: 30_000, signal });
   } finally {
     // EOF tells the handler that its poll process is gone: it stops.
     await stdin.close().catch(() => {});
     await child.status;
   }
-  const ack = sim.calls.find(reactedOn([message], "👀"))!;
-  return ack.at - started;
+  if (missing.length > 0) {
+    throw new Error(`The ack-path handler did not answer; its stderr:\n${await stderr}`);
+  }
+  const first = sim.calls.find((c) => c.at >= started && c.params.chat_id === message.chatId)!;
+  return first.at - started;
 }
 
 /** Runs `deno` with `args` to its end; throws on a non-zero exit. */
@@ -147,11 +157,15 @@ async function run(args: string[]): Promise<void> {
   }
 }
 
-/** A temporary folder with `lock/` and `state/`, removed on dispose. */
+/**
+ * A temporary folder with `lock/` and `state/` (and in it what the poll process would have made:
+ * the journal's folder and the brains' working folder), removed on dispose.
+ */
 async function scratch(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "coord-bench-ack-" });
-  await Deno.mkdir(`${path}/lock`);
-  await Deno.mkdir(`${path}/state`);
+  for (const dir of ["lock", "state", "state/journal", "state/brain"]) {
+    await Deno.mkdir(`${path}/${dir}`, { mode: 0o700 });
+  }
   return {
     path,
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),

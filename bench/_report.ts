@@ -260,7 +260,7 @@ export function formatReport(report: Report): string {
     ["no imports, first fetch arrives", ackPath.fetchFirstRequest],
     ["same, second fetch (warm)", ackPath.fetchWarmRequest],
     ["grammy/web loaded, first call", ackPath.grammyFirstRequest],
-    ["handler.ts, its 👀 arrives", ackPath.handlerAck],
+    ["handler.ts, its first call arrives", ackPath.handlerAck],
   ];
   line("", "p50", "max", "n");
   for (const [label, s] of pieces) line(label, fmt(s.p50), fmt(s.max), s.n);
