@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { File, Message, Update, User } from "grammy/types";
 import { ALLOWED_REACTIONS } from "./sim/emoji.ts";
 import { parseEntitiesError } from "./sim/markdown.ts";
-import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
+import { BotApiSimulator, type RecordedCall, type UploadedFile } from "./sim/simulator.ts";
 
 type Encoding = "json" | "form" | "query" | "multipart";
 
@@ -947,5 +947,254 @@ Deno.test("waitForCall() waits with a deadline and explains a timeout", async (t
     await sim.close();
     await assert.rejects(wait, /closed/);
     await assert.rejects(sim.waitForCall(() => false), /closed/);
+  });
+});
+
+Deno.test("Time-limited fault rules answer every matching call until they expire", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  sim.sendText(CHAT, "hi");
+
+  await t.step("forMs: every call in the window, then the normal answer", async () => {
+    const startedAt = sim.now();
+    sim.injectFault({ method: "sendMessage", forMs: 300, fault: { kind: "badGateway" } });
+    const statuses: number[] = [];
+    for (;;) {
+      const answer = await callApi(sim, "sendMessage", { chat_id: CHAT, text: "answer" });
+      statuses.push(answer.status);
+      if (answer.status === 200) break;
+      assert.ok(sim.now() - startedAt < 5_000, "the rule never expired");
+    }
+    assert.ok(statuses.length >= 3, `only ${statuses.length} calls`);
+    assert.ok(statuses.slice(0, -1).every((status) => status === 502));
+    assert.ok(lastCall(sim).at >= startedAt + 300, "a call was let through early");
+    assert.equal((await callApi(sim, "getMe")).status, 200, "other methods are not matched");
+  });
+  await t.step(
+    "until: an end time on the simulator's clock; an expired rule is skipped",
+    async () => {
+      sim.injectFault({ method: "getMe", until: sim.now() - 1, fault: { kind: "internal" } });
+      assert.equal((await callApi(sim, "getMe")).status, 200);
+      sim.injectFault({ method: "getMe", until: sim.now() + 60_000, fault: { kind: "internal" } });
+      for (let i = 0; i < 3; i++) assert.equal((await callApi(sim, "getMe")).status, 500);
+      sim.clearFaults();
+    },
+  );
+  await t.step("chatId: only that chat's calls; times: Infinity lasts until cleared", async () => {
+    sim.sendText(OTHER_CHAT, "hi");
+    sim.injectFault({
+      method: "sendMessage",
+      chatId: CHAT,
+      times: Infinity,
+      fault: { kind: "forbidden" },
+    });
+    for (let i = 0; i < 3; i++) {
+      assertError(
+        await callApi(sim, "sendMessage", { chat_id: CHAT, text: "x" }),
+        403,
+        "Forbidden: bot was blocked by the user",
+      );
+    }
+    assert.equal(lastCall(sim).fault, "forbidden");
+    const other = await callApi(sim, "sendMessage", { chat_id: OTHER_CHAT, text: "x" }, {
+      encoding: "form",
+    });
+    assert.equal(other.status, 200, "a chat id in a form matches as a number too");
+    sim.clearFaults();
+    assert.equal((await callApi(sim, "sendMessage", { chat_id: CHAT, text: "x" })).status, 200);
+  });
+  await t.step("bad windows are refused", () => {
+    const fault = { kind: "internal" } as const;
+    assert.throws(() => sim.injectFault({ forMs: 0, fault }), RangeError);
+    assert.throws(() => sim.injectFault({ forMs: 10, until: sim.now() + 10, fault }), TypeError);
+    assert.throws(() => sim.injectFault({ times: 1.5, fault }), RangeError);
+  });
+});
+
+Deno.test("forbidden faults carry Telegram's permanent 403 texts in the JSON envelope", async () => {
+  await using sim = await BotApiSimulator.start();
+  sim.sendText(CHAT, "hi");
+  for (
+    const description of [
+      "Forbidden: bot was blocked by the user",
+      "Forbidden: bot was kicked from the group chat",
+      "Forbidden: bot is not a member of the supergroup chat",
+      "Forbidden: user is deactivated",
+    ] as const
+  ) {
+    sim.injectFault({ method: "sendMessage", fault: { kind: "forbidden", description } });
+    assertError(await callApi(sim, "sendMessage", { chat_id: CHAT, text: "x" }), 403, description);
+  }
+  sim.injectFault({
+    method: "sendMessage",
+    fault: { kind: "badRequest", description: "Bad Request: chat not found" },
+  });
+  assertError(
+    await callApi(sim, "sendMessage", { chat_id: CHAT, text: "x" }),
+    400,
+    "Bad Request: chat not found",
+  );
+});
+
+Deno.test("A refused fault closes the connection unanswered: fetch fails as with a refused connection", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  sim.sendText(CHAT, "hi");
+  const failure = async (request: Promise<unknown>) => {
+    const error = await request.then(() => undefined, (error: unknown) => error);
+    assert.ok(error instanceof TypeError, `expected fetch to reject, got ${error}`);
+    return error;
+  };
+  const send = () =>
+    fetch(`${sim.apiRoot}/bot${sim.token}/sendMessage`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ chat_id: CHAT, text: "answer" }),
+    }).then((response) => response.text());
+
+  await t.step("fetch itself rejects with a TypeError, no status, no body", async () => {
+    sim.injectFault({ method: "sendMessage", forMs: 60_000, fault: { kind: "refused" } });
+    await failure(send());
+    await failure(send());
+    const calls = sim.calls.filter((c) => c.method === "sendMessage");
+    assert.equal(calls.length, 2, "each attempt is recorded once (no silent retry)");
+    for (const call of calls) {
+      assert.equal(call.fault, "refused");
+      assert.equal(call.dropped, true);
+      assert.equal(call.status, 0);
+      assert.equal(call.params.text, "answer");
+    }
+    assert.equal((await callApi(sim, "getMe")).status, 200, "other methods still answer");
+  });
+  await t.step("the same kind of error as refuseConnections()", async () => {
+    await sim.refuseConnections();
+    const refused = await failure(send());
+    await sim.acceptConnections();
+    const cut = await failure(send());
+    assert.equal(cut.name, refused.name);
+    assert.equal(cut.message, refused.message);
+  });
+  await t.step("once cleared, the call is answered", async () => {
+    sim.clearFaults();
+    const answer = await callApi<Message>(sim, "sendMessage", { chat_id: CHAT, text: "answer" });
+    assert.equal(answer.json?.result?.text, "answer");
+  });
+});
+
+/** Sends a document the way grammY does: a part at a random name and `document: attach://name`. */
+async function uploadDocument(
+  sim: BotApiSimulator,
+  params: Record<string, unknown>,
+  file: { name: string; bytes: Uint8Array<ArrayBuffer> } | undefined,
+): Promise<Answer<Message>> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(params)) {
+    form.append(name, typeof value === "string" ? value : JSON.stringify(value));
+  }
+  if (file) {
+    form.append("document", "attach://f9x1");
+    form.append("f9x1", new Blob([file.bytes], { type: "application/octet-stream" }), file.name);
+  }
+  return read<Message>(
+    await fetch(`${sim.apiRoot}/bot${sim.token}/sendDocument`, { method: "POST", body: form }),
+  );
+}
+
+Deno.test("sendDocument takes a multipart upload, records its name and bytes, returns a Message with a document", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  const asked = sim.sendText(CHAT, "long question").message!.message_id;
+  const content = "# The answer\n\nÀ long answer, exactly as written.\n";
+  const bytes = new TextEncoder().encode(content);
+
+  await t.step("the file's name and bytes are in the call's params", async () => {
+    const answer = await uploadDocument(sim, {
+      chat_id: CHAT,
+      caption: "The whole answer",
+      reply_parameters: { message_id: asked },
+    }, { name: "answer-2.md", bytes });
+    assert.equal(answer.status, 200, answer.text);
+    const message = answer.json!.result!;
+    assert.equal(message.document?.file_name, "answer-2.md");
+    assert.equal(message.document?.file_size, bytes.length);
+    assert.equal(message.caption, "The whole answer");
+    assert.equal(message.reply_to_message?.message_id, asked);
+    const call = lastCall(sim);
+    assert.equal(call.params.document, "attach://f9x1");
+    const file = call.params.f9x1 as UploadedFile;
+    assert.equal(file.filename, "answer-2.md");
+    assert.equal(new TextDecoder().decode(file.bytes), content);
+    const [sent] = sim.botMessages(CHAT);
+    assert.equal(new TextDecoder().decode(sent.document!.bytes), content);
+    assert.equal(sent.reply_to, asked);
+    // and the person can download it
+    const got = await callApi<File>(sim, "getFile", { file_id: message.document!.file_id });
+    const download = await fetch(
+      `${sim.apiRoot}/file/bot${sim.token}/${got.json!.result!.file_path}`,
+    );
+    assert.equal(await download.text(), content);
+  });
+  await t.step("a part named document works too, and so does a known file_id", async () => {
+    const form = new FormData();
+    form.append("chat_id", String(CHAT));
+    form.append("document", new Blob([bytes]), "direct.md");
+    const answer = await read<Message>(
+      await fetch(`${sim.apiRoot}/bot${sim.token}/sendDocument`, { method: "POST", body: form }),
+    );
+    assert.equal(answer.json?.result?.document?.file_name, "direct.md");
+    const again = await callApi<Message>(sim, "sendDocument", {
+      chat_id: CHAT,
+      document: answer.json!.result!.document!.file_id,
+    });
+    assert.equal(
+      again.json?.result?.document?.file_unique_id,
+      answer.json!.result!.document!.file_unique_id,
+    );
+  });
+  await t.step("no document, an unknown file_id, a caption over 1024 characters", async () => {
+    assertError(
+      await uploadDocument(sim, { chat_id: CHAT }, undefined),
+      400,
+      "Bad Request: there is no document in the request",
+    );
+    assertError(
+      await callApi(sim, "sendDocument", { chat_id: CHAT, document: "BQACAgIAAxkBAAnope" }),
+      400,
+      "Bad Request: wrong file identifier/HTTP URL specified",
+    );
+    assertError(
+      await uploadDocument(sim, { chat_id: CHAT, caption: "x".repeat(1025) }, {
+        name: "a.md",
+        bytes,
+      }),
+      400,
+      "Bad Request: message caption is too long",
+    );
+    assert.equal(
+      (await uploadDocument(sim, { chat_id: CHAT, caption: "x".repeat(1024) }, {
+        name: "a.md",
+        bytes,
+      }))
+        .status,
+      200,
+    );
+    assertError(
+      await uploadDocument(sim, { chat_id: OTHER_CHAT }, { name: "a.md", bytes }),
+      400,
+      "Bad Request: chat not found",
+    );
+  });
+  await t.step("over 50 MB the upload is refused with 413 Request Entity Too Large", async () => {
+    const big = new Uint8Array(50 * MiB + 1);
+    assertError(
+      await uploadDocument(sim, { chat_id: CHAT }, { name: "big.md", bytes: big }),
+      413,
+      "Request Entity Too Large",
+    );
+    const call = lastCall(sim);
+    assert.equal(call.method, "sendDocument");
+    assert.deepEqual(call.params, {}, "nothing of a refused upload is kept");
+    const fits = new Uint8Array(50 * MiB - 4096);
+    assert.equal(
+      (await uploadDocument(sim, { chat_id: CHAT }, { name: "fits.md", bytes: fits })).status,
+      200,
+    );
   });
 });
