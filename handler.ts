@@ -14,9 +14,9 @@ import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts
 import { DESK_ROLE_ENV } from "./lib/desk_protocol.ts";
 import { runDesk, writeReport } from "./lib/desk.ts";
 import { handleMessage, reportCrash } from "./lib/handle.ts";
-import { Journal } from "./lib/journal.ts";
-import { getLog, setupLogging } from "./lib/log.ts";
-import { createApi, enableRetries } from "./lib/telegram.ts";
+import { entryRecord, Journal } from "./lib/journal.ts";
+import { getLog, logUncaught, setupLogging } from "./lib/log.ts";
+import { createApi, enablePatience } from "./lib/telegram.ts";
 import { parseHandlerUpdate } from "./lib/update.ts";
 import { readFirstLine, readLines } from "./lib/stdin.ts";
 
@@ -30,6 +30,8 @@ try {
 }
 await setupLogging({ secrets: [config.token] });
 const log = getLog("handler");
+// Anything uncaught still goes through the redacting logger; exit 70 (EX_SOFTWARE).
+logUncaught(log, 70);
 
 const stop = new AbortController();
 let working = false;
@@ -45,11 +47,19 @@ Deno.addSignalListener("SIGTERM", onSignal);
 Deno.addSignalListener("SIGINT", onSignal);
 
 // Reactions and typing go without retries (a late 👀 is worth little, and must not hold up the
-// brain); replies and files retry 429 and 5xx.
+// brain); replies and files wait out what is transient (429, 5xx, the network), in place.
 const api = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
 const replyApi = createApi(config.token, { apiRoot: config.apiRoot, timeoutSeconds: 30 });
+enablePatience(replyApi, {
+  patienceMs: config.replyPatienceMs,
+  onRetry: ({ method, summary, waitMs }) =>
+    log.warn("{method} failed ({summary}); retrying in {seconds} s", {
+      method,
+      summary,
+      seconds: Number((waitMs / 1000).toFixed(1)),
+    }),
+});
 const journal = new Journal(`${config.stateDir}/journal`);
-await enableRetries(replyApi);
 
 if (Deno.env.get(DESK_ROLE_ENV) === "desk") {
   // The desk works until its stdin ends: the loop replaced it, or the loop is gone. A SIGTERM
@@ -115,6 +125,8 @@ try {
     updateId: update.update_id,
     error: reason,
   });
+  // An answer already in the outbox is delivered by the next handler: it must not be replaced.
+  if (entryRecord(journal, update.update_id, log).read()?.stage === "answered") Deno.exit(1);
   // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
   await reportCrash(replyApi, update, {
     signal: AbortSignal.timeout(3000),

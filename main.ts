@@ -19,7 +19,7 @@ import { SystemdNotifier } from "./lib/notify.ts";
 import { Dispatcher } from "./lib/dispatch.ts";
 import { Heartbeat } from "./lib/heartbeat.ts";
 import { handlerLaunch } from "./lib/launch.ts";
-import { getLog, setupLogging } from "./lib/log.ts";
+import { getLog, logUncaught, setupLogging } from "./lib/log.ts";
 import { FatalPollError, POLL_SLACK_S, Poller, runPollLoop } from "./lib/poll.ts";
 import { createApi } from "./lib/telegram.ts";
 import { Intake } from "./lib/intake.ts";
@@ -77,6 +77,8 @@ function exitWithConfigError(line: string): never {
 
 await setupLogging({ secrets: [config.token] });
 const log = getLog("main");
+// Anything uncaught still goes through the redacting logger; exit 70 (EX_SOFTWARE).
+logUncaught(log, 70);
 
 const startedAt = new Date().toISOString();
 const stop = new AbortController();

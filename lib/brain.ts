@@ -36,6 +36,11 @@ export interface BrainOptions {
   onAttempt?: (attempt: number) => void;
   /** Told each attempt's pid (its process group) once it has started. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Told each attempt's marker (`COORD_BRAIN_RUN`) before it starts: whoever holds it can sweep the
+   * attempt's processes later without ever hitting an unrelated process that reused a pid.
+   */
+  onRun?: (run: string) => void;
   /** Told about each failed attempt. */
   onFailure?: (attempt: number, failure: BrainFailure) => void;
   /** Between SIGTERM and SIGKILL when an attempt is killed. Default: 2000 ms. */
@@ -93,6 +98,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     signal,
     onAttempt,
     onSpawn,
+    onRun,
     onFailure,
     killGraceMs,
     parse = plainVerdict,
@@ -106,6 +112,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     if (signal?.aborted) return { ok: false, failure, attempts: attempt - 1, aborted: true };
     onAttempt?.(attempt);
     const run = runMarker(bot);
+    onRun?.(run);
     const result = await runTree(command[0], {
       args: command.slice(1),
       env: { ...env, [RUN_MARKER_ENV]: run },

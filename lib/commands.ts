@@ -99,6 +99,10 @@ function cancel(options: CommandOptions): string {
     return "That message was answered meanwhile: nothing to cancel.";
   }
   const id = messageIdOf(current);
+  if (current.stage === "answered") {
+    cancels.clear(current.updateId);
+    return `Message ${id} is answered; its answer is being delivered: nothing to cancel.`;
+  }
   if (!isRunning(current)) {
     withdraw?.(current.updateId);
     return `Withdrawn: message ${id} won't go to the brain.`;

@@ -43,6 +43,10 @@ export interface Config {
   downloadStallMs: number;
   /** The longest the voice transcriber may run, in ms. */
   transcribeTimeoutMs: number;
+  /** How long one reply call keeps waiting out transient failures, in ms. */
+  replyPatienceMs: number;
+  /** An answer longer than this many messages goes as its head plus one document. */
+  maxReplyParts: number;
   /** Where the per-chat lock files and turn queues live. */
   lockDir: string;
   /** Heartbeat and other state. */
@@ -177,6 +181,15 @@ export function parseConfig(sources: ConfigSources): Config {
       get("COORD_TRANSCRIBE_TIMEOUT_S"),
       { fallback: 300, integer: false, min: 0.001 },
     ) * 1000,
+    replyPatienceMs: parseNumber("COORD_REPLY_PATIENCE_S", get("COORD_REPLY_PATIENCE_S"), {
+      fallback: 3600,
+      integer: false,
+      min: 0,
+    }) * 1000,
+    maxReplyParts: parseNumber("COORD_MAX_REPLY_PARTS", get("COORD_MAX_REPLY_PARTS"), {
+      fallback: 5,
+      min: 1,
+    }),
     lockDir,
     stateDir,
     transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", transcribe),

@@ -16,7 +16,7 @@ import type { Config } from "./config.ts";
 import { type DeskJob, type DeskReport, jobUpdateId, parseDeskJob } from "./desk_protocol.ts";
 import { handleEdit } from "./edits.ts";
 import { type MessageRef, REACTIONS, setReaction, showTyping } from "./feedback.ts";
-import { finish } from "./handle.ts";
+import { finish } from "./outbox.ts";
 import { entryRecord, type Journal } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { WITHDRAWN_TEXT } from "./texts.ts";

@@ -27,6 +27,7 @@ import {
   showTyping,
 } from "./feedback.ts";
 import { entryRecord, type Journal } from "./journal.ts";
+import { deliver, finish } from "./outbox.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore, startsFresh } from "./session.ts";
@@ -93,9 +94,16 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   const react = reactionChain(api, ids, log);
   const notes: string[] = entry?.rerun ? [RERUN_NOTE] : [];
   const reply = (text: string, emoji: Reaction) =>
-    finish({ ...options, ids, text: [...notes, text].join("\n"), emoji, react });
+    finish({ ...options, ids, notes, text, emoji, react });
 
-  if (entry?.giveUp) return reply(giveUpText(entry.dispatches - 1), REACTIONS.failed);
+  if (entry?.stage === "answered" && entry.answer !== undefined) {
+    // Decided by an earlier handler: only sending is left, from where it stopped.
+    log.info("update {updateId}: delivering its journaled answer", ids);
+    return deliver({ ...options, ids, outgoing: entry.answer, react });
+  }
+  if (entry?.giveUp) {
+    return reply(giveUpText(entry.deaths ?? entry.dispatches - 1, entry.lastEnd), REACTIONS.failed);
+  }
 
   await using lock = await takeChatLock({
     lockDir: config.lockDir,
@@ -357,6 +365,7 @@ async function askBrain(
           waited: Number((options.lockWaitedMs / 1000).toFixed(2)),
         });
       },
+      onRun: (run) => record.update({ brainRun: run }),
       onSpawn: (pid) => {
         brainPid = pid;
         // Recorded first, then the marker looked at: a /cancel writes its marker first, then reads
@@ -365,7 +374,11 @@ async function askBrain(
         if (cancels.requested(ids.updateId)) cancel.abort(new Error("cancelled by /cancel"));
       },
       onFailure: (attempt, failure) => {
-        if (cancel.signal.aborted || cancels.requested(ids.updateId)) return;
+        // The attempt is over: its pid may belong to anyone from now on.
+        record.update({ brainPid: undefined, brainRun: undefined });
+        // A /cancel's SIGTERM may end the attempt before the watch sees the marker: no retry then.
+        if (cancels.requested(ids.updateId)) cancel.abort(new Error("cancelled by /cancel"));
+        if (cancel.signal.aborted) return;
         log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
           attempt,
           ...ids,
@@ -422,43 +435,6 @@ async function askBrain(
   } else if (!outcome.aborted && !signal.aborted) {
     await reply(failureText(outcome.failure, outcome.attempts), REACTIONS.failed);
   }
-}
-
-/**
- * Sends a message's final reply, then marks it answered: it leaves the journal, its files and
- * markers go, and its reaction says how it ended. The one way every message ends.
- */
-export async function finish(
-  options: {
-    replyApi?: Api;
-    api: Api;
-    config: Config;
-    journal?: Journal;
-    log: Logger;
-    ids: MessageRef;
-    text: string;
-    emoji: Reaction;
-    react?: (emoji: Reaction) => Promise<void>;
-    signal?: AbortSignal;
-  },
-): Promise<void> {
-  const { api, replyApi = api, config, journal, log, ids, text, emoji, signal } = options;
-  await sendReply(replyApi, {
-    chatId: ids.chatId,
-    replyTo: ids.messageId,
-    text,
-    signal,
-    onPlainFallback: (part, description) =>
-      log.info("reply part {part} sent as plain text: {description}", { part, description }),
-  });
-  const record = entryRecord(journal, ids.updateId, log);
-  // Before "replied" is recorded: an answered message never leaves its files behind.
-  removeAttachments(config.stateDir, ids.updateId);
-  record.update({ stage: "replied" });
-  await (options.react ?? reactionChain(api, ids, log))(emoji);
-  record.finish();
-  new CancelBox(config.stateDir).clear(ids.updateId);
-  new EditBox(config.stateDir).clear(ids.updateId);
 }
 
 /** Tells the person that their message could not be handled (the handler itself failed). */

@@ -20,7 +20,7 @@ import type { ChildRecord } from "./dispatch.ts";
 import type { DeskJob } from "./desk_protocol.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { getLog } from "./log.ts";
-import { killGroup } from "./process_tree.ts";
+import { sweep } from "./sweep.ts";
 import { isEdit, routeUpdate } from "./update.ts";
 
 /** What the intake needs of the dispatcher. */
@@ -47,6 +47,8 @@ export interface IntakeOptions {
   ackWaitMs?: number;
   /** The clock. Default: `performance.now`. */
   now?: () => number;
+  /** Kills the processes of a brain attempt by its marker. Default: `sweep` (`sweep.ts`). */
+  sweep?: (target: { run: string }) => Promise<number[]>;
 }
 
 interface ChatQueue {
@@ -65,7 +67,10 @@ export class Intake {
   #poisonLimit: number;
   #ackWaitMs: number;
   #now: () => number;
+  #sweep: (target: { run: string }) => Promise<number[]>;
   #chats = new Map<number, ChatQueue>();
+  /** Messages queued again after their handler died: not before this time. */
+  #notBefore = new Map<number, number>();
   /** Messages whose 👀 the desk has not reported yet: when it was asked for. */
   #unacked = new Map<number, number>();
   /** Commands, edits and withdrawals the desk has not reported done. */
@@ -85,7 +90,9 @@ export class Intake {
       poisonLimit = 3,
       ackWaitMs = 2000,
       now = () => performance.now(),
+      sweep: sweepRun = sweep,
     } = options;
+    this.#sweep = sweepRun;
     this.#journal = journal;
     this.#dispatcher = dispatcher;
     this.#desk = desk;
@@ -132,10 +139,20 @@ export class Intake {
         this.#toDesk(entry);
         continue;
       }
-      const rerun = entry.rerun || entry.stage === "brain";
-      const waiting = entry.stage === "received" && rerun === Boolean(entry.rerun)
-        ? entry
-        : this.#patch(entry, { stage: "received", rerun, brainPid: undefined });
+      // A handler still at work when that run ended was cut off: a crash, a kill, an OOM (a clean
+      // stop puts its message back to waiting first). That counts towards the poison limit.
+      const cutOff = entry.stage === "started" || entry.stage === "acked" ||
+        entry.stage === "brain";
+      const waiting = cutOff
+        ? this.#patch(entry, {
+          stage: "received",
+          rerun: entry.rerun || entry.stage === "brain",
+          brainPid: undefined,
+          brainRun: undefined,
+          deaths: (entry.deaths ?? 0) + 1,
+          lastEnd: "cut off when the bot stopped unexpectedly",
+        })
+        : entry;
       this.#ack(waiting.update);
       this.#enqueue(waiting);
     }
@@ -209,7 +226,7 @@ export class Intake {
    */
   withdraw(updateId: number): void {
     for (const chat of this.#chats.values()) {
-      const at = chat.waiting.findIndex((e) => e.updateId === updateId);
+      const at = chat.waiting.findIndex((e) => e.updateId === updateId && e.stage !== "answered");
       if (at < 0) continue;
       const [entry] = chat.waiting.splice(at, 1);
       this.#unacked.delete(updateId);
@@ -269,31 +286,51 @@ export class Intake {
       return;
     }
     if (entry === undefined) return;
-    if (entry.stage === "brain" && entry.brainPid !== undefined) {
+    if (entry.brainRun !== undefined) {
       // The handler is gone (crashed, killed): its brain must not live on without it.
-      if (killGroup(entry.brainPid, "SIGKILL")) {
-        this.#log.warn("stopped the orphaned brain (process group {pid}) of update {updateId}", {
-          pid: entry.brainPid,
-          updateId: entry.updateId,
+      const { brainRun: run, updateId } = entry;
+      this.#sweep({ run }).then((killed) => {
+        if (killed.length > 0) {
+          this.#log.warn("stopped the orphaned brain of update {updateId}: pids {pids}", {
+            updateId,
+            pids: killed.join(", "),
+          });
+        }
+      }, (error) => {
+        this.#log.error("cannot stop the orphaned brain of update {updateId}: {error}", {
+          updateId,
+          error: String(error),
         });
-      }
+      });
     }
     if (entry.stage === "replied") {
       this.#journal.finish(entry.updateId);
       return;
     }
-    if (this.#stopping) return;
-    const status = child.status?.signal ? `signal ${child.status.signal}` : child.status?.code;
+    const waiting: Partial<JournalEntry> = entry.stage === "answered"
+      ? { brainPid: undefined, brainRun: undefined }
+      : {
+        stage: "received",
+        rerun: entry.rerun || entry.stage === "brain",
+        brainPid: undefined,
+        brainRun: undefined,
+      };
+    if (this.#stopping) {
+      // Stopped by us: not a death. It waits for the next start, as it stands.
+      this.#patch(entry, waiting);
+      return;
+    }
+    const end = describeEnd(child.status);
+    const deaths = (entry.deaths ?? 0) + 1;
+    const delayMs = Math.min(REQUEUE_MAX_MS, REQUEUE_BASE_MS * 2 ** (deaths - 1));
     this.#log.warn(
-      "handler for update {updateId} ended without a final reply (exit status {status}); queued again",
-      { updateId: entry.updateId, status },
+      "handler for update {updateId} ended without a final reply ({end}); queued again in {seconds} s",
+      { updateId: entry.updateId, end, seconds: delayMs / 1000 },
     );
-    // It keeps its 👀: no new acknowledgement, so nothing holds up its start.
-    this.#enqueue(this.#patch(entry, {
-      stage: "received",
-      rerun: entry.rerun || entry.stage === "brain",
-      brainPid: undefined,
-    }));
+    // It keeps its 👀: no new acknowledgement. It waits a moment: whatever killed its handler may
+    // still be at work.
+    this.#notBefore.set(entry.updateId, this.#now() + delayMs);
+    this.#enqueue(this.#patch(entry, { ...waiting, deaths, lastEnd: end }));
   }
 
   #nextToStart(): JournalEntry | undefined {
@@ -307,19 +344,24 @@ export class Intake {
   }
 
   #ackedOrLate(entry: JournalEntry): boolean {
-    const askedAt = this.#unacked.get(entry.updateId);
-    return askedAt === undefined || this.#now() - askedAt >= this.#ackWaitMs;
+    return this.#readyAt(entry) <= this.#now();
   }
 
-  /** A chat held back only by a slow 👀 is looked at again when its wait runs out. */
+  /** When a waiting message may start: once its 👀 is out (or late), and its back-off is over. */
+  #readyAt(entry: JournalEntry): number {
+    const askedAt = this.#unacked.get(entry.updateId);
+    const acked = askedAt === undefined ? -Infinity : askedAt + this.#ackWaitMs;
+    return Math.max(acked, this.#notBefore.get(entry.updateId) ?? -Infinity);
+  }
+
+  /** A chat held back by a slow 👀 or a back-off is looked at again when that runs out. */
   #wakeForSlowAcks() {
     if (this.#dispatcher.free === 0) return;
     let soonest = Infinity;
     for (const chat of this.#chats.values()) {
       const head = chat.waiting[0];
-      const askedAt = head === undefined ? undefined : this.#unacked.get(head.updateId);
-      if (chat.running === undefined && askedAt !== undefined) {
-        soonest = Math.min(soonest, askedAt + this.#ackWaitMs - this.#now());
+      if (chat.running === undefined && head !== undefined) {
+        soonest = Math.min(soonest, this.#readyAt(head) - this.#now());
       }
     }
     if (soonest === Infinity) return;
@@ -331,15 +373,18 @@ export class Intake {
     const chat = this.#chats.get(chatId)!;
     chat.waiting.shift();
     this.#unacked.delete(updateId);
-    const giveUp = entry.giveUp || entry.dispatches >= this.#poisonLimit;
+    this.#notBefore.delete(updateId);
+    const answered = entry.stage === "answered";
+    const giveUp = !answered && (entry.giveUp || (entry.deaths ?? 0) >= this.#poisonLimit);
     if (giveUp && !entry.giveUp) {
       this.#log.error(
-        "update {updateId}: {n} handlers ended without a reply; giving up on it (poison limit)",
-        { updateId, n: entry.dispatches },
+        "update {updateId}: {n} handlers died without a reply; giving up on it (poison limit)",
+        { updateId, n: entry.deaths },
       );
     }
     const started = this.#patch(entry, {
-      stage: "started",
+      // An answered message keeps its stage: its handler only sends the journaled answer.
+      stage: answered ? "answered" : "started",
       startedAt: new Date().toISOString(),
       dispatches: entry.dispatches + 1,
       giveUp,
@@ -401,6 +446,16 @@ export class Intake {
       return { ...entry, ...patch };
     }
   }
+}
+
+/** The first wait before a message whose handler died starts again; it doubles with each death. */
+const REQUEUE_BASE_MS = 1000;
+const REQUEUE_MAX_MS = 60_000;
+
+/** How a handler ended, for the log and the give-up text. */
+function describeEnd(status: Deno.CommandStatus | undefined): string {
+  if (status?.signal) return `killed by ${status.signal}`;
+  return status === undefined ? "ended" : `exit status ${status.code}`;
 }
 
 /** Commands and edits: the desk answers them at once; they never take a turn. */

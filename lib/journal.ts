@@ -30,8 +30,29 @@ export type Stage =
   | "acked"
   /** The handler started brain attempt `attempt`. */
   | "brain"
+  /**
+   * The final reply (`answer`) is decided and durable; only sending it is left. The brain never
+   * runs again for this message, across crashes and restarts.
+   */
+  | "answered"
   /** The final reply was sent; only removing the entry is left. */
   | "replied";
+
+/** A message's final reply, journaled before it is sent (the outbox). */
+export interface Outgoing {
+  /** Our notes above the answer (re-run, wait, resume), "" when none. */
+  head: string;
+  /** The answer (the brain's reply, or our ⚠️/🛑/🚫 text). */
+  body: string;
+  /** The reaction set once it is delivered. */
+  emoji: string;
+  /** Messages of it already sent (a restart goes on with the next). */
+  sent: number;
+  /** The whole answer also went as a document. */
+  documentSent?: boolean;
+  /** Since when its delivery has been held up (Telegram or the network failing), if it has. */
+  heldUpSince?: string;
+}
 
 /** True for a message whose handler is (or was, before a crash) working on it. */
 export function isRunning(entry: JournalEntry): boolean {
@@ -47,8 +68,16 @@ export interface JournalEntry {
   stage: Stage;
   /** The brain attempt under way, once `stage` is "brain". */
   attempt?: number;
-  /** The process group of the brain attempt under way (to stop it if its handler dies). */
+  /**
+   * The process group of the brain attempt under way, for `/cancel` to signal at once; removed
+   * when the attempt ends.
+   */
   brainPid?: number;
+  /**
+   * The marker (`COORD_BRAIN_RUN`) of the brain attempt under way: if its handler dies, the loop
+   * sweeps every process carrying it. A marker, unlike a pid, can't be reused by another process.
+   */
+  brainRun?: string;
   /**
    * When its handler took the chat's turn (ISO 8601), before it looked for an edit: an edit that
    * comes later is too late for the brain. Cleared at each acknowledgement (a re-run waits again).
@@ -65,6 +94,15 @@ export interface JournalEntry {
   cancelled?: "running" | "waiting";
   /** How many handlers have been started for it (across restarts). */
   dispatches: number;
+  /**
+   * How many of its handlers died without a final reply (crashed, killed, or cut off by a restart
+   * while they worked): the poison limit counts these, never outages, which handlers wait out.
+   */
+  deaths?: number;
+  /** How the last of those ended ("killed by SIGKILL", "exit status 1", "cut off by a restart"). */
+  lastEnd?: string;
+  /** Its final reply, once decided (stage "answered"). */
+  answer?: Outgoing;
   /** Its brain was cut off by a restart or crash: the reply must say it was run again. */
   rerun?: boolean;
   /** Handlers were started for it too often: the next one only says so and finishes it. */
@@ -285,7 +323,7 @@ export class Journal {
 
 const OFFSET_FILE = "offset";
 
-const STAGES: readonly Stage[] = ["received", "started", "acked", "brain", "replied"];
+const STAGES: readonly Stage[] = ["received", "started", "acked", "brain", "answered", "replied"];
 
 /** Parses and checks one entry's text; throws `SyntaxError` when it is not a valid entry. */
 export function parseEntry(text: string, updateId: number): JournalEntry {

@@ -107,3 +107,24 @@ function underJournald(): boolean {
     return false;
   }
 }
+
+/**
+ * Sends an uncaught error or unhandled rejection through `log` (and so through the redaction)
+ * instead of Deno's own report, which would print the raw error and could quote the token; then
+ * exits with `exitCode`.
+ */
+export function logUncaught(log: Logger, exitCode: number): void {
+  const fail = (kind: string, error: unknown) => {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    log.error("{kind}: {error}", { kind, error: text });
+    Deno.exit(exitCode);
+  };
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    fail("uncaught error", event.error);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fail("unhandled rejection", event.reason);
+  });
+}

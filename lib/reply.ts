@@ -63,27 +63,63 @@ export interface ReplyOptions {
  * rejects goes out as plain text. Returns how many messages were sent.
  */
 export async function sendReply(api: Api, options: ReplyOptions): Promise<number> {
-  const { chatId, replyTo, text, formatted = true, signal, onPlainFallback } = options;
-  const parts = splitMessage(text);
-  for (const [i, part] of parts.entries()) {
-    const reply_parameters = i === 0
-      ? { message_id: replyTo, allow_sending_without_reply: true }
-      : undefined;
-    if (formatted) {
-      try {
-        await api.sendMessage(
-          chatId,
-          markdownToHtml(part),
-          { parse_mode: "HTML", reply_parameters },
-          apiSignal(signal),
-        );
-        continue;
-      } catch (error) {
-        if (!isBadRequest(error, /can't parse entities|message is too long/i)) throw error;
-        onPlainFallback?.(i + 1, error instanceof Error ? error.message : String(error));
-      }
-    }
-    await api.sendMessage(chatId, part, { reply_parameters }, apiSignal(signal));
-  }
+  const parts = splitMessage(options.text);
+  for (const [i, text] of parts.entries()) await sendPart(api, { ...options, text, index: i });
   return parts.length;
+}
+
+/**
+ * Sends part `index` of a reply: the first is linked to the message it answers (and still sent
+ * if that message is gone); formatted, or plain when Telegram rejects the formatting.
+ */
+export async function sendPart(
+  api: Api,
+  options: ReplyOptions & { index: number },
+): Promise<void> {
+  const { chatId, replyTo, text, index, formatted = true, signal, onPlainFallback } = options;
+  const reply_parameters = index === 0
+    ? { message_id: replyTo, allow_sending_without_reply: true }
+    : undefined;
+  if (formatted) {
+    try {
+      await api.sendMessage(
+        chatId,
+        markdownToHtml(text),
+        { parse_mode: "HTML", reply_parameters },
+        apiSignal(signal),
+      );
+      return;
+    } catch (error) {
+      if (!isBadRequest(error, /can't parse entities|message is too long/i)) throw error;
+      onPlainFallback?.(index + 1, error instanceof Error ? error.message : String(error));
+    }
+  }
+  await api.sendMessage(chatId, text, { reply_parameters }, apiSignal(signal));
+}
+
+/** How a final reply goes out: its messages, and whether the whole answer follows as a file. */
+export interface ReplyPlan {
+  messages: string[];
+  /** The answer as a document (`.md`), when it would take more than the allowed messages. */
+  document?: { name: string; text: string };
+}
+
+/**
+ * Plans a final reply: `head` (our notes, may be empty) above the brain's `body`, in messages
+ * under the limit. When that takes more than `maxParts` messages, the first one carries the head
+ * and the start of the answer, and the whole answer (exactly `body`) follows as one document named
+ * after the message: dozens of messages would run into Telegram's flood limits.
+ */
+export function planReply(
+  head: string,
+  body: string,
+  options: { maxParts: number; messageId: number },
+): ReplyPlan {
+  const text = head === "" ? body : `${head}\n${body}`;
+  const messages = splitMessage(text);
+  if (messages.length <= options.maxParts) return { messages };
+  const name = `answer-${options.messageId}.md`;
+  const note = `\n\n(The whole answer, ${body.length} characters, is in ${name}.)`;
+  const [first] = splitMessage(text, MESSAGE_LIMIT - note.length);
+  return { messages: [first + note], document: { name, text: body } };
 }

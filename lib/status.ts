@@ -16,6 +16,8 @@ export interface ChatStanding {
   running?: JournalEntry;
   /** Messages still waiting for their turn (commands and withdrawn ones not counted). */
   waiting: number;
+  /** Answers decided whose delivery is held up (Telegram or the network is failing). */
+  delivering: number;
 }
 
 /** Sorts a chat's journal entries (every chat's, for `chatId` undefined) into running and waiting. */
@@ -29,8 +31,11 @@ export function chatStanding(
     updateCommand(e.update) === undefined && !isEdit(e.update)
   );
   const running = mine.find(isRunning);
-  const waiting = mine.filter((e) => !isRunning(e) && !isCancelled(e.updateId)).length;
-  return { running, waiting };
+  const delivering =
+    mine.filter((e) => e.stage === "answered" && e.answer?.heldUpSince !== undefined).length;
+  const waiting =
+    mine.filter((e) => !isRunning(e) && e.stage !== "answered" && !isCancelled(e.updateId)).length;
+  return { running, waiting, delivering };
 }
 
 /** What {@linkcode statusText} reports. */
@@ -89,6 +94,14 @@ export function statusText(snapshot: StatusSnapshot): string {
     lines.push(waiting === 1 ? `1 message waits${behind}.` : `${waiting} messages wait${behind}.`);
   }
   if (waitingInAll > waiting) lines.push(`${waitingInAll} messages wait in all chats.`);
+  const { delivering } = standing;
+  if (delivering > 0) {
+    lines.push(
+      delivering === 1
+        ? "1 answer waiting to be delivered (Telegram or the network is failing; it keeps trying)."
+        : `${delivering} answers waiting to be delivered (Telegram or the network is failing; it keeps trying).`,
+    );
+  }
   return lines.join("\n");
 }
 

@@ -9,6 +9,7 @@
  */
 
 import { Api, GrammyError, HttpError } from "grammy/web";
+import { sleep } from "./abort.ts";
 
 export { Api, GrammyError, HttpError };
 
@@ -26,29 +27,76 @@ export function createApi(token: string, options: ApiOptions): Api {
   return new Api(token, { apiRoot, timeoutSeconds });
 }
 
-/** Options for {@linkcode enableRetries}. */
-export interface RetryOptions {
-  /** Retries per call after a 429 or a 5xx. Default: 3. */
-  maxRetryAttempts?: number;
-  /** A longer `retry_after` than this fails the call at once. Default: 60 s. */
-  maxDelaySeconds?: number;
+/** Options for {@linkcode enablePatience}. */
+export interface PatienceOptions {
+  /** How long one call may keep retrying, in ms. */
+  patienceMs: number;
+  /** First back-off after a transient failure. Default: 1000 ms (doubling, with jitter). */
+  backoffBaseMs?: number;
+  /** Longest back-off. Default: 60 000 ms. */
+  backoffMaxMs?: number;
+  /** Told before each wait. */
+  onRetry?: (info: { method: string; summary: string; waitMs: number }) => void;
+  /** Randomness for the jitter, in [0, 1). Default: `Math.random`. */
+  random?: () => number;
+  /** The clock. Default: `performance.now`. */
+  now?: () => number;
 }
 
 /**
- * Makes the client wait out 429 (`retry_after`) and retry 5xx answers, with grammY's auto-retry
- * plugin. Loaded lazily: the plugin pulls in grammY's Node build (about 0.1 s), which must not
- * delay the handler's first reaction.
+ * Makes every call of `api` wait out what is transient, in place: a 429 (whatever its
+ * `retry_after`), a 5xx answer (with or without a JSON body: Telegram's front proxy answers with
+ * an HTML page), and network errors (refused, reset, timed out), with capped back-off and jitter,
+ * for up to `patienceMs` per call. Everything else fails at once, as does a call whose signal
+ * aborts. The failures are sorted by {@linkcode classifyFailure}, as the poll loop's are: one
+ * policy for the whole bot.
  */
-export async function enableRetries(api: Api, options: RetryOptions = {}): Promise<void> {
-  const { maxRetryAttempts = 3, maxDelaySeconds = 60 } = options;
-  // The Node build grammY pulls in warns that `punycode` is deprecated on every start: noise in the
-  // journal that says nothing about us.
-  const { default: process } = await import("node:process");
-  (process as { noDeprecation?: boolean }).noDeprecation = true;
-  const { autoRetry } = await import("@grammyjs/auto-retry");
-  // Network errors are not retried here: the plugin recognises only the Node build's HttpError, and
-  // a handler that lost the network is better off failing fast and saying so in its log.
-  api.config.use(autoRetry({ maxRetryAttempts, maxDelaySeconds, rethrowHttpErrors: true }));
+export function enablePatience(api: Api, options: PatienceOptions): void {
+  const {
+    patienceMs,
+    backoffBaseMs = 1000,
+    backoffMaxMs = 60_000,
+    onRetry,
+    random = Math.random,
+    now = () => performance.now(),
+  } = options;
+  api.config.use(async (prev, method, payload, signal) => {
+    const deadline = now() + patienceMs;
+    for (let failures = 1;; failures++) {
+      let verdict: FailureVerdict;
+      try {
+        const result = await prev(method, payload, signal);
+        if (result.ok) return result;
+        verdict = classifyFailure(
+          new GrammyError(`Call to '${method}' failed!`, result, method, payload),
+        );
+        if (verdict.kind !== "wait" && verdict.kind !== "backoff") return result;
+      } catch (error) {
+        if ((signal as AbortSignal | undefined)?.aborted) throw error;
+        verdict = classifyFailure(error);
+        if (verdict.kind !== "wait" && verdict.kind !== "backoff") throw error;
+      }
+      const backoff = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (failures - 1));
+      const waitMs = verdict.kind === "wait"
+        ? verdict.ms + random() * 1000
+        : backoff / 2 + random() * backoff / 2;
+      if (now() + waitMs > deadline) {
+        throw new PatienceError(method, verdict.summary, patienceMs);
+      }
+      onRetry?.({ method, summary: verdict.summary, waitMs });
+      if (!(await sleep(waitMs, signal as AbortSignal | undefined))) {
+        (signal as AbortSignal).throwIfAborted();
+      }
+    }
+  });
+}
+
+/** A call kept failing for longer than its patience. */
+export class PatienceError extends Error {
+  constructor(method: string, summary: string, patienceMs: number) {
+    super(`${method} kept failing for ${Math.round(patienceMs / 1000)} s; last: ${summary}`);
+    this.name = "PatienceError";
+  }
 }
 
 /** The signal type grammY's declarations name (the `abort-controller` shim's); at run time it is the
@@ -60,24 +108,29 @@ export function apiSignal(signal: AbortSignal | undefined): ApiSignal {
   return signal as unknown as ApiSignal;
 }
 
-/** How the poll loop should react to a failed call. */
+/** How a failed call should be met. */
 export type FailureVerdict =
   /** The token is not (or no longer) valid: stop. */
   | { kind: "fatal"; summary: string }
-  /** Telegram asked us to wait this long. */
+  /** Telegram asked us to wait this long (429). */
   | { kind: "wait"; ms: number; summary: string }
-  /** Anything transient (network, 5xx, 409, bad body): back off and retry. */
-  | { kind: "backoff"; summary: string };
+  /** Transient (network, 5xx, 409 from a second poller, a body that is not JSON): back off, retry. */
+  | { kind: "backoff"; summary: string }
+  /** Telegram refused this request (any other 4xx): retrying can't help. */
+  | { kind: "permanent"; code: number; summary: string };
 
-/** Sorts a Bot API failure: 401 is fatal, 429 waits `retry_after`, everything else backs off. */
+/**
+ * Sorts a Bot API failure: 401 is fatal, 429 waits `retry_after`, other 4xx are permanent (except
+ * 409, which another poller causes and which passes), everything else backs off.
+ */
 export function classifyFailure(error: unknown): FailureVerdict {
   const summary = describeError(error);
   if (error instanceof GrammyError) {
-    if (error.error_code === 401) return { kind: "fatal", summary };
+    const code = error.error_code;
+    if (code === 401) return { kind: "fatal", summary };
     const retryAfter = error.parameters.retry_after;
-    if (error.error_code === 429 && typeof retryAfter === "number") {
-      return { kind: "wait", ms: retryAfter * 1000, summary };
-    }
+    if (code === 429) return { kind: "wait", ms: (retryAfter ?? 1) * 1000, summary };
+    if (code >= 400 && code < 500 && code !== 409) return { kind: "permanent", code, summary };
   }
   return { kind: "backoff", summary };
 }

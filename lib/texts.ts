@@ -9,7 +9,7 @@ import type { BrainFailure } from "./brain.ts";
 import { formatDuration } from "./duration.ts";
 
 /** The line a reply starts with when its brain had been cut off by a restart and was run again. */
-export const RERUN_NOTE = "(re-run after a restart)";
+export const RERUN_NOTE = "(re-run: an earlier run was cut off before it answered)";
 
 /** The reply to a message withdrawn by `/cancel` before it started. */
 export const WITHDRAWN_TEXT = "🚫 Withdrawn by /cancel: the brain never saw this message.";
@@ -40,9 +40,10 @@ export function failureText(failure: BrainFailure, attempts: number): string {
   return failure.detail === "" ? head : `${head}\n\nLast output:\n${failure.detail}`;
 }
 
-/** The reply to a message given up on after the poison limit. */
-export function giveUpText(cutOff: number): string {
-  return `⚠️ I gave up on this message: handling it was cut off ${cutOff} times (the bot crashed or was restarted each time). Send it again if it still matters.`;
+/** The reply to a message given up on after the poison limit: how often and how it was cut off. */
+export function giveUpText(deaths: number, lastEnd?: string): string {
+  const last = lastEnd === undefined ? "" : ` (the last: ${lastEnd})`;
+  return `⚠️ I gave up on this message: its handler died ${deaths} times before it could answer${last}. Send it again if it still matters.`;
 }
 
 /** The reply when the handler itself failed. */

@@ -19,6 +19,7 @@ import {
   startBot,
   waitUntil,
 } from "./_helpers.ts";
+import { RERUN_NOTE } from "../lib/texts.ts";
 
 const CHATS = [1, 2, 3, 4, 5];
 const MESSAGES = 100;
@@ -88,9 +89,12 @@ Deno.test("no message is lost while the poll process is killed and restarted 10 
     const unmarked: number[] = [];
     for (const { chat, id } of twice) {
       const [firstReply, ...others] = finalReplies(chat, id);
-      assert.match(String(firstReply.params.text), /^(\(re-run after a restart\)\n)?slept /);
+      assert.match(
+        String(firstReply.params.text),
+        /^(\(re-run: an earlier run was cut off before it answered\)\n)?slept /,
+      );
       for (const other of others) {
-        if (!String(other.params.text).startsWith("(re-run after a restart)\n")) unmarked.push(id);
+        if (!String(other.params.text).startsWith(RERUN_NOTE + "\n")) unmarked.push(id);
       }
     }
     assert.ok(twice.length <= KILLS, `${twice.length} messages answered twice`);

@@ -160,7 +160,10 @@ Deno.test("a restart with more than cap-many unfinished messages is READY at onc
     for (const chat of chats) openGate(second, `r${chat}`);
     for (const { chat, id } of sent) {
       const reply = await sim.waitForCall(repliedTo(chat, id), { timeoutMs: 30_000 });
-      assert.match(textOf(reply), /^\(re-run after a restart\)\npassed gate|^echo: second/);
+      assert.match(
+        textOf(reply),
+        /^\(re-run: an earlier run was cut off before it answered\)\npassed gate|^echo: second/,
+      );
     }
   } catch (error) {
     console.error(`--- bot stderr ---\n${second.stderr}--- end of bot stderr ---`);

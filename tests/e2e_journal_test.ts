@@ -44,7 +44,10 @@ Deno.test("a message whose brain was cut off by a restart runs again, and its on
       );
       openGate(second, "later");
       const reply = await sim.waitForCall(repliedTo(CHAT, id));
-      assert.equal(reply.params.text, "(re-run after a restart)\npassed gate later");
+      assert.equal(
+        reply.params.text,
+        "(re-run: an earlier run was cut off before it answered)\npassed gate later",
+      );
       await sim.waitForCall(reacted(CHAT, id, "👌"));
       // Answered once, and the journal is empty again.
       const next = messageIdOf(sim.sendText(CHAT, "and now?"));
@@ -82,7 +85,7 @@ Deno.test("a message that keeps crashing its handler is given up with a ⚠️ a
   const reply = await sim.waitForCall(repliedTo(CHAT, id), { timeoutMs: 30_000 });
   assert.match(
     String(reply.params.text),
-    /^\(re-run after a restart\)\n⚠️ I gave up on this message: handling it was cut off 3 times/,
+    /^\(re-run: an earlier run was cut off before it answered\)\n⚠️ I gave up on this message: its handler died 3 times before it could answer \(the last: killed by SIGKILL\)/,
   );
   await sim.waitForCall(reacted(CHAT, id, "👎"));
   assert.equal(brainLog(bot).filter((l) => l.startsWith("start")).length, 3, "3 runs, then none");

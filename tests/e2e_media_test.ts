@@ -230,6 +230,9 @@ Deno.test("after a crash, a waiting message keeps its files and a finished one's
   );
   openGate(second, "p1");
   const reply = await sim.waitForCall(repliedTo(CHAT, messageIdOf(photo)));
-  assert.equal(reply.params.text, "(re-run after a restart)\npassed gate p1");
+  assert.equal(
+    reply.params.text,
+    "(re-run: an earlier run was cut off before it answered)\npassed gate p1",
+  );
   await foldersGone(second);
 });

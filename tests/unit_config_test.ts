@@ -92,6 +92,8 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     COORD_DOWNLOAD_TIMEOUT_S: "30",
     COORD_DOWNLOAD_STALL_S: "2.5",
     COORD_TRANSCRIBE_TIMEOUT_S: "45",
+    COORD_REPLY_PATIENCE_S: "120",
+    COORD_MAX_REPLY_PARTS: "3",
     COORD_ALLOWED_CHAT_IDS: "1001, -100200300",
     COORD_BRAIN_WORKDIR: "/home/coord/work",
   }, { files: { "/etc/coord/persona.md": "Be brief." } }));
@@ -111,6 +113,8 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     downloadTimeoutMs: 30_000,
     downloadStallMs: 2500,
     transcribeTimeoutMs: 45_000,
+    replyPatienceMs: 120_000,
+    maxReplyParts: 3,
     lockDir: "/var/lock/coord",
     stateDir: "/var/lib/coord",
     transcribeCommand: ["whisper", "--lang", "en"],
@@ -140,6 +144,8 @@ Deno.test("parseConfig() fills in every default", async (t) => {
     assert.equal(config.downloadTimeoutMs, 600_000);
     assert.equal(config.downloadStallMs, 60_000);
     assert.equal(config.transcribeTimeoutMs, 300_000);
+    assert.equal(config.replyPatienceMs, 3_600_000);
+    assert.equal(config.maxReplyParts, 5);
     assert.equal(config.claudeSessions, true, "the default brain keeps conversations");
   });
 

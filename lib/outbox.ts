@@ -1,0 +1,168 @@
+/**
+ * The outbox: how every message ends. Its final reply (the brain's answer, a ⚠️, a 🛑 or 🚫) is
+ * written durably into its journal entry (stage `answered`) before anything is sent, then sent part
+ * by part, each part recorded as it lands, so that a crash or restart resumes at the next part and
+ * the brain never runs again for that message.
+ *
+ * Sending waits out what is transient in place (the reply client's patience, `telegram.ts`). What
+ * can't be delivered (Telegram refuses it: the bot was blocked, the chat is gone; or it kept
+ * failing past `COORD_REPLY_PATIENCE_S`) is kept in `$COORD_STATE_DIR/undelivered/` for the person
+ * to read, and the message is finished: no retry storm, no second brain run.
+ *
+ * @module
+ */
+
+import type { Api } from "grammy/web";
+import { InputFile } from "grammy/web";
+import type { Config } from "./config.ts";
+import { CancelBox } from "./cancel.ts";
+import { EditBox } from "./edits.ts";
+import { type MessageRef, type Reaction, reactionChain } from "./feedback.ts";
+import { removeAttachments } from "./files.ts";
+import { entryRecord, type Journal, type Outgoing } from "./journal.ts";
+import type { Logger } from "./log.ts";
+import { planReply, sendPart } from "./reply.ts";
+import { apiSignal, classifyFailure, describeError, PatienceError } from "./telegram.ts";
+
+/** What {@linkcode finish} needs. */
+export interface FinishOptions {
+  /** For the droppable reaction. */
+  api: Api;
+  /** For the reply: waits out transient failures (see `enablePatience`). Default: `api`. */
+  replyApi?: Api;
+  config: Config;
+  journal?: Journal;
+  log: Logger;
+  ids: MessageRef;
+  /** Our notes above the answer, one per line. Default: none. */
+  notes?: readonly string[];
+  /** The answer. */
+  text: string;
+  emoji: Reaction;
+  /** The message's reaction chain, when it has one (so the last reaction set is the last meant). */
+  react?: (emoji: Reaction) => Promise<void>;
+  /** Aborted when the handler must stop: the reply then stays in the outbox for the next run. */
+  signal?: AbortSignal;
+}
+
+/** Journals a message's final reply, then delivers it (see the module doc). */
+export async function finish(options: FinishOptions): Promise<void> {
+  const { journal, log, ids } = options;
+  const outgoing: Outgoing = {
+    head: (options.notes ?? []).join("\n"),
+    body: options.text,
+    emoji: options.emoji,
+    sent: 0,
+  };
+  // Durable before anything is sent: from here on only sending is left, whatever happens.
+  entryRecord(journal, ids.updateId, log).update({
+    stage: "answered",
+    answer: outgoing,
+    brainPid: undefined,
+    brainRun: undefined,
+  });
+  await deliver({ ...options, outgoing });
+}
+
+/** Sends a journaled reply from where it stands, then finishes the message. */
+export async function deliver(
+  options: Omit<FinishOptions, "text" | "emoji" | "notes"> & { outgoing: Outgoing },
+): Promise<void> {
+  const { api, replyApi = api, config, journal, log, ids, outgoing, signal } = options;
+  const record = entryRecord(journal, ids.updateId, log);
+  const plan = planReply(outgoing.head, outgoing.body, {
+    maxParts: config.maxReplyParts,
+    messageId: ids.messageId,
+  });
+  const sent = { ...outgoing };
+  // A delivery that takes this long is held up, and `/status` says so.
+  const heldUp = setTimeout(() => {
+    sent.heldUpSince ??= new Date().toISOString();
+    record.update({ answer: sent });
+  }, HELD_UP_MS);
+  try {
+    for (let index = sent.sent; index < plan.messages.length; index++) {
+      await sendPart(replyApi, {
+        chatId: ids.chatId,
+        replyTo: ids.messageId,
+        text: plan.messages[index],
+        index,
+        signal,
+        onPlainFallback: (part, description) =>
+          log.info("reply part {part} sent as plain text: {description}", { part, description }),
+      });
+      sent.sent = index + 1;
+      record.update({ answer: sent });
+    }
+    if (plan.document !== undefined && !sent.documentSent) {
+      await replyApi.sendDocument(
+        ids.chatId,
+        new InputFile(new TextEncoder().encode(plan.document.text), plan.document.name),
+        { reply_parameters: { message_id: ids.messageId, allow_sending_without_reply: true } },
+        apiSignal(signal),
+      );
+      sent.documentSent = true;
+      record.update({ answer: sent });
+    }
+  } catch (error) {
+    if (signal?.aborted || !undeliverable(error)) throw error;
+    keepUndelivered(options, sent, error);
+    return close(options, sent, false);
+  } finally {
+    clearTimeout(heldUp);
+  }
+  await close(options, sent, true);
+}
+
+/** How long a delivery may take before it counts as held up. */
+const HELD_UP_MS = 5000;
+
+/** Permanent refusals, and transient failures that outlasted the patience. */
+function undeliverable(error: unknown): boolean {
+  return error instanceof PatienceError || classifyFailure(error).kind === "permanent";
+}
+
+function keepUndelivered(
+  options: Parameters<typeof deliver>[0],
+  outgoing: Outgoing,
+  error: unknown,
+) {
+  const { config, log, ids } = options;
+  const dir = `${config.stateDir}/undelivered`;
+  const path = `${dir}/${ids.updateId}.md`;
+  const text = outgoing.head === "" ? outgoing.body : `${outgoing.head}\n${outgoing.body}`;
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeTextFileSync(path, text + "\n");
+  } catch (writeError) {
+    log.error("update {updateId}: cannot keep the undelivered answer in {path}: {error}", {
+      ...ids,
+      path,
+      error: String(writeError),
+    });
+  }
+  log.error("update {updateId}: the answer can't be delivered ({reason}); kept in {path}", {
+    ...ids,
+    reason: describeError(error),
+    path,
+  });
+}
+
+/** The message is done: files and markers go, the reaction says how it ended, the entry goes. */
+async function close(
+  options: Parameters<typeof deliver>[0],
+  outgoing: Outgoing,
+  delivered: boolean,
+) {
+  const { api, config, journal, log, ids } = options;
+  const record = entryRecord(journal, ids.updateId, log);
+  // Before "replied" is recorded: an answered message never leaves its files behind.
+  removeAttachments(config.stateDir, ids.updateId);
+  record.update({ stage: "replied" });
+  if (delivered) {
+    await (options.react ?? reactionChain(api, ids, log))(outgoing.emoji as Reaction);
+  }
+  record.finish();
+  new CancelBox(config.stateDir).clear(ids.updateId);
+  new EditBox(config.stateDir).clear(ids.updateId);
+}
