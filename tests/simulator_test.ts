@@ -1198,3 +1198,261 @@ Deno.test("sendDocument takes a multipart upload, records its name and bytes, re
     );
   });
 });
+
+const GROUP = -1001234567890;
+
+Deno.test("sendMessageDraft streams drafts to private chats only, and a message dismisses them", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  sim.sendText(CHAT, "hi");
+  sim.sendText(GROUP, "hi", { fromId: CHAT });
+
+  await t.step("a draft is recorded and shown; 0 to 4096 characters", async () => {
+    const draft = (text: string, extra: Record<string, unknown> = {}) =>
+      callApi(sim, "sendMessageDraft", { chat_id: CHAT, draft_id: 7, text, ...extra });
+    assert.deepEqual((await draft("")).json, { ok: true, result: true }, "empty: a placeholder");
+    assert.deepEqual((await draft("x".repeat(4096), { can_stop: true })).json?.result, true);
+    assertError(await draft("x".repeat(4097)), 400, "Bad Request: message is too long");
+    assert.equal(
+      (await draft("*working*", { parse_mode: "Markdown", can_stop: true })).status,
+      200,
+    );
+    const drafts = sim.drafts(CHAT);
+    assert.deepEqual(drafts.map((d) => [d.text.length, d.can_stop]), [
+      [0, false],
+      [4096, true],
+      [7, true],
+    ]);
+    assert.equal(drafts[2].rawText, "*working*");
+    assert.equal(sim.currentDraft(CHAT)?.text, "working");
+  });
+  await t.step("a group chat and draft_id 0 are 400 Bad Request", async () => {
+    const answer = await callApi(sim, "sendMessageDraft", {
+      chat_id: GROUP,
+      draft_id: 1,
+      text: "x",
+    });
+    assert.equal(answer.status, 400);
+    assert.match(answer.json!.description!, /^Bad Request: /);
+    assertError(
+      await callApi(sim, "sendMessageDraft", { chat_id: CHAT, draft_id: 0, text: "x" }),
+      400,
+      "Bad Request: draft_id must be non-zero",
+    );
+    assertError(
+      await callApi(sim, "sendMessageDraft", { chat_id: OTHER_CHAT, draft_id: 1, text: "x" }),
+      400,
+      "Bad Request: chat not found",
+    );
+  });
+  await t.step("any message from the bot dismisses the draft", async () => {
+    await callApi(sim, "sendMessage", { chat_id: CHAT, text: "the answer" });
+    assert.equal(sim.currentDraft(CHAT), undefined);
+    assert.equal(sim.drafts(CHAT).length, 3, "the record stays");
+  });
+});
+
+Deno.test("pressStop() queues stopped_message_generation, delivered only when allowed_updates asks", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  sim.sendText(CHAT, "hi");
+  const updates = async (params: Record<string, unknown> = {}) =>
+    (await callApi<Update[]>(sim, "getUpdates", params)).json!.result!;
+  let offset = (await updates()).at(-1)!.update_id + 1;
+  const stopUpdates = async (params: Record<string, unknown> = {}) => {
+    const got = await updates({ offset, ...params });
+    if (got.length > 0) offset = got.at(-1)!.update_id + 1;
+    return got.filter((u) => "stopped_message_generation" in u);
+  };
+  const showDraft = (can_stop: boolean) =>
+    callApi(sim, "sendMessageDraft", { chat_id: CHAT, draft_id: 42, text: "…", can_stop });
+
+  await t.step("without can_stop there is no Stop button to press", async () => {
+    await showDraft(false);
+    assert.throws(() => sim.pressStop(CHAT, 42), RangeError);
+    await showDraft(true);
+    assert.throws(() => sim.pressStop(CHAT, 41), RangeError, "another draft");
+  });
+  await t.step("by default it is left out", async () => {
+    sim.pressStop(CHAT, 42);
+    assert.deepEqual(await stopUpdates(), []);
+    assert.deepEqual(await stopUpdates({ allowed_updates: [] }), []);
+  });
+  await t.step("asked for, it comes with the chat and the draft id", async () => {
+    sim.pressStop(CHAT, 42);
+    const [update] = await stopUpdates({
+      allowed_updates: ["message", "stopped_message_generation"],
+    });
+    assert.deepEqual((update as unknown as Record<string, unknown>).stopped_message_generation, {
+      chat: { id: CHAT, type: "private", first_name: "Tester", username: `tester${CHAT}` },
+      draft_id: 42,
+    });
+  });
+  await t.step("a later call without allowed_updates keeps the list", async () => {
+    sim.pressStop(CHAT, 42);
+    assert.equal((await stopUpdates()).length, 1);
+  });
+  await t.step("after the answer the draft and its button are gone", async () => {
+    await callApi(sim, "sendMessage", { chat_id: CHAT, text: "done" });
+    assert.throws(() => sim.pressStop(CHAT, 42), RangeError);
+  });
+});
+
+Deno.test("Inline keyboards: callback_data is 1-64 bytes, a press is a callback_query, answered once", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  sim.sendText(GROUP, "do it", { fromId: CHAT });
+  const keyboard = (data: string) => ({
+    inline_keyboard: [[{ text: "🛑 Stop", callback_data: data }]],
+  });
+  let messageId = 0;
+
+  await t.step("sendMessage returns and shows the keyboard", async () => {
+    const answer = await callApi<Message>(sim, "sendMessage", {
+      chat_id: GROUP,
+      text: "working…",
+      reply_markup: keyboard("stop:1"),
+    });
+    messageId = answer.json!.result!.message_id;
+    assert.deepEqual(answer.json?.result?.reply_markup, keyboard("stop:1"));
+    assert.deepEqual(sim.botMessage(GROUP, messageId)?.reply_markup, keyboard("stop:1"));
+  });
+  await t.step("callback_data of 0 or 65 bytes is BUTTON_DATA_INVALID; 64 pass", async () => {
+    for (const data of ["", "é".repeat(32) + "x"]) {
+      assertError(
+        await callApi(sim, "sendMessage", {
+          chat_id: GROUP,
+          text: "x",
+          reply_markup: keyboard(data),
+        }),
+        400,
+        "Bad Request: BUTTON_DATA_INVALID",
+      );
+    }
+    const fits = await callApi(sim, "sendMessage", {
+      chat_id: GROUP,
+      text: "x",
+      reply_markup: keyboard("é".repeat(32)),
+    }, { encoding: "form" });
+    assert.equal(fits.status, 200, fits.text);
+    assertError(
+      await callApi(sim, "sendMessage", { chat_id: GROUP, text: "x", reply_markup: "{oops" }),
+      400,
+      "Bad Request: can't parse reply keyboard markup JSON object",
+    );
+  });
+  let queryId = "";
+  await t.step("pressButton() queues a callback_query, delivered by default", async () => {
+    assert.throws(() => sim.pressButton(GROUP, messageId, "stop:2"), RangeError);
+    const pressed = sim.pressButton(GROUP, messageId, "stop:1", { fromId: 99 });
+    const query = pressed.callback_query!;
+    queryId = query.id;
+    assert.equal(typeof query.id, "string");
+    assert.equal(query.from.id, 99);
+    assert.equal(query.data, "stop:1");
+    assert.equal(query.message?.message_id, messageId);
+    assert.equal(typeof query.chat_instance, "string");
+    const got = await callApi<Update[]>(sim, "getUpdates", { offset: pressed.update_id });
+    assert.deepEqual(got.json?.result?.map((u) => u.callback_query?.data), ["stop:1"]);
+  });
+  await t.step("left out when allowed_updates lists other kinds", async () => {
+    const pressed = sim.pressButton(GROUP, messageId, "stop:1");
+    const got = await callApi<Update[]>(sim, "getUpdates", {
+      offset: pressed.update_id,
+      allowed_updates: ["message"],
+    });
+    assert.deepEqual(got.json?.result, []);
+  });
+  await t.step("answerCallbackQuery answers once; an unknown id is invalid", async () => {
+    const answer = await callApi(sim, "answerCallbackQuery", {
+      callback_query_id: queryId,
+      text: "Stopping",
+    });
+    assert.deepEqual(answer.json, { ok: true, result: true });
+    assert.equal(sim.callbackAnswer(queryId)?.text, "Stopping");
+    const invalid =
+      "Bad Request: query is too old and response timeout expired or query ID is invalid";
+    assertError(
+      await callApi(sim, "answerCallbackQuery", { callback_query_id: queryId }),
+      400,
+      invalid,
+    );
+    assertError(
+      await callApi(sim, "answerCallbackQuery", { callback_query_id: "123" }),
+      400,
+      invalid,
+    );
+  });
+});
+
+Deno.test("editMessageText, editMessageReplyMarkup and deleteMessage change what the chat shows", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  const asked = sim.sendText(GROUP, "do it", { fromId: CHAT }).message!.message_id;
+  const keyboard = { inline_keyboard: [[{ text: "🛑 Stop", callback_data: "stop:1" }]] };
+  const sent = await callApi<Message>(sim, "sendMessage", {
+    chat_id: GROUP,
+    text: "⏳ 0 s",
+    reply_markup: keyboard,
+  });
+  const id = sent.json!.result!.message_id;
+  const edit = (params: Record<string, unknown>) =>
+    callApi<Message>(sim, "editMessageText", { chat_id: GROUP, message_id: id, ...params });
+  const notModified = "Bad Request: message is not modified: specified new message content and " +
+    "reply markup are exactly the same as a current content and reply markup of the message";
+
+  await t.step("a new text with the keyboard again: the edited Message", async () => {
+    const answer = await edit({ text: "⏳ 2 s: reading", reply_markup: keyboard });
+    assert.equal(answer.json?.result?.text, "⏳ 2 s: reading");
+    assert.ok(typeof answer.json?.result?.edit_date === "number");
+    const view = sim.botMessage(GROUP, id)!;
+    assert.equal(view.text, "⏳ 2 s: reading");
+    assert.deepEqual(view.reply_markup, keyboard);
+    assert.equal(view.edits, 1);
+  });
+  await t.step("the same text and keyboard again: message is not modified", async () => {
+    assertError(await edit({ text: "⏳ 2 s: reading", reply_markup: keyboard }), 400, notModified);
+  });
+  await t.step("without reply_markup the keyboard goes", async () => {
+    const answer = await edit({ text: "⏳ 2 s: reading" });
+    assert.equal(answer.status, 200, "dropping the keyboard is a change");
+    assert.equal(answer.json?.result?.reply_markup, undefined);
+    assert.equal(sim.botMessage(GROUP, id)?.reply_markup, undefined);
+    assert.throws(() => sim.pressButton(GROUP, id, "stop:1"), RangeError);
+  });
+  await t.step("editMessageReplyMarkup changes only the keyboard", async () => {
+    const params = { chat_id: GROUP, message_id: id, reply_markup: keyboard };
+    const answer = await callApi<Message>(sim, "editMessageReplyMarkup", params);
+    assert.deepEqual(answer.json?.result?.reply_markup, keyboard);
+    assert.equal(answer.json?.result?.text, "⏳ 2 s: reading");
+    assertError(await callApi(sim, "editMessageReplyMarkup", params), 400, notModified);
+  });
+  await t.step("missing or not the bot's: not found, can't be edited", async () => {
+    assertError(
+      await callApi(sim, "editMessageText", { chat_id: GROUP, message_id: 99, text: "x" }),
+      400,
+      "Bad Request: message to edit not found",
+    );
+    assertError(
+      await callApi(sim, "editMessageText", { chat_id: GROUP, message_id: asked, text: "x" }),
+      400,
+      "Bad Request: message can't be edited",
+    );
+    assertError(await edit({ text: "" }), 400, "Bad Request: message text is empty");
+  });
+  await t.step("deleteMessage: true, then the message is gone", async () => {
+    const params = { chat_id: GROUP, message_id: id };
+    assert.deepEqual((await callApi(sim, "deleteMessage", params)).json, {
+      ok: true,
+      result: true,
+    });
+    assert.ok(sim.botMessage(GROUP, id)?.deletedAt !== undefined);
+    assertError(
+      await callApi(sim, "deleteMessage", params),
+      400,
+      "Bad Request: message to delete not found",
+    );
+    assertError(await edit({ text: "x" }), 400, "Bad Request: message to edit not found");
+    assertError(
+      await callApi(sim, "deleteMessage", { chat_id: GROUP, message_id: asked }),
+      400,
+      "Bad Request: message can't be deleted",
+    );
+  });
+});

@@ -1531,7 +1531,7 @@ export class BotApiSimulator implements AsyncDisposable {
     const field = kind === "caption" ? "caption" : "text";
     const raw = params[field] === undefined ? "" : String(params[field]);
     const isText = kind !== "caption";
-    if (raw === "" && isText) return badRequest("message text is empty");
+    if (raw === "" && kind === "text") return badRequest("message text is empty");
     if (new TextEncoder().encode(raw).length > 32_768) return badRequest("text is too long");
     const parseMode = params.parse_mode === undefined ? "" : String(params.parse_mode);
     if (!isSupportedParseMode(parseMode)) return badRequest("unsupported parse_mode");
