@@ -42,25 +42,25 @@ in
     Type = "notify";
     NotifyAccess = "all";
     WatchdogSec = "60s";
+    WorkingDirectory = "%h";
     ExecStart = execStart;
     Environment = [
       (assignment "PATH" path)
       "TELEGRAM_BOT_TOKEN_FILE=%d/telegram-bot-token"
       "COORD_LOCK_DIR=%t/forge-coordinator"
-      "COORD_STATE_DIR=%S/forge-coordinator"
+      "COORD_STATE_DIR=%h/.local/state/forge-coordinator"
     ] ++ settings;
     LoadCredential = "telegram-bot-token:${import ./token-file.nix tokenFile}";
     RuntimeDirectory = "forge-coordinator";
     RuntimeDirectoryMode = "0700";
-    StateDirectory = "forge-coordinator";
-    StateDirectoryMode = "0700";
     Restart = "on-failure";
     RestartSec = "15s";
     RestartPreventExitStatus = "77 78";
-    KillMode = "control-group";
+    KillMode = "mixed";
     TimeoutStopSec = "20s";
     OOMPolicy = "continue";
     SyslogIdentifier = "forge-coordinator";
+    LimitCORE = "0";
     NoNewPrivileges = "yes";
     RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6 AF_NETLINK";
     LockPersonality = "yes";
