@@ -13,8 +13,7 @@ import { runTree, type RunTreeResult } from "./process_tree.ts";
 import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "./sweep.ts";
 import { getLog } from "./log.ts";
 
-/** The variable in which the poll process hands the person's own umask down (octal). */
-export const PERSON_UMASK_ENV = "COORD_PERSON_UMASK";
+export { parseUmask, PERSON_UMASK_ENV } from "./private.ts";
 /** The variable that names the brain's working folder (set by the poll process for handlers). */
 export const BRAIN_WORKDIR_ENV = "COORD_BRAIN_WORKDIR";
 
@@ -57,7 +56,7 @@ export interface BrainOptions {
   bot?: string;
   /** The brain's working folder. Default: `env.COORD_BRAIN_WORKDIR`, else ours. */
   cwd?: string;
-  /** The brain's umask. Default: `env.COORD_PERSON_UMASK` (octal), else ours. */
+  /** The brain's umask. Default: `runTree`'s (`env.COORD_PERSON_UMASK`, else ours). */
   umask?: number;
   /** Told about a sweep that killed escaped processes, or could not run. */
   onSweep?: (report: { killed: number[]; error?: string }) => void;
@@ -104,7 +103,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     parse = plainVerdict,
     bot = env.COORD_STATE_DIR ? botMarker(env.COORD_STATE_DIR) : botMarker(crypto.randomUUID()),
     cwd = env[BRAIN_WORKDIR_ENV] || undefined,
-    umask = parseUmask(env[PERSON_UMASK_ENV]),
+    umask,
     onSweep = logSweep,
   } = options;
   let failure: BrainFailure = { reason: "was not run", detail: "" };
@@ -156,11 +155,6 @@ function logSweep(report: { killed: number[]; error?: string }) {
       pids: report.killed.join(", "),
     });
   }
-}
-
-/** An octal umask from the environment, or `undefined` when unset or malformed. */
-export function parseUmask(text: string | undefined): number | undefined {
-  return text !== undefined && /^0?[0-7]{3}$/.test(text) ? parseInt(text, 8) : undefined;
 }
 
 /** The plain brain protocol: exit 0 with a non-empty stdout is the reply. */

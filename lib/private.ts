@@ -9,7 +9,8 @@
  * @module
  */
 
-import { PERSON_UMASK_ENV } from "./brain.ts";
+/** The variable in which the poll process hands the person's own umask down (octal). */
+export const PERSON_UMASK_ENV = "COORD_PERSON_UMASK";
 
 /** The bot's own umask: nothing for group or others. */
 export const PRIVATE_UMASK = 0o077;
@@ -33,4 +34,9 @@ export function keepPrivate(): number {
 export function privateFolder(dir: string): void {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   Deno.chmodSync(dir, 0o700);
+}
+
+/** An octal umask from the environment, or `undefined` when unset or malformed. */
+export function parseUmask(text: string | undefined): number | undefined {
+  return text !== undefined && /^0?[0-7]{3}$/.test(text) ? parseInt(text, 8) : undefined;
 }

@@ -9,6 +9,7 @@
  */
 
 import { within } from "./abort.ts";
+import { parseUmask, PERSON_UMASK_ENV } from "./private.ts";
 
 /** Sends `signal` to the process group led by `pid`; a group that is already gone is not an error. */
 export function killGroup(pid: number, signal: Deno.Signal): boolean {
@@ -47,8 +48,10 @@ export interface RunTreeOptions {
    */
   afterExit?: () => Promise<unknown>;
   /**
-   * The child's umask (e.g. the person's own, while the bot keeps 077 for its own files). The
-   * command then runs through `/bin/sh -c 'umask …; exec "$@"'`. Default: ours, unchanged.
+   * The child's umask (the person's own, while the bot keeps 077 for its own files: the brain's
+   * and the transcriber's files are theirs to decide). The command then runs through
+   * `/bin/sh -c 'umask …; exec "$@"'`. Default: `env.COORD_PERSON_UMASK` (octal, set by the poll
+   * process), else ours, unchanged.
    */
   umask?: number;
 }
@@ -92,7 +95,7 @@ export async function runTree(
     maxOutputBytes = 1024 * 1024,
     onSpawn,
     afterExit,
-    umask,
+    umask = parseUmask(env[PERSON_UMASK_ENV]),
   } = options;
   const argv = umask === undefined ? [command, ...args] : withUmask(umask, command, args);
   let child: Deno.ChildProcess;

@@ -113,6 +113,11 @@ Deno.test("runTree() gives the child the umask asked for, and still reports a mi
     assert.equal(result.stdout.trim(), "0022");
     const own = await runTree("bash", { args: ["-c", "umask"], env: { PATH }, umask: 0o027 });
     assert.equal(own.stdout.trim(), "0027");
+    const handedDown = await runTree("bash", {
+      args: ["-c", "umask"],
+      env: { PATH, COORD_PERSON_UMASK: "0027" },
+    });
+    assert.equal(handedDown.stdout.trim(), "0027", "the person's umask, from the environment");
   });
   await t.step("a missing command", async () => {
     const result = await runTree("no-such-brain-here", { env: { PATH }, umask: 0o022 });
