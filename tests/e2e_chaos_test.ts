@@ -134,11 +134,21 @@ Deno.test("no message is lost while the poll process is killed and restarted 10 
       }
     }
 
+    // The outbox: once a brain has answered, its message never runs a brain again.
+    const answered = new Set<string>();
+    const rerunsOfAnswered: string[] = [];
+    for (const line of brainLog(bot)) {
+      const [word, id] = line.split(" ");
+      if (word === "done") answered.add(id);
+      if (word === "start" && answered.has(id)) rerunsOfAnswered.push(id);
+    }
+    assert.deepEqual(rerunsOfAnswered, [], "brains run again for messages already answered");
+
     bot.kill("SIGTERM");
     assert.equal((await bot.exited()).code, 0);
     assert.deepEqual(runs.flatMap((r) => r.leftovers()), [], "no process left");
     console.log(
-      `chaos seed ${seed}: ${MESSAGES} messages, ${KILLS} kills, ${deskKills} desk kills, ${twice.length} answered twice`,
+      `chaos seed ${seed}: ${MESSAGES} messages, ${KILLS} kills, ${deskKills} desk kills, 0 lost, ${twice.length} answered twice, ${rerunsOfAnswered.length} brains re-run after answering`,
     );
   } catch (error) {
     console.error(`chaos seed ${seed} (CHAOS_SEED=${seed} replays it)`);

@@ -3,11 +3,13 @@
 #   sleep N ...   sleep N seconds, then answer        fail ...     exit 3 with a line on stderr
 #   hang ...      never answer                         grandchild   start a grandchild, then hang
 #   long N        answer with N characters             env          answer with the environment
+#   lines N       answer with N numbered lines of 100 characters (every part of the answer differs)
 #   empty         exit 0 and print nothing             gate NAME    wait for $STUB_GATE_DIR/NAME, answer
 #   killhandler   SIGKILL the handler that started it (a crash), then exit
 #   attachments   answer with each of $COORD_ATTACHMENTS and its size in bytes, then the text
 #   anything else: echo it back
-# With STUB_BRAIN_LOG set, each run appends "start <update> <chat> <text>" and "end <update>" to it.
+# With STUB_BRAIN_LOG set, each run appends "start <update> <chat> <text>" and "end <update>" to it,
+# and a run that answered after a sleep "done <update>" just before it exits.
 # With STUB_PID_DIR set, each run writes its pid (and its grandchild's) there.
 set -u
 text=$(cat)
@@ -18,7 +20,7 @@ log "start ${COORD_UPDATE_ID} ${COORD_CHAT_ID} ${text//$'\n'/ }"
 trap 'log "end ${COORD_UPDATE_ID}"' EXIT
 read -r word arg _ <<<"$text"
 case "$word" in
-  sleep) sleep "$arg" && printf 'slept %s: %s\n' "$arg" "$text" ;;
+  sleep) sleep "$arg" && printf 'slept %s: %s\n' "$arg" "$text" && log "done ${COORD_UPDATE_ID}" ;;
   fail) printf 'boom: the stub brain failed on purpose\n' >&2 && exit 3 ;;
   hang) sleep 1000 ;;
   grandchild)
@@ -27,6 +29,7 @@ case "$word" in
     wait
     ;;
   long) head -c "$arg" /dev/zero | tr '\0' 'x' | fold -w 99 ;;
+  lines) for i in $(seq 1 "$arg"); do printf 'line %05d %s\n' "$i" "$(head -c 89 /dev/zero | tr '\0' 'y')"; done ;;
   env) env ;;
   empty) exit 0 ;;
   killhandler) kill -KILL "$PPID" ;;
