@@ -114,7 +114,7 @@ Deno.test("the bot tells systemd READY after its first poll, WATCHDOG on a timer
       assert.ok(gap < WATCHDOG_MS, `never an interval without a ping (a gap of ${gap} ms)`);
     }
     const busy = systemd.with("WATCHDOG=1").at(-1)!;
-    assert.match(busy.text, /STATUS=polling; 1 of 4 handlers busy; backlog 0; last update 1/);
+    assert.match(busy.text, /STATUS=polling; 1 of 4 brains busy; 0 waiting; last update 1/);
     assert.ok(!brainLog(bot).some((l) => l.startsWith("end")), "the brain still hangs");
 
     bot.kill("SIGTERM");
