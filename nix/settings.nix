@@ -105,12 +105,27 @@ in
     default = 300;
     description = "The longest the voice transcriber may run, in seconds.";
   };
+  replyPatienceSeconds = {
+    variable = "COORD_REPLY_PATIENCE_S";
+    type = types.numbers.nonnegative;
+    default = 3600;
+    description = ''
+      How long one reply call keeps waiting out 429, 5xx and network errors, in seconds, before
+      the answer is kept in `undelivered/` instead.
+    '';
+  };
+  maxReplyParts = {
+    variable = "COORD_MAX_REPLY_PARTS";
+    type = types.ints.positive;
+    default = 5;
+    description = "An answer longer than this many messages goes as its beginning plus a .md document.";
+  };
   lockDir = {
     variable = "COORD_LOCK_DIR";
     type = types.nullOr types.str;
     default = null;
     description = ''
-      Where the per-chat locks and turn tickets live; must exist, ours, mode 700. `null`: the
+      Where the per-chat locks live; must exist, ours, mode 700. `null`: the
       unit's runtime directory, `$XDG_RUNTIME_DIR/forge-coordinator`, made at start and removed
       at stop.
     '';
