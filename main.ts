@@ -21,7 +21,8 @@ import { Heartbeat } from "./lib/heartbeat.ts";
 import { handlerLaunch } from "./lib/launch.ts";
 import { getLog, logUncaught, setupLogging } from "./lib/log.ts";
 import { FatalPollError, POLL_SLACK_S, Poller, runPollLoop } from "./lib/poll.ts";
-import { createApi } from "./lib/telegram.ts";
+import { apiSignal, classifyFailure, createApi, describeError } from "./lib/telegram.ts";
+import { sleep, within } from "./lib/abort.ts";
 import { Intake } from "./lib/intake.ts";
 import { Journal } from "./lib/journal.ts";
 import { removeOrphanAttachments } from "./lib/files.ts";
@@ -129,11 +130,15 @@ const desk = new DeskLink({
     }
   },
 });
+// The bot's username, for telling `/status@OtherBot` from ours: asked once, in the background.
+let botUsername: string | undefined;
 const intake = new Intake({
   journal,
   dispatcher,
   desk,
   authorized: config.authorizedUserIds,
+  allowedChats: config.allowedChatIds,
+  botUsername: () => botUsername,
   poisonLimit: config.poisonLimit,
 });
 try {
@@ -185,6 +190,8 @@ const poller = new Poller({
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
 desk.start();
+// Known before the first batch is routed, unless Telegram is slow to say (then it is learnt later).
+await within(learnUsername(), 5000, stop.signal);
 dispatcher.warmUp();
 // Messages of an earlier run wait in the journal; starting them needs no poll.
 intake.drain();
@@ -234,6 +241,23 @@ await sweepBot(config.stateDir, "at teardown");
 await notifier.flush();
 log.info("stopped");
 Deno.exit(exitCode);
+
+/** Asks Telegram for the bot's username (`getMe`), again every 10 s until it answers. */
+async function learnUsername() {
+  while (!stop.signal.aborted && botUsername === undefined) {
+    try {
+      botUsername = (await api.getMe(apiSignal(stop.signal))).username;
+      log.info("this bot is @{username}", { username: botUsername });
+    } catch (error) {
+      // A refused token is the poll loop's to report (exit 77).
+      if (stop.signal.aborted || classifyFailure(error).kind === "fatal") return;
+      log.warn("getMe failed ({error}); commands for other bots are taken as ours meanwhile", {
+        error: describeError(error),
+      });
+      await sleep(10_000, stop.signal);
+    }
+  }
+}
 
 /** Warns when systemd's watchdog would fire during an ordinary long poll. */
 function checkWatchdogInterval(watchdogUsec: string | undefined) {

@@ -40,6 +40,8 @@ export interface BrainOptions {
    * attempt's processes later without ever hitting an unrelated process that reused a pid.
    */
   onRun?: (run: string) => void;
+  /** Told each piece of the brain's stdout as it comes (see `runTree`). */
+  onStdout?: (text: string) => void;
   /** Told about each failed attempt. */
   onFailure?: (attempt: number, failure: BrainFailure) => void;
   /** Between SIGTERM and SIGKILL when an attempt is killed. Default: 2000 ms. */
@@ -98,6 +100,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     onAttempt,
     onSpawn,
     onRun,
+    onStdout,
     onFailure,
     killGraceMs,
     parse = plainVerdict,
@@ -122,6 +125,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
       signal,
       killGraceMs,
       onSpawn,
+      onStdout,
       // Whatever the attempt left behind, in its group or out of it (setsid), goes with it.
       afterExit: async () => {
         try {

@@ -11,7 +11,6 @@
 
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
-import { sleep } from "./abort.ts";
 import { callBrain } from "./brain.ts";
 import { CancelBox } from "./cancel.ts";
 import { takeChatLock } from "./chat_lock.ts";
@@ -45,9 +44,6 @@ import {
   WITHDRAWN_TEXT,
 } from "./texts.ts";
 import { type MessageInput, messageInput } from "./update.ts";
-
-/** How long a brain's death by SIGTERM may precede our own stop signal. */
-const STOP_SIGNAL_GRACE_MS = 500;
 
 /** How often the typing action is renewed while the message is worked on (Telegram shows it ~5 s). */
 const TYPING_EVERY_MS = 4000;
@@ -230,7 +226,10 @@ async function getInput(
       text: transcriptEcho(transcript.text),
       formatted: false,
     });
-    return { text: transcript.text, attachments: [] };
+    const heard = input.forwarded === undefined
+      ? transcript.text
+      : `${input.forwarded}\n${transcript.text}`;
+    return { text: heard, attachments: [] };
   }
   // Saved where the brain can read it, in a folder of its own that goes when the message is done.
   const dir = attachmentDir(config.stateDir, ids.updateId);
@@ -418,11 +417,6 @@ async function askBrain(
       maxAttempts: config.brainMaxAttempts,
     } as const;
     return reply(cancelledText(at), REACTIONS.failed);
-  }
-  if (!outcome.ok && outcome.failure.signal === "SIGTERM") {
-    // Under systemd's KillMode=control-group the brain gets the stop signal at the same moment as
-    // we do. Give ours a moment to arrive rather than answer "killed by SIGTERM" at a shutdown.
-    await sleep(STOP_SIGNAL_GRACE_MS, signal);
   }
   // The reply, still within the chat's lock so that replies keep the chat's order. A handler that
   // is being stopped sends none: the message stays in the journal and runs again at the next start.

@@ -41,7 +41,11 @@ export interface IntakeOptions {
   dispatcher: IntakeDispatcher;
   desk: IntakeDesk;
   authorized: ReadonlySet<number>;
-  /** Handlers started for one message before the next one only gives up on it. Default: 3. */
+  /** Which chats may reach a brain (`COORD_ALLOWED_CHAT_IDS`). Default: any. */
+  allowedChats?: ReadonlySet<number>;
+  /** The bot's username, once known (commands for other bots are skipped). */
+  botUsername?: () => string | undefined;
+  /** Handlers whose deaths before a final reply give up on a message. Default: 3. */
   poisonLimit?: number;
   /** How long a handler's start waits for the desk's 👀 at most. Default: 2000 ms. */
   ackWaitMs?: number;
@@ -64,6 +68,8 @@ export class Intake {
   #dispatcher: IntakeDispatcher;
   #desk: IntakeDesk;
   #authorized: ReadonlySet<number>;
+  #allowedChats?: ReadonlySet<number>;
+  #botUsername: () => string | undefined;
   #poisonLimit: number;
   #ackWaitMs: number;
   #now: () => number;
@@ -87,6 +93,8 @@ export class Intake {
       dispatcher,
       desk,
       authorized,
+      allowedChats,
+      botUsername = () => undefined,
       poisonLimit = 3,
       ackWaitMs = 2000,
       now = () => performance.now(),
@@ -97,6 +105,8 @@ export class Intake {
     this.#dispatcher = dispatcher;
     this.#desk = desk;
     this.#authorized = authorized;
+    this.#allowedChats = allowedChats;
+    this.#botUsername = botUsername;
     this.#poisonLimit = poisonLimit;
     this.#ackWaitMs = ackWaitMs;
     this.#now = now;
@@ -170,14 +180,19 @@ export class Intake {
    * not confirm this update to Telegram. Nothing is handed on until {@linkcode release}.
    */
   route(update: unknown): void {
-    const route = routeUpdate(update, this.#authorized);
+    const route = routeUpdate(update, this.#authorized, {
+      allowedChats: this.#allowedChats,
+      botUsername: this.#botUsername(),
+    });
     if (route.kind === "skip") {
       this.#log.info("update {updateId} skipped: {reason}", route);
       return;
     }
     if (route.kind === "unauthorized") {
       this.#log.warn(
-        "message from unauthorized user {userId} ignored (chat {chatId}, update {updateId})",
+        route.reason === "chat"
+          ? "message in chat {chatId} ignored: not in COORD_ALLOWED_CHAT_IDS (update {updateId})"
+          : "message from unauthorized user {userId} ignored (chat {chatId}, update {updateId})",
         { ...route, userId: route.userId ?? "unknown" },
       );
       return;

@@ -42,6 +42,8 @@ export interface RunTreeOptions {
   maxOutputBytes?: number;
   /** Told the child's pid (= its process group id) once it has started. */
   onSpawn?: (pid: number) => void;
+  /** Told each piece of stdout as it comes (decoded, pieces may split lines), e.g. for progress. */
+  onStdout?: (text: string) => void;
   /**
    * Run once the child has exited (or been killed), before its output is drained: the brain's
    * sweep of escaped descendants, which may still hold the pipes. Its errors are ignored.
@@ -94,6 +96,7 @@ export async function runTree(
     killGraceMs = 2000,
     maxOutputBytes = 1024 * 1024,
     onSpawn,
+    onStdout,
     afterExit,
     umask = parseUmask(env[PERSON_UMASK_ENV]),
   } = options;
@@ -121,7 +124,7 @@ export async function runTree(
   }
 
   onSpawn?.(child.pid);
-  const stdout = collect(child.stdout, maxOutputBytes);
+  const stdout = collect(child.stdout, maxOutputBytes, onStdout);
   const stderr = collect(child.stderr, maxOutputBytes);
   writeInput(child.stdin, input);
 
@@ -215,15 +218,27 @@ interface Collector {
   drain(ms: number): Promise<string>;
 }
 
-function collect(stream: ReadableStream<Uint8Array>, maxBytes: number): Collector {
+function collect(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  onText?: (text: string) => void,
+): Collector {
   const chunks: Uint8Array[] = [];
   let kept = 0;
   const reader = stream.getReader();
+  const decoder = new TextDecoder();
   const done = (async () => {
     try {
       while (true) {
         const { value, done } = await reader.read();
         if (done) return;
+        if (onText !== undefined) {
+          try {
+            onText(decoder.decode(value, { stream: true }));
+          } catch {
+            // A listener's failure is not the child's.
+          }
+        }
         if (kept < maxBytes) {
           const part = value.subarray(0, maxBytes - kept);
           chunks.push(part);

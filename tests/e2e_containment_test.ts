@@ -210,13 +210,8 @@ Deno.test("a forwarded message reaches the brain after a line saying from whom",
   });
 });
 
-// TODO(#13): enable once the intake passes routeUpdate() its RouteOptions (the allowed chats, and
-// the bot's username from one getMe at start); routing itself is unit tested in unit_update_test.
-const ROUTING_WIRED = false;
-
 Deno.test({
   name: "with COORD_ALLOWED_CHAT_IDS, the owner's message in another group never reaches a brain",
-  ignore: !ROUTING_WIRED,
   async fn() {
     const env = { COORD_BRAIN_CMD: ESCAPE_BRAIN, COORD_ALLOWED_CHAT_IDS: `${CHAT}` };
     await withBot({ env }, async (sim, bot) => {
@@ -232,13 +227,12 @@ Deno.test({
 
 Deno.test({
   name: "/status@OtherBot is not ours; /status@ our own name is",
-  ignore: !ROUTING_WIRED,
   async fn() {
     await withBot({ env: { COORD_BRAIN_CMD: ESCAPE_BRAIN } }, async (sim) => {
       const other = sim.sendText(CHAT, "/status@OtherBot");
       const ours = sim.sendText(CHAT, "/status@forge_sim_bot");
       const status = await sim.waitForCall(repliedTo(CHAT, messageIdOf(ours)));
-      assert.match(String(status.params.text), /uptime|polling/i);
+      assert.match(String(status.params.text), /^Up \d+ s; poll loop heartbeat/);
       assert.deepEqual(sim.calls.filter(repliedTo(CHAT, messageIdOf(other))), []);
     });
   },
