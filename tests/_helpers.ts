@@ -9,7 +9,8 @@ import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
 
 export { BotApiSimulator, type RecordedCall };
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+// From import.meta.dirname, not a URL's pathname, which percent-encodes spaces and non-ASCII.
+const ROOT = import.meta.dirname!.replace(/\/tests$/, "");
 
 /** Absolute path of a file of the project. */
 export function projectPath(relative: string): string {

@@ -15,7 +15,11 @@ const texts = ["What's on my calendar today?", "And remind me to call mum at 6"]
 await using sim = await BotApiSimulator.start();
 await using bot = await startBot({
   sim,
-  env: { COORD_BRAIN_CMD: projectPath("tests/stubs/slow_echo.sh"), ECHO_DELAY_S: "3" },
+  // A JSON array, so that a checkout path with a space stays one word.
+  env: {
+    COORD_BRAIN_CMD: JSON.stringify([projectPath("tests/stubs/slow_echo.sh")]),
+    ECHO_DELAY_S: "3",
+  },
 });
 console.log("forge-coordinator demo: the real bot (main.ts + handler.ts) against a local Bot API");
 console.log("simulator, with an echo brain that thinks for 3 s.\n");
@@ -30,6 +34,7 @@ const show = (messageId: number, at: number, what: string) => {
   console.log(`  message ${messageId}  +${String(ms).padStart(5)} ms  ${what}`);
 };
 
+const failed = new Set<number>();
 const watcher = watch();
 for (const [i, text] of texts.entries()) {
   if (i > 0) await new Promise((resolve) => setTimeout(resolve, 2000)); // the person types on
@@ -46,14 +51,23 @@ console.log(
   `\nbot stopped with exit status ${status.code}; its log (stderr) went to journald's place:`,
 );
 for (const line of bot.lines) console.log(`  ${line}`);
+if (failed.size > 0) {
+  console.error(
+    `\nerror: the brain failed on message(s) ${[...failed].join(", ")} (see the ⚠️ above)`,
+  );
+  Deno.exitCode = 1;
+}
 
-/** Prints the bot's calls as they arrive until both messages have their 👌. */
+/** Prints the bot's calls as they arrive until both messages have their 👌 (or a 👎). */
 async function watch() {
   let seen = 0;
   let done = 0;
   let lastTyping = 0;
+  // The demo takes about 6 s; the bot's polls go on, so bound the whole wait, not each call.
+  const deadline = performance.now() + 60_000;
   while (done < texts.length) {
-    const call = await sim.waitForCall((c) => c.seq > seen, { timeoutMs: 60_000 });
+    const timeoutMs = Math.max(1, deadline - performance.now());
+    const call = await sim.waitForCall((c) => c.seq > seen, { timeoutMs });
     seen = call.seq;
     const event = describe(call);
     if (!event) continue;
@@ -63,6 +77,10 @@ async function watch() {
     }
     show(event.messageId, call.at, event.what);
     if (event.what.startsWith("👌")) done++;
+    if (event.what.startsWith("👎")) {
+      failed.add(event.messageId);
+      done++;
+    }
   }
 }
 
