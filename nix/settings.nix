@@ -135,8 +135,8 @@ in
     type = types.nullOr types.str;
     default = null;
     description = ''
-      The journal, heartbeat and other state. `null`: the unit's state directory,
-      `~/.local/state/forge-coordinator` (with systemd 254 or newer).
+      The journal, heartbeat and other state. `null`: the unit's,
+      `~/.local/state/forge-coordinator`.
     '';
   };
   transcribeCommand = {
