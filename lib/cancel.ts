@@ -9,6 +9,9 @@
  * @module
  */
 
+/** What asked for a cancel. */
+export type CancelledBy = "/cancel" | "Stop";
+
 /** The cancel markers of a state folder. */
 export class CancelBox {
   readonly dir: string;
@@ -17,10 +20,21 @@ export class CancelBox {
     this.dir = `${stateDir}/cancel`;
   }
 
-  /** Asks for a message to be cancelled. */
-  request(updateId: number): void {
+  /** Asks for a message to be cancelled, by `/cancel` or by a Stop press on the phone. */
+  request(updateId: number, by: CancelledBy = "/cancel"): void {
     Deno.mkdirSync(this.dir, { recursive: true });
-    Deno.writeTextFileSync(`${this.dir}/${updateId}`, `${new Date().toISOString()}\n`);
+    Deno.writeTextFileSync(`${this.dir}/${updateId}`, `${by}\n`);
+  }
+
+  /** Who asked to cancel a message (`/cancel` when the marker says nothing else). Never throws. */
+  by(updateId: number): CancelledBy {
+    try {
+      return Deno.readTextFileSync(`${this.dir}/${updateId}`).trim() === "Stop"
+        ? "Stop"
+        : "/cancel";
+    } catch {
+      return "/cancel";
+    }
   }
 
   /** True when the person asked to cancel this message. Never throws. */

@@ -17,6 +17,8 @@ import { killGroup } from "./process_tree.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore } from "./session.ts";
 import { chatStanding, statusText } from "./status.ts";
+import { apiSignal, describeError } from "./telegram.ts";
+import { stopTarget } from "./update.ts";
 
 /** Options for {@linkcode handleCommand}. */
 export interface CommandOptions {
@@ -120,6 +122,49 @@ function cancel(options: CommandOptions): string {
     pid: current.brainPid ?? "not yet recorded",
   });
   return `Stopped the brain working on message ${id}.`;
+}
+
+/** Options for {@linkcode handleStopPress}. */
+export interface StopPressOptions {
+  api: Api;
+  config: Config;
+  update: Update;
+  journal?: Journal;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/**
+ * A Stop press on the phone (the 🛑 of a progress message, or a draft's Stop): stops that
+ * message's work like `/cancel`, answers the button press at once, and finishes the press.
+ */
+export async function handleStopPress(options: StopPressOptions): Promise<void> {
+  const { api, config, update, journal, log, signal } = options;
+  const target = stopTarget(update);
+  const entry = target === undefined ? undefined : journal?.read(target);
+  const chatId = update.callback_query?.message?.chat.id ??
+    (update as { stopped_message_generation?: { chat: { id: number } } })
+      .stopped_message_generation?.chat.id;
+  let text = "Nothing to stop: it has finished.";
+  if (entry !== undefined && entry.chatId === chatId && isRunning(entry)) {
+    new CancelBox(config.stateDir).request(entry.updateId, "Stop");
+    const current = journal?.read(entry.updateId);
+    if (current?.brainPid !== undefined) killGroup(current.brainPid, "SIGTERM");
+    log.info("a Stop press stops update {updateId}", { updateId: entry.updateId });
+    text = "Stopping…";
+  }
+  const query = update.callback_query;
+  if (query !== undefined) {
+    try {
+      await api.answerCallbackQuery(query.id, { text }, apiSignal(signal));
+    } catch (error) {
+      log.warn("cannot answer the Stop press {updateId}: {error}", {
+        updateId: update.update_id,
+        error: describeError(error),
+      });
+    }
+  }
+  entryRecord(journal, update.update_id, log).finish();
 }
 
 function entriesOf(journal: Journal | undefined): JournalEntry[] {

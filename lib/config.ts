@@ -66,6 +66,8 @@ export interface Config {
    * keeps one conversation per chat with `--output-format json` and `--resume`.
    */
   claudeSessions: boolean;
+  /** Add the Claude brain's cost, duration and turns under each answer (`COORD_SHOW_COST=1`). */
+  showCost: boolean;
 }
 
 /** A setting that is missing or malformed. */
@@ -209,6 +211,7 @@ export function parseConfig(sources: ConfigSources): Config {
       min: 0,
     }) * 1000,
     claudeSessions: customBrain === undefined,
+    showCost: parseFlag("COORD_SHOW_COST", get("COORD_SHOW_COST")),
   };
 }
 
@@ -403,6 +406,12 @@ function parseApiRoot(value: string): string {
     );
   }
   return url.href.replace(/\/+$/, "");
+}
+
+function parseFlag(variable: string, value: string | undefined): boolean {
+  if (value === undefined || value === "0") return false;
+  if (value === "1") return true;
+  throw new ConfigError(variable, `Cannot parse ${variable}: expected 0 or 1, got "${value}"`);
 }
 
 interface NumberRule {

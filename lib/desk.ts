@@ -11,7 +11,8 @@ import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import { within } from "./abort.ts";
 import { parseCommand } from "./command.ts";
-import { handleCommand } from "./commands.ts";
+import { handleCommand, handleStopPress } from "./commands.ts";
+import { stopTarget } from "./update.ts";
 import type { Config } from "./config.ts";
 import { type DeskJob, type DeskReport, jobUpdateId, parseDeskJob } from "./desk_protocol.ts";
 import { handleEdit } from "./edits.ts";
@@ -93,6 +94,10 @@ async function acknowledge(update: Update & { message: Message }, options: DeskO
 
 async function answer(update: Update, options: DeskOptions) {
   const { replyApi, config, journal, log, signal, report } = options;
+  if (stopTarget(update) !== undefined || isPress(update)) {
+    await handleStopPress({ api: options.api, config, update, journal, log, signal });
+    return;
+  }
   if (update.edited_message !== undefined) {
     const edit = update as Update & { edited_message: Message };
     await handleEdit({ api: replyApi, config, update: edit, journal, log, signal });
@@ -132,6 +137,11 @@ async function withdrawn(update: Update & { message: Message }, options: DeskOpt
     text: WITHDRAWN_TEXT,
     emoji: REACTIONS.failed,
   });
+}
+
+function isPress(update: Update): boolean {
+  const kinds = update as { callback_query?: unknown; stopped_message_generation?: unknown };
+  return kinds.callback_query !== undefined || kinds.stopped_message_generation !== undefined;
 }
 
 function refOf(update: Update & { message: Message }): MessageRef {

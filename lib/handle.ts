@@ -138,7 +138,8 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     if (signal.aborted) return;
     if (cancel.signal.aborted) {
       log.info("update {updateId} cancelled by /cancel before its brain started", ids);
-      return reply(cancelledText({ stage: "input", what: inputStage(input) }), REACTIONS.failed);
+      const at = { stage: "input", what: inputStage(input) } as const;
+      return reply(cancelledText(at, cancels.by(ids.updateId)), REACTIONS.failed);
     }
     if (got === "answered") return;
     const text = applyEdit({ ...options, ids, input, text: got.text, got, edits, record });
@@ -416,7 +417,7 @@ async function askBrain(
       attempt: attemptNow,
       maxAttempts: config.brainMaxAttempts,
     } as const;
-    return reply(cancelledText(at), REACTIONS.failed);
+    return reply(cancelledText(at, cancels.by(ids.updateId)), REACTIONS.failed);
   }
   // The reply, still within the chat's lock so that replies keep the chat's order. A handler that
   // is being stopped sends none: the message stays in the journal and runs again at the next start.

@@ -15,13 +15,12 @@
  * @module
  */
 
-import { updateCommand } from "./command.ts";
 import type { ChildRecord } from "./dispatch.ts";
 import type { DeskJob } from "./desk_protocol.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { getLog } from "./log.ts";
 import { sweep } from "./sweep.ts";
-import { isEdit, routeUpdate } from "./update.ts";
+import { routeUpdate, takesTurn } from "./update.ts";
 
 /** What the intake needs of the dispatcher. */
 export interface IntakeDispatcher {
@@ -473,7 +472,7 @@ function describeEnd(status: Deno.CommandStatus | undefined): string {
   return status === undefined ? "ended" : `exit status ${status.code}`;
 }
 
-/** Commands and edits: the desk answers them at once; they never take a turn. */
+/** Commands, edits and Stop presses: the desk answers them at once; they never take a turn. */
 function isAnswer(update: unknown): boolean {
-  return updateCommand(update) === undefined ? isEdit(update) : true;
+  return !takesTurn(update);
 }

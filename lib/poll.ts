@@ -26,7 +26,10 @@ export interface PollerOptions {
   api: Api;
   /** Long-poll timeout in seconds. */
   timeoutS: number;
-  /** Update kinds asked for. Default: `["message", "edited_message"]`. */
+  /**
+   * Update kinds asked for. Default: messages, edits, and the two Stop presses (Telegram sends
+   * `stopped_message_generation` only when asked).
+   */
   allowedUpdates?: readonly string[];
   /** First back-off after a failure. Default: 1000 ms. */
   backoffBaseMs?: number;
@@ -65,7 +68,12 @@ export class Poller {
     const {
       api,
       timeoutS,
-      allowedUpdates = ["message", "edited_message"],
+      allowedUpdates = [
+        "message",
+        "edited_message",
+        "callback_query",
+        "stopped_message_generation",
+      ],
       backoffBaseMs = 1000,
       backoffMaxMs = 30_000,
       requestSlackMs = POLL_SLACK_S * 1000,

@@ -4,11 +4,10 @@
  * @module
  */
 
-import { updateCommand } from "./command.ts";
 import { formatDuration } from "./duration.ts";
 import type { PollStatus } from "./heartbeat.ts";
 import { isRunning, type JournalEntry } from "./journal.ts";
-import { isEdit } from "./update.ts";
+import { takesTurn } from "./update.ts";
 
 /** A chat's messages, as `/status` tells them. */
 export interface ChatStanding {
@@ -27,8 +26,7 @@ export function chatStanding(
   isCancelled: (updateId: number) => boolean = () => false,
 ): ChatStanding {
   const mine = entries.filter((e) =>
-    (chatId === undefined || e.chatId === chatId) && e.stage !== "replied" &&
-    updateCommand(e.update) === undefined && !isEdit(e.update)
+    (chatId === undefined || e.chatId === chatId) && e.stage !== "replied" && takesTurn(e.update)
   );
   const running = mine.find(isRunning);
   const delivering =

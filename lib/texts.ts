@@ -19,12 +19,13 @@ export type CancelledAt =
   | { stage: "input"; what: string }
   | { stage: "brain"; attempt: number; maxAttempts: number };
 
-/** The reply to a message that `/cancel` stopped while it was being worked on. */
-export function cancelledText(at: CancelledAt): string {
+/** The reply to a message that `/cancel` (or a Stop press) stopped while it was worked on. */
+export function cancelledText(at: CancelledAt, by: "/cancel" | "Stop" = "/cancel"): string {
+  const head = by === "Stop" ? "🛑 Stopped from the phone" : "🛑 Cancelled by /cancel";
   if (at.stage === "input") {
-    return `🛑 Cancelled by /cancel while ${at.what}: the brain never saw this message.`;
+    return `${head} while ${at.what}: the brain never saw this message.`;
   }
-  return `🛑 Cancelled by /cancel: the brain was stopped during attempt ${at.attempt} of ${at.maxAttempts}. ` +
+  return `${head}: the brain was stopped during attempt ${at.attempt} of ${at.maxAttempts}. ` +
     "It may have done part of the work.";
 }
 

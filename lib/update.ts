@@ -8,6 +8,7 @@
  */
 
 import type { Message, Update } from "grammy/types";
+import { parseCommand } from "./command.ts";
 import { safeFileName } from "./files.ts";
 
 /** What the poll loop does with one update. */
@@ -130,6 +131,8 @@ type UpdateShape =
 function inspectUpdate(update: unknown): UpdateShape {
   if (!isRecord(update) || !isId(update.update_id)) return { ok: false, reason: "no update_id" };
   const updateId = update.update_id;
+  const press = inspectPress(update);
+  if (press !== undefined) return press.ok ? { ...press, updateId } : { ...press, updateId };
   // An edit goes to a handler too: it may change what a waiting message asks of the brain.
   const message = update.message ?? update.edited_message;
   if (message === undefined) {
@@ -144,6 +147,71 @@ function inspectUpdate(update: unknown): UpdateShape {
   }
   const userId = isRecord(message.from) && isId(message.from.id) ? message.from.id : undefined;
   return { ok: true, updateId, chatId: message.chat.id, messageId: message.message_id, userId };
+}
+
+/**
+ * A Stop press: the 🛑 button of a progress message (`callback_query`, from its presser) or the
+ * Stop of a draft (`stopped_message_generation`, in a private chat: the chat is the person).
+ */
+function inspectPress(
+  update: Record<string, unknown>,
+):
+  | { ok: true; chatId: number; messageId: number; userId?: number }
+  | { ok: false; reason: string }
+  | undefined {
+  const query = update.callback_query;
+  if (query !== undefined) {
+    if (!isRecord(query) || !isRecord(query.from) || !isId(query.from.id)) {
+      return { ok: false, reason: "malformed callback_query" };
+    }
+    const message = isRecord(query.message) ? query.message : undefined;
+    const chatId = isRecord(message?.chat) && isInteger(message.chat.id)
+      ? message.chat.id
+      : query.from.id;
+    const messageId = isId(message?.message_id) ? message.message_id : 0;
+    return { ok: true, chatId, messageId, userId: query.from.id };
+  }
+  const stopped = update.stopped_message_generation;
+  if (stopped !== undefined) {
+    if (!isRecord(stopped) || !isRecord(stopped.chat) || !isInteger(stopped.chat.id)) {
+      return { ok: false, reason: "malformed stopped_message_generation" };
+    }
+    const chatId = stopped.chat.id;
+    return { ok: true, chatId, messageId: 0, userId: chatId > 0 ? chatId : undefined };
+  }
+  return undefined;
+}
+
+/** The message a Stop press asks to stop (its update id), or `undefined` when it names none. */
+export function stopTarget(update: unknown): number | undefined {
+  if (!isRecord(update)) return undefined;
+  const query = update.callback_query;
+  if (isRecord(query) && typeof query.data === "string") {
+    const match = query.data.match(/^stop:(\d+)$/);
+    return match ? Number(match[1]) : undefined;
+  }
+  const stopped = update.stopped_message_generation;
+  if (isRecord(stopped) && isInteger(stopped.draft_id) && stopped.draft_id > 0) {
+    return stopped.draft_id - DRAFT_ID_OFFSET;
+  }
+  return undefined;
+}
+
+/** A message's draft id: non-zero, and its update id can be told from it. */
+export function draftIdOf(updateId: number): number {
+  return updateId + DRAFT_ID_OFFSET;
+}
+
+const DRAFT_ID_OFFSET = 1;
+
+/**
+ * Whether an update is a message that waits for its chat's turn and goes to a brain. Everything
+ * else the bot takes (its own commands, edits, Stop presses) is answered at once by the desk.
+ * The one place this is decided.
+ */
+export function takesTurn(update: unknown): boolean {
+  if (!isRecord(update) || !isRecord(update.message)) return false;
+  return parseCommand(update.message.text as string | undefined) === undefined;
 }
 
 /** What a message gives the brain. */

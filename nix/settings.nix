@@ -120,6 +120,13 @@ in
     default = 5;
     description = "An answer longer than this many messages goes as its beginning plus a .md document.";
   };
+  showCost = {
+    variable = "COORD_SHOW_COST";
+    type = types.bool;
+    default = false;
+    description = "Add the Claude brain's cost, duration and turns under each answer.";
+    render = on: if on then "1" else "0";
+  };
   lockDir = {
     variable = "COORD_LOCK_DIR";
     type = types.nullOr types.str;

@@ -94,6 +94,7 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     COORD_TRANSCRIBE_TIMEOUT_S: "45",
     COORD_REPLY_PATIENCE_S: "120",
     COORD_MAX_REPLY_PARTS: "3",
+    COORD_SHOW_COST: "1",
     COORD_ALLOWED_CHAT_IDS: "1001, -100200300",
     COORD_BRAIN_WORKDIR: "/home/coord/work",
   }, { files: { "/etc/coord/persona.md": "Be brief." } }));
@@ -123,6 +124,7 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     spareHandlers: 0,
     waitNoteMs: 90_000,
     claudeSessions: false,
+    showCost: true,
   });
 });
 
@@ -146,6 +148,7 @@ Deno.test("parseConfig() fills in every default", async (t) => {
     assert.equal(config.transcribeTimeoutMs, 300_000);
     assert.equal(config.replyPatienceMs, 3_600_000);
     assert.equal(config.maxReplyParts, 5);
+    assert.equal(config.showCost, false);
     assert.equal(config.claudeSessions, true, "the default brain keeps conversations");
   });
 
