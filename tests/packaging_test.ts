@@ -392,7 +392,7 @@ function lockKeyOfImport(value: string): string {
 
 Deno.test({
   name:
-    "nix/npm-deps.nix covers every npm package of deno.lock: the bot's own in the package, the rest only for the benchmark",
+    "nix/npm-deps.nix covers every npm package of deno.lock: the bot's own in the package, the rest needed only by imports the bot doesn't use",
   ignore: needs("nix-instantiate"),
   async fn() {
     const deps = await npmDeps();
