@@ -15,8 +15,8 @@ function entry(updateId: number, patch: Partial<JournalEntry> = {}): JournalEntr
     updateId,
     chatId: 7,
     update: { update_id: updateId, message: { message_id: updateId + 100, text: "hi" } },
-    stage: "acked",
-    dispatches: 1,
+    stage: "received",
+    dispatches: 0,
     receivedAt: "2025-01-01T00:00:00.000Z",
     ...patch,
   };
@@ -55,11 +55,15 @@ Deno.test("EditBox: of a take and a withdraw, exactly one wins", async (t) => {
 });
 
 Deno.test("editStanding() tells waiting, working and answered apart", async (t) => {
+  const turnAt = "2025-01-01T00:00:01.000Z";
   const cases: [string, JournalEntry | undefined, string][] = [
-    ["received", entry(1, { stage: "received" }), "waiting"],
-    ["acked", entry(1), "waiting"],
-    ["acked, its turn taken", entry(1, { turnAt: "2025-01-01T00:00:01.000Z" }), "working"],
+    ["received: it waits in the loop's queue", entry(1), "waiting"],
+    ["started: its handler has not taken its turn yet", entry(1, { stage: "started" }), "waiting"],
+    ["started, its turn taken", entry(1, { stage: "started", turnAt }), "working"],
+    ["acked by a bot before the desk", entry(1, { stage: "acked" }), "waiting"],
+    ["acked, its turn taken", entry(1, { stage: "acked", turnAt }), "working"],
     ["brain", entry(1, { stage: "brain", attempt: 1 }), "working"],
+    ["brain, queued again as a re-run", entry(1, { stage: "received", rerun: true }), "waiting"],
     ["replied", entry(1, { stage: "replied" }), "answered"],
     ["gone from the journal", undefined, "answered"],
   ];
@@ -91,4 +95,6 @@ Deno.test("chatStanding() does not count edits as waiting messages", () => {
     update: { update_id: 3, edited_message: { message_id: 101, text: "hello" } },
   });
   assert.equal(chatStanding([entry(1), edit], 7).waiting, 1);
+  assert.equal(chatStanding([edit], 7).waiting, 0);
+  assert.equal(chatStanding([edit], 7).running, undefined);
 });

@@ -1,6 +1,6 @@
 /**
- * Unit tests for the pure parts of `lib/files.ts`: file names, the brain's text, and tidying the
- * attachment folders.
+ * Unit tests for `lib/files.ts`: file names, the brain's text, tidying the attachment folders,
+ * and `downloadFile()`'s deadlines against the Bot API simulator.
  *
  * @module
  */
@@ -9,11 +9,15 @@ import assert from "node:assert/strict";
 import {
   attachmentDir,
   attachmentText,
+  type Download,
+  downloadFile,
+  type DownloadOptions,
   removeAttachments,
   removeOrphanAttachments,
   safeFileName,
 } from "../lib/files.ts";
-import { tempDir } from "./_helpers.ts";
+import { createApi } from "../lib/telegram.ts";
+import { BotApiSimulator, tempDir, withDeadline } from "./_helpers.ts";
 
 Deno.test("safeFileName() keeps a plain name as it is", () => {
   assert.equal(
@@ -75,4 +79,133 @@ Deno.test("removeOrphanAttachments() and removeAttachments() are quiet when ther
   await using dir = await tempDir();
   assert.deepEqual(removeOrphanAttachments(dir.path, new Set()), []);
   removeAttachments(dir.path, 4);
+});
+
+/** A simulator, a client for it, and a folder to save into; all released on dispose. */
+async function downloadRig() {
+  const sim = await BotApiSimulator.start();
+  const dir = await tempDir();
+  const api = createApi(sim.token, { apiRoot: sim.apiRoot });
+  const fileId = sim.addFile(new TextEncoder().encode("hello, file"));
+  const saved: string[] = [];
+  const options = (extra: Partial<DownloadOptions> = {}): DownloadOptions => ({
+    api,
+    token: sim.token,
+    apiRoot: sim.apiRoot,
+    fileId,
+    saveAs: (filePath) => {
+      const path = `${dir.path}/${filePath.replaceAll("/", "_")}`;
+      saved.push(path);
+      return path;
+    },
+    what: "the file",
+    ...extra,
+  });
+  return {
+    sim,
+    dir,
+    options,
+    saved,
+    async [Symbol.asyncDispose]() {
+      await sim.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Waits until the client has given up its `method` call (the simulator saw it leave). */
+function givenUp(sim: BotApiSimulator, method: string): Promise<unknown> {
+  return sim.waitForCalls((call) => call.method === method && call.dropped === true, 1, {
+    timeoutMs: 5000,
+    description: `the client to give up its ${method} call`,
+  });
+}
+
+Deno.test("downloadFile() saves the file within its deadlines", async () => {
+  await using rig = await downloadRig();
+  const download = await withDeadline(
+    downloadFile(rig.options({ timeoutMs: 10_000, stallMs: 5000 })),
+    "the download",
+  );
+  assert.ok(download.ok, JSON.stringify(download));
+  assert.equal(Deno.readTextFileSync(download.path), "hello, file");
+});
+
+Deno.test("downloadFile() ends a download that outlives timeoutMs, naming the limit", async (t) => {
+  const cases: [
+    string,
+    { method: string; fault: { kind: "hang" } | { kind: "delay"; ms: number } },
+  ][] = [
+    ["getFile never answers", { method: "getFile", fault: { kind: "hang" } }],
+    ["the download never answers", { method: "file/download", fault: { kind: "hang" } }],
+    ["the download answers after 30 s", {
+      method: "file/download",
+      fault: { kind: "delay", ms: 30_000 },
+    }],
+  ];
+  for (const [name, rule] of cases) {
+    await t.step(name, async () => {
+      await using rig = await downloadRig();
+      rig.sim.injectFault(rule);
+      const startedAt = performance.now();
+      const download: Download = await withDeadline(
+        downloadFile(rig.options({ timeoutMs: 300 })),
+        "the download to time out",
+      );
+      assert.deepEqual(download, {
+        ok: false,
+        tooBig: false,
+        timedOut: true,
+        reason: "the download of the file took longer than 0.3 s",
+      });
+      assert.ok(performance.now() - startedAt >= 290, "not before the limit");
+      for (const path of rig.saved) {
+        assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, "nothing left behind");
+      }
+      await givenUp(rig.sim, rule.method);
+    });
+  }
+});
+
+Deno.test("downloadFile() ends a download that goes stallMs without a byte, naming the limit", async (t) => {
+  for (const method of ["getFile", "file/download"]) {
+    await t.step(`${method} never answers`, async () => {
+      await using rig = await downloadRig();
+      rig.sim.injectFault({ method, fault: { kind: "hang" } });
+      const download = await withDeadline(
+        downloadFile(rig.options({ timeoutMs: 60_000, stallMs: 200 })),
+        "the download to stall out",
+      );
+      assert.deepEqual(download, {
+        ok: false,
+        tooBig: false,
+        timedOut: true,
+        reason: "the download of the file stalled: no data for 0.2 s",
+      });
+      await givenUp(rig.sim, method);
+    });
+  }
+});
+
+Deno.test("downloadFile() returns promptly when its caller aborts, without blaming a deadline", async (t) => {
+  for (const method of ["getFile", "file/download"]) {
+    await t.step(`during ${method}`, async () => {
+      await using rig = await downloadRig();
+      rig.sim.injectFault({ method, fault: { kind: "hang" } });
+      const controller = new AbortController();
+      const pending = downloadFile(
+        rig.options({ timeoutMs: 60_000, stallMs: 60_000, signal: controller.signal }),
+      );
+      await rig.sim.waitForCalls((call) => call.method === method, 1, {
+        includePending: true,
+        timeoutMs: 5000,
+        description: `the ${method} call`,
+      });
+      controller.abort(new Error("cancelled"));
+      const download = await withDeadline(pending, "the download to return", 2000);
+      assert.equal(download.ok, false);
+      assert.equal(!download.ok && download.timedOut, undefined, "not a timeout");
+      await givenUp(rig.sim, method);
+    });
+  }
 });

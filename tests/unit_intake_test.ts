@@ -1,205 +1,479 @@
+/**
+ * Unit tests for `lib/intake.ts`: the loop's side of a message's life, with a fake dispatcher, a
+ * fake desk that records its jobs, a real journal in a temp folder, and a clock moved by hand.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
+import type { DeskJob } from "../lib/desk_protocol.ts";
 import type { ChildRecord } from "../lib/dispatch.ts";
-import { Intake } from "../lib/intake.ts";
+import { Intake, type IntakeOptions } from "../lib/intake.ts";
 import { Journal } from "../lib/journal.ts";
-import { tempDir } from "./_helpers.ts";
+import { tempDir, waitUntil } from "./_helpers.ts";
+
+const CHAT = 42;
 
 /** A dispatcher that records spawns instead of starting processes. */
 class FakeDispatcher {
-  free = 4;
-  spawned: { updateId: number; chatId: number; payload: string }[] = [];
-  failNext = false;
+  free: number;
+  spawned: ChildRecord[] = [];
+  /** Spawns that throw, from the next one on. */
+  failures = 0;
+  onFailure?: () => void;
+
+  constructor(free: number) {
+    this.free = free;
+  }
 
   spawn(payload: string, meta: { updateId: number; chatId: number }): ChildRecord {
-    if (this.failNext) {
-      this.failNext = false;
+    if (this.failures > 0) {
+      this.failures--;
+      this.onFailure?.();
       throw new Error("spawn failed");
     }
-    this.spawned.push({ ...meta, payload });
+    assert.ok(this.free > 0, `spawn of ${meta.updateId} at the cap`);
+    assert.equal(JSON.parse(payload).update_id, meta.updateId, "the payload is the update");
+    const record = { pid: 1000 + meta.updateId, ...meta, startedAt: 0 };
+    this.spawned.push(record);
     this.free--;
-    return { pid: 1000 + meta.updateId, ...meta, startedAt: 0 };
+    return record;
+  }
+
+  get ids(): number[] {
+    return this.spawned.map((s) => s.updateId);
   }
 }
 
-class FakeTurns {
-  tickets = new Set<string>();
-  enqueue(chatId: number, updateId: number) {
-    this.tickets.add(`${chatId}/${updateId}`);
+/** A desk that records the jobs it is sent. */
+class FakeDesk {
+  jobs: DeskJob[] = [];
+  send(job: DeskJob): void {
+    this.jobs.push(job);
   }
-  withdraw(chatId: number, updateId: number) {
-    this.tickets.delete(`${chatId}/${updateId}`);
+  /** The jobs as `kind id`. */
+  get log(): string[] {
+    return this.jobs.map((j) => `${j.job} ${(j.update as { update_id: number }).update_id}`);
   }
 }
 
-function message(updateId: number, chatId = 42, fromId = 42) {
+/** A clock that moves only when told. */
+class FakeClock {
+  ms = 1_000;
+  readonly now = () => this.ms;
+}
+
+function message(updateId: number, chatId = CHAT, text = `m${updateId}`, fromId = CHAT) {
   return {
     update_id: updateId,
-    message: {
-      message_id: updateId,
-      chat: { id: chatId },
-      from: { id: fromId },
-      date: 0,
-      text: "x",
-    },
+    message: { message_id: updateId, chat: { id: chatId }, from: { id: fromId }, date: 0, text },
   };
 }
 
-async function setup(poisonLimit = 3) {
+function edit(updateId: number, of: number, chatId = CHAT) {
+  return {
+    update_id: updateId,
+    edited_message: { ...message(of, chatId).message, text: "changed", edit_date: 1 },
+  };
+}
+
+/** An intake with its fakes, stopped (its timer cleared) and its folder removed on dispose. */
+async function setup(options: Partial<IntakeOptions> & { free?: number } = {}) {
   const dir = await tempDir();
   const journal = new Journal(`${dir.path}/journal`, { durable: false });
   journal.open();
-  const dispatcher = new FakeDispatcher();
-  const turns = new FakeTurns();
-  const intake = new Intake({ journal, turns, dispatcher, authorized: new Set([42]), poisonLimit });
-  return { dir, journal, dispatcher, turns, intake };
-}
-
-function exited(updateId: number, chatId = 42, code = 1): ChildRecord {
+  const dispatcher = new FakeDispatcher(options.free ?? 4);
+  const desk = new FakeDesk();
+  const clock = new FakeClock();
+  const intake = new Intake({
+    journal,
+    dispatcher,
+    desk,
+    authorized: new Set([CHAT, 43, 44, 45]),
+    now: clock.now,
+    ...options,
+  });
+  /** A handler exits: its slot is freed and the intake is told. */
+  const exit = (updateId: number, code = 0) => {
+    const record = dispatcher.spawned.find((s) => s.updateId === updateId && !s.status);
+    assert.ok(record, `no running handler for ${updateId}`);
+    record.status = { success: code === 0, code, signal: null };
+    dispatcher.free++;
+    intake.handlerExited(record);
+  };
+  /** Routes updates, reports every 👀 at once, and releases them. */
+  const arrive = (...updates: unknown[]) => {
+    for (const update of updates) intake.route(update);
+    for (const update of updates) intake.acked((update as { update_id: number }).update_id);
+    intake.release();
+  };
   return {
-    pid: 1000 + updateId,
-    updateId,
-    chatId,
-    startedAt: 0,
-    status: { success: code === 0, code, signal: null },
+    journal,
+    dispatcher,
+    desk,
+    clock,
+    intake,
+    exit,
+    arrive,
+    async [Symbol.asyncDispose]() {
+      intake.stop();
+      await dir[Symbol.asyncDispose]();
+    },
   };
 }
 
-Deno.test("Intake journals a batch, then hands it on in order within the free slots", async () => {
-  const { dir, journal, dispatcher, turns, intake } = await setup();
-  await using _ = dir;
-  for (const id of [1, 2, 3, 4, 5, 6]) intake.route(message(id));
-  assert.deepEqual(journal.recover().unfinished.map((e) => e.updateId), [1, 2, 3, 4, 5, 6]);
-  assert.equal(dispatcher.spawned.length, 0, "nothing is handed on before the batch is journaled");
-  assert.equal(intake.size, 6);
-  intake.drain();
-  assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [1, 2, 3, 4]);
-  assert.equal(intake.size, 2, "two wait for a slot");
-  assert.deepEqual([...turns.tickets], ["42/1", "42/2", "42/3", "42/4"]);
-  assert.deepEqual(JSON.parse(dispatcher.spawned[0].payload), message(1));
-  assert.equal(journal.read(1)?.dispatches, 1, "recorded as dispatched in the same write");
-  assert.equal(journal.read(5)?.dispatches, 0);
-  dispatcher.free = 1;
-  intake.drain();
-  assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [1, 2, 3, 4, 5]);
-  assert.equal(journal.read(5)?.dispatches, 1);
-  assert.equal(intake.size, 1);
+Deno.test("Intake.route() asks for the 👀 at once and journals; nothing starts before release()", async () => {
+  await using s = await setup();
+  s.intake.route(message(1));
+  s.intake.route(message(2, 43));
+  assert.deepEqual(s.desk.log, ["ack 1", "ack 2"], "acknowledged at route(), before release()");
+  assert.deepEqual(s.journal.list().map((e) => [e.updateId, e.stage]), [
+    [1, "received"],
+    [2, "received"],
+  ]);
+  s.intake.acked(1);
+  s.intake.acked(2);
+  s.intake.drain();
+  assert.deepEqual(s.dispatcher.ids, [], "nothing starts before release()");
+  assert.equal(s.intake.size, 2, "the batch counts in the size");
+  s.intake.release();
+  assert.deepEqual(s.dispatcher.ids, [1, 2]);
+  assert.equal(s.journal.read(1)?.stage, "started");
+  assert.equal(s.journal.read(1)?.dispatches, 1, "recorded as dispatched");
+  s.intake.release();
+  assert.deepEqual(s.dispatcher.ids, [1, 2], "a batch is handed on once");
 });
 
-Deno.test("Intake ignores unauthorized senders, other updates and duplicates", async () => {
-  const { dir, journal, dispatcher, intake } = await setup();
-  await using _ = dir;
-  intake.route(message(1, 666, 666));
-  intake.route({ update_id: 2, edited_message: {} });
-  intake.route("garbage");
-  intake.route(message(3));
-  intake.route(message(3));
-  intake.drain();
-  assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [3], "handed on once");
-  assert.equal(intake.size, 0);
-  assert.deepEqual(journal.recover().unfinished.map((e) => e.updateId), [3]);
+Deno.test("Intake.route() ignores unauthorized senders, other updates and duplicates", async () => {
+  await using s = await setup();
+  s.intake.route(message(1, 666, "hi", 666));
+  s.intake.route({ update_id: 2, channel_post: {} });
+  s.intake.route("garbage");
+  s.intake.route(message(3));
+  s.intake.route(message(4));
+  assert.deepEqual(s.desk.log, ["ack 3", "ack 4"], "a 👀 for each authorized message only");
+  s.intake.release();
+  s.intake.acked(3);
+  s.intake.acked(4);
+  assert.deepEqual(s.dispatcher.ids, [3]);
+  assert.deepEqual(s.journal.list().map((e) => e.updateId), [3, 4]);
+  // Telegram delivers both again (their offset was not confirmed).
+  s.intake.route(message(3));
+  s.intake.route(message(4));
+  s.intake.release();
+  assert.deepEqual(s.desk.log, ["ack 3", "ack 4"], "no second 👀, running or waiting");
+  assert.equal(s.intake.size, 2, "queued once");
+  s.journal.finish(3);
+  s.exit(3);
+  s.journal.finish(4);
+  s.exit(4);
+  assert.deepEqual(s.dispatcher.ids, [3, 4], "each handed on once");
 });
 
-Deno.test("Intake journals and dispatches an edit without a turn ticket, like a command", async () => {
-  const { dir, journal, dispatcher, turns, intake } = await setup();
-  await using _ = dir;
-  intake.route(message(1));
-  intake.route({ update_id: 2, edited_message: { ...message(1).message, edit_date: 1 } });
-  intake.drain();
-  assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [1, 2]);
-  assert.deepEqual([...turns.tickets], ["42/1"]);
-  assert.equal(journal.read(2)?.stage, "received");
+Deno.test("Intake starts a chat's messages one at a time, in update order", async () => {
+  await using s = await setup();
+  s.arrive(message(3), message(1), message(2));
+  assert.deepEqual(s.dispatcher.ids, [1], "free slots don't start a chat's second message");
+  assert.equal(s.intake.waiting, 2);
+  s.journal.finish(1);
+  s.exit(1);
+  assert.deepEqual(s.dispatcher.ids, [1, 2], "the next starts when the previous has exited");
+  s.arrive(message(4));
+  assert.deepEqual(s.dispatcher.ids, [1, 2], "a new message waits behind the running one");
+  s.journal.finish(2);
+  s.exit(2);
+  s.journal.finish(3);
+  s.exit(3);
+  assert.deepEqual(s.dispatcher.ids, [1, 2, 3, 4]);
+  assert.equal(s.intake.waiting, 0);
 });
 
-Deno.test("Intake.recover() queues an earlier run's messages ahead of new ones, marking cut-off brains", async () => {
-  const { dir, journal, dispatcher, intake } = await setup();
-  await using _ = dir;
-  journal.record(message(5), { updateId: 5, chatId: 42 });
-  journal.record(message(3), { updateId: 3, chatId: 42 });
-  journal.update(3, { stage: "brain", attempt: 1 });
-  journal.record(message(4), { updateId: 4, chatId: 42 });
-  journal.update(4, { stage: "replied" });
-  intake.recover();
-  intake.route(message(9));
-  intake.drain();
-  assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [3, 5, 9]);
-  assert.equal(journal.read(3)?.rerun, true);
-  assert.equal(journal.read(5)?.rerun, undefined);
-  assert.equal(journal.read(4), undefined, "answered before the restart: removed, not re-run");
+Deno.test("Intake starts no more handlers than there are free slots", async () => {
+  await using s = await setup({ free: 2 });
+  s.arrive(message(1, 42), message(2, 43), message(3, 44), message(4, 45));
+  assert.deepEqual(s.dispatcher.ids, [1, 2]);
+  assert.equal(s.dispatcher.free, 0);
+  assert.equal(s.intake.waiting, 2);
+  s.journal.finish(2);
+  s.exit(2);
+  assert.deepEqual(s.dispatcher.ids, [1, 2, 3], "one slot freed, one started");
+  s.dispatcher.free = 0;
+  s.intake.drain();
+  assert.deepEqual(s.dispatcher.ids, [1, 2, 3], "no slot, no start");
+  s.dispatcher.free = 1;
+  s.intake.drain();
+  assert.deepEqual(s.dispatcher.ids, [1, 2, 3, 4]);
 });
 
-Deno.test("Intake requeues a message whose handler ended without a final reply", async (t) => {
+Deno.test("Intake starts the oldest waiting message of all chats first", async () => {
+  await using s = await setup({ free: 1 });
+  s.arrive(message(9, 42), message(7, 43), message(5, 42), message(3, 44));
+  const order = [...s.dispatcher.ids];
+  for (const id of [3, 5, 7]) {
+    s.journal.finish(id);
+    s.exit(id);
+    order.push(s.dispatcher.ids.at(-1)!);
+  }
+  assert.deepEqual(order, [3, 5, 7, 9]);
+});
+
+Deno.test("Intake starts a message only once the desk reported its 👀, or ackWaitMs passed", async (t) => {
+  await t.step("acked(): it starts at once", async () => {
+    await using s = await setup({ ackWaitMs: 2000 });
+    s.intake.route(message(1));
+    s.intake.release();
+    assert.deepEqual(s.dispatcher.ids, [], "its 👀 is not out yet");
+    s.clock.ms += 1999;
+    s.intake.drain();
+    assert.deepEqual(s.dispatcher.ids, [], "1999 ms: still waiting");
+    s.intake.acked(1);
+    assert.deepEqual(s.dispatcher.ids, [1]);
+  });
+
+  await t.step("no report: it starts once ackWaitMs has passed on the clock", async () => {
+    await using s = await setup({ ackWaitMs: 2000 });
+    s.intake.route(message(1));
+    s.intake.release();
+    s.clock.ms += 2000;
+    s.intake.drain();
+    assert.deepEqual(s.dispatcher.ids, [1]);
+    s.intake.acked(1);
+    assert.deepEqual(s.dispatcher.ids, [1], "a late report starts nothing more");
+  });
+
+  await t.step("a slow 👀 holds back only its own chat", async () => {
+    await using s = await setup({ ackWaitMs: 2000 });
+    s.intake.route(message(1, 42));
+    s.intake.route(message(2, 43));
+    s.intake.release();
+    s.intake.acked(2);
+    assert.deepEqual(s.dispatcher.ids, [2]);
+  });
+
+  await t.step("no report: the intake's own timer wakes it", async () => {
+    await using s = await setup({ ackWaitMs: 30, now: () => performance.now() });
+    s.intake.route(message(1));
+    s.intake.release();
+    assert.deepEqual(s.dispatcher.ids, []);
+    await waitUntil(() => s.dispatcher.spawned.length > 0 || undefined, {
+      timeoutMs: 5000,
+      description: "the handler to start after ackWaitMs",
+    });
+    assert.deepEqual(s.dispatcher.ids, [1]);
+  });
+});
+
+Deno.test("Intake sends commands and edits to the desk as answer jobs, never to the dispatcher", async () => {
+  await using s = await setup();
+  s.arrive(message(1));
+  s.intake.route(message(2, CHAT, "/status"));
+  s.intake.route(edit(3, 1));
+  s.intake.route(message(4, 43, "/cancel"));
+  assert.deepEqual(s.desk.log, ["ack 1"], "no 👀 for them, and nothing before release()");
+  s.intake.release();
+  assert.deepEqual(s.desk.log, ["ack 1", "answer 2", "answer 3", "answer 4"]);
+  assert.deepEqual(s.desk.jobs[1].update, message(2, CHAT, "/status"));
+  assert.deepEqual(s.dispatcher.ids, [1], "nothing for them from the dispatcher");
+  assert.equal(s.intake.waiting, 0, "they never wait for a turn");
+  assert.equal(s.intake.size, 4, "the running message and three desk jobs");
+  s.intake.deskDone(2);
+  s.intake.deskDone(3);
+  assert.equal(s.intake.size, 2);
+  s.intake.deskDone(3);
+  assert.equal(s.intake.size, 2, "deskDone() twice counts once");
+});
+
+Deno.test("Intake.withdraw() takes a waiting message out of its queue and tells the desk", async (t) => {
+  await t.step("a waiting message: removed, withdraw job sent, never started", async () => {
+    await using s = await setup();
+    s.arrive(message(1), message(2), message(3));
+    s.intake.withdraw(2);
+    assert.deepEqual(s.desk.log.slice(3), ["withdraw 2"]);
+    assert.deepEqual(s.desk.jobs[3].update, message(2));
+    assert.equal(s.intake.waiting, 1);
+    assert.equal(s.intake.size, 3, "still counted until the desk is done");
+    s.journal.finish(1);
+    s.exit(1);
+    assert.deepEqual(s.dispatcher.ids, [1, 3], "the withdrawn one is skipped");
+    s.intake.deskDone(2);
+    assert.equal(s.intake.size, 1);
+  });
+
+  await t.step("a started message: nothing happens", async () => {
+    await using s = await setup();
+    s.arrive(message(1), message(2));
+    s.intake.withdraw(1);
+    s.intake.withdraw(99);
+    assert.deepEqual(s.desk.log, ["ack 1", "ack 2"], "no withdraw job");
+    assert.equal(s.intake.size, 2);
+    s.journal.finish(1);
+    s.exit(1);
+    assert.deepEqual(s.dispatcher.ids, [1, 2]);
+  });
+});
+
+Deno.test("Intake.handlerExited() settles a message whose handler ended", async (t) => {
   await t.step(
-    "a crash during the brain: queued again, as a re-run, and the loop is told",
+    "cut off in its brain: queued again at the head of its chat, as a re-run",
     async () => {
-      const { dir, journal, turns, intake } = await setup();
-      await using _ = dir;
-      let told = 0;
-      intake.onArrival(() => told++);
-      intake.route(message(1));
-      intake.drain();
-      journal.update(1, { stage: "brain", attempt: 1 });
-      intake.handlerExited(exited(1));
-      assert.equal(intake.size, 1);
-      assert.equal(told, 1);
-      assert.equal(journal.read(1)?.rerun, true);
-      assert.equal(turns.tickets.size, 0, "its ticket is withdrawn at once");
+      await using s = await setup();
+      s.arrive(message(1), message(2));
+      s.journal.update(1, { stage: "brain", attempt: 1, turnAt: "2025-01-01T00:00:00.000Z" });
+      const acks = s.desk.jobs.length;
+      s.exit(1, 1);
+      assert.deepEqual(s.dispatcher.ids, [1], "not at once: whatever killed it may be at work");
+      assert.equal(s.journal.read(1)?.stage, "received");
+      assert.equal(s.journal.read(1)?.deaths, 1);
+      s.clock.ms += 999;
+      s.intake.drain();
+      assert.deepEqual(s.dispatcher.ids, [1], "message 2 does not overtake it meanwhile");
+      s.clock.ms += 1;
+      s.intake.drain();
+      assert.deepEqual(s.dispatcher.ids, [1, 1], "message 1 again, before message 2");
+      const entry = s.journal.read(1);
+      assert.equal(entry?.rerun, true);
+      assert.equal(entry?.stage, "started");
+      assert.equal(entry?.dispatches, 2);
+      assert.equal(entry?.turnAt, undefined, "a re-run waits for its turn again");
+      assert.equal(s.desk.jobs.length, acks, "it keeps its 👀: no new acknowledgement");
     },
   );
-  await t.step("a handler that finished: nothing to do", async () => {
-    const { dir, journal, intake } = await setup();
-    await using _ = dir;
-    intake.route(message(1));
-    intake.drain();
-    journal.finish(1);
-    intake.handlerExited(exited(1, 42, 0));
-    assert.equal(intake.size, 0);
+
+  await t.step("before its brain: queued again, not a re-run", async () => {
+    await using s = await setup();
+    s.arrive(message(1), message(2));
+    s.exit(1, 1);
+    s.clock.ms += 1000;
+    s.intake.drain();
+    assert.deepEqual(s.dispatcher.ids, [1, 1], "message 1 again, before message 2");
+    assert.equal(s.journal.read(1)?.rerun, false);
+    assert.equal(s.journal.read(1)?.dispatches, 2);
   });
-  await t.step("a handler that replied but died before removing the entry: removed", async () => {
-    const { dir, journal, intake } = await setup();
-    await using _ = dir;
-    intake.route(message(1));
-    intake.drain();
-    journal.update(1, { stage: "replied" });
-    intake.handlerExited(exited(1));
-    assert.equal(intake.size, 0);
-    assert.equal(journal.read(1), undefined);
+
+  await t.step("its brain left behind: its processes are swept by its run marker", async () => {
+    const swept: string[] = [];
+    await using s = await setup({
+      sweep: (target) => {
+        swept.push(target.run);
+        return Promise.resolve([4242]);
+      },
+    });
+    s.arrive(message(1));
+    s.journal.update(1, { stage: "brain", attempt: 1, brainRun: "run-1-a" });
+    s.exit(1, 1);
+    assert.deepEqual(swept, ["run-1-a"]);
+    assert.equal(s.journal.read(1)?.brainRun, undefined, "the marker is forgotten");
   });
+
+  await t.step("replied but not finished: the entry is removed, the next starts", async () => {
+    await using s = await setup();
+    s.arrive(message(1), message(2));
+    s.journal.update(1, { stage: "replied" });
+    s.exit(1, 1);
+    assert.equal(s.journal.read(1), undefined);
+    assert.deepEqual(s.dispatcher.ids, [1, 2]);
+    assert.equal(s.intake.size, 1);
+  });
+
+  await t.step("finished: nothing to do, the next starts", async () => {
+    await using s = await setup();
+    s.arrive(message(1), message(2));
+    s.journal.finish(1);
+    s.exit(1);
+    assert.deepEqual(s.dispatcher.ids, [1, 2]);
+  });
+
   await t.step("while stopping: left in the journal for the next start", async () => {
-    const { dir, journal, intake } = await setup();
-    await using _ = dir;
-    intake.route(message(1));
-    intake.drain();
-    intake.stop();
-    intake.handlerExited(exited(1, 42, 143));
-    assert.equal(intake.size, 0);
-    assert.equal(journal.read(1)?.stage, "received");
+    await using s = await setup();
+    s.arrive(message(1), message(2));
+    s.intake.stop();
+    s.exit(1, 143);
+    assert.deepEqual(s.dispatcher.ids, [1], "nothing starts");
+    assert.equal(s.journal.read(1)?.stage, "received", "it waits for the next start");
+    assert.equal(s.journal.read(1)?.deaths, undefined, "stopped by us: not a death");
+    assert.equal(s.intake.waiting, 1, "only message 2 waits in this run");
   });
 });
 
 Deno.test("Intake gives up on a message once the poison limit of handlers ended without a reply", async () => {
-  const { dir, journal, dispatcher, intake } = await setup(2);
-  await using _ = dir;
-  intake.route(message(1));
-  intake.drain();
+  await using s = await setup({ poisonLimit: 2 });
+  s.arrive(message(1));
   for (let run = 1; run <= 3; run++) {
     if (run > 1) {
-      intake.handlerExited(exited(1));
-      dispatcher.free = 4;
-      intake.drain();
+      s.exit(1, 1);
+      s.clock.ms += 60_000; // past the wait before a re-start
+      s.intake.drain();
+      assert.equal(s.journal.read(1)?.deaths, run - 1);
     }
-    assert.equal(journal.read(1)?.dispatches, run);
-    assert.equal(Boolean(journal.read(1)?.giveUp), run === 3, `run ${run}`);
+    assert.equal(s.journal.read(1)?.dispatches, run);
+    assert.equal(Boolean(s.journal.read(1)?.giveUp), run === 3, `run ${run}`);
   }
-  assert.equal(dispatcher.spawned.length, 3, "the third handler only says it gives up");
+  assert.equal(s.dispatcher.spawned.length, 3, "the third handler only says it gives up");
 });
 
-Deno.test("Intake logs a dispatch crash, withdraws the ticket and goes on", async () => {
-  const { dir, dispatcher, turns, intake } = await setup();
-  await using _ = dir;
-  dispatcher.failNext = true;
-  intake.route(message(1));
-  intake.route(message(2));
-  intake.drain();
-  assert.deepEqual(dispatcher.spawned.map((s) => s.updateId), [2]);
-  assert.deepEqual([...turns.tickets], ["42/2"]);
+Deno.test("Intake.recover() re-acknowledges an earlier run's messages and hands its commands to the desk", async () => {
+  await using s = await setup();
+  const { journal } = s;
+  journal.record(message(5), { updateId: 5, chatId: CHAT });
+  journal.record(message(3), { updateId: 3, chatId: CHAT });
+  journal.update(3, { stage: "brain", attempt: 1, dispatches: 1 });
+  journal.record(message(4), { updateId: 4, chatId: CHAT });
+  journal.update(4, { stage: "replied" });
+  journal.record(message(6, 43, "/status"), { updateId: 6, chatId: 43 });
+  journal.record(message(7, 44), { updateId: 7, chatId: 44 });
+  journal.update(7, { stage: "started", dispatches: 1 });
+  s.intake.recover();
+  assert.deepEqual(s.desk.log, ["ack 3", "ack 5", "answer 6", "ack 7"]);
+  assert.equal(journal.read(4), undefined, "answered before the restart: removed, not re-run");
+  assert.equal(journal.read(3)?.stage, "received");
+  assert.equal(journal.read(3)?.rerun, true, "its brain was cut off");
+  assert.equal(journal.read(7)?.stage, "received");
+  assert.equal(journal.read(7)?.rerun, false, "it never reached its brain");
+  assert.equal(s.intake.waiting, 3);
+  assert.equal(s.intake.size, 4);
+  s.intake.drain();
+  assert.deepEqual(s.dispatcher.ids, [], "each waits for its new 👀");
+  s.arrive(message(9, 45));
+  for (const id of [3, 5, 7]) s.intake.acked(id);
+  assert.deepEqual(s.dispatcher.ids, [9, 3, 7]);
+  s.journal.finish(3);
+  s.exit(3);
+  assert.deepEqual(s.dispatcher.ids, [9, 3, 7, 5]);
+});
+
+Deno.test("Intake.size and .waiting count what is unfinished and what waits", async () => {
+  await using s = await setup({ free: 1 });
+  assert.deepEqual([s.intake.size, s.intake.waiting], [0, 0]);
+  s.intake.route(message(1));
+  s.intake.route(message(2));
+  s.intake.route(message(3, 43));
+  s.intake.route(message(4, CHAT, "/new"));
+  assert.deepEqual([s.intake.size, s.intake.waiting], [4, 0], "routed, not released");
+  s.intake.release();
+  assert.deepEqual([s.intake.size, s.intake.waiting], [4, 3], "three messages, one desk job");
+  s.intake.acked(1);
+  assert.deepEqual([s.intake.size, s.intake.waiting], [4, 2], "one runs");
+  s.intake.deskDone(4);
+  assert.deepEqual([s.intake.size, s.intake.waiting], [3, 2]);
+  s.journal.finish(1);
+  s.exit(1);
+  s.intake.acked(2);
+  s.intake.acked(3);
+  assert.deepEqual([s.intake.size, s.intake.waiting], [2, 1]);
+});
+
+Deno.test("Intake queues a message again when its handler can't be spawned", async () => {
+  await using s = await setup({ free: 1 });
+  s.dispatcher.failures = 1;
+  // The failed spawn also takes the last slot, so the message stays where we can see it.
+  s.dispatcher.onFailure = () => s.dispatcher.free = 0;
+  s.arrive(message(1), message(2));
+  assert.deepEqual(s.dispatcher.ids, []);
+  assert.equal(s.intake.waiting, 2, "message 1 waits again, at the head");
+  assert.equal(s.journal.read(1)?.stage, "received");
+  assert.equal(s.journal.read(1)?.dispatches, 1, "the failed start was counted");
+  s.dispatcher.free = 1;
+  s.intake.drain();
+  assert.deepEqual(s.dispatcher.ids, [1], "message 1, not message 2");
+  assert.equal(s.journal.read(1)?.dispatches, 2);
 });

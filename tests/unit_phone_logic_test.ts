@@ -44,8 +44,8 @@ function entry(updateId: number, patch: Partial<JournalEntry> = {}, text = `m${u
     updateId,
     chatId: 7,
     update: { update_id: updateId, message: { message_id: updateId, text } },
-    stage: "acked",
-    dispatches: 1,
+    stage: "received",
+    dispatches: 0,
     receivedAt: "2025-01-01T00:00:00.000Z",
     ...patch,
   } as JournalEntry;
@@ -59,27 +59,97 @@ Deno.test("chatStanding() and statusText() tell the running message and those be
     entry(4, { chatId: 8 }),
     entry(5),
     entry(6, { stage: "replied" }),
+    entry(7, { update: { update_id: 7, edited_message: { message_id: 2, text: "x" } } }),
   ];
   const standing = chatStanding(entries, 7, (id) => id === 5);
   assert.equal(standing.running?.updateId, 1);
-  assert.equal(standing.waiting, 1, "commands, other chats, withdrawn and replied not counted");
+  assert.equal(
+    standing.waiting,
+    1,
+    "commands, edits, other chats, withdrawn and replied not counted",
+  );
+  const all = chatStanding(entries, undefined, (id) => id === 5);
+  assert.equal(all.waiting, 2, "in all chats: this one's and chat 8's");
   const now = Date.parse("2025-01-01T00:02:05.000Z");
   const text = statusText({
     beatAt: new Date(now - 1500),
     poll: { startedAt: "2024-12-31T23:00:00.000Z", live: 3, cap: 4, updateIds: [1, 2, 3] },
     standing,
+    waitingInAll: all.waiting,
     maxAttempts: 3,
     now,
   });
   assert.equal(
     text,
-    "Up 1 h 2 min; poll loop heartbeat 1.5 s ago; 3 of 4 handlers busy (this /status is one).\n" +
-      "Working on message 1 (“m1”) for 2 min 5 s, attempt 2 of 3.\n1 message waits behind it.",
+    "Up 1 h 2 min; poll loop heartbeat 1.5 s ago; 3 of 4 brain slots busy.\n" +
+      "Working on message 1 (“m1”) for 2 min 5 s, attempt 2 of 3.\n" +
+      "1 message waits behind it.\n" +
+      "2 messages wait in all chats.",
   );
   assert.match(
-    statusText({ standing: { waiting: 0 }, maxAttempts: 3, now }),
+    statusText({ standing: { waiting: 0, delivering: 0 }, maxAttempts: 3, now }),
     /^⚠️ No heartbeat from the poll loop\.\nNothing is running in this chat\.$/,
   );
+});
+
+Deno.test("chatStanding() counts a message as running from its handler's start", async (t) => {
+  for (const stage of ["started", "acked", "brain"] as const) {
+    await t.step(stage, () => {
+      const standing = chatStanding([entry(1, { stage }), entry(2)], 7);
+      assert.equal(standing.running?.updateId, 1);
+      assert.equal(standing.waiting, 1);
+    });
+  }
+  await t.step("received: it waits", () => {
+    const standing = chatStanding([entry(1), entry(2)], 7);
+    assert.equal(standing.running, undefined);
+    assert.equal(standing.waiting, 2);
+  });
+});
+
+Deno.test("statusText() tells a message that has started but not reached its brain", () => {
+  const now = Date.parse("2025-01-01T00:02:05.000Z");
+  const text = statusText({
+    beatAt: new Date(now),
+    standing: {
+      running: entry(4, { stage: "started" }, "a long message, longer than forty characters"),
+      waiting: 0,
+      delivering: 0,
+    },
+    maxAttempts: 3,
+    now,
+  });
+  assert.equal(
+    text,
+    "Poll loop heartbeat 0.0 s ago.\n" +
+      "Starting message 4 (“a long message, longer than forty chara…”): fetching its input.\n" +
+      "0 messages wait behind it.",
+  );
+});
+
+Deno.test("statusText() says how many wait in all chats only when others wait too", async (t) => {
+  const now = Date.parse("2025-01-01T00:02:05.000Z");
+  const lines = (waiting: number, waitingInAll?: number) =>
+    statusText({
+      beatAt: new Date(now),
+      standing: { waiting, delivering: 0 },
+      waitingInAll,
+      maxAttempts: 3,
+      now,
+    })
+      .split("\n").slice(1);
+  await t.step("none here, three elsewhere", () => {
+    assert.deepEqual(lines(0, 3), [
+      "Nothing is running in this chat.",
+      "3 messages wait in all chats.",
+    ]);
+  });
+  await t.step("two here, two in all", () => {
+    assert.deepEqual(lines(2, 2), ["Nothing is running in this chat.", "2 messages wait."]);
+  });
+  await t.step("one here, none given for all", () => {
+    assert.deepEqual(lines(1), ["Nothing is running in this chat.", "1 message waits."]);
+  });
 });
 
 Deno.test("parseHeartbeat() reads the time, and the status line when there is one", () => {

@@ -108,7 +108,7 @@ async function stillPendingAfter(promise: Promise<unknown>, ms: number): Promise
   return winner === pending;
 }
 
-Deno.test("Poller.next() asks for messages from the current offset", async () => {
+Deno.test("Poller.next() asks for messages from the current offset, the first time without waiting", async () => {
   const api = new FakeApi([[{ update_id: 5 }, { update_id: 3 }, { update_id: 7 }], []]);
   const p = poller(api, { timeoutS: 25 });
   const signal = new AbortController().signal;
@@ -116,9 +116,10 @@ Deno.test("Poller.next() asks for messages from the current offset", async () =>
   assert.deepEqual(await p.next(4, signal), [{ update_id: 5 }, { update_id: 3 }, { update_id: 7 }]);
   assert.equal(p.offset, 8);
   assert.deepEqual(await p.next(4, signal), []);
+  const allowed = ["message", "edited_message", "callback_query", "stopped_message_generation"];
   assert.deepEqual(api.calls.map((c) => c.params), [
-    { offset: 0, limit: 4, timeout: 25, allowed_updates: ["message", "edited_message"] },
-    { offset: 8, limit: 4, timeout: 25, allowed_updates: ["message", "edited_message"] },
+    { offset: 0, limit: 4, timeout: 0, allowed_updates: allowed },
+    { offset: 8, limit: 4, timeout: 25, allowed_updates: allowed },
   ]);
 });
 
@@ -310,44 +311,52 @@ Deno.test("Poller logs a failure without the request's URL", async () => {
   }
 });
 
+Deno.test("Poller.rewind() asks for an update again, after a delay", async () => {
+  const clock = new FakeClock();
+  const api = new FakeApi([[{ update_id: 10 }, { update_id: 11 }, { update_id: 12 }], []]);
+  const p = poller(api, { now: clock.now });
+  const signal = new AbortController().signal;
+  await p.next(100, signal);
+  assert.equal(p.offset, 13);
+  p.rewind(11, 500);
+  assert.equal(p.offset, 11, "11 and 12 are asked for again");
+  assert.equal(p.waitMs, 500);
+  p.rewind(12, 100);
+  assert.equal(p.offset, 11, "never forward");
+  assert.equal(p.waitMs, 500, "the longer wait stands");
+  clock.advance(500);
+  assert.equal(p.waitMs, 0);
+  await p.next(100, signal);
+  assert.equal(api.calls[1].params.offset, 11);
+});
+
 /** A dispatcher stand-in recording what the loop asks of it. */
 class FakeDispatcher implements LoopDispatcher {
-  readonly cap = 4;
-  live = 0;
-  /** Whether each iteration finds the dispatcher at its cap; then false. */
-  capped: boolean[];
   readonly events: string[];
+  /** Called at each reap, i.e. once per iteration of the loop. */
+  onReap?: () => void;
 
-  constructor(events: string[], capped: boolean[] = []) {
+  constructor(events: string[]) {
     this.events = events;
-    this.capped = capped;
-  }
-
-  get atCap(): boolean {
-    return this.capped[0] ?? false;
-  }
-
-  get free(): number {
-    return this.atCap ? 0 : this.cap - this.live;
   }
 
   reap(): void {
     this.events.push("reap");
+    this.onReap?.();
   }
 
   waitForExit(ms: number, signal: AbortSignal): Promise<boolean> {
     this.events.push(`wait ${ms}${signal.aborted ? " aborted" : ""}`);
-    this.capped.shift();
     return Promise.resolve(true);
   }
 }
 
-/** An intake stand-in: routes are recorded, the backlog drains one message per call. */
+/** An intake stand-in: routes and releases are recorded; `backlog` is its size. */
 class FakeIntake implements LoopIntake {
   readonly events: string[];
   backlog: number;
-  readonly listeners = new Set<() => void>();
-  failOn?: number;
+  /** Update ids whose route() throws, as a journal that can't be written does. */
+  failOn = new Set<number>();
 
   constructor(events: string[], backlog = 0) {
     this.events = events;
@@ -361,43 +370,44 @@ class FakeIntake implements LoopIntake {
   route(update: unknown): void {
     const id = (update as { update_id: number }).update_id;
     this.events.push(`route ${id}`);
-    if (id === this.failOn) throw new Error("spawn failed");
+    if (this.failOn.has(id)) throw new Error("journal: disk full");
   }
 
-  drain(): void {
-    this.events.push("drain");
-    this.backlog--;
-  }
-
-  onArrival(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** A message joins the backlog from outside the loop. */
-  arrive(): void {
-    this.backlog++;
-    for (const listener of this.listeners) listener();
+  release(): void {
+    this.events.push("release");
   }
 }
 
-/** A poller that answers each call from `batches`, then aborts `controller`. */
+/**
+ * A poller that answers each call from `batches`, then aborts `controller`. A rewind is recorded
+ * and asks for its delay as the next back-off.
+ */
 function scriptedPoller(events: string[], batches: unknown[][], controller: AbortController) {
+  let backoff = { ms: 0, reads: 0 };
   return {
-    waitMs: 0,
+    get waitMs(): number {
+      if (backoff.reads === 0) return 0;
+      backoff.reads--;
+      return backoff.ms;
+    },
     next(limit: number, _signal: AbortSignal): Promise<unknown[]> {
       events.push(`next ${limit}`);
       const batch = batches.shift();
       if (batch === undefined) controller.abort();
       return Promise.resolve(batch ?? []);
     },
+    rewind(updateId: number, delayMs: number): void {
+      events.push(`rewind ${updateId} ${delayMs}`);
+      // The back-off stands for the loop's check at the end of this iteration and at the start of
+      // the next one (which waits it out), as a clock would have it.
+      backoff = { ms: delayMs, reads: 2 };
+    },
   };
 }
 
-Deno.test("runPollLoop() reaps, beats and routes every update in order", async () => {
+Deno.test("runPollLoop() reaps, beats, routes every update in order, then makes it durable and releases it", async () => {
   const events: string[] = [];
   const controller = new AbortController();
-  const intake = new FakeIntake(events);
   await withDeadline(
     runPollLoop({
       poller: scriptedPoller(
@@ -406,7 +416,7 @@ Deno.test("runPollLoop() reaps, beats and routes every update in order", async (
         controller,
       ),
       dispatcher: new FakeDispatcher(events),
-      intake,
+      intake: new FakeIntake(events),
       heartbeat: () => events.push("beat"),
       afterBatch: () => events.push("after batch"),
       signal: controller.signal,
@@ -414,78 +424,185 @@ Deno.test("runPollLoop() reaps, beats and routes every update in order", async (
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    ...["reap", "beat", "next 4", "route 1", "route 2", "after batch"],
-    ...["reap", "beat", "next 4"],
-    ...["reap", "beat", "next 4", "route 3", "after batch"],
-    ...["reap", "beat", "next 4"],
+    ...["reap", "beat", "next 100", "route 1", "route 2", "after batch", "release"],
+    ...["reap", "beat", "next 100"],
+    ...["reap", "beat", "next 100", "route 3", "after batch", "release"],
+    ...["reap", "beat", "next 100"],
   ]);
-  assert.equal(intake.listeners.size, 0, "the loop unsubscribes when it stops");
 });
 
-Deno.test("runPollLoop() waits at the cap without polling, and still beats", async () => {
+Deno.test("runPollLoop() goes on fetching while every handler is busy", async () => {
   const events: string[] = [];
   const controller = new AbortController();
+  // 900 unfinished messages: brains at their cap, hundreds waiting in the journal.
+  const intake = new FakeIntake(events, 900);
   await withDeadline(
     runPollLoop({
-      poller: scriptedPoller(events, [], controller),
-      dispatcher: new FakeDispatcher(events, [true, true]),
-      intake: new FakeIntake(events),
+      poller: scriptedPoller(events, [[{ update_id: 1 }], [{ update_id: 2 }]], controller),
+      dispatcher: new FakeDispatcher(events),
+      intake,
       heartbeat: () => events.push("beat"),
       signal: controller.signal,
-      capWaitMs: 1234,
+      maxBacklog: 1000,
     }),
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    ...["reap", "beat", "wait 1234"],
-    ...["reap", "beat", "wait 1234"],
-    ...["reap", "beat", "next 4"],
+    ...["reap", "beat", "next 100", "route 1", "release"],
+    ...["reap", "beat", "next 100", "route 2", "release"],
+    ...["reap", "beat", "next 100"],
   ]);
+  assert.ok(!events.some((e) => e.startsWith("wait")), "it never waits for a handler");
 });
 
-Deno.test("runPollLoop() starts waiting messages before it polls for new ones", async () => {
+Deno.test("runPollLoop() asks for no more updates than the backlog has room for", async () => {
   const events: string[] = [];
   const controller = new AbortController();
   await withDeadline(
     runPollLoop({
       poller: scriptedPoller(events, [], controller),
       dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events, 2),
+      intake: new FakeIntake(events, 970),
       heartbeat: () => events.push("beat"),
       signal: controller.signal,
+      maxBacklog: 1000,
+    }),
+    "the loop to stop",
+  );
+  assert.deepEqual(events, ["reap", "beat", "next 30"]);
+});
+
+Deno.test("runPollLoop() stops fetching at maxBacklog with one warning, and resumes", async () => {
+  const lines: string[] = [];
+  await setupLogging({ secrets: [], write: (b) => lines.push(new TextDecoder().decode(b)) });
+  try {
+    const events: string[] = [];
+    const controller = new AbortController();
+    const intake = new FakeIntake(events);
+    const dispatcher = new FakeDispatcher(events);
+    // The backlog at each iteration: full three times, room again, full again, room again.
+    const sizes = [10, 10, 12, 9, 10, 0];
+    dispatcher.onReap = () => intake.backlog = sizes.shift() ?? 0;
+    await withDeadline(
+      runPollLoop({
+        poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
+        dispatcher,
+        intake,
+        heartbeat: () => events.push("beat"),
+        signal: controller.signal,
+        maxBacklog: 10,
+        capWaitMs: 1234,
+      }),
+      "the loop to stop",
+    );
+    assert.deepEqual(events, [
+      ...["reap", "beat", "wait 1234"],
+      ...["reap", "beat", "wait 1234"],
+      ...["reap", "beat", "wait 1234"],
+      ...["reap", "beat", "next 1", "route 1", "release"],
+      ...["reap", "beat", "wait 1234"],
+      ...["reap", "beat", "next 10"],
+    ]);
+    const warnings = lines.filter((l) => /COORD_MAX_BACKLOG/.test(l));
+    assert.equal(warnings.length, 2, "one warning each time the limit is reached:\n" + lines);
+    assert.match(warnings[0], /backlog of 10 unfinished messages reached COORD_MAX_BACKLOG \(10\)/);
+  } finally {
+    await reset();
+  }
+});
+
+Deno.test("runPollLoop() rewinds the poller to an update it can't journal, and stops that batch", async () => {
+  const events: string[] = [];
+  const controller = new AbortController();
+  const intake = new FakeIntake(events);
+  intake.failOn = new Set([2, 12, 22]);
+  await withDeadline(
+    runPollLoop({
+      poller: scriptedPoller(
+        events,
+        [
+          [{ update_id: 1 }, { update_id: 2 }, { update_id: 3 }],
+          [{ update_id: 12 }],
+          [{ update_id: 13 }],
+          [{ update_id: 22 }],
+        ],
+        controller,
+      ),
+      dispatcher: new FakeDispatcher(events),
+      intake,
+      heartbeat: () => events.push("beat"),
+      afterBatch: () => events.push("after batch"),
+      signal: controller.signal,
+      capWaitMs: 1,
+      diskBackoffMs: 100,
     }),
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    ...["reap", "beat", "drain"],
-    ...["reap", "beat", "drain"],
-    ...["reap", "beat", "next 4"],
+    // Update 3 is not routed: it comes again with 2, after the back-off.
+    ...["reap", "beat", "next 100", "route 1", "route 2", "rewind 2 100"],
+    ...["after batch", "release"],
+    ...["reap", "beat"], // the back-off
+    ...["reap", "beat", "next 100", "route 12", "rewind 12 200", "after batch", "release"],
+    ...["reap", "beat"],
+    ...["reap", "beat", "next 100", "route 13", "after batch", "release"],
+    // A success in between: the back-off starts over.
+    ...["reap", "beat", "next 100", "route 22", "rewind 22 100", "after batch", "release"],
+    ...["reap", "beat"],
+    ...["reap", "beat", "next 100"],
   ]);
 });
 
-Deno.test("runPollLoop() stops polling when a message joins the backlog", async () => {
-  const events: string[] = [];
-  const api = new FakeApi(["hang", "hang"]);
-  const controller = new AbortController();
-  const intake = new FakeIntake(events);
-  const loop = runPollLoop({
-    poller: poller(api),
-    dispatcher: new FakeDispatcher(events),
-    intake,
-    heartbeat: () => events.push("beat"),
-    signal: controller.signal,
+Deno.test("runPollLoop() retries a failed afterBatch after a back-off, before polling again", async (t) => {
+  await t.step("it fails twice, then succeeds", async () => {
+    const events: string[] = [];
+    const controller = new AbortController();
+    let failures = 2;
+    await withDeadline(
+      runPollLoop({
+        poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
+        dispatcher: new FakeDispatcher(events),
+        intake: new FakeIntake(events),
+        heartbeat: () => events.push("beat"),
+        afterBatch() {
+          events.push("after batch");
+          if (failures-- > 0) throw new Error("offset: disk full");
+        },
+        signal: controller.signal,
+        diskBackoffMs: 1,
+      }),
+      "the loop to stop",
+    );
+    assert.deepEqual(events, [
+      ...["reap", "beat", "next 100", "route 1"],
+      ...["after batch", "after batch", "after batch", "release"],
+      ...["reap", "beat", "next 100"],
+    ]);
   });
-  try {
-    await withDeadline(api.called(1), "the first poll");
-    intake.arrive();
-    await withDeadline(api.called(2), "the poll after the drain");
-    assert.equal(api.calls[0].signal.aborted, true, "the first poll was cut short");
-    assert.equal(controller.signal.aborted, false);
-    assert.deepEqual(events, ["reap", "beat", "reap", "beat", "drain", "reap", "beat"]);
-  } finally {
+
+  await t.step("the stop signal ends its back-off, and nothing is released", async () => {
+    const events: string[] = [];
+    const controller = new AbortController();
+    const { promise: failed, resolve } = Promise.withResolvers<void>();
+    const loop = runPollLoop({
+      poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
+      dispatcher: new FakeDispatcher(events),
+      intake: new FakeIntake(events),
+      heartbeat: () => events.push("beat"),
+      afterBatch() {
+        events.push("after batch");
+        resolve();
+        throw new Error("offset: disk full");
+      },
+      signal: controller.signal,
+      diskBackoffMs: 3_600_000,
+    });
+    await withDeadline(failed, "afterBatch to fail");
+    assert.equal(await stillPendingAfter(loop, 50), true, "the loop is in its back-off");
     controller.abort();
-    await withDeadline(loop, "the loop to stop");
-  }
+    await withDeadline(loop, "the loop to stop", 2000);
+    assert.deepEqual(events, ["reap", "beat", "next 100", "route 1", "after batch"]);
+  });
 });
 
 /** A poller whose `waitMs` follows `waits` (then 0), and that aborts `controller` when polled. */
@@ -498,6 +615,9 @@ function backingOffPoller(events: string[], waits: number[], controller: AbortCo
       events.push(`next ${limit}`);
       controller.abort();
       return Promise.resolve([]);
+    },
+    rewind(): void {
+      throw new Error("not expected");
     },
   };
 }
@@ -516,7 +636,7 @@ Deno.test("runPollLoop() waits out a back-off, coming round at least every capWa
     }),
     "the loop to come round three times",
   );
-  assert.deepEqual(events, ["reap", "beat", "reap", "beat", "reap", "beat", "next 4"]);
+  assert.deepEqual(events, ["reap", "beat", "reap", "beat", "reap", "beat", "next 100"]);
 });
 
 Deno.test("runPollLoop() stops during a back-off when the signal aborts", async () => {
@@ -541,11 +661,9 @@ Deno.test("runPollLoop() stops during a back-off when the signal aborts", async 
   assert.deepEqual(events, ["reap", "beat"]);
 });
 
-Deno.test("runPollLoop() goes on when a route or the heartbeat throws", async () => {
+Deno.test("runPollLoop() goes on when the heartbeat throws", async () => {
   const events: string[] = [];
   const controller = new AbortController();
-  const intake = new FakeIntake(events);
-  intake.failOn = 1;
   let beats = 0;
   await withDeadline(
     runPollLoop({
@@ -555,7 +673,7 @@ Deno.test("runPollLoop() goes on when a route or the heartbeat throws", async ()
         controller,
       ),
       dispatcher: new FakeDispatcher(events),
-      intake,
+      intake: new FakeIntake(events),
       heartbeat() {
         beats++;
         throw new Error("disk full");
