@@ -56,8 +56,15 @@ interface PendingJob {
   line: Uint8Array;
   /** The desk it was written to, if any. */
   desk?: Desk;
+  /** When it was written to that desk (`performance.now()`). */
+  writtenAt: number;
   deaths: number;
 }
+
+/** How long a job's last reports may still be read after its desk exited. */
+const REPORT_DRAIN_MS = 1000;
+/** A desk's death counts against the jobs written to it this shortly before. */
+const SUSPECT_MS = 5000;
 
 /** A desk that lived at least this long before it died is started again at once. */
 const HEALTHY_LIFE_MS = 10_000;
@@ -113,6 +120,7 @@ export class DeskLink {
     const pending: PendingJob = {
       job,
       line: this.#encoder.encode(JSON.stringify(job) + "\n"),
+      writtenAt: 0,
       deaths: 0,
     };
     this.#pending.set(jobKey(job), pending);
@@ -149,8 +157,12 @@ export class DeskLink {
       startedAt: performance.now(),
     };
     this.#log.info("desk started: pid {pid}", { pid: process.pid });
-    void this.#readReports(desk);
-    process.status.then((status) => this.#exited(desk, status));
+    const reading = this.#readReports(desk);
+    // Its last reports are read before its jobs are handed on, so none is handed on needlessly.
+    process.status.then(async (status) => {
+      await within(reading, REPORT_DRAIN_MS);
+      this.#exited(desk, status);
+    });
     return desk;
   }
 
@@ -220,6 +232,7 @@ export class DeskLink {
 
   #write(desk: Desk, pending: PendingJob) {
     pending.desk = desk;
+    pending.writtenAt = performance.now();
     desk.jobs++;
     // A desk that died before reading fails the write; its exit hands the job on.
     desk.stdin.write(pending.line).catch(() => {});
@@ -259,12 +272,18 @@ export class DeskLink {
     this.#options.holdSpares?.(hold);
   }
 
-  /** Jobs the dead desk held go to the next one; a job that keeps killing desks is given up. */
+  /**
+   * Jobs the dead desk held go to the next one. A job that keeps killing desks is given up: a death
+   * counts against the jobs written shortly before it (a job that waited long for Telegram while
+   * the desk died of something else is not to blame).
+   */
   #handBack(desk: Desk, died: boolean) {
+    const diedAt = performance.now();
     for (const [key, pending] of this.#pending) {
       if (pending.desk !== desk) continue;
       pending.desk = undefined;
-      if (died && ++pending.deaths >= this.#deathLimit) {
+      const suspect = died && diedAt - pending.writtenAt < SUSPECT_MS;
+      if (suspect && ++pending.deaths >= this.#deathLimit) {
         this.#pending.delete(key);
         this.#log.error(
           "update {updateId}: the desk died {n} times with its {job} job; giving up",

@@ -20,6 +20,7 @@ import type { DeskJob } from "./desk_protocol.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { getLog } from "./log.ts";
 import { sweep } from "./sweep.ts";
+import { parkedFor } from "./park.ts";
 import { routeUpdate, takesTurn } from "./update.ts";
 
 /** What the intake needs of the dispatcher. */
@@ -50,6 +51,8 @@ export interface IntakeOptions {
   ackWaitMs?: number;
   /** The clock. Default: `performance.now`. */
   now?: () => number;
+  /** The wall clock, ms since the epoch (for parked messages). Default: `Date.now`. */
+  wallNow?: () => number;
   /** Kills the processes of a brain attempt by its marker. Default: `sweep` (`sweep.ts`). */
   sweep?: (target: { run: string }) => Promise<number[]>;
 }
@@ -73,6 +76,7 @@ export class Intake {
   #ackWaitMs: number;
   #now: () => number;
   #sweep: (target: { run: string }) => Promise<number[]>;
+  #wallNow: () => number;
   #chats = new Map<number, ChatQueue>();
   /** Messages queued again after their handler died: not before this time. */
   #notBefore = new Map<number, number>();
@@ -98,7 +102,9 @@ export class Intake {
       ackWaitMs = 2000,
       now = () => performance.now(),
       sweep: sweepRun = sweep,
+      wallNow = Date.now,
     } = options;
+    this.#wallNow = wallNow;
     this.#sweep = sweepRun;
     this.#journal = journal;
     this.#dispatcher = dispatcher;
@@ -163,6 +169,8 @@ export class Intake {
         })
         : entry;
       this.#ack(waiting.update);
+      const parked = parkedFor(waiting, this.#wallNow());
+      if (parked !== undefined) this.#notBefore.set(waiting.updateId, this.#now() + parked);
       this.#enqueue(waiting);
     }
     if (unfinished.length > 0) {
@@ -321,6 +329,14 @@ export class Intake {
       this.#journal.finish(entry.updateId);
       return;
     }
+    const parked = parkedFor(entry, this.#wallNow());
+    if (parked !== undefined && entry.stage === "received") {
+      // Its brain asked to be run later: not a death; it waits at its chat's head until then.
+      if (this.#stopping) return;
+      this.#notBefore.set(entry.updateId, this.#now() + parked);
+      this.#enqueue(entry);
+      return;
+    }
     const waiting: Partial<JournalEntry> = entry.stage === "answered"
       ? { brainPid: undefined, brainRun: undefined }
       : {
@@ -414,7 +430,9 @@ export class Intake {
         chatId,
         error: String(error),
       });
-      this.#enqueue(this.#patch(started, { stage: "received" }));
+      // Tried again after a pause: a spawn that keeps failing must not spin the loop.
+      this.#notBefore.set(updateId, this.#now() + SPAWN_RETRY_MS);
+      this.#enqueue(this.#patch(started, { stage: answered ? "answered" : "received" }));
     }
   }
 
@@ -440,6 +458,7 @@ export class Intake {
   /** True when this run already has the update (Telegram delivered it again). */
   #known(updateId: number): boolean {
     if (this.#deskJobs.has(updateId)) return true;
+    if (this.#batch.some(({ entry }) => entry.updateId === updateId)) return true;
     for (const chat of this.#chats.values()) {
       if (chat.running === updateId || chat.waiting.some((e) => e.updateId === updateId)) {
         return true;
@@ -461,6 +480,9 @@ export class Intake {
     }
   }
 }
+
+/** The wait before a message whose handler could not be spawned is tried again. */
+const SPAWN_RETRY_MS = 2000;
 
 /** The first wait before a message whose handler died starts again; it doubles with each death. */
 const REQUEUE_BASE_MS = 1000;

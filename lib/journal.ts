@@ -103,6 +103,13 @@ export interface JournalEntry {
   lastEnd?: string;
   /** Its final reply, once decided (stage "answered"). */
   answer?: Outgoing;
+  /**
+   * Its brain asked to be run again later (a usage limit, or exit 75): it waits until then (ISO
+   * 8601), and its chat's later messages wait behind it.
+   */
+  parkedUntil?: string;
+  /** The person was told it waits (once per message). */
+  parkNotified?: boolean;
   /** Its brain was cut off by a restart or crash: the reply must say it was run again. */
   rerun?: boolean;
   /** Handlers were started for it too often: the next one only says so and finishes it. */

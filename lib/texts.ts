@@ -47,6 +47,21 @@ export function giveUpText(deaths: number, lastEnd?: string): string {
   return `⚠️ I gave up on this message: its handler died ${deaths} times before it could answer${last}. Send it again if it still matters.`;
 }
 
+/** The note to a message that waits for a usage limit's reset (sent once; not its answer). */
+export function parkedText(reason: string, until: number, now: number): string {
+  const at = new Date(until).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+  const day = new Date(until).toDateString() === new Date(now).toDateString()
+    ? ""
+    : ` on ${new Date(until).toLocaleDateString("en-GB", { day: "numeric", month: "short" })}`;
+  return `⏳ ${capitalized(reason)}; I'll run this at ${at}${day}, in ${
+    formatDuration(Math.max(0, until - now))
+  }. /cancel drops it.`;
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** The reply when the handler itself failed. */
 export const CRASH_TEXT =
   "⚠️ Something went wrong while handling this message; the bot's log has the details.";
