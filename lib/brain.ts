@@ -12,6 +12,8 @@
 import { runTree, type RunTreeResult } from "./process_tree.ts";
 import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "./sweep.ts";
 import { getLog } from "./log.ts";
+import type { Usage } from "./costs.ts";
+import { EX_TEMPFAIL, retryAfterLine } from "./usage_limit.ts";
 
 export { parseUmask, PERSON_UMASK_ENV } from "./private.ts";
 /** The variable that names the brain's working folder (set by the poll process for handlers). */
@@ -66,7 +68,7 @@ export interface BrainOptions {
 
 /** What one attempt came to. */
 export type AttemptVerdict =
-  | { ok: true; reply: string; sessionId?: string }
+  | { ok: true; reply: string; sessionId?: string; usage?: Usage }
   | { ok: false; failure: BrainFailure };
 
 /** Why an attempt failed. */
@@ -81,11 +83,18 @@ export interface BrainFailure {
   final?: boolean;
   /** The conversation asked for could not be resumed. */
   resumeFailed?: boolean;
+  /**
+   * The brain asked to be run again at this time (ms since the epoch): a usage limit, or exit 75
+   * with a `retry-after:` line. The message waits for it instead of failing.
+   */
+  retryAt?: number;
+  /** What asked for the wait ("Claude's usage limit is reached", "the brain asked to wait"). */
+  waitReason?: string;
 }
 
 /** What the brain call came to. */
 export type BrainOutcome =
-  | { ok: true; reply: string; attempts: number; sessionId?: string }
+  | { ok: true; reply: string; attempts: number; sessionId?: string; usage?: Usage }
   | { ok: false; failure: BrainFailure; attempts: number; aborted: boolean };
 
 /** Runs the brain until an attempt answers, the attempts run out, or `signal` aborts. */
@@ -166,7 +175,18 @@ export function plainVerdict(result: RunTreeResult, timeoutMs: number): AttemptV
   if (result.code === 0 && result.stdout.trim() !== "" && !result.timedOut && !result.aborted) {
     return { ok: true, reply: result.stdout.trim() };
   }
-  return { ok: false, failure: describeFailure(result, timeoutMs) };
+  const failure = describeFailure(result, timeoutMs);
+  // The protocol's "later, please": exit 75 (EX_TEMPFAIL) and a first line `retry-after: …`.
+  const retryAt = result.code === EX_TEMPFAIL
+    ? retryAfterLine(result.stdout, Date.now())
+    : undefined;
+  if (retryAt !== undefined) {
+    return {
+      ok: false,
+      failure: { ...failure, retryAt, final: true, waitReason: "the brain asked to be run later" },
+    };
+  }
+  return { ok: false, failure };
 }
 
 /** Lines of output kept in a failure's detail. */

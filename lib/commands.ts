@@ -16,6 +16,7 @@ import type { Logger } from "./log.ts";
 import { killGroup } from "./process_tree.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore } from "./session.ts";
+import { costsToday } from "./costs.ts";
 import { chatStanding, statusText } from "./status.ts";
 import { apiSignal, describeError } from "./telegram.ts";
 import { stopTarget } from "./update.ts";
@@ -71,6 +72,10 @@ function status(options: CommandOptions): string {
     poll: beat?.status,
     standing: chatStanding(entries, update.message.chat.id, (id) => cancels.requested(id)),
     waitingInAll: chatStanding(entries, undefined, (id) => cancels.requested(id)).waiting,
+    costs: {
+      chat: costsToday(config.stateDir, now()).byChat.get(update.message.chat.id) ?? 0,
+      total: costsToday(config.stateDir, now()).total,
+    },
     maxAttempts: config.brainMaxAttempts,
     now: now(),
   });
@@ -83,8 +88,9 @@ function cancel(options: CommandOptions): string {
     e.chatId === chatId && e.updateId !== update.update_id && e.stage !== "replied"
   );
   const replyTo = update.message.reply_to_message?.message_id;
+  // Without a reply: the running message, else one parked until a usage limit's reset.
   const target = replyTo === undefined
-    ? entries.find(isRunning)
+    ? entries.find(isRunning) ?? entries.find((e) => e.parkedUntil !== undefined)
     : entries.find((e) => messageIdOf(e) === replyTo);
   if (target === undefined) {
     return replyTo === undefined

@@ -27,6 +27,9 @@ import {
 } from "./feedback.ts";
 import { entryRecord, type Journal } from "./journal.ts";
 import { deliver, finish } from "./outbox.ts";
+import { costFooter, recordCost } from "./costs.ts";
+import { park } from "./park.ts";
+import { watchBrain } from "./progress.ts";
 import type { Logger } from "./log.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore, startsFresh } from "./session.ts";
@@ -341,6 +344,15 @@ async function askBrain(
   if (attachments.length > 0) baseEnv.COORD_ATTACHMENTS = attachments.join("\n");
   if (guarded(() => (sessions.open(), true), false)) baseEnv.COORD_SESSION_DIR = sessions.dir;
   if (startsFresh(saved, newAt, ids.updateId)) baseEnv.COORD_NEW_CONVERSATION = "1";
+  const watch = watchBrain({
+    api: options.api,
+    ids,
+    privateChat: options.update.message.chat.type === "private",
+    log,
+    dir: attachmentDir(config.stateDir, ids.updateId),
+    env: baseEnv,
+    claudeStream: config.claudeSessions,
+  });
   let brainStartedAt: string | undefined;
   const ask = (command: readonly string[]) =>
     callBrain({
@@ -351,10 +363,12 @@ async function askBrain(
       timeoutMs: config.brainTimeoutMs,
       maxAttempts: config.brainMaxAttempts,
       signal: AbortSignal.any([signal, cancel.signal]),
+      onStdout: watch.onStdout,
       onAttempt: (attempt) => {
         attemptNow = attempt;
         record.update({
           stage: "brain",
+          parkedUntil: undefined,
           attempt,
           brainStartedAt: brainStartedAt ??= new Date().toISOString(),
         });
@@ -402,7 +416,7 @@ async function askBrain(
       notes.push(RESUME_NOTE);
     },
     guard: guarded,
-  });
+  }).finally(() => watch.stop());
   if (
     !outcome.ok && !signal.aborted && (cancel.signal.aborted || cancels.requested(ids.updateId))
   ) {
@@ -421,8 +435,21 @@ async function askBrain(
   }
   // The reply, still within the chat's lock so that replies keep the chat's order. A handler that
   // is being stopped sends none: the message stays in the journal and runs again at the next start.
+  if (!outcome.ok && outcome.failure.retryAt !== undefined && !signal.aborted) {
+    const { retryAt: until, waitReason: reason = "the brain asked to be run later" } =
+      outcome.failure;
+    return park({
+      ...options,
+      replyApi: options.replyApi ?? options.api,
+      entry: record.read(),
+      until,
+      reason,
+    });
+  }
   if (outcome.ok) {
-    await reply(outcome.reply, REACTIONS.done);
+    recordCost(config.stateDir, ids.chatId, outcome.usage?.costUsd ?? 0);
+    const footer = config.showCost ? costFooter(outcome.usage) : "";
+    await reply(footer === "" ? outcome.reply : `${outcome.reply}\n\n${footer}`, REACTIONS.done);
     log.info("update {updateId} answered after {attempts} attempt(s)", {
       ...ids,
       attempts: outcome.attempts,

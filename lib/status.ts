@@ -5,6 +5,7 @@
  */
 
 import { formatDuration } from "./duration.ts";
+import { dollars } from "./costs.ts";
 import type { PollStatus } from "./heartbeat.ts";
 import { isRunning, type JournalEntry } from "./journal.ts";
 import { takesTurn } from "./update.ts";
@@ -17,6 +18,8 @@ export interface ChatStanding {
   waiting: number;
   /** Answers decided whose delivery is held up (Telegram or the network is failing). */
   delivering: number;
+  /** A message of the chat parked until a usage limit's reset, if any. */
+  parked?: JournalEntry;
 }
 
 /** Sorts a chat's journal entries (every chat's, for `chatId` undefined) into running and waiting. */
@@ -33,7 +36,8 @@ export function chatStanding(
     mine.filter((e) => e.stage === "answered" && e.answer?.heldUpSince !== undefined).length;
   const waiting =
     mine.filter((e) => !isRunning(e) && e.stage !== "answered" && !isCancelled(e.updateId)).length;
-  return { running, waiting, delivering };
+  const parked = mine.find((e) => e.parkedUntil !== undefined && !isRunning(e));
+  return { running, waiting, delivering, parked };
 }
 
 /** What {@linkcode statusText} reports. */
@@ -45,6 +49,8 @@ export interface StatusSnapshot {
   standing: ChatStanding;
   /** Messages waiting for their turn in every chat. Default: this chat's. */
   waitingInAll?: number;
+  /** Today's brain costs in US dollars (the Claude brain's own account): this chat's and all. */
+  costs?: { chat: number; total: number };
   /** Brain attempts per message. */
   maxAttempts: number;
   /** Now, ms since the epoch. */
@@ -91,7 +97,22 @@ export function statusText(snapshot: StatusSnapshot): string {
     const behind = running === undefined ? "" : " behind it";
     lines.push(waiting === 1 ? `1 message waits${behind}.` : `${waiting} messages wait${behind}.`);
   }
+  if (standing.parked !== undefined) {
+    const message = (standing.parked.update as { message?: { message_id?: number } })?.message;
+    const until = Date.parse(standing.parked.parkedUntil ?? "");
+    lines.push(
+      `Message ${message?.message_id ?? "?"} is parked until ${
+        Number.isNaN(until) ? "?" : new Date(until).toISOString().slice(11, 16) + " UTC"
+      } (in ${formatDuration(Math.max(0, until - now))}): its brain asked to be run later.`,
+    );
+  }
   if (waitingInAll > waiting) lines.push(`${waitingInAll} messages wait in all chats.`);
+  const { costs } = snapshot;
+  if (costs !== undefined && costs.total > 0) {
+    lines.push(
+      `Today's brain cost: ${dollars(costs.chat)} in this chat, ${dollars(costs.total)} in all.`,
+    );
+  }
   const { delivering } = standing;
   if (delivering > 0) {
     lines.push(

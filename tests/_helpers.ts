@@ -236,7 +236,8 @@ export function botEnv(
     TELEGRAM_BOT_TOKEN: sim.token,
     COORD_AUTHORIZED_USER_IDS: authorized.join(","),
     COORD_API_ROOT: sim.apiRoot,
-    COORD_BRAIN_CMD: STUB_BRAIN,
+    // A JSON array, so that a checkout path with spaces stays one word.
+    COORD_BRAIN_CMD: JSON.stringify([STUB_BRAIN]),
     COORD_BRAIN_TIMEOUT_S: "20",
     COORD_BRAIN_MAX_ITERS: "2",
     COORD_LOCK_DIR: dirs.lock,

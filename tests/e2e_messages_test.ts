@@ -244,44 +244,53 @@ Deno.test("a reply still arrives when the person deleted the message meanwhile",
 });
 
 Deno.test("a voice note is transcribed and the transcript goes to the brain", async () => {
-  await withBot({ env: { COORD_TRANSCRIBE_CMD: STUB_TRANSCRIBER } }, async (sim, bot) => {
-    const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("buy milk")));
-    const [heard, reply] = await sim.waitForCalls(repliedTo(CHAT, id), 2);
-    assert.equal(heard.params.text, "🎙 “heard: buy milk”", "the transcript comes first");
-    assert.equal(reply.params.text, "echo: heard: buy milk");
-    assert.ok(sim.calls.some((c) => c.method === "getFile"));
-    assert.deepEqual(
-      [...Deno.readDirSync(`${bot.dirs.state}/tmp`)],
-      [],
-      "the downloaded audio is removed",
-    );
-  });
+  await withBot(
+    { env: { COORD_TRANSCRIBE_CMD: JSON.stringify([STUB_TRANSCRIBER]) } },
+    async (sim, bot) => {
+      const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("buy milk")));
+      const [heard, reply] = await sim.waitForCalls(repliedTo(CHAT, id), 2);
+      assert.equal(heard.params.text, "🎙 “heard: buy milk”", "the transcript comes first");
+      assert.equal(reply.params.text, "echo: heard: buy milk");
+      assert.ok(sim.calls.some((c) => c.method === "getFile"));
+      assert.deepEqual(
+        [...Deno.readDirSync(`${bot.dirs.state}/tmp`)],
+        [],
+        "the downloaded audio is removed",
+      );
+    },
+  );
 });
 
 Deno.test("a voice note that can't be transcribed gets a clear ⚠️ and no brain call", async (t) => {
   await t.step("the transcriber fails", async () => {
-    await withBot({ env: { COORD_TRANSCRIBE_CMD: STUB_TRANSCRIBER } }, async (sim, bot) => {
-      const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("fail")));
-      const reply = await sim.waitForCall(repliedTo(CHAT, id));
-      assert.match(
-        String(reply.params.text),
-        /^⚠️ I could not transcribe this voice note: .*cannot decode/,
-      );
-      assert.deepEqual(brainLog(bot), []);
-    });
+    await withBot(
+      { env: { COORD_TRANSCRIBE_CMD: JSON.stringify([STUB_TRANSCRIBER]) } },
+      async (sim, bot) => {
+        const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("fail")));
+        const reply = await sim.waitForCall(repliedTo(CHAT, id));
+        assert.match(
+          String(reply.params.text),
+          /^⚠️ I could not transcribe this voice note: .*cannot decode/,
+        );
+        assert.deepEqual(brainLog(bot), []);
+      },
+    );
   });
   await t.step("the transcript is empty", async () => {
-    await withBot({ env: { COORD_TRANSCRIBE_CMD: STUB_TRANSCRIBER } }, async (sim, bot) => {
-      const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("silence")));
-      const reply = await sim.waitForCall(repliedTo(CHAT, id));
-      assert.equal(
-        reply.params.text,
-        "⚠️ I could not transcribe this voice note: the transcript was empty.",
-      );
-      await sim.waitForCall(reacted(CHAT, id, "👎"));
-      assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 1, "one reply only");
-      assert.deepEqual(brainLog(bot), []);
-    });
+    await withBot(
+      { env: { COORD_TRANSCRIBE_CMD: JSON.stringify([STUB_TRANSCRIBER]) } },
+      async (sim, bot) => {
+        const id = messageIdOf(sim.sendVoice(CHAT, new TextEncoder().encode("silence")));
+        const reply = await sim.waitForCall(repliedTo(CHAT, id));
+        assert.equal(
+          reply.params.text,
+          "⚠️ I could not transcribe this voice note: the transcript was empty.",
+        );
+        await sim.waitForCall(reacted(CHAT, id, "👎"));
+        assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 1, "one reply only");
+        assert.deepEqual(brainLog(bot), []);
+      },
+    );
   });
   await t.step("no transcriber is set up", async () => {
     await withBot({}, async (sim, bot) => {

@@ -181,7 +181,10 @@ Deno.test("the default Claude brain keeps one conversation per chat; /new and a 
     const session = first.match(/^turn 1 of ([\w-]+): hello$/)?.[1];
     assert.ok(session, first);
     assert.equal(await ask("again"), `turn 2 of ${session}: again`);
-    assert.match(brainLog(bot)[1], new RegExp(`--output-format json --resume ${session}$`));
+    assert.match(
+      brainLog(bot)[1],
+      new RegExp(`--output-format stream-json --verbose --resume ${session}$`),
+    );
 
     assert.equal(await ask("/new"), "🆕 The next message starts a new conversation.");
     const fresh = await ask("fresh");

@@ -18,6 +18,7 @@ import {
   tempDir,
   waitUntil,
 } from "./_helpers.ts";
+import { FakeSystemd } from "./_systemd.ts";
 
 const CHAT = 1001;
 
@@ -27,63 +28,6 @@ const CHAT = 1001;
  */
 const WATCHDOG_USEC = "3000000";
 const WATCHDOG_MS = 3000;
-
-/**
- * A notification socket that records every datagram with its arrival time; `systemd-notify`'s
- * `BARRIER=1` (sent when it waits for systemd to read its message, i.e. without `--no-block`) is
- * counted apart.
- */
-class FakeSystemd implements AsyncDisposable {
-  readonly path: string;
-  readonly messages: { at: number; text: string }[] = [];
-  barriers = 0;
-  #conn: Deno.DatagramConn;
-  #done: Promise<void>;
-
-  constructor(path: string) {
-    this.path = path;
-    const conn = Deno.listenDatagram({ transport: "unixpacket", path });
-    this.#conn = conn;
-    this.#done = (async () => {
-      try {
-        for await (const [data] of conn) {
-          if (new TextDecoder().decode(data) === "BARRIER=1") {
-            this.barriers++;
-            continue;
-          }
-          this.messages.push({
-            at: performance.timeOrigin + performance.now(),
-            text: new TextDecoder().decode(data),
-          });
-        }
-      } catch {
-        // Closed.
-      }
-    })();
-  }
-
-  /** The messages that contain `assignment` (e.g. "WATCHDOG=1"). */
-  with(assignment: string) {
-    return this.messages.filter((m) => m.text.split("\n").includes(assignment));
-  }
-
-  waitFor(assignment: string, count = 1, timeoutMs = 20_000) {
-    return waitUntil(
-      () => this.with(assignment).length >= count ? this.with(assignment) : undefined,
-      {
-        description: `${count} × ${assignment} (got: ${
-          this.messages.map((m) => m.text).join(" | ")
-        })`,
-        timeoutMs,
-      },
-    );
-  }
-
-  async [Symbol.asyncDispose]() {
-    this.#conn.close();
-    await this.#done;
-  }
-}
 
 Deno.test("the bot tells systemd READY after its first poll, WATCHDOG on a timer while a brain hangs past the interval, and STOPPING on SIGTERM", async () => {
   await using dir = await tempDir();

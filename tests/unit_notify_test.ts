@@ -10,7 +10,7 @@ import { SystemdNotifier } from "../lib/notify.ts";
 import { tempDir, waitUntil } from "./_helpers.ts";
 
 /** A notification socket that records every datagram. */
-async function fakeSystemd(path: string) {
+function fakeSystemd(path: string) {
   const conn = Deno.listenDatagram({ transport: "unixpacket", path });
   const messages: string[] = [];
   const done = (async () => {
@@ -33,7 +33,7 @@ async function fakeSystemd(path: string) {
 
 Deno.test("SystemdNotifier pings on a timer only while the heartbeat is fresh, and waits for systemd to read each message", async (t) => {
   await using dir = await tempDir();
-  await using systemd = await fakeSystemd(`${dir.path}/notify.sock`);
+  await using systemd = fakeSystemd(`${dir.path}/notify.sock`);
   let now = 0;
   const notifier = new SystemdNotifier({
     socket: `${dir.path}/notify.sock`,
@@ -101,7 +101,7 @@ Deno.test("SystemdNotifier pings on a timer only while the heartbeat is fresh, a
 
 Deno.test("SystemdNotifier takes a heartbeat older than the watchdog interval as stale, whatever maxBeatAgeMs says", async () => {
   await using dir = await tempDir();
-  await using systemd = await fakeSystemd(`${dir.path}/notify.sock`);
+  await using systemd = fakeSystemd(`${dir.path}/notify.sock`);
   let now = 0;
   const notifier = new SystemdNotifier({
     socket: `${dir.path}/notify.sock`,
@@ -122,7 +122,7 @@ Deno.test("SystemdNotifier takes a heartbeat older than the watchdog interval as
 
 Deno.test("SystemdNotifier sends nothing without a socket, and no pings without WATCHDOG_USEC", async () => {
   await using dir = await tempDir();
-  await using systemd = await fakeSystemd(`${dir.path}/notify.sock`);
+  await using systemd = fakeSystemd(`${dir.path}/notify.sock`);
   const quiet = new SystemdNotifier({});
   quiet.ready("x");
   assert.equal(quiet.enabled, false);

@@ -4,6 +4,8 @@
 #   hang ...      never answer                         grandchild   start a grandchild, then hang
 #   long N        answer with N characters             env          answer with the environment
 #   lines N       answer with N numbered lines of 100 characters (every part of the answer differs)
+#   notes N       append N progress notes to $COORD_PROGRESS_FILE, one a second, then answer
+#   tempfail N    the first run of a message exits 75 with "retry-after: N"; a later one answers
 #   empty         exit 0 and print nothing             gate NAME    wait for $STUB_GATE_DIR/NAME, answer
 #   killhandler   SIGKILL the handler that started it (a crash), then exit
 #   attachments   answer with each of $COORD_ATTACHMENTS and its size in bytes, then the text
@@ -38,6 +40,22 @@ case "$word" in
       [ -n "$path" ] && printf '%s %s\n' "$path" "$(wc -c <"$path")"
     done <<<"${COORD_ATTACHMENTS:-}"
     printf 'text: %s\n' "$text"
+    ;;
+  notes)
+    for i in $(seq 1 "$arg"); do
+      printf 'step %s of %s\n' "$i" "$arg" >>"${COORD_PROGRESS_FILE:?}"
+      sleep 1
+    done
+    printf 'noted %s\n' "$arg"
+    ;;
+  tempfail)
+    seen="${STUB_PID_DIR:-/tmp}/tempfail-${COORD_UPDATE_ID}"
+    if [ ! -e "$seen" ]; then
+      : >"$seen"
+      printf 'retry-after: %s\nbusy, later please\n' "$arg"
+      exit 75
+    fi
+    printf 'ran after waiting\n'
     ;;
   gate)
     until [ -e "${STUB_GATE_DIR:-/nonexistent}/$arg" ]; do sleep 0.02; done
