@@ -25,7 +25,7 @@ import { apiSignal, classifyFailure, createApi, describeError } from "./lib/tele
 import { sleep, within } from "./lib/abort.ts";
 import { Intake } from "./lib/intake.ts";
 import { Journal } from "./lib/journal.ts";
-import { removeOrphanAttachments } from "./lib/files.ts";
+import { removeOrphanAttachments } from "./lib/attachments.ts";
 import { DeskLink } from "./lib/desk_link.ts";
 import { keepPrivate, privateFolder } from "./lib/private.ts";
 import { sweepBot } from "./lib/sweep.ts";

@@ -35,7 +35,8 @@ import { sendReply } from "./reply.ts";
 import { SessionStore, startsFresh } from "./session.ts";
 import { killGroup } from "./process_tree.ts";
 import { transcribe } from "./transcribe.ts";
-import { attachmentDir, attachmentText, downloadFile, removeAttachments } from "./files.ts";
+import { attachmentDir, removeAttachments } from "./attachments.ts";
+import { attachmentText, downloadFile } from "./files.ts";
 import {
   cancelledText,
   CRASH_TEXT,

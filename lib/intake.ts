@@ -17,10 +17,9 @@
 
 import type { ChildRecord } from "./dispatch.ts";
 import type { DeskJob } from "./desk_protocol.ts";
-import type { Journal, JournalEntry } from "./journal.ts";
+import { type Journal, type JournalEntry, parkedFor } from "./journal.ts";
 import { getLog } from "./log.ts";
 import { sweep } from "./sweep.ts";
-import { parkedFor } from "./park.ts";
 import { routeUpdate, takesTurn } from "./update.ts";
 
 /** What the intake needs of the dispatcher. */

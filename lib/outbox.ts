@@ -18,7 +18,7 @@ import type { Config } from "./config.ts";
 import { CancelBox } from "./cancel.ts";
 import { EditBox } from "./edits.ts";
 import { type MessageRef, type Reaction, reactionChain } from "./feedback.ts";
-import { removeAttachments } from "./files.ts";
+import { removeAttachments } from "./attachments.ts";
 import { entryRecord, type Journal, type Outgoing } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import { planReply, sendPart } from "./reply.ts";

@@ -64,10 +64,3 @@ export async function park(options: ParkOptions): Promise<void> {
     });
   }
 }
-
-/** How long from now a waiting entry is parked, in ms; `undefined` when it isn't. */
-export function parkedFor(entry: JournalEntry, now = Date.now()): number | undefined {
-  if (entry.parkedUntil === undefined) return undefined;
-  const until = Date.parse(entry.parkedUntil);
-  return Number.isNaN(until) ? undefined : Math.max(0, until - now);
-}

@@ -9,7 +9,7 @@
 
 import type { Message, Update } from "grammy/types";
 import { parseCommand } from "./command.ts";
-import { safeFileName } from "./files.ts";
+import { safeFileName } from "./attachments.ts";
 
 /** What the poll loop does with one update. */
 export type Route =

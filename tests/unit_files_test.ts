@@ -1,5 +1,5 @@
 /**
- * Unit tests for `lib/files.ts`: file names, the brain's text, tidying the attachment folders,
+ * Unit tests for `lib/attachments.ts` and `lib/files.ts`: file names, the brain's text, tidying the attachment folders,
  * and `downloadFile()`'s deadlines against the Bot API simulator.
  *
  * @module
@@ -8,14 +8,11 @@
 import assert from "node:assert/strict";
 import {
   attachmentDir,
-  attachmentText,
-  type Download,
-  downloadFile,
-  type DownloadOptions,
   removeAttachments,
   removeOrphanAttachments,
   safeFileName,
-} from "../lib/files.ts";
+} from "../lib/attachments.ts";
+import { attachmentText, type Download, downloadFile, type DownloadOptions } from "../lib/files.ts";
 import { createApi } from "../lib/telegram.ts";
 import { BotApiSimulator, tempDir, withDeadline } from "./_helpers.ts";
 
