@@ -2,23 +2,23 @@
  * A handler process, started by the poll loop with the token in its environment, in one of two
  * roles:
  * - the desk (`COORD_HANDLER_ROLE=desk`): one long-lived process that reads jobs from stdin, one
- *   JSON line each, and does the quick work for every chat: 👀, commands, edits (`lib/desk.ts`);
+ *   JSON line each, and does the quick work for every chat: 👀, commands, edits (`lib/handler/desk.ts`);
  * - a message handler: gets one message as one JSON line on stdin and works it through: lock,
- *   input, brain, reply (`lib/handle.ts`). A spare (started ahead of its message) loads
+ *   input, brain, reply (`lib/handler/handle.ts`). A spare (started ahead of its message) loads
  *   everything first and then waits for its line.
  *
  * @module
  */
 
-import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/config.ts";
-import { DESK_ROLE_ENV } from "./lib/desk_protocol.ts";
-import { runDesk, writeReport } from "./lib/desk.ts";
-import { handleMessage, reportCrash } from "./lib/handle.ts";
-import { entryRecord, Journal } from "./lib/journal.ts";
-import { getLog, logUncaught, setupLogging } from "./lib/log.ts";
-import { createApi, enablePatience } from "./lib/telegram.ts";
-import { parseHandlerUpdate } from "./lib/update.ts";
-import { readFirstLine, readLines } from "./lib/stdin.ts";
+import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/shared/config.ts";
+import { DESK_ROLE_ENV } from "./lib/shared/desk_protocol.ts";
+import { runDesk, writeReport } from "./lib/handler/desk.ts";
+import { handleMessage, reportCrash } from "./lib/handler/handle.ts";
+import { entryRecord, Journal } from "./lib/shared/journal.ts";
+import { getLog, logUncaught, setupLogging } from "./lib/shared/log.ts";
+import { createApi, enablePatience } from "./lib/shared/telegram.ts";
+import { parseHandlerUpdate } from "./lib/shared/update.ts";
+import { readFirstLine, readLines } from "./lib/handler/stdin.ts";
 
 let config: Config;
 try {

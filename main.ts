@@ -13,22 +13,22 @@ import {
   EX_CONFIG,
   loadConfig,
   parseHealthSettings,
-} from "./lib/config.ts";
-import { checkHealth, healthThresholdMs } from "./lib/health.ts";
-import { SystemdNotifier } from "./lib/notify.ts";
-import { Dispatcher } from "./lib/dispatch.ts";
-import { Heartbeat } from "./lib/heartbeat.ts";
-import { handlerLaunch } from "./lib/launch.ts";
-import { getLog, logUncaught, setupLogging } from "./lib/log.ts";
-import { FatalPollError, POLL_SLACK_S, Poller, runPollLoop } from "./lib/poll.ts";
-import { apiSignal, classifyFailure, createApi, describeError } from "./lib/telegram.ts";
-import { sleep, within } from "./lib/abort.ts";
-import { Intake } from "./lib/intake.ts";
-import { Journal } from "./lib/journal.ts";
-import { removeOrphanAttachments } from "./lib/attachments.ts";
-import { DeskLink } from "./lib/desk_link.ts";
-import { keepPrivate, privateFolder } from "./lib/private.ts";
-import { sweepBot } from "./lib/sweep.ts";
+} from "./lib/shared/config.ts";
+import { checkHealth, healthThresholdMs } from "./lib/loop/health.ts";
+import { SystemdNotifier } from "./lib/loop/notify.ts";
+import { Dispatcher } from "./lib/loop/dispatch.ts";
+import { Heartbeat } from "./lib/shared/heartbeat.ts";
+import { handlerLaunch } from "./lib/loop/launch.ts";
+import { getLog, logUncaught, setupLogging } from "./lib/shared/log.ts";
+import { FatalPollError, POLL_SLACK_S, Poller, runPollLoop } from "./lib/loop/poll.ts";
+import { apiSignal, classifyFailure, createApi, describeError } from "./lib/shared/telegram.ts";
+import { sleep, within } from "./lib/shared/abort.ts";
+import { Intake } from "./lib/loop/intake.ts";
+import { Journal } from "./lib/shared/journal.ts";
+import { removeOrphanAttachments } from "./lib/shared/attachments.ts";
+import { DeskLink } from "./lib/loop/desk_link.ts";
+import { keepPrivate, privateFolder } from "./lib/shared/private.ts";
+import { sweepBot } from "./lib/shared/sweep.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -57,7 +57,7 @@ try {
   if (!(error instanceof ConfigError)) throw error;
   exitWithConfigError(error.message);
 }
-// Private state (lib/private.ts): umask 077 from here on, inherited by handlers; brains and the
+// Private state (lib/shared/private.ts): umask 077 from here on, inherited by handlers; brains and the
 // transcriber get the person's own umask back.
 keepPrivate();
 try {
@@ -207,7 +207,7 @@ try {
     poller,
     dispatcher,
     intake,
-    // The heartbeat feeds the watchdog timer (lib/notify.ts): systemd then restarts the bot when
+    // The heartbeat feeds the watchdog timer (lib/loop/notify.ts): systemd then restarts the bot when
     // (and only when) this loop stops coming round.
     heartbeat: () => {
       notifier.alive(status());

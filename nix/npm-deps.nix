@@ -25,12 +25,16 @@ let
   npm = lock.npm or { };
   specifiers = lock.specifiers or { };
 
-  # The text of every file the bot runs (main.ts, handler.ts, lib/*.ts).
-  libFiles = builtins.filter (n: builtins.match ".*\\.ts" n != null) (
-    builtins.attrNames (builtins.readDir (root + "/lib"))
+  # The text of every file the bot runs (main.ts, handler.ts, and lib/'s .ts files, one folder
+  # deep: lib/loop, lib/handler, lib/shared).
+  tsIn = dir: map (n: "${dir}/${n}") (
+    builtins.filter (n: builtins.match ".*\\.ts" n != null) (builtins.attrNames (builtins.readDir (root + "/${dir}")))
   );
+  libEntries = builtins.readDir (root + "/lib");
+  libDirs = builtins.filter (n: libEntries.${n} == "directory") (builtins.attrNames libEntries);
+  libFiles = tsIn "lib" ++ builtins.concatLists (map (d: tsIn "lib/${d}") libDirs);
   sourceText = builtins.concatStringsSep "\n" (
-    map (f: builtins.readFile (root + "/${f}")) ([ "main.ts" "handler.ts" ] ++ map (n: "lib/${n}") libFiles)
+    map (f: builtins.readFile (root + "/${f}")) ([ "main.ts" "handler.ts" ] ++ libFiles)
   );
   # An import-map key is used at run time when a source file imports it: "key" or "key/sub".
   specials = [ "\\" "." "+" "*" "?" "(" ")" "[" "]" "{" "}" "|" "^" "$" ];

@@ -1,6 +1,6 @@
-# The bot's settings as module options: one per variable lib/config.ts reads (but the token,
+# The bot's settings as module options: one per variable lib/shared/config.ts reads (but the token,
 # which the modules hand over as a credential, see `tokenFile`). Shared by ./home-manager.nix and
-# ./nixos.nix; tests/packaging_test.ts checks that every variable lib/config.ts reads has its
+# ./nixos.nix; tests/packaging_test.ts checks that every variable lib/shared/config.ts reads has its
 # option here and its line in systemd/forge-coordinator.env.example.
 #
 # Each entry: the variable, the option's type, default and description. An option whose value is

@@ -19,7 +19,7 @@ import {
   startBot,
   waitUntil,
 } from "./_helpers.ts";
-import { RERUN_NOTE } from "../lib/texts.ts";
+import { RERUN_NOTE } from "../lib/handler/texts.ts";
 
 const CHATS = [1, 2, 3, 4, 5];
 const MESSAGES = 100;

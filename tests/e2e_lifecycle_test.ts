@@ -18,7 +18,7 @@ import {
   waitUntil,
   withBot,
 } from "./_helpers.ts";
-import { readHeartbeat } from "../lib/heartbeat.ts";
+import { readHeartbeat } from "../lib/shared/heartbeat.ts";
 
 const CHAT = 1001;
 

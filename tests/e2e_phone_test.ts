@@ -18,7 +18,7 @@ import {
   waitUntil,
   withBot,
 } from "./_helpers.ts";
-import { WITHDRAWN_TEXT } from "../lib/texts.ts";
+import { WITHDRAWN_TEXT } from "../lib/handler/texts.ts";
 
 const CHAT = 1001;
 

@@ -19,7 +19,7 @@ import {
   waitUntil,
   withBot,
 } from "./_helpers.ts";
-import { draftIdOf } from "../lib/update.ts";
+import { draftIdOf } from "../lib/shared/update.ts";
 
 const CHAT = 1001;
 const GROUP = -100500;

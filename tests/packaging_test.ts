@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseConfig } from "../lib/config.ts";
+import { parseConfig } from "../lib/shared/config.ts";
 import {
   BotApiSimulator,
   botEnv,
@@ -246,7 +246,10 @@ Deno.test({
       builtins.filter (e: isRuntimeFile e.rel e.type)
         (builtins.fromJSON ${JSON.stringify(JSON.stringify(entries))})
     `) as { rel: string }[];
-    const libFiles = entries.filter((e) => /^lib\/[^/]+\.ts$/.test(e.rel)).map((e) => e.rel);
+    // lib/'s process folders and their modules.
+    const libFiles = entries.filter((e) =>
+      /^lib\/[^/]+$/.test(e.rel) && e.type === "directory" || /^lib\/.+\.ts$/.test(e.rel)
+    ).map((e) => e.rel);
     assert.deepEqual(
       kept.map((e) => e.rel).sort(),
       ["deno.json", "deno.lock", "handler.ts", "lib", "main.ts", ...libFiles].sort(),
@@ -821,15 +824,16 @@ Deno.test({
   },
 });
 
-/** The variables lib/config.ts reads: every quoted COORD_... or TELEGRAM_... name in it. */
+/** The variables lib/shared/config.ts reads: every quoted COORD_... or TELEGRAM_... name in it. */
 function configVariables(): string[] {
-  const text = Deno.readTextFileSync(projectPath("lib/config.ts"));
+  const text = Deno.readTextFileSync(projectPath("lib/shared/config.ts"));
   return [...new Set([...text.matchAll(/"((?:COORD|TELEGRAM)_[A-Z0-9_]+)"/g)].map((m) => m[1]))]
     .sort();
 }
 
 Deno.test({
-  name: "every variable lib/config.ts reads has a module option and a line in the env example",
+  name:
+    "every variable lib/shared/config.ts reads has a module option and a line in the env example",
   ignore: needs("nix-instantiate"),
   async fn() {
     const variables = configVariables();

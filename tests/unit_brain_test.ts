@@ -1,13 +1,13 @@
 /**
- * Unit tests for `lib/brain.ts`: `callBrain()` with real bash brains, `describeFailure()` and
+ * Unit tests for `lib/handler/brain.ts`: `callBrain()` with real bash brains, `describeFailure()` and
  * `tail()`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type BrainFailure, callBrain, describeFailure, tail } from "../lib/brain.ts";
-import type { RunTreeResult } from "../lib/process_tree.ts";
+import { type BrainFailure, callBrain, describeFailure, tail } from "../lib/handler/brain.ts";
+import type { RunTreeResult } from "../lib/shared/process_tree.ts";
 import { tempDir, waitUntil } from "./_helpers.ts";
 
 const ENV = { PATH: Deno.env.get("PATH")! };

@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/chat_lock.ts`: the per-chat brain lock, in real temp folders, within this
+ * Unit tests for `lib/handler/chat_lock.ts`: the per-chat brain lock, in real temp folders, within this
  * process and against a real second process.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { lockPath, takeChatLock } from "../lib/chat_lock.ts";
+import { lockPath, takeChatLock } from "../lib/handler/chat_lock.ts";
 import { tempDir, withDeadline } from "./_helpers.ts";
 
 const CHAT = 4242;

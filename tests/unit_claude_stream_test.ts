@@ -1,11 +1,11 @@
 /**
- * Unit tests for `lib/claude_stream.ts`, on a stream recorded in the shapes of the CLI 2.1.330.
+ * Unit tests for `lib/handler/claude_stream.ts`, on a stream recorded in the shapes of the CLI 2.1.330.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { parseStream, type StreamEvent, StreamParser } from "../lib/claude_stream.ts";
+import { parseStream, type StreamEvent, StreamParser } from "../lib/handler/claude_stream.ts";
 
 const STREAM = Deno.readTextFileSync(new URL("./fixtures/claude_stream.jsonl", import.meta.url));
 const LIMIT_STREAM = Deno.readTextFileSync(

@@ -1,11 +1,11 @@
 /**
- * Unit tests for `lib/config.ts`: `parseConfig()` against a fake environment and fake files.
+ * Unit tests for `lib/shared/config.ts`: `parseConfig()` against a fake environment and fake files.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type Config, ConfigError, type ConfigSources, parseConfig } from "../lib/config.ts";
+import { type Config, ConfigError, type ConfigSources, parseConfig } from "../lib/shared/config.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 

@@ -1,13 +1,13 @@
 /**
- * Unit tests for `lib/desk_link.ts`: the poll loop's handle on the desk, against real processes
+ * Unit tests for `lib/loop/desk_link.ts`: the poll loop's handle on the desk, against real processes
  * running a stub desk (`tests/stubs/desk_stub.ts`) that logs what it gets and reports as told.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { DeskLink, type DeskLinkOptions } from "../lib/desk_link.ts";
-import type { DeskJob, DeskReport } from "../lib/desk_protocol.ts";
+import { DeskLink, type DeskLinkOptions } from "../lib/loop/desk_link.ts";
+import type { DeskJob, DeskReport } from "../lib/shared/desk_protocol.ts";
 import { denoDir, isAlive, killAll, projectPath, tempDir, waitUntil } from "./_helpers.ts";
 
 const STUB_DESK = projectPath("tests/stubs/desk_stub.ts");

@@ -1,6 +1,6 @@
 /**
- * Unit tests for the front desk: `lib/desk_protocol.ts` (the line protocol) and `runDesk()` of
- * `lib/desk.ts`, fed job lines by hand, with fake Bot API objects that record their calls and a
+ * Unit tests for the front desk: `lib/shared/desk_protocol.ts` (the line protocol) and `runDesk()` of
+ * `lib/handler/desk.ts`, fed job lines by hand, with fake Bot API objects that record their calls and a
  * real journal in a temp folder.
  *
  * @module
@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import type { Api } from "grammy/web";
-import type { Config } from "../lib/config.ts";
-import { runDesk } from "../lib/desk.ts";
+import type { Config } from "../lib/shared/config.ts";
+import { runDesk } from "../lib/handler/desk.ts";
 import {
   type DeskJob,
   type DeskReport,
@@ -17,10 +17,10 @@ import {
   jobUpdateId,
   parseDeskJob,
   parseDeskReport,
-} from "../lib/desk_protocol.ts";
-import { Journal } from "../lib/journal.ts";
-import type { Logger } from "../lib/log.ts";
-import { WITHDRAWN_TEXT } from "../lib/texts.ts";
+} from "../lib/shared/desk_protocol.ts";
+import { Journal } from "../lib/shared/journal.ts";
+import type { Logger } from "../lib/shared/log.ts";
+import { WITHDRAWN_TEXT } from "../lib/handler/texts.ts";
 import { tempDir, waitUntil, withDeadline } from "./_helpers.ts";
 
 // ---- the protocol ------------------------------------------------------------------------------

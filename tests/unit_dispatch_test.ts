@@ -1,11 +1,11 @@
 /**
- * Unit tests for `lib/dispatch.ts`: the `Dispatcher`, with tiny real `bash` handlers.
+ * Unit tests for `lib/loop/dispatch.ts`: the `Dispatcher`, with tiny real `bash` handlers.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type ChildRecord, Dispatcher, type DispatcherOptions } from "../lib/dispatch.ts";
+import { type ChildRecord, Dispatcher, type DispatcherOptions } from "../lib/loop/dispatch.ts";
 import { gone, isAlive, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const META = { updateId: 1, chatId: 1001 };

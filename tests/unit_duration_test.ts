@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/duration.ts`.
+ * Unit tests for `lib/shared/duration.ts`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { formatDuration } from "../lib/duration.ts";
-import { waitNote } from "../lib/texts.ts";
+import { formatDuration } from "../lib/shared/duration.ts";
+import { waitNote } from "../lib/handler/texts.ts";
 
 Deno.test("formatDuration() reads as a person says it, in at most two units", () => {
   assert.equal(formatDuration(0), "0 s");

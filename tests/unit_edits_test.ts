@@ -1,13 +1,13 @@
 /**
- * Unit tests for `lib/edits.ts`: the edit markers, and where an edited message stands.
+ * Unit tests for `lib/handler/edits.ts`: the edit markers, and where an edited message stands.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { EditBox, editStanding, lateEditText, originalEntry } from "../lib/edits.ts";
-import type { JournalEntry } from "../lib/journal.ts";
-import { chatStanding } from "../lib/status.ts";
+import { EditBox, editStanding, lateEditText, originalEntry } from "../lib/handler/edits.ts";
+import type { JournalEntry } from "../lib/shared/journal.ts";
+import { chatStanding } from "../lib/handler/status.ts";
 import { tempDir } from "./_helpers.ts";
 
 function entry(updateId: number, patch: Partial<JournalEntry> = {}): JournalEntry {

@@ -1,5 +1,5 @@
 /**
- * Unit tests for `lib/attachments.ts` and `lib/files.ts`: file names, the brain's text, tidying the attachment folders,
+ * Unit tests for `lib/shared/attachments.ts` and `lib/handler/files.ts`: file names, the brain's text, tidying the attachment folders,
  * and `downloadFile()`'s deadlines against the Bot API simulator.
  *
  * @module
@@ -11,9 +11,14 @@ import {
   removeAttachments,
   removeOrphanAttachments,
   safeFileName,
-} from "../lib/attachments.ts";
-import { attachmentText, type Download, downloadFile, type DownloadOptions } from "../lib/files.ts";
-import { createApi } from "../lib/telegram.ts";
+} from "../lib/shared/attachments.ts";
+import {
+  attachmentText,
+  type Download,
+  downloadFile,
+  type DownloadOptions,
+} from "../lib/handler/files.ts";
+import { createApi } from "../lib/shared/telegram.ts";
 import { BotApiSimulator, tempDir, withDeadline } from "./_helpers.ts";
 
 Deno.test("safeFileName() keeps a plain name as it is", () => {

@@ -1,11 +1,11 @@
 /**
- * Unit tests for `lib/format.ts`: `markdownToHtml()` and `escapeHtml()`.
+ * Unit tests for `lib/handler/format.ts`: `markdownToHtml()` and `escapeHtml()`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { escapeHtml, markdownToHtml } from "../lib/format.ts";
+import { escapeHtml, markdownToHtml } from "../lib/handler/format.ts";
 
 /** What Telegram shows of an HTML text: tags dropped, entities decoded. */
 function visibleText(html: string): string {

@@ -1,12 +1,12 @@
 /**
- * Unit tests for the pure parts of `lib/handle.ts`: the brain's environment and the failure reply.
+ * Unit tests for the pure parts of `lib/handler/handle.ts`: the brain's environment and the failure reply.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { brainEnv } from "../lib/handle.ts";
-import { failureText } from "../lib/texts.ts";
+import { brainEnv } from "../lib/handler/handle.ts";
+import { failureText } from "../lib/handler/texts.ts";
 
 Deno.test("brainEnv() removes both token variables and adds the message's ids", () => {
   const env = {

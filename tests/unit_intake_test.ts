@@ -1,15 +1,15 @@
 /**
- * Unit tests for `lib/intake.ts`: the loop's side of a message's life, with a fake dispatcher, a
+ * Unit tests for `lib/loop/intake.ts`: the loop's side of a message's life, with a fake dispatcher, a
  * fake desk that records its jobs, a real journal in a temp folder, and a clock moved by hand.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import type { DeskJob } from "../lib/desk_protocol.ts";
-import type { ChildRecord } from "../lib/dispatch.ts";
-import { Intake, type IntakeOptions } from "../lib/intake.ts";
-import { Journal } from "../lib/journal.ts";
+import type { DeskJob } from "../lib/shared/desk_protocol.ts";
+import type { ChildRecord } from "../lib/loop/dispatch.ts";
+import { Intake, type IntakeOptions } from "../lib/loop/intake.ts";
+import { Journal } from "../lib/shared/journal.ts";
 import { tempDir, waitUntil } from "./_helpers.ts";
 
 const CHAT = 42;

@@ -1,13 +1,13 @@
 /**
- * Unit tests for `lib/launch.ts`: the handler's command line, permissions and environment.
+ * Unit tests for `lib/loop/launch.ts`: the handler's command line, permissions and environment.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type Config, parseConfig } from "../lib/config.ts";
-import { brainEnv } from "../lib/handle.ts";
-import { apiHost, handlerLaunch, type HandlerLaunchOptions } from "../lib/launch.ts";
+import { type Config, parseConfig } from "../lib/shared/config.ts";
+import { brainEnv } from "../lib/handler/handle.ts";
+import { apiHost, handlerLaunch, type HandlerLaunchOptions } from "../lib/loop/launch.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 

@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/log.ts`: redaction, the one-line format, and the configured sink.
+ * Unit tests for `lib/shared/log.ts`: redaction, the one-line format, and the configured sink.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { reset } from "@logtape/logtape";
-import { getLog, oneLineFormatter, redact, setupLogging } from "../lib/log.ts";
+import { getLog, oneLineFormatter, redact, setupLogging } from "../lib/shared/log.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 /** Token-shaped, but not one we were told about. */

@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/notify.ts`: the real `systemd-notify` helper against a datagram socket of
+ * Unit tests for `lib/loop/notify.ts`: the real `systemd-notify` helper against a datagram socket of
  * the test's own, playing systemd; the heartbeat's age on a fake clock.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { SystemdNotifier } from "../lib/notify.ts";
+import { SystemdNotifier } from "../lib/loop/notify.ts";
 import { tempDir, waitUntil } from "./_helpers.ts";
 
 /** A notification socket that records every datagram. */

@@ -6,13 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { claudeCommand, claudeVerdict } from "../lib/claude.ts";
-import { parseCommand, updateCommand } from "../lib/command.ts";
-import { parseHeartbeat } from "../lib/heartbeat.ts";
-import type { JournalEntry } from "../lib/journal.ts";
-import type { RunTreeResult } from "../lib/process_tree.ts";
-import { sessionToResume, startsFresh } from "../lib/session.ts";
-import { chatStanding, statusText } from "../lib/status.ts";
+import { claudeCommand, claudeVerdict } from "../lib/handler/claude.ts";
+import { parseCommand, updateCommand } from "../lib/shared/command.ts";
+import { parseHeartbeat } from "../lib/shared/heartbeat.ts";
+import type { JournalEntry } from "../lib/shared/journal.ts";
+import type { RunTreeResult } from "../lib/shared/process_tree.ts";
+import { sessionToResume, startsFresh } from "../lib/handler/session.ts";
+import { chatStanding, statusText } from "../lib/handler/status.ts";
 
 Deno.test("parseCommand() knows /status, /cancel and /new, with a bot name or words after", () => {
   assert.equal(parseCommand("/status"), "status");

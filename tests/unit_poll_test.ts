@@ -1,5 +1,5 @@
 /**
- * Unit tests for `lib/poll.ts`: the `Poller` against a scripted fake `Api`, and `runPollLoop()`
+ * Unit tests for `lib/loop/poll.ts`: the `Poller` against a scripted fake `Api`, and `runPollLoop()`
  * with a fake poller and dispatcher.
  *
  * @module
@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { reset } from "@logtape/logtape";
-import { setupLogging } from "../lib/log.ts";
+import { setupLogging } from "../lib/shared/log.ts";
 import {
   FatalPollError,
   type LoopDispatcher,
@@ -15,8 +15,8 @@ import {
   Poller,
   type PollerOptions,
   runPollLoop,
-} from "../lib/poll.ts";
-import { type Api, GrammyError, HttpError } from "../lib/telegram.ts";
+} from "../lib/loop/poll.ts";
+import { type Api, GrammyError, HttpError } from "../lib/shared/telegram.ts";
 import { withDeadline } from "./_helpers.ts";
 
 /** One scripted answer of the fake `getUpdates`: updates, an error to throw, or "hang". */

@@ -1,11 +1,11 @@
 /**
- * Unit tests for `lib/process_tree.ts`: `runTree()` with real processes.
+ * Unit tests for `lib/shared/process_tree.ts`: `runTree()` with real processes.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { runTree } from "../lib/process_tree.ts";
+import { runTree } from "../lib/shared/process_tree.ts";
 import { gone, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const PATH = Deno.env.get("PATH")!;

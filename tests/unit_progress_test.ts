@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/progress.ts`: the throttle (notes coalesced, at most one call per gap), the
+ * Unit tests for `lib/handler/progress.ts`: the throttle (notes coalesced, at most one call per gap), the
  * refresh, the group's progress message and its removal, and following a progress file.
  */
 
 import assert from "node:assert/strict";
 import type { Api } from "grammy/web";
-import { followProgressFile, Progress } from "../lib/progress.ts";
-import { getLog } from "../lib/log.ts";
+import { followProgressFile, Progress } from "../lib/handler/progress.ts";
+import { getLog } from "../lib/shared/log.ts";
 import { tempDir, waitUntil } from "./_helpers.ts";
 
 const IDS = { updateId: 7, chatId: 42, messageId: 3 };

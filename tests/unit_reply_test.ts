@@ -1,11 +1,11 @@
 /**
- * Unit tests for `lib/reply.ts`: `splitMessage()`.
+ * Unit tests for `lib/handler/reply.ts`: `splitMessage()`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { MESSAGE_LIMIT, splitMessage } from "../lib/reply.ts";
+import { MESSAGE_LIMIT, splitMessage } from "../lib/handler/reply.ts";
 
 /** The text without any whitespace: what splitting must never lose or reorder. */
 function content(text: string): string {

@@ -1,14 +1,14 @@
 /**
- * Unit tests for `lib/sweep.ts` and what uses it: markers, the sweep of escaped processes, a brain
- * attempt's own sweep, and the umask a brain gets back (`lib/process_tree.ts`, `lib/brain.ts`).
+ * Unit tests for `lib/shared/sweep.ts` and what uses it: markers, the sweep of escaped processes, a brain
+ * attempt's own sweep, and the umask a brain gets back (`lib/shared/process_tree.ts`, `lib/handler/brain.ts`).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { callBrain, parseUmask } from "../lib/brain.ts";
-import { runTree, withUmask } from "../lib/process_tree.ts";
-import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "../lib/sweep.ts";
+import { callBrain, parseUmask } from "../lib/handler/brain.ts";
+import { runTree, withUmask } from "../lib/shared/process_tree.ts";
+import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "../lib/shared/sweep.ts";
 import { gone, isAlive, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const PATH = Deno.env.get("PATH")!;

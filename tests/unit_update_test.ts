@@ -1,5 +1,5 @@
 /**
- * Unit tests for `lib/update.ts`: routing updates, reading a message's input, parsing a handler's
+ * Unit tests for `lib/shared/update.ts`: routing updates, reading a message's input, parsing a handler's
  * update.
  *
  * @module
@@ -14,8 +14,8 @@ import {
   messageInput,
   parseHandlerUpdate,
   routeUpdate,
-} from "../lib/update.ts";
-import { parseCommand, updateCommand } from "../lib/command.ts";
+} from "../lib/shared/update.ts";
+import { parseCommand, updateCommand } from "../lib/shared/command.ts";
 
 const AUTHORIZED = new Set([1001, 8679559480]);
 

@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/usage_limit.ts`. Every time is explicit: `now` is passed in, and zones are
+ * Unit tests for `lib/handler/usage_limit.ts`. Every time is explicit: `now` is passed in, and zones are
  * named (the local-zone cases run with `TZ` as the process has it, and say so).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { claudeUsageLimit, EX_TEMPFAIL, retryAfterLine } from "../lib/usage_limit.ts";
+import { claudeUsageLimit, EX_TEMPFAIL, retryAfterLine } from "../lib/handler/usage_limit.ts";
 
 const HOUR = 3_600_000;
 /** 2026-03-14 14:10 in Berlin (CET, UTC+1). */

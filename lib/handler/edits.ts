@@ -15,9 +15,9 @@
 
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
-import type { Config } from "./config.ts";
-import { entryRecord, type Journal, type JournalEntry } from "./journal.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "../shared/config.ts";
+import { entryRecord, type Journal, type JournalEntry } from "../shared/journal.ts";
+import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 
 /** An edit left for a waiting message. */

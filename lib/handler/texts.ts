@@ -6,7 +6,7 @@
  */
 
 import type { BrainFailure } from "./brain.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../shared/duration.ts";
 
 /** The line a reply starts with when its brain had been cut off by a restart and was run again. */
 export const RERUN_NOTE = "(re-run: an earlier run was cut off before it answered)";

@@ -7,7 +7,7 @@
 
 import type { Api } from "grammy/web";
 import { markdownToHtml } from "./format.ts";
-import { apiSignal, isBadRequest } from "./telegram.ts";
+import { apiSignal, isBadRequest } from "../shared/telegram.ts";
 
 /** Telegram's limit on one message's text, in characters. */
 export const MESSAGE_LIMIT = 4096;

@@ -18,7 +18,7 @@ import {
   DETAIL_LINES,
   tail,
 } from "./brain.ts";
-import type { RunTreeResult } from "./process_tree.ts";
+import type { RunTreeResult } from "../shared/process_tree.ts";
 import type { Usage } from "./costs.ts";
 import { parseStream } from "./claude_stream.ts";
 import { claudeUsageLimit } from "./usage_limit.ts";

@@ -8,18 +8,18 @@
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import { CancelBox } from "./cancel.ts";
-import type { Command } from "./command.ts";
-import type { Config } from "./config.ts";
-import { readHeartbeatFile } from "./heartbeat.ts";
-import { entryRecord, isRunning, type Journal, type JournalEntry } from "./journal.ts";
-import type { Logger } from "./log.ts";
-import { killGroup } from "./process_tree.ts";
+import type { Command } from "../shared/command.ts";
+import type { Config } from "../shared/config.ts";
+import { readHeartbeatFile } from "../shared/heartbeat.ts";
+import { entryRecord, isRunning, type Journal, type JournalEntry } from "../shared/journal.ts";
+import type { Logger } from "../shared/log.ts";
+import { killGroup } from "../shared/process_tree.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore } from "./session.ts";
 import { costsToday } from "./costs.ts";
 import { chatStanding, statusText } from "./status.ts";
-import { apiSignal, describeError } from "./telegram.ts";
-import { stopTarget } from "./update.ts";
+import { apiSignal, describeError } from "../shared/telegram.ts";
+import { stopTarget } from "../shared/update.ts";
 
 /** Options for {@linkcode handleCommand}. */
 export interface CommandOptions {

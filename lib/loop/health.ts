@@ -4,7 +4,7 @@
  * @module
  */
 
-import { readHeartbeat } from "./heartbeat.ts";
+import { readHeartbeat } from "../shared/heartbeat.ts";
 import { POLL_SLACK_S } from "./poll.ts";
 
 /** The verdict on a heartbeat. */

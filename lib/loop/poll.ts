@@ -6,9 +6,9 @@
  */
 
 import type { Api } from "grammy/web";
-import { sleep } from "./abort.ts";
-import { getLog } from "./log.ts";
-import { apiSignal, classifyFailure, type FailureVerdict } from "./telegram.ts";
+import { sleep } from "../shared/abort.ts";
+import { getLog } from "../shared/log.ts";
+import { apiSignal, classifyFailure, type FailureVerdict } from "../shared/telegram.ts";
 
 /** How much longer than its long-poll timeout a `getUpdates` request may take before it is cut. */
 export const POLL_SLACK_S = 10;

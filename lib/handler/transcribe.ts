@@ -6,7 +6,7 @@
 
 import type { Api } from "grammy/web";
 import { describeFailure } from "./brain.ts";
-import { runTree } from "./process_tree.ts";
+import { runTree } from "../shared/process_tree.ts";
 import { downloadFile } from "./files.ts";
 
 /** Options for {@linkcode transcribe}. */

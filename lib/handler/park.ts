@@ -9,11 +9,11 @@
 
 import type { Api } from "grammy/web";
 import type { MessageRef } from "./feedback.ts";
-import type { EntryRecord, JournalEntry } from "./journal.ts";
-import type { Logger } from "./log.ts";
+import type { EntryRecord, JournalEntry } from "../shared/journal.ts";
+import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { parkedText } from "./texts.ts";
-import { describeError } from "./telegram.ts";
+import { describeError } from "../shared/telegram.ts";
 
 /** Options for {@linkcode park}. */
 export interface ParkOptions {

@@ -16,11 +16,11 @@
  */
 
 import type { ChildRecord } from "./dispatch.ts";
-import type { DeskJob } from "./desk_protocol.ts";
-import { type Journal, type JournalEntry, parkedFor } from "./journal.ts";
-import { getLog } from "./log.ts";
-import { sweep } from "./sweep.ts";
-import { routeUpdate, takesTurn } from "./update.ts";
+import type { DeskJob } from "../shared/desk_protocol.ts";
+import { type Journal, type JournalEntry, parkedFor } from "../shared/journal.ts";
+import { getLog } from "../shared/log.ts";
+import { sweep } from "../shared/sweep.ts";
+import { routeUpdate, takesTurn } from "../shared/update.ts";
 
 /** What the intake needs of the dispatcher. */
 export interface IntakeDispatcher {

@@ -17,7 +17,7 @@ import { takeChatLock } from "./chat_lock.ts";
 import { EditBox } from "./edits.ts";
 import { claudeVerdict, RESUME_NOTE } from "./claude.ts";
 import { converse } from "./conversation.ts";
-import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
+import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "../shared/config.ts";
 import {
   type MessageRef,
   type Reaction,
@@ -25,17 +25,17 @@ import {
   REACTIONS,
   showTyping,
 } from "./feedback.ts";
-import { entryRecord, type Journal } from "./journal.ts";
+import { entryRecord, type Journal } from "../shared/journal.ts";
 import { deliver, finish } from "./outbox.ts";
 import { costFooter, recordCost } from "./costs.ts";
 import { park } from "./park.ts";
 import { watchBrain } from "./progress.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore, startsFresh } from "./session.ts";
-import { killGroup } from "./process_tree.ts";
+import { killGroup } from "../shared/process_tree.ts";
 import { transcribe } from "./transcribe.ts";
-import { attachmentDir, removeAttachments } from "./attachments.ts";
+import { attachmentDir, removeAttachments } from "../shared/attachments.ts";
 import { attachmentText, downloadFile } from "./files.ts";
 import {
   cancelledText,
@@ -47,7 +47,7 @@ import {
   waitNote,
   WITHDRAWN_TEXT,
 } from "./texts.ts";
-import { type MessageInput, messageInput } from "./update.ts";
+import { type MessageInput, messageInput } from "../shared/update.ts";
 
 /** How often the typing action is renewed while the message is worked on (Telegram shows it ~5 s). */
 const TYPING_EVERY_MS = 4000;

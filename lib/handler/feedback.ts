@@ -8,8 +8,8 @@
 
 import type { Api } from "grammy/web";
 import type { ReactionTypeEmoji } from "grammy/types";
-import type { Logger } from "./log.ts";
-import { apiSignal, describeError } from "./telegram.ts";
+import type { Logger } from "../shared/log.ts";
+import { apiSignal, describeError } from "../shared/telegram.ts";
 
 /** The reactions that tell where a message stands (all in Telegram's fixed set). */
 export const REACTIONS = {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { within } from "./abort.ts";
+import { within } from "../shared/abort.ts";
 import { type HandlerLaunch, startHandler } from "./dispatch.ts";
 import {
   DESK_ROLE_ENV,
@@ -18,9 +18,9 @@ import {
   jobKey,
   jobUpdateId,
   parseDeskReport,
-} from "./desk_protocol.ts";
-import { getLog } from "./log.ts";
-import { killGroup } from "./process_tree.ts";
+} from "../shared/desk_protocol.ts";
+import { getLog } from "../shared/log.ts";
+import { killGroup } from "../shared/process_tree.ts";
 
 /** Options for {@linkcode DeskLink}. */
 export interface DeskLinkOptions {

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { getLog } from "./log.ts";
+import { getLog } from "../shared/log.ts";
 
 /** Options for {@linkcode SystemdNotifier}. */
 export interface NotifierOptions {

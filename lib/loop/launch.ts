@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Config, POLL_PROCESS_VARIABLES } from "./config.ts";
+import { type Config, POLL_PROCESS_VARIABLES } from "../shared/config.ts";
 import type { HandlerLaunch } from "./dispatch.ts";
 
 /** Options for {@linkcode handlerLaunch}. */

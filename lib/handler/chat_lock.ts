@@ -14,7 +14,7 @@
  * @module
  */
 
-import { sleep } from "./abort.ts";
+import { sleep } from "../shared/abort.ts";
 
 const PREFIX = "forge-coordinator-chat-";
 

@@ -16,11 +16,11 @@
  */
 
 import type { Api } from "grammy/web";
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../shared/duration.ts";
 import type { MessageRef } from "./feedback.ts";
-import type { Logger } from "./log.ts";
-import { apiSignal, describeError, isBadRequest } from "./telegram.ts";
-import { draftIdOf } from "./update.ts";
+import type { Logger } from "../shared/log.ts";
+import { apiSignal, describeError, isBadRequest } from "../shared/telegram.ts";
+import { draftIdOf } from "../shared/update.ts";
 import { StreamParser } from "./claude_stream.ts";
 
 /** The least time between two progress calls of one chat. */

@@ -14,15 +14,15 @@
 
 import type { Api } from "grammy/web";
 import { InputFile } from "grammy/web";
-import type { Config } from "./config.ts";
+import type { Config } from "../shared/config.ts";
 import { CancelBox } from "./cancel.ts";
 import { EditBox } from "./edits.ts";
 import { type MessageRef, type Reaction, reactionChain } from "./feedback.ts";
-import { removeAttachments } from "./attachments.ts";
-import { entryRecord, type Journal, type Outgoing } from "./journal.ts";
-import type { Logger } from "./log.ts";
+import { removeAttachments } from "../shared/attachments.ts";
+import { entryRecord, type Journal, type Outgoing } from "../shared/journal.ts";
+import type { Logger } from "../shared/log.ts";
 import { planReply, sendPart } from "./reply.ts";
-import { apiSignal, classifyFailure, describeError, PatienceError } from "./telegram.ts";
+import { apiSignal, classifyFailure, describeError, PatienceError } from "../shared/telegram.ts";
 
 /** What {@linkcode finish} needs. */
 export interface FinishOptions {

@@ -16,9 +16,9 @@
  * @module
  */
 
-import { within } from "./abort.ts";
-import { getLog } from "./log.ts";
-import { killGroup } from "./process_tree.ts";
+import { within } from "../shared/abort.ts";
+import { getLog } from "../shared/log.ts";
+import { killGroup } from "../shared/process_tree.ts";
 
 /** How to start a handler. */
 export interface HandlerLaunch {

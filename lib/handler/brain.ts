@@ -9,13 +9,13 @@
  * @module
  */
 
-import { runTree, type RunTreeResult } from "./process_tree.ts";
-import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "./sweep.ts";
-import { getLog } from "./log.ts";
+import { runTree, type RunTreeResult } from "../shared/process_tree.ts";
+import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "../shared/sweep.ts";
+import { getLog } from "../shared/log.ts";
 import type { Usage } from "./costs.ts";
 import { EX_TEMPFAIL, retryAfterLine } from "./usage_limit.ts";
 
-export { parseUmask, PERSON_UMASK_ENV } from "./private.ts";
+export { parseUmask, PERSON_UMASK_ENV } from "../shared/private.ts";
 /** The variable that names the brain's working folder (set by the poll process for handlers). */
 export const BRAIN_WORKDIR_ENV = "COORD_BRAIN_WORKDIR";
 

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../shared/duration.ts";
 import { dollars } from "./costs.ts";
-import type { PollStatus } from "./heartbeat.ts";
-import { isRunning, type JournalEntry } from "./journal.ts";
-import { takesTurn } from "./update.ts";
+import type { PollStatus } from "../shared/heartbeat.ts";
+import { isRunning, type JournalEntry } from "../shared/journal.ts";
+import { takesTurn } from "../shared/update.ts";
 
 /** A chat's messages, as `/status` tells them. */
 export interface ChatStanding {

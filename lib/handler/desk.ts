@@ -9,19 +9,24 @@
 
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
-import { within } from "./abort.ts";
-import { parseCommand } from "./command.ts";
+import { within } from "../shared/abort.ts";
+import { parseCommand } from "../shared/command.ts";
 import { handleCommand, handleStopPress } from "./commands.ts";
-import { stopTarget } from "./update.ts";
-import type { Config } from "./config.ts";
-import { type DeskJob, type DeskReport, jobUpdateId, parseDeskJob } from "./desk_protocol.ts";
+import { stopTarget } from "../shared/update.ts";
+import type { Config } from "../shared/config.ts";
+import {
+  type DeskJob,
+  type DeskReport,
+  jobUpdateId,
+  parseDeskJob,
+} from "../shared/desk_protocol.ts";
 import { handleEdit } from "./edits.ts";
 import { type MessageRef, REACTIONS, setReaction, showTyping } from "./feedback.ts";
 import { finish } from "./outbox.ts";
-import { entryRecord, type Journal } from "./journal.ts";
-import type { Logger } from "./log.ts";
+import { entryRecord, type Journal } from "../shared/journal.ts";
+import type { Logger } from "../shared/log.ts";
 import { WITHDRAWN_TEXT } from "./texts.ts";
-import { describeError } from "./telegram.ts";
+import { describeError } from "../shared/telegram.ts";
 
 /** Options for {@linkcode runDesk}. */
 export interface DeskOptions {
