@@ -8,8 +8,8 @@
 
 import { BotApiSimulator } from "../tests/sim/simulator.ts";
 import { denoDir } from "../tests/_helpers.ts";
-import { parseConfig } from "../lib/config.ts";
-import { handlerLaunch } from "../lib/launch.ts";
+import { parseConfig } from "../lib/shared/config.ts";
+import { handlerLaunch } from "../lib/loop/launch.ts";
 import { send, simNow, waitForEmoji } from "./_record.ts";
 import { summarise, type Summary } from "./_stats.ts";
 import { BRAIN } from "./_targets.ts";

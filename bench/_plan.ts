@@ -68,7 +68,7 @@ export const QUICK: Plan = {
   throughput: { count: 20, chats: 20 },
   soakTotal: 40,
   stall: { seconds: 1, count: 1 },
-  backlog: { seconds: 4, count: 6, gapMs: 300, statusEvery: 2 },
+  backlog: { seconds: 6, count: 10, gapMs: 300, statusEvery: 2 },
   timeoutMs: 30_000,
 };
 

@@ -68,6 +68,17 @@ function busyCap(result: TargetResult): string {
   return note ? ` (cap ${note.split("=")[1]})` : "";
 }
 
+/**
+ * The progress calls of (a)'s backlog (issue #16), to be read beside its hand-over → 👀; nothing
+ * for runs from before the bench's brain wrote progress.
+ */
+function progressLine(bot: TargetResult): string | undefined {
+  const progress = bot.conditions.backlog?.progress;
+  if (!progress) return undefined;
+  return `(a) backlog with progress: ${progress.drafts} sendMessageDraft call(s) in its chat, ` +
+    `${progress.duringAcks} of them while its messages were being acknowledged (issue #16)`;
+}
+
 function ratio(a: number, b: number): number {
   return Math.round((a / b) * 100) / 100;
 }
@@ -156,6 +167,8 @@ export function formatReport(report: Report): string {
       condition?.sendToAck,
     );
   }
+  const progress = progressLine(results.bot);
+  if (progress) out.push(`  ${progress}`);
 
   const commandRows = ([["(a) bot", results.bot], ["(b) runner", results.runner], [
     "(c) seed",
@@ -270,6 +283,8 @@ export function formatReport(report: Report): string {
     "Targets of issue #11, 2 cores (judged on (a); --quick counts are too small to judge by)",
     ...formatGoals(report.goals ?? evaluateGoals(results)).map((l) => `  ${l}`),
   );
+  const progressNote = progressLine(results.bot);
+  if (progressNote) out.push(`  ${progressNote}`);
 
   out.push("", report.violations.length === 0 ? "Invariants: all hold" : "INVARIANTS FAILED:");
   for (const v of report.violations) out.push(`  ${v}`);

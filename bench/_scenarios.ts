@@ -6,7 +6,7 @@
  */
 
 import { BotApiSimulator, type RecordedCall } from "../tests/sim/simulator.ts";
-import { parseConfig } from "../lib/config.ts";
+import { parseConfig } from "../lib/shared/config.ts";
 import { ALL_CHATS, CHATS, type Plan } from "./_plan.ts";
 import { descendants, fdCount, memory, type ProcInfo } from "./_proc.ts";
 import {
@@ -63,6 +63,20 @@ export interface ConditionResult {
   note?: string;
   /** The backlog only: its commands. */
   commands?: { status: CommandResult; cancel: CommandResult };
+  /** The backlog only: the progress calls made in its chat (issue #16). */
+  progress?: ProgressCalls;
+}
+
+/**
+ * The `sendMessageDraft` calls of the backlog's chat: the first brain's progress (the bench's
+ * brain notes it every 0.5 s; the bot shows it at most every 2 s), made while the later messages
+ * wait for their 👀.
+ */
+export interface ProgressCalls {
+  /** All of them. */
+  drafts: number;
+  /** Those from the first later message's send to the last 👀 of the condition. */
+  duringAcks: number;
 }
 
 /** Throughput figures. */
@@ -265,7 +279,7 @@ async function withTarget(
   const conditions: TargetResult["conditions"] = {};
   let unanswered = 0;
   for (const [name, sent] of played.sent) {
-    conditions[name] = conditionResult(index, sent, played.note?.[name]);
+    conditions[name] = conditionResult(index, sim.calls, sent, played.note?.[name]);
     unanswered += conditions[name]!.unanswered;
   }
   unanswered += played.extra ? ackTimes(index, played.extra.messages).unanswered.length : 0;
@@ -286,6 +300,7 @@ async function withTarget(
 
 function conditionResult(
   index: CallIndex,
+  calls: readonly RecordedCall[],
   sent: Sent | BacklogSent,
   note?: string,
 ): ConditionResult {
@@ -312,6 +327,25 @@ function conditionResult(
     samples: { ack: round(times.ack), sendToAck: round(times.sendToAck) },
     ...(note ? { note } : {}),
     ...(commands ? { commands } : {}),
+    ...(isBacklog ? { progress: progressCalls(index, calls, sent) } : {}),
+  };
+}
+
+function progressCalls(
+  index: CallIndex,
+  calls: readonly RecordedCall[],
+  sent: BacklogSent,
+): ProgressCalls {
+  const [first, ...later] = sent.messages;
+  const from = later[0]?.sentAt ?? Infinity;
+  const acks = sent.messages.map((m) => index.reactedAt(m, "👀") ?? -Infinity);
+  const until = Math.max(...acks);
+  const drafts = calls.filter((call) =>
+    call.method === "sendMessageDraft" && Number(call.params.chat_id) === first?.chatId
+  );
+  return {
+    drafts: drafts.length,
+    duringAcks: drafts.filter((call) => call.at >= from && call.at <= until).length,
   };
 }
 

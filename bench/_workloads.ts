@@ -7,7 +7,7 @@
  */
 
 import type { BotApiSimulator } from "../tests/sim/simulator.ts";
-import { sleep } from "../lib/abort.ts";
+import { sleep } from "../lib/shared/abort.ts";
 import { descendants, memory } from "./_proc.ts";
 import { send, type SentMessage, waitForEmoji, waitForReplies } from "./_record.ts";
 
