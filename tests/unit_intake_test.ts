@@ -474,6 +474,9 @@ Deno.test("Intake queues a message again when its handler can't be spawned", asy
   assert.equal(s.journal.read(1)?.dispatches, 1, "the failed start was counted");
   s.dispatcher.free = 1;
   s.intake.drain();
+  assert.deepEqual(s.dispatcher.ids, [], "a failed spawn is not tried again at once");
+  s.clock.ms += 2000;
+  s.intake.drain();
   assert.deepEqual(s.dispatcher.ids, [1], "message 1, not message 2");
   assert.equal(s.journal.read(1)?.dispatches, 2);
 });

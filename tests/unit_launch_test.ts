@@ -60,6 +60,7 @@ Deno.test("handlerLaunch() removes TELEGRAM_BOT_TOKEN_FILE and keeps the rest", 
     TELEGRAM_BOT_TOKEN: TOKEN,
     COORD_LOCK_DIR: "/run/user/1000",
     COORD_STATE_DIR: "/home/coord/.local/state/forge-coordinator",
+    COORD_BRAIN_WORKDIR: "/home/coord/.local/state/forge-coordinator/brain",
   });
   assert.equal("TELEGRAM_BOT_TOKEN_FILE" in OPTIONS.env, true, "the caller's env is not changed");
 });

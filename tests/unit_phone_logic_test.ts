@@ -173,7 +173,8 @@ Deno.test("claudeVerdict() reads the CLI's JSON result", async (t) => {
     "claude",
     "-p",
     "--output-format",
-    "json",
+    "stream-json",
+    "--verbose",
     "--resume",
     "s1",
   ]);
@@ -184,11 +185,15 @@ Deno.test("claudeVerdict() reads the CLI's JSON result", async (t) => {
       is_error: false,
       result: "Hi!",
       session_id: "s2",
+      total_cost_usd: 0.0123,
+      duration_ms: 4200,
+      num_turns: 3,
     });
     assert.deepEqual(claudeVerdict(run({ stdout }), 1000), {
       ok: true,
       reply: "Hi!",
       sessionId: "s2",
+      usage: { costUsd: 0.0123, durationMs: 4200, turns: 3 },
     });
   });
   await t.step("is_error with subtype success is a failure that quotes the result", () => {

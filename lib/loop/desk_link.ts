@@ -160,6 +160,7 @@ export class DeskLink {
     const reading = this.#readReports(desk);
     // Its last reports are read before its jobs are handed on, so none is handed on needlessly.
     process.status.then(async (status) => {
+      desk.status = status;
       await within(reading, REPORT_DRAIN_MS);
       this.#exited(desk, status);
     });
