@@ -128,13 +128,16 @@ try {
   // An answer already in the outbox is delivered by the next handler: it must not be replaced.
   if (entryRecord(journal, update.update_id, log).read()?.stage === "answered") Deno.exit(1);
   // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
-  await reportCrash(replyApi, update, {
-    signal: AbortSignal.timeout(3000),
-    journal,
-    log,
+  await reportCrash({
+    api,
+    replyApi,
     config,
-  })
-    .catch(() => {});
+    update,
+    env: {},
+    log,
+    journal,
+    signal: AbortSignal.timeout(3000),
+  }).catch(() => {});
   Deno.exit(1);
 }
 Deno.exit(stop.signal.aborted ? 143 : 0);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { brainEnv } from "../lib/handler/handle.ts";
+import { childEnv as brainEnv } from "../lib/shared/child_env.ts";
 import { failureText } from "../lib/handler/texts.ts";
 
 Deno.test("brainEnv() removes both token variables and adds the message's ids", () => {

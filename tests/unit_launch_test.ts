@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Config, parseConfig } from "../lib/shared/config.ts";
-import { brainEnv } from "../lib/handler/handle.ts";
+import { childEnv as brainEnv } from "../lib/shared/child_env.ts";
 import { apiHost, handlerLaunch, type HandlerLaunchOptions } from "../lib/loop/launch.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";

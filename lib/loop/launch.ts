@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Config, POLL_PROCESS_VARIABLES } from "../shared/config.ts";
+import type { Config } from "../shared/config.ts";
+import { handlerEnv } from "../shared/child_env.ts";
 import type { HandlerLaunch } from "./dispatch.ts";
 
 /** Options for {@linkcode handlerLaunch}. */
@@ -41,15 +42,7 @@ export function handlerLaunch(config: Config, options: HandlerLaunchOptions): Ha
     "--allow-run",
     handlerPath,
   ];
-  const handlerEnv: Record<string, string> = { ...env };
-  delete handlerEnv.TELEGRAM_BOT_TOKEN_FILE;
-  for (const name of POLL_PROCESS_VARIABLES) delete handlerEnv[name];
-  handlerEnv.TELEGRAM_BOT_TOKEN = config.token;
-  // Resolved once here, so a handler never has to guess a default differently.
-  handlerEnv.COORD_LOCK_DIR = config.lockDir;
-  handlerEnv.COORD_STATE_DIR = config.stateDir;
-  handlerEnv.COORD_BRAIN_WORKDIR = config.brainWorkdir;
-  return { command: denoPath, args, env: handlerEnv };
+  return { command: denoPath, args, env: handlerEnv(config, env) };
 }
 
 /** `host:port` of the API root, with the scheme's default port made explicit. */

@@ -31,7 +31,10 @@ case "$word" in
     wait
     ;;
   long) head -c "$arg" /dev/zero | tr '\0' 'x' | fold -w 99 ;;
-  lines) for i in $(seq 1 "$arg"); do printf 'line %05d %s\n' "$i" "$(head -c 89 /dev/zero | tr '\0' 'y')"; done ;;
+  lines)
+    pad=$(head -c 89 /dev/zero | tr '\0' 'y')
+    for i in $(seq 1 "$arg"); do printf 'line %05d %s\n' "$i" "$pad"; done
+    ;;
   env) env ;;
   empty) exit 0 ;;
   killhandler) kill -KILL "$PPID" ;;

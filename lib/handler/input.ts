@@ -1,0 +1,167 @@
+/**
+ * A message's input step: what the brain is given. Text as it is; a voice note fetched and
+ * transcribed (and the transcript shown back); a photo or document fetched into the message's
+ * folder; anything else answered with what is supported. Every fetch has its deadlines and hears
+ * the cancel. Then an edit made while the message waited replaces its text.
+ *
+ * A new kind of input plugs in here: a case in `messageInput` (`shared/update.ts`) and a branch in
+ * {@linkcode getInput}.
+ *
+ * @module
+ */
+
+import { attachmentDir } from "../shared/attachments.ts";
+import type { MessageInput } from "../shared/update.ts";
+import { REACTIONS } from "./feedback.ts";
+import { attachmentText, downloadFile } from "./files.ts";
+import { childEnv } from "../shared/child_env.ts";
+import { sendReply } from "./reply.ts";
+import { transcriptEcho } from "./texts.ts";
+import { transcribe } from "./transcribe.ts";
+import type { Work } from "./work.ts";
+
+/** The brain's input, or "answered" when the message got its final reply instead. */
+export type Input = { text: string; attachments: string[] } | "answered";
+
+/** Gets what the brain is given (see the module doc). `signal` stops a fetch (cancel or stop). */
+export async function getInput(
+  work: Work,
+  input: MessageInput,
+  signal: AbortSignal,
+): Promise<Input> {
+  if (input.kind === "text") return { text: input.text, attachments: [] };
+  if (input.kind === "unsupported") {
+    await work.reply(
+      `I can pass on photos, documents, text, captions and voice notes; ${input.what} is not something I can send to the brain.`,
+      REACTIONS.unsupported,
+    );
+    return "answered";
+  }
+  if (input.kind === "audio") return await transcribeVoice(work, input, signal);
+  return await fetchAttachment(work, input, signal);
+}
+
+/** What a cancelled message was doing before its brain. */
+export function inputStage(input: MessageInput): string {
+  if (input.kind === "audio") return "its voice note was fetched and transcribed";
+  if (input.kind === "file") return "its file was fetched";
+  return "it started";
+}
+
+async function transcribeVoice(
+  work: Work,
+  input: Extract<MessageInput, { kind: "audio" }>,
+  signal: AbortSignal,
+): Promise<Input> {
+  const { config, ids, log, replyApi } = work;
+  if (config.transcribeCommand === undefined) {
+    await work.reply(
+      "⚠️ Voice is not set up on this bot (COORD_TRANSCRIBE_CMD is not set). Please send text.",
+      REACTIONS.failed,
+    );
+    return "answered";
+  }
+  const transcript = await transcribe({
+    api: replyApi,
+    token: config.token,
+    apiRoot: config.apiRoot,
+    fileId: input.fileId,
+    command: config.transcribeCommand,
+    workDir: `${config.stateDir}/tmp`,
+    env: childEnv(work.env, ids),
+    timeoutMs: config.transcribeTimeoutMs,
+    download: { timeoutMs: config.downloadTimeoutMs, stallMs: config.downloadStallMs },
+    signal,
+  });
+  if (signal.aborted) return "answered";
+  if (!transcript.ok) {
+    log.warn("transcription failed for update {updateId}: {reason}", {
+      ...ids,
+      reason: transcript.reason,
+    });
+    await work.reply(
+      `⚠️ I could not transcribe this voice note: ${transcript.reason}.`,
+      REACTIONS.failed,
+    );
+    return "answered";
+  }
+  // What was heard, before the brain's answer: the person can tell a mishearing at once.
+  await sendReply(replyApi, {
+    chatId: ids.chatId,
+    replyTo: ids.messageId,
+    text: transcriptEcho(transcript.text),
+    formatted: false,
+  });
+  const heard = input.forwarded === undefined
+    ? transcript.text
+    : `${input.forwarded}\n${transcript.text}`;
+  return { text: heard, attachments: [] };
+}
+
+/** Saved where the brain can read it, in the message's folder, which goes when it is finished. */
+async function fetchAttachment(
+  work: Work,
+  input: Extract<MessageInput, { kind: "file" }>,
+  signal: AbortSignal,
+): Promise<Input> {
+  const { config, ids, log, replyApi } = work;
+  const dir = attachmentDir(config.stateDir, ids.updateId);
+  const what = work.update.message.photo ? "the photo" : "the file";
+  await Deno.mkdir(dir, { recursive: true });
+  const saved = await downloadFile({
+    api: replyApi,
+    token: config.token,
+    apiRoot: config.apiRoot,
+    fileId: input.fileId,
+    knownSize: input.fileSize,
+    saveAs: () => `${dir}/${input.name}`,
+    what,
+    timeoutMs: config.downloadTimeoutMs,
+    stallMs: config.downloadStallMs,
+    signal,
+  });
+  if (signal.aborted) return "answered";
+  if (!saved.ok) {
+    log.warn("attachment of update {updateId} not saved: {reason}", {
+      ...ids,
+      reason: saved.reason,
+    });
+    await work.reply(
+      saved.tooBig
+        ? `⚠️ I can't fetch ${what}: it is over Telegram's 20 MB download limit for bots. ` +
+          "Please send something smaller, or a link to it."
+        : `⚠️ I could not fetch ${what}: ${saved.reason}. Please send it again.`,
+      REACTIONS.failed,
+    );
+    return "answered";
+  }
+  return { text: attachmentText(input.caption, [saved.path]), attachments: [saved.path] };
+}
+
+/**
+ * An edit made while the message waited: recorded first (`turnAt`), then looked for (see
+ * `edits.ts`), so that an edit either reaches the brain or is told it came too late.
+ */
+export function applyEdit(
+  work: Work,
+  input: MessageInput,
+  got: { text: string; attachments: string[] },
+): string {
+  const { ids, edits, record, log } = work;
+  record.update({ turnAt: new Date().toISOString() });
+  const edit = edits.take(ids.updateId);
+  if (edit === undefined) return got.text;
+  if (input.kind === "audio") {
+    log.info("update {updateId}: edit {edit} ignored; a voice note goes by its transcript", {
+      ...ids,
+      edit: edit.editUpdateId,
+    });
+    return got.text;
+  }
+  log.info("update {updateId} goes to the brain as edited by update {edit}", {
+    ...ids,
+    edit: edit.editUpdateId,
+  });
+  if (input.kind === "file") return attachmentText(edit.text, got.attachments);
+  return edit.text.trim() === "" ? got.text : edit.text;
+}
