@@ -109,11 +109,20 @@ export class BotProcess implements AsyncDisposable {
   #listeners = new Set<() => void>();
 
   #ownsDirs: boolean;
+  #options?: BotOptions;
+  /** The bots started again from this one ({@linkcode restart}), for their stderr on failure. */
+  #restarts: BotProcess[] = [];
 
-  constructor(process: Deno.ChildProcess, dirs: BotProcess["dirs"], ownsDirs = true) {
+  constructor(
+    process: Deno.ChildProcess,
+    dirs: BotProcess["dirs"],
+    ownsDirs = true,
+    options?: BotOptions,
+  ) {
     this.process = process;
     this.dirs = dirs;
     this.#ownsDirs = ownsDirs;
+    this.#options = options;
     this.status = process.status;
     this.#stderrDone = (async () => {
       const decoder = new TextDecoder();
@@ -186,6 +195,40 @@ export class BotProcess implements AsyncDisposable {
   /** Every process the bot started, directly or not, that is still alive. */
   leftovers(): number[] {
     return [...this.handlerPids(), ...this.brainPids()].filter(isAlive);
+  }
+
+  /**
+   * Starts the bot again in the same folders, with the same simulator and settings (`env` on top):
+   * a restart. It doesn't stop this one first; the new bot doesn't remove the folders, this one
+   * does. Its stderr is printed with this one's by {@linkcode printStderrOnFailure}.
+   */
+  async restart(env: Record<string, string | undefined> = {}): Promise<BotProcess> {
+    if (this.#options === undefined) {
+      throw new TypeError("Cannot restart a bot that was not started by startBot()");
+    }
+    const options = { ...this.#options, env: { ...this.#options.env, ...env }, dirs: this.dirs };
+    const bot = await startBot(options);
+    this.#restarts.push(bot);
+    return bot;
+  }
+
+  /**
+   * Runs `body`; when it throws, prints the stderr of this bot and of every bot restarted from it
+   * (a passing test prints nothing), and throws on.
+   */
+  async printStderrOnFailure<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      console.error(this.#stderrReport());
+      throw error;
+    }
+  }
+
+  #stderrReport(): string {
+    const own =
+      `--- bot stderr (pid ${this.process.pid}) ---\n${this.#stderr}--- end of bot stderr ---`;
+    return [own, ...this.#restarts.map((bot) => bot.#stderrReport())].join("\n");
   }
 
   /** Sends a signal to the bot process. */
@@ -293,7 +336,7 @@ export async function startBot(options: BotOptions): Promise<BotProcess> {
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  return new BotProcess(process, dirs, options.dirs === undefined);
+  return new BotProcess(process, dirs, options.dirs === undefined, options);
 }
 
 /** Lets the stub brains waiting at gate `name` answer. */
@@ -320,12 +363,7 @@ export async function withBot(
 ): Promise<void> {
   await using sim = await BotApiSimulator.start();
   await using bot = await startBot({ ...options, sim });
-  try {
-    await body(sim, bot);
-  } catch (error) {
-    console.error(`--- bot stderr ---\n${bot.stderr}--- end of bot stderr ---`);
-    throw error;
-  }
+  await bot.printStderrOnFailure(() => body(sim, bot));
 }
 
 /** Matches the bot's reaction `emoji` on a message. */

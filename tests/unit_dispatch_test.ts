@@ -1,11 +1,17 @@
 /**
- * Unit tests for `lib/loop/dispatch.ts`: the `Dispatcher`, with tiny real `bash` handlers.
+ * Unit tests for `lib/loop/dispatch.ts`: the `Dispatcher` and its spare pool, with tiny real `bash`
+ * handlers.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type ChildRecord, Dispatcher, type DispatcherOptions } from "../lib/loop/dispatch.ts";
+import {
+  type ChildRecord,
+  Dispatcher,
+  type DispatcherOptions,
+  WARM_ENV,
+} from "../lib/loop/dispatch.ts";
 import { gone, isAlive, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const META = { updateId: 1, chatId: 1001 };
@@ -252,3 +258,154 @@ Deno.test("Dispatcher leaks no file descriptors over 50 handlers", async () => {
   const after = count();
   assert.ok(after <= before + 3, `descriptors went from ${before} to ${after}`);
 });
+
+// ---- the spare pool ----------------------------------------------------------------------------
+
+/**
+ * A script that records how it was started (`warm` or `cold`) in `<dir>/got.<payload>`, then runs
+ * until told to go; like a real handler, it exits at once when its stdin ends before an update.
+ */
+function recordsWarmth(dir: string): string {
+  return `[ -n "$line" ] || exit 0; printf '%s' "\${${WARM_ENV}:+warm}" > "${dir}/got.$line"; ${
+    untilGo(dir)
+  }`;
+}
+
+function readGot(dir: string, payload: string): Promise<string> {
+  return waitUntil(() => {
+    try {
+      return Deno.readTextFileSync(`${dir}/got.${payload}`) || "cold";
+    } catch {
+      return undefined;
+    }
+  }, { description: `handler ${payload} to start` });
+}
+
+Deno.test("Dispatcher hands an update to a spare, and starts the next spare behind it", async () => {
+  await using dir = await tempDir();
+  await using d = dispatcher(recordsWarmth(dir.path), { cap: 1, spares: 1 });
+  assert.equal(d.spares, 0, "none before warmUp()");
+  d.warmUp();
+  assert.equal(d.spares, 1);
+  assert.deepEqual([d.live, d.free], [0, 1], "a spare without an update doesn't count");
+
+  const record = d.spawn("1", META);
+  assert.equal(record.warm, true);
+  assert.equal(await readGot(dir.path, "1"), "warm", "the spare got the update");
+  assert.deepEqual([d.live, d.free, d.atCap], [1, 0, true], "now it counts");
+  await waitUntil(() => d.spares === 1 || undefined, { description: "the next spare" });
+  assert.deepEqual([d.live, d.atCap], [1, true], "the new spare is not counted either");
+
+  Deno.writeTextFileSync(`${dir.path}/go.1`, "");
+  await reapAll(d, 1);
+  const second = d.spawn("2", { updateId: 2, chatId: 1001 });
+  assert.equal(second.warm, true);
+  assert.equal(await readGot(dir.path, "2"), "warm");
+});
+
+Deno.test("Dispatcher starts a handler cold when there is no spare", async () => {
+  await using dir = await tempDir();
+  await using d = dispatcher(recordsWarmth(dir.path));
+  const record = d.spawn("1", META);
+  assert.equal(record.warm, false);
+  assert.equal(await readGot(dir.path, "1"), "cold");
+});
+
+Deno.test("Dispatcher.holdSpares() stops the idle spares and starts none until released", async () => {
+  await using dir = await tempDir();
+  await using d = dispatcher(recordsWarmth(dir.path), { spares: 2 });
+  d.warmUp();
+  assert.equal(d.spares, 2);
+  const pids = sparePids();
+  assert.equal(pids.length, 2);
+
+  d.holdSpares(true);
+  assert.equal(d.spares, 0);
+  for (const pid of pids) await gone(pid);
+  d.warmUp();
+  assert.equal(d.spares, 0, "warmUp() starts none while held");
+  const record = d.spawn("1", META);
+  assert.equal(record.warm, false, "a message while held goes to a cold handler");
+  d.reap();
+  // Time is the subject: a spare would be started SPARE_DELAY_MS (25 ms) after a spawn or reap.
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(d.spares, 0, "neither spawn nor reap starts one while held");
+
+  d.holdSpares(false);
+  await waitUntil(() => d.spares === 2 || undefined, { description: "the spares again" });
+  assert.equal(d.spawn("2", { updateId: 2, chatId: 1001 }).warm, true);
+});
+
+Deno.test("Dispatcher stops starting spares that keep dying before they are used", async () => {
+  await using dir = await tempDir();
+  const d = new Dispatcher({
+    launch: {
+      command: "bash",
+      args: ["-c", `echo started >> "${dir.path}/starts"; exit 3`],
+      env: { PATH: Deno.env.get("PATH")! },
+    },
+    cap: 2,
+    spares: 1,
+    terminateGraceMs: 300,
+  });
+  try {
+    const starts = () => {
+      try {
+        return Deno.readTextFileSync(`${dir.path}/starts`).split("\n").length - 1;
+      } catch {
+        return 0;
+      }
+    };
+    d.warmUp();
+    for (let n = 1; n <= 3; n++) {
+      await waitUntil(() => starts() >= n && d.spares === 0 || undefined, {
+        description: `spare ${n} to die`,
+      });
+      d.reap();
+      if (n < 3) {
+        await waitUntil(() => starts() > n || undefined, { description: `spare ${n + 1}` });
+      }
+    }
+    // Time is the subject: a fourth would start SPARE_DELAY_MS (25 ms) after the reap.
+    await new Promise((r) => setTimeout(r, 250));
+    d.warmUp();
+    d.reap();
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(starts(), 3, "no spare after the third died");
+    assert.equal(d.spares, 0);
+  } finally {
+    await d.terminateAll();
+  }
+});
+
+Deno.test("Dispatcher.terminateAll() stops the spares too", async () => {
+  await using dir = await tempDir();
+  const d = dispatcher(recordsWarmth(dir.path), { spares: 2 });
+  d.warmUp();
+  const pids = sparePids();
+  assert.equal(pids.length, 2);
+  await d.terminateAll();
+  for (const pid of pids) assert.equal(isAlive(pid), false, `spare ${pid}`);
+  assert.equal(d.spares, 0);
+  d.warmUp();
+  assert.equal(d.spares, 0, "none after teardown");
+});
+
+/** The pids of the dispatcher's spares: the children of this process started with WARM_ENV. */
+function sparePids(): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const env = Deno.readTextFileSync(`/proc/${entry.name}/environ`);
+      if (ppid === Deno.pid && env.split("\0").includes(`${WARM_ENV}=1`)) {
+        pids.push(Number(entry.name));
+      }
+    } catch {
+      // Gone, or not ours.
+    }
+  }
+  return pids;
+}

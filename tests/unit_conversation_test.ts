@@ -1,0 +1,153 @@
+/**
+ * Unit tests for `lib/handler/conversation.ts`: `converse()` with a fake `ask` that records the
+ * command lines it was given, and a real session folder in a temp dir.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { BrainOutcome } from "../lib/handler/brain.ts";
+import { claudeCommand } from "../lib/handler/claude.ts";
+import { converse, type ConverseOptions } from "../lib/handler/conversation.ts";
+import { SessionStore } from "../lib/handler/session.ts";
+import { tempDir } from "./_helpers.ts";
+
+const BRAIN = ["claude", "-p"];
+const CHAT = 1001;
+
+function answered(sessionId?: string): BrainOutcome {
+  return { ok: true, reply: "hi", attempts: 1, sessionId };
+}
+
+function failed(failure: { resumeFailed?: boolean } = {}, aborted = false): BrainOutcome {
+  return {
+    ok: false,
+    failure: { reason: "exited with status 1", detail: "", ...failure },
+    attempts: 1,
+    aborted,
+  };
+}
+
+/** A conversation whose brain answers with `outcomes` in turn; records what it was asked. */
+async function rig(outcomes: BrainOutcome[], options: Partial<ConverseOptions> = {}) {
+  const dir = await tempDir();
+  const sessions = new SessionStore(dir.path, CHAT);
+  const asked: (readonly string[])[] = [];
+  const resumeFailed: (string | undefined)[] = [];
+  const run = (updateId: number) =>
+    converse({
+      sessions,
+      saved: sessions.saved(),
+      newAt: sessions.newAt(),
+      updateId,
+      brainCommand: BRAIN,
+      claudeSessions: true,
+      ask: (command) => {
+        asked.push(command);
+        const outcome = outcomes.shift();
+        if (outcome === undefined) throw new Error("asked once too often");
+        return Promise.resolve(outcome);
+      },
+      onResumeFailed: (session) => resumeFailed.push(session),
+      guard: (fn) => fn(),
+      ...options,
+    });
+  return {
+    sessions,
+    asked,
+    resumeFailed,
+    run,
+    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
+  };
+}
+
+Deno.test("converse() starts a conversation, then resumes it", async () => {
+  await using r = await rig([answered("s-1"), answered("s-1")]);
+  assert.deepEqual(await r.run(10), answered("s-1"));
+  assert.deepEqual(r.asked[0], claudeCommand(BRAIN), "no --resume the first time");
+  assert.deepEqual(r.sessions.saved(), { sessionId: "s-1", updateId: 10 });
+
+  await r.run(11);
+  assert.deepEqual(r.asked[1], claudeCommand(BRAIN, "s-1"));
+  assert.ok(r.asked[1].includes("--resume"));
+  assert.deepEqual(r.sessions.saved(), { sessionId: "s-1", updateId: 11 });
+  assert.deepEqual(r.resumeFailed, []);
+});
+
+Deno.test("converse() starts a new conversation after a /new", async () => {
+  await using r = await rig([answered("s-1"), answered("s-2")]);
+  await r.run(10);
+  r.sessions.markNew(11);
+  await r.run(12);
+  assert.deepEqual(r.asked[1], claudeCommand(BRAIN), "no --resume after /new");
+  assert.deepEqual(r.sessions.saved(), { sessionId: "s-2", updateId: 12 });
+});
+
+Deno.test("converse() starts a new conversation when the one to resume is gone, and says so", async () => {
+  await using r = await rig([answered("old"), failed({ resumeFailed: true }), answered("new")]);
+  await r.run(10);
+  const outcome = await r.run(11);
+  assert.deepEqual(outcome, answered("new"));
+  assert.deepEqual(r.asked.slice(1), [claudeCommand(BRAIN, "old"), claudeCommand(BRAIN)]);
+  assert.deepEqual(r.resumeFailed, ["old"]);
+  assert.deepEqual(r.sessions.saved(), { sessionId: "new", updateId: 11 });
+});
+
+Deno.test("converse() asks once and saves nothing when the brain fails", async (t) => {
+  const cases: [string, BrainOutcome][] = [
+    ["an ordinary failure", failed()],
+    ["a resume failure that was a stop (/cancel)", failed({ resumeFailed: true }, true)],
+  ];
+  for (const [name, outcome] of cases) {
+    await t.step(name, async () => {
+      await using r = await rig([answered("s-1"), outcome]);
+      await r.run(10);
+      assert.deepEqual(await r.run(11), outcome);
+      assert.equal(r.asked.length, 2, "not asked again");
+      assert.deepEqual(r.resumeFailed, []);
+      assert.deepEqual(r.sessions.saved(), { sessionId: "s-1", updateId: 10 }, "unchanged");
+    });
+  }
+  await t.step("a failure after a failed resume", async () => {
+    await using r = await rig([answered("old"), failed({ resumeFailed: true }), failed()]);
+    await r.run(10);
+    assert.equal((await r.run(11)).ok, false);
+    assert.deepEqual(r.resumeFailed, ["old"]);
+    assert.deepEqual(r.sessions.saved(), { sessionId: "old", updateId: 10 }, "unchanged");
+  });
+});
+
+Deno.test("converse() saves nothing for an answer without a conversation id", async () => {
+  await using r = await rig([answered(undefined)]);
+  await r.run(10);
+  assert.equal(r.sessions.saved(), undefined);
+});
+
+Deno.test("converse() runs a custom brain as configured, and records only that it went on", async (t) => {
+  await t.step("an answer is recorded, with no conversation id", async () => {
+    await using r = await rig([answered("ignored")], { claudeSessions: false });
+    assert.deepEqual(await r.run(10), answered("ignored"));
+    assert.deepEqual(r.asked, [BRAIN], "its own argv, no Claude flags");
+    assert.deepEqual(r.sessions.saved(), { sessionId: "", updateId: 10 });
+  });
+  await t.step("a failure is not", async () => {
+    await using r = await rig([failed({ resumeFailed: true })], { claudeSessions: false });
+    assert.equal((await r.run(10)).ok, false);
+    assert.equal(r.asked.length, 1, "a custom brain is never asked again for a resume");
+    assert.deepEqual(r.resumeFailed, []);
+    assert.equal(r.sessions.saved(), undefined);
+  });
+});
+
+Deno.test("converse() saves through guard, and goes on when guard swallows a failure", async () => {
+  const guarded: unknown[] = [];
+  await using r = await rig([answered("s-1")], {
+    guard: <T>(_fn: () => T, fallback: T) => {
+      guarded.push(fallback);
+      return fallback;
+    },
+  });
+  assert.deepEqual(await r.run(10), answered("s-1"));
+  assert.equal(guarded.length, 1, "the save went through guard");
+  assert.equal(r.sessions.saved(), undefined, "guard did not run it");
+});

@@ -1,0 +1,126 @@
+/**
+ * Unit tests for `lib/handler/stdin.ts`: `readFirstLine()` and `readLines()` on streams fed chunk
+ * by chunk, as a pipe delivers them.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { readFirstLine, readLines } from "../lib/handler/stdin.ts";
+import { withDeadline } from "./_helpers.ts";
+
+/** A stream under the test's control: `push()` a chunk, `end()` it, or `fail()` it (a broken pipe). */
+function pipe() {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const encoder = new TextEncoder();
+  return {
+    stream,
+    push: (text: string | Uint8Array) =>
+      controller.enqueue(typeof text === "string" ? encoder.encode(text) : text),
+    end: () => controller.close(),
+    fail: () => controller.error(new Error("broken pipe")),
+  };
+}
+
+/** A stream of the given chunks, then its end. */
+function chunks(...parts: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
+  const p = pipe();
+  for (const part of parts) p.push(part);
+  p.end();
+  return p.stream;
+}
+
+async function collect(lines: AsyncIterable<string>): Promise<string[]> {
+  const all: string[] = [];
+  for await (const line of lines) all.push(line);
+  return all;
+}
+
+Deno.test("readFirstLine() joins a line split over chunks, a character split too", async () => {
+  const bytes = new TextEncoder().encode('{"text":"héllo 😀"}\n');
+  // Cut inside the é and inside the emoji.
+  const stream = chunks(bytes.slice(0, 11), bytes.slice(11, 17), bytes.slice(17));
+  const { line, rest } = await readFirstLine(stream);
+  assert.equal(line, '{"text":"héllo 😀"}');
+  await withDeadline(rest, "the end of the stream");
+});
+
+Deno.test("readFirstLine() returns the first line at once, and rest resolves only at EOF", async () => {
+  const p = pipe();
+  p.push("first\nsecond");
+  const { line, rest } = await withDeadline(readFirstLine(p.stream), "the first line");
+  assert.equal(line, "first");
+  let ended = false;
+  rest.then(() => ended = true);
+  p.push(" and more\n");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(ended, false, "the stream is still open");
+  p.end();
+  await withDeadline(rest, "rest after EOF");
+  assert.equal(ended, true);
+});
+
+Deno.test("readFirstLine() treats a broken pipe after the line as the end", async () => {
+  const p = pipe();
+  p.push("only\n");
+  const { line, rest } = await readFirstLine(p.stream);
+  assert.equal(line, "only");
+  p.fail();
+  await withDeadline(rest, "rest after a broken pipe");
+});
+
+Deno.test("readFirstLine() at EOF gives an unterminated line, or none", async (t) => {
+  await t.step("an unterminated line", async () => {
+    const { line } = await readFirstLine(chunks("no new", "line"));
+    assert.equal(line, "no newline");
+  });
+  await t.step("nothing at all", async () => {
+    const { line, rest } = await readFirstLine(chunks());
+    assert.equal(line, undefined);
+    await withDeadline(rest, "rest of an empty stream");
+  });
+});
+
+Deno.test("readLines() yields each line once, however the chunks fall", async () => {
+  const stream = chunks("a\nb", "c\n", "\n", "d\ne\n");
+  assert.deepEqual(await collect(readLines(stream)), ["a", "bc", "", "d", "e"]);
+});
+
+Deno.test("readLines() yields a line as soon as it is complete, before EOF", async () => {
+  const p = pipe();
+  const lines = readLines(p.stream);
+  p.push("one\ntw");
+  assert.deepEqual(await withDeadline(lines.next(), "the first line"), {
+    value: "one",
+    done: false,
+  });
+  p.push("o\n");
+  assert.deepEqual(await withDeadline(lines.next(), "the second line"), {
+    value: "two",
+    done: false,
+  });
+  p.end();
+  assert.equal((await lines.next()).done, true);
+});
+
+Deno.test("readLines() yields a last unterminated line at EOF, and none when there is none", async (t) => {
+  await t.step("unterminated", async () => {
+    assert.deepEqual(await collect(readLines(chunks("x\ny", "z"))), ["x", "yz"]);
+  });
+  await t.step("terminated", async () => {
+    assert.deepEqual(await collect(readLines(chunks("x\n"))), ["x"]);
+  });
+  await t.step("empty", async () => {
+    assert.deepEqual(await collect(readLines(chunks())), []);
+  });
+});
+
+Deno.test("readLines() ends at a broken pipe, with what it had", async () => {
+  const p = pipe();
+  const lines = collect(readLines(p.stream));
+  p.push("whole\nhal");
+  await new Promise((r) => setTimeout(r, 0));
+  p.fail();
+  assert.deepEqual(await withDeadline(lines, "the lines"), ["whole", "hal"]);
+});
