@@ -7,14 +7,9 @@
  * @module
  */
 
-import {
-  type Config,
-  ConfigError,
-  EX_CONFIG,
-  loadConfig,
-  parseHealthSettings,
-} from "./lib/shared/config.ts";
-import { checkHealth, healthThresholdMs } from "./lib/loop/health.ts";
+import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/shared/config.ts";
+import { runHealthCommand } from "./lib/loop/health.ts";
+import { prepareState, tidyAttachments } from "./lib/loop/startup.ts";
 import { SystemdNotifier } from "./lib/loop/notify.ts";
 import { Dispatcher } from "./lib/loop/dispatch.ts";
 import { Heartbeat } from "./lib/shared/heartbeat.ts";
@@ -25,25 +20,15 @@ import { apiSignal, classifyFailure, createApi, describeError } from "./lib/shar
 import { sleep, within } from "./lib/shared/abort.ts";
 import { Intake } from "./lib/loop/intake.ts";
 import { Journal } from "./lib/shared/journal.ts";
-import { removeOrphanAttachments } from "./lib/shared/attachments.ts";
 import { DeskLink } from "./lib/loop/desk_link.ts";
-import { keepPrivate, privateFolder } from "./lib/shared/private.ts";
 import { sweepBot } from "./lib/shared/sweep.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
 
 if (Deno.args[0] === "health") {
-  // `forge-coordinator health`: for monitors other than systemd (a timer, an uptime checker).
   try {
-    const { stateDir, pollTimeoutS } = parseHealthSettings(Deno.env.toObject());
-    const maxAge = parseMaxAge(Deno.args.slice(1));
-    const health = checkHealth({
-      path: `${stateDir}/heartbeat`,
-      thresholdMs: maxAge ?? healthThresholdMs(pollTimeoutS),
-    });
-    console.log(health.line);
-    Deno.exit(health.ok ? 0 : 1);
+    Deno.exit(runHealthCommand(Deno.args.slice(1), Deno.env.toObject()));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     exitWithConfigError(error.message);
@@ -57,19 +42,8 @@ try {
   if (!(error instanceof ConfigError)) throw error;
   exitWithConfigError(error.message);
 }
-// Private state (lib/shared/private.ts): umask 077 from here on, inherited by handlers; brains and the
-// transcriber get the person's own umask back.
-keepPrivate();
-try {
-  privateFolder(config.stateDir);
-} catch (error) {
-  exitWithConfigError(`Cannot create COORD_STATE_DIR "${config.stateDir}": ${String(error)}`);
-}
-try {
-  Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
-} catch (error) {
-  exitWithConfigError(`Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}": ${error}`);
-}
+const stateError = prepareState(config);
+if (stateError !== undefined) exitWithConfigError(stateError);
 
 function exitWithConfigError(line: string): never {
   console.error(`forge-coordinator: ${line.split("\n")[0]}`);
@@ -147,20 +121,7 @@ try {
 } catch (error) {
   exitWithConfigError(`Cannot use the journal in COORD_STATE_DIR "${journal.dir}": ${error}`);
 }
-// Files of messages that finished while the bot was cut off before it could tidy up. Their
-// handlers remove them as they finish; nothing of this runs in the loop.
-try {
-  const unfinished = new Set(journal.list().map((e) => e.updateId));
-  const orphans = removeOrphanAttachments(config.stateDir, unfinished);
-  if (orphans.length > 0) {
-    log.info("removed the attachments of {n} finished message(s): {ids}", {
-      n: orphans.length,
-      ids: orphans.join(", "),
-    });
-  }
-} catch (error) {
-  log.warn("cannot tidy the attachments folder: {error}", { error: String(error) });
-}
+tidyAttachments(config, journal, log);
 
 const api = createApi(config.token, {
   apiRoot: config.apiRoot,
@@ -269,20 +230,4 @@ function checkWatchdogInterval(watchdogUsec: string | undefined) {
       { watchdog: watchdogMs / 1000, longest: longestIterationMs / 1000 },
     );
   }
-}
-
-/** `--max-age SECONDS` (or `--max-age=SECONDS`) of the health check, in ms. */
-function parseMaxAge(args: string[]): number | undefined {
-  const joined = args.join("=");
-  if (joined === "") return undefined;
-  const match = joined.match(/^--max-age=(\d+(?:\.\d+)?)$/);
-  if (!match) {
-    console.error(
-      `forge-coordinator health: unknown arguments "${
-        args.join(" ")
-      }"; usage: health [--max-age SECONDS]`,
-    );
-    Deno.exit(64); // EX_USAGE
-  }
-  return Number(match[1]) * 1000;
 }

@@ -5,6 +5,7 @@
  */
 
 import { readHeartbeat } from "../shared/heartbeat.ts";
+import { parseHealthSettings } from "../shared/config.ts";
 import { POLL_SLACK_S } from "./poll.ts";
 
 /** The verdict on a heartbeat. */
@@ -45,4 +46,44 @@ export function checkHealth(options: HealthOptions): Health {
  */
 export function healthThresholdMs(pollTimeoutS: number): number {
   return (pollTimeoutS + POLL_SLACK_S) * 1000 * 1.5;
+}
+
+/** Exit status for bad arguments (sysexits.h EX_USAGE). */
+const EX_USAGE = 64;
+
+/**
+ * `forge-coordinator health [--max-age SECONDS]`, for monitors other than systemd (a timer, an
+ * uptime checker): prints one line and returns the exit status (0 healthy, 1 not, 64 bad
+ * arguments). Throws `ConfigError` for a malformed setting.
+ */
+export function runHealthCommand(
+  args: string[],
+  env: Readonly<Record<string, string | undefined>>,
+  print: (line: string) => void = console.log,
+  printError: (line: string) => void = console.error,
+): number {
+  const { stateDir, pollTimeoutS } = parseHealthSettings(env);
+  const maxAge = parseMaxAge(args);
+  if (maxAge === null) {
+    printError(
+      `forge-coordinator health: unknown arguments "${
+        args.join(" ")
+      }"; usage: health [--max-age SECONDS]`,
+    );
+    return EX_USAGE;
+  }
+  const health = checkHealth({
+    path: `${stateDir}/heartbeat`,
+    thresholdMs: maxAge ?? healthThresholdMs(pollTimeoutS),
+  });
+  print(health.line);
+  return health.ok ? 0 : 1;
+}
+
+/** `--max-age SECONDS` (or `--max-age=SECONDS`) in ms; `undefined` when absent, `null` when bad. */
+function parseMaxAge(args: string[]): number | undefined | null {
+  const joined = args.join("=");
+  if (joined === "") return undefined;
+  const match = joined.match(/^--max-age=(\d+(?:\.\d+)?)$/);
+  return match ? Number(match[1]) * 1000 : null;
 }

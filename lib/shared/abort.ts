@@ -37,6 +37,8 @@ export async function within<T>(
 ): Promise<Within<T>> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
+  // A signal that has aborted already fires no more events: stop at once.
+  if (signal?.aborted) stop.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     return await Promise.race([
