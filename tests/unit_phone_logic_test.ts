@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { claudeCommand, claudeVerdict } from "../lib/handler/claude.ts";
-import { parseCommand, updateCommand } from "../lib/shared/command.ts";
+import { parseCommand } from "../lib/shared/command.ts";
+import { takesTurn } from "../lib/shared/update.ts";
 import { parseHeartbeat } from "../lib/shared/heartbeat.ts";
 import type { JournalEntry } from "../lib/shared/journal.ts";
 import type { RunTreeResult } from "../lib/shared/process_tree.ts";
@@ -22,8 +23,12 @@ Deno.test("parseCommand() knows /status, /cancel and /new, with a bot name or wo
   assert.equal(parseCommand("/statusx"), undefined);
   assert.equal(parseCommand("please /status"), undefined);
   assert.equal(parseCommand(undefined), undefined);
-  assert.equal(updateCommand({ update_id: 1, message: { text: "/new" } }), "new");
-  assert.equal(updateCommand({ update_id: 1, message: { caption: "/new" } }), undefined);
+  assert.equal(takesTurn({ update_id: 1, message: { text: "/new" } }), false, "a command");
+  assert.equal(
+    takesTurn({ update_id: 1, message: { caption: "/new" } }),
+    true,
+    "a caption is no command",
+  );
 });
 
 Deno.test("sessionToResume() continues the chat's conversation unless a /new came between", () => {

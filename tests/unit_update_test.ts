@@ -10,10 +10,10 @@ import type { Message } from "grammy/types";
 import {
   commandTarget,
   forwardedLine,
-  isEdit,
   messageInput,
   parseHandlerUpdate,
   routeUpdate,
+  takesTurn,
 } from "../lib/shared/update.ts";
 import { parseCommand, updateCommand } from "../lib/shared/command.ts";
 
@@ -107,8 +107,8 @@ Deno.test("routeUpdate() hands an authorized user's edited message on, like a me
     userId: 1001,
   });
   assert.equal(routeUpdate({ ...update, edited_message: { id: 1 } }, AUTHORIZED).kind, "skip");
-  assert.equal(isEdit(update), true);
-  assert.equal(isEdit(textUpdate(6, 1001)), false);
+  assert.equal(takesTurn(update), false, "an edit is answered at once");
+  assert.equal(takesTurn(textUpdate(6, 1001)), true, "a message waits for its turn");
   assert.deepEqual(parseHandlerUpdate(JSON.stringify(update)), update);
 });
 

@@ -55,7 +55,7 @@ interface ClaudeResult {
 }
 
 /** Finds the CLI's result object in its stdout (the whole of it, or its last JSON line). */
-export function findResult(stdout: string): ClaudeResult | undefined {
+function findResult(stdout: string): ClaudeResult | undefined {
   const candidates = [stdout.trim(), ...stdout.trim().split("\n").reverse()];
   for (const text of candidates) {
     if (!text.startsWith("{")) continue;

@@ -9,7 +9,7 @@ import type { Api } from "grammy/web";
 import { apiSignal, describeError, isBadRequest } from "../shared/telegram.ts";
 
 /** The largest file a bot may download from the hosted Bot API: 20 MiB. */
-export const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
+const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
 
 /** Options for {@linkcode downloadFile}. */
 export interface DownloadOptions {

@@ -115,7 +115,7 @@ export const POLL_PROCESS_VARIABLES: readonly string[] = [
 ];
 
 /** The brain when `COORD_BRAIN_CMD` is not set: the Claude Code CLI in print mode. */
-export const DEFAULT_BRAIN_COMMAND: readonly string[] = ["claude", "-p"];
+const DEFAULT_BRAIN_COMMAND: readonly string[] = ["claude", "-p"];
 
 /** Telegram's token shape: the bot id, a colon, a secret of URL-safe characters. */
 const TOKEN_PATTERN = /^\d+:[A-Za-z0-9_-]+$/;
@@ -236,7 +236,7 @@ export function parseHealthSettings(
  * Splits a command line: a JSON array of strings when it starts with `[`, else whitespace-separated
  * words. Returns `undefined` when unset.
  */
-export function parseArgv(variable: string, value: string | undefined): string[] | undefined {
+function parseArgv(variable: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   let argv: unknown;
   if (value.startsWith("[")) {

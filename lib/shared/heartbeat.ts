@@ -30,11 +30,6 @@ export class Heartbeat {
     this.#now = now;
   }
 
-  /** Where the heartbeat lives. */
-  get path(): string {
-    return this.#path;
-  }
-
   /** Records that the loop is alive now, and what it sees. Throws when the file can't be written. */
   beat(status?: PollStatus): void {
     const tmp = `${this.#path}.tmp`;

@@ -87,11 +87,6 @@ export interface JournalEntry {
   startedAt?: string;
   /** When its first brain attempt started (ISO 8601). */
   brainStartedAt?: string;
-  /**
-   * The person cancelled it (`/cancel`): "running" when its brain was stopped, "waiting" when it
-   * was withdrawn before its turn. Written by its own handler, so a cancel is told from a crash.
-   */
-  cancelled?: "running" | "waiting";
   /** How many handlers have been started for it (across restarts). */
   dispatches: number;
   /**

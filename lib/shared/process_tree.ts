@@ -167,7 +167,7 @@ export async function runTree(
  * SIGTERM to the child's group, then SIGKILL to it after `graceMs` if the child is still alive.
  * Resolves when the child has exited.
  */
-export async function terminateGroup(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+async function terminateGroup(child: Deno.ChildProcess, graceMs: number): Promise<void> {
   killGroup(child.pid, "SIGTERM");
   const { settled: exited } = await within(child.status, graceMs);
   // Even when the leader has exited, members of its group may linger: SIGKILL reaches them too.

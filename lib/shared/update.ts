@@ -289,11 +289,6 @@ export type HandlerUpdate =
   | (Update & { message: Message; edited_message?: undefined })
   | (Update & { edited_message: Message; message?: undefined });
 
-/** True for an `edited_message` update: answered at once, like a command, without a turn. */
-export function isEdit(update: unknown): boolean {
-  return isRecord(update) && update.message === undefined && isRecord(update.edited_message);
-}
-
 /**
  * Parses the update a handler receives on stdin; throws `TypeError` when it is not a message or an
  * edited one.
