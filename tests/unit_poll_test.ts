@@ -736,3 +736,36 @@ Deno.test("runPollLoop() rejects with FatalPollError when the token is refused",
     FatalPollError,
   );
 });
+
+/** An intake that also acknowledges: the 👀 of a batch go out before any of it is journaled. */
+class AckingIntake extends FakeIntake {
+  acknowledge(update: unknown): void {
+    this.events.push(`ack ${(update as { update_id: number }).update_id}`);
+  }
+
+  async acksOut(): Promise<void> {
+    this.events.push("acks out?");
+    await Promise.resolve();
+    this.events.push("acks out");
+  }
+}
+
+Deno.test("runPollLoop() asks for the whole batch's 👀, and waits until they are out, before journaling any of it", async () => {
+  const events: string[] = [];
+  const controller = new AbortController();
+  await withDeadline(
+    runPollLoop({
+      poller: scriptedPoller(events, [[{ update_id: 1 }, { update_id: 2 }]], controller),
+      dispatcher: new FakeDispatcher(events),
+      intake: new AckingIntake(events),
+      heartbeat: () => events.push("beat"),
+      afterBatch: () => events.push("after batch"),
+      signal: controller.signal,
+    }),
+    "the loop to stop",
+  );
+  assert.deepEqual(events.slice(0, 11), [
+    ...["reap", "beat", "next 100", "ack 1", "ack 2", "acks out?", "acks out"],
+    ...["route 1", "route 2", "after batch", "release"],
+  ]);
+});

@@ -85,6 +85,7 @@ export class DeskLink {
   /** Desks that were replaced and finish what they hold. */
   #retiring = new Set<Desk>();
   #pending = new Map<string, PendingJob>();
+  #lastWrite: Promise<unknown> = Promise.resolve();
   #quickDeaths = 0;
   #sparesHeld = false;
   #restartTimer?: ReturnType<typeof setTimeout>;
@@ -126,6 +127,11 @@ export class DeskLink {
     this.#pending.set(jobKey(job), pending);
     const desk = this.#current;
     if (desk?.ready) this.#write(desk, pending);
+  }
+
+  /** Resolves once the jobs written so far are in the desk's pipe (a moment; nothing waits long). */
+  async flushed(): Promise<void> {
+    await this.#lastWrite;
   }
 
   /** Stops every desk: SIGTERM, then SIGKILL after the grace period; waits for them. */
@@ -236,7 +242,7 @@ export class DeskLink {
     pending.writtenAt = performance.now();
     desk.jobs++;
     // A desk that died before reading fails the write; its exit hands the job on.
-    desk.stdin.write(pending.line).catch(() => {});
+    this.#lastWrite = desk.stdin.write(pending.line).catch(() => {});
     if (
       desk.jobs >= this.#recycleAfter && this.#successor === undefined && !this.#stopped &&
       this.#retiring.size === 0

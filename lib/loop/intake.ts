@@ -32,7 +32,11 @@ export interface IntakeDispatcher {
 export interface IntakeDesk {
   /** Hands the desk a job; never blocks (jobs wait in memory while no desk is ready). */
   send(job: DeskJob): void;
+  /** Resolves once the jobs so far are handed to the desk process. */
+  flushed?(): Promise<void>;
 }
+
+type DispatchRoute = Extract<ReturnType<typeof routeUpdate>, { kind: "dispatch" }>;
 
 /** Options for {@linkcode Intake}. */
 export interface IntakeOptions {
@@ -83,6 +87,8 @@ export class Intake {
   #unacked = new Map<number, number>();
   /** Commands, edits and withdrawals the desk has not reported done. */
   #deskJobs = new Set<number>();
+  /** Updates `acknowledge()` has sorted, for `route()` to journal. */
+  #acknowledged = new WeakMap<object, DispatchRoute | undefined>();
   /** Journaled by `route()`, handed on by the next `release()`. */
   #batch: { entry: JournalEntry; answer: boolean }[] = [];
   #timer?: ReturnType<typeof setTimeout>;
@@ -186,6 +192,37 @@ export class Intake {
    * not confirm this update to Telegram. Nothing is handed on until {@linkcode release}.
    */
   route(update: unknown): void {
+    const sorted = typeof update === "object" && update !== null &&
+      this.#acknowledged.has(update);
+    const route = sorted ? this.#acknowledged.get(update as object) : this.#classify(update);
+    if (sorted) this.#acknowledged.delete(update as object);
+    if (route === undefined) return;
+    const answer = isAnswer(update);
+    const entry = this.#journal.record(update, route);
+    if (entry === undefined) {
+      this.#log.info("update {updateId} is already in the journal; not queued again", route);
+      return;
+    }
+    this.#batch.push({ entry, answer });
+  }
+
+  /**
+   * Sorts one update and asks the desk for its 👀 if it is an authorized message, with no disk on
+   * the way: the loop calls this for a whole batch, lets the desk's jobs go out, and only then
+   * journals the batch with {@linkcode route}.
+   */
+  acknowledge(update: unknown): void {
+    if (typeof update !== "object" || update === null) return;
+    this.#acknowledged.set(update, this.#classify(update));
+  }
+
+  /** Resolves once the desk's jobs so far are handed to its process. */
+  acksOut(): Promise<void> {
+    return this.#desk.flushed?.() ?? Promise.resolve();
+  }
+
+  /** Routes an update (logging what is skipped) and asks for its 👀; the route, if it goes on. */
+  #classify(update: unknown): DispatchRoute | undefined {
     const route = routeUpdate(update, this.#authorized, {
       allowedChats: this.#allowedChats,
       botUsername: this.#botUsername(),
@@ -203,16 +240,10 @@ export class Intake {
       );
       return;
     }
-    const answer = isAnswer(update);
     // The 👀 goes before the journal's fsync: Telegram keeps the update until the next getUpdates
     // confirms it, and that waits for the journal.
-    if (!answer && !this.#known(route.updateId)) this.#ack(update);
-    const entry = this.#journal.record(update, route);
-    if (entry === undefined) {
-      this.#log.info("update {updateId} is already in the journal; not queued again", route);
-      return;
-    }
-    this.#batch.push({ entry, answer });
+    if (!isAnswer(update) && !this.#known(route.updateId)) this.#ack(update);
+    return route;
   }
 
   /**

@@ -199,6 +199,10 @@ export interface LoopIntake {
   readonly size: number;
   /** Takes one update (acknowledge, journal, or skip). Throws when the journal can't be written. */
   route(update: unknown): void;
+  /** Sorts an update and asks for its 👀 at once, before any disk (then `route` journals it). */
+  acknowledge?(update: unknown): void;
+  /** Resolves once the acknowledgements asked for are on their way. */
+  acksOut?(): Promise<void>;
   /** Hands on what was routed since the last call (the batch is confirmed durable by then). */
   release(): void;
 }
@@ -279,6 +283,15 @@ export async function runPollLoop(options: PollLoopOptions): Promise<void> {
     }
     const updates = await poller.next(Math.min(100, room), signal);
     if (updates.length === 0) continue;
+    // The 👀 of the whole batch first, out of this process before the journal's fsyncs.
+    for (const update of updates) {
+      try {
+        intake.acknowledge?.(update);
+      } catch (error) {
+        log.error("cannot acknowledge update: {error}", { error: String(error) });
+      }
+    }
+    await intake.acksOut?.();
     for (const update of updates) {
       try {
         intake.route(update);
