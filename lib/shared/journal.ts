@@ -7,10 +7,24 @@
  *
  * Plain files, one per message (`<state dir>/journal/<update_id>.json`), each replaced atomically:
  * written to a temporary file, fsynced, renamed over the old one, and the folder fsynced. Plain
- * files because the two writers (the poll loop and the message's own handler) never write the same
- * entry at the same time, a crash can at worst leave a temporary file beside an intact entry, and
- * a person can read and repair the journal with `ls` and `cat`. An embedded database would add a
- * dependency and a lock between processes to get the same.
+ * files because an entry has one writer at a time, a crash can at worst leave a temporary file
+ * beside an intact entry, and a person can read and repair the journal with `ls` and `cat`. An
+ * embedded database would add a dependency and a lock between processes to get the same.
+ *
+ * Who writes an entry, and when (the others only read it):
+ *
+ * | process | writes | when |
+ * | --- | --- | --- |
+ * | poll loop | the entry (`received`), `startedAt`, `dispatches`, `stage: "started"` | on arrival; as it starts the handler |
+ * | poll loop | `stage: "received"`, `rerun`, `deaths`, `lastEnd`; removes a `replied` one | after that handler has exited; at start-up |
+ * | message handler | `turnAt`, `stage: "brain"`, `attempt`, `brainStartedAt`, `brainPid`, `brainRun`, `parkedUntil`, `parkNotified` | while the loop waits for it to exit |
+ * | message handler | `stage: "answered"` and `answer` (the outbox), `stage: "replied"`; removes it | at its end |
+ * | desk | removes the entry of a command, an edit, a Stop press or a withdrawn message | handed over by the loop, which then leaves it alone |
+ *
+ * Readers: the desk reads every entry for `/status`, `/cancel` and edits (`turnAt`, `stage`,
+ * `brainPid`), never writing them; an edit's or cancel's answer goes through marker files the
+ * message's handler takes (`edits.ts`, `cancel.ts`), so no entry ever has two writers at once and
+ * `update` needs no lock.
  *
  * @module
  */
