@@ -769,3 +769,25 @@ Deno.test("runPollLoop() asks for the whole batch's 👀, and waits until they a
     ...["route 1", "route 2", "after batch", "release"],
   ]);
 });
+
+Deno.test("runPollLoop() goes on when the desk's pipe is full: the wait for the 👀 jobs is bounded", async () => {
+  const events: string[] = [];
+  const controller = new AbortController();
+  const intake = new AckingIntake(events);
+  intake.acksOut = () => new Promise<void>(() => {}); // a desk that stopped reading
+  await withDeadline(
+    runPollLoop({
+      poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
+      dispatcher: new FakeDispatcher(events),
+      intake,
+      heartbeat: () => events.push("beat"),
+      afterBatch: () => events.push("after batch"),
+      signal: controller.signal,
+    }),
+    "the loop to stop",
+    5000,
+  );
+  assert.deepEqual(events.slice(0, 7), [
+    ...["reap", "beat", "next 100", "ack 1", "route 1", "after batch", "release"],
+  ]);
+});

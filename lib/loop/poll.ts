@@ -6,9 +6,12 @@
  */
 
 import type { Api } from "grammy/web";
-import { sleep } from "../shared/abort.ts";
+import { sleep, within } from "../shared/abort.ts";
 import { getLog } from "../shared/log.ts";
 import { apiSignal, classifyFailure, type FailureVerdict } from "../shared/telegram.ts";
+
+/** The longest the loop lets a batch's 👀 jobs take to reach the desk before it journals. */
+const ACKS_OUT_MS = 100;
 
 /** How much longer than its long-poll timeout a `getUpdates` request may take before it is cut. */
 export const POLL_SLACK_S = 10;
@@ -291,7 +294,9 @@ export async function runPollLoop(options: PollLoopOptions): Promise<void> {
         log.error("cannot acknowledge update: {error}", { error: String(error) });
       }
     }
-    await intake.acksOut?.();
+    // Bounded: a desk that stopped reading (its pipe full) must not stall the loop; its jobs wait
+    // in the desk link, and the message starts anyway after the ack's grace.
+    if (intake.acksOut) await within(intake.acksOut(), ACKS_OUT_MS, signal);
     for (const update of updates) {
       try {
         intake.route(update);
