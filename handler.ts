@@ -18,7 +18,7 @@ import { entryRecord, Journal } from "./lib/shared/journal.ts";
 import { getLog, logUncaught, setupLogging } from "./lib/shared/log.ts";
 import { createApi, enablePatience } from "./lib/shared/telegram.ts";
 import { parseHandlerUpdate } from "./lib/shared/update.ts";
-import { readFirstLine, readLines } from "./lib/handler/stdin.ts";
+import { readFirstLine, readLines } from "./lib/shared/lines.ts";
 
 let config: Config;
 try {

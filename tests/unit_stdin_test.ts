@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/handler/stdin.ts`: `readFirstLine()` and `readLines()` on streams fed chunk
+ * Unit tests for `lib/shared/lines.ts`: `readFirstLine()` and `readLines()` on streams fed chunk
  * by chunk, as a pipe delivers them.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { readFirstLine, readLines } from "../lib/handler/stdin.ts";
+import { readFirstLine, readLines } from "../lib/shared/lines.ts";
 import { withDeadline } from "./_helpers.ts";
 
 /** A stream under the test's control: `push()` a chunk, `end()` it, or `fail()` it (a broken pipe). */

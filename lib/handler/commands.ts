@@ -67,14 +67,15 @@ function status(options: CommandOptions): string {
   const beat = readHeartbeatFile(`${config.stateDir}/heartbeat`);
   const cancels = new CancelBox(config.stateDir);
   const entries = entriesOf(journal);
+  const today = costsToday(config.stateDir, now());
   return statusText({
     beatAt: beat?.at,
     poll: beat?.status,
     standing: chatStanding(entries, update.message.chat.id, (id) => cancels.requested(id)),
     waitingInAll: chatStanding(entries, undefined, (id) => cancels.requested(id)).waiting,
     costs: {
-      chat: costsToday(config.stateDir, now()).byChat.get(update.message.chat.id) ?? 0,
-      total: costsToday(config.stateDir, now()).total,
+      chat: today.byChat.get(update.message.chat.id) ?? 0,
+      total: today.total,
     },
     maxAttempts: config.brainMaxAttempts,
     now: now(),

@@ -19,6 +19,7 @@ import {
   jobUpdateId,
   parseDeskReport,
 } from "../shared/desk_protocol.ts";
+import { readLines } from "../shared/lines.ts";
 import { getLog } from "../shared/log.ts";
 import { killGroup } from "../shared/process_tree.ts";
 
@@ -174,23 +175,8 @@ export class DeskLink {
   }
 
   async #readReports(desk: Desk) {
-    let buffered = "";
-    try {
-      for await (const chunk of desk.process.stdout.pipeThrough(new TextDecoderStream())) {
-        buffered += chunk;
-        let newline: number;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          this.#onLine(desk, line);
-        }
-      }
-    } catch (error) {
-      this.#log.warn("lost the desk's reports (pid {pid}): {error}", {
-        pid: desk.process.pid,
-        error: String(error),
-      });
-    }
+    // readLines ends quietly on a broken pipe: the desk's exit is reported by its status.
+    for await (const line of readLines(desk.process.stdout)) this.#onLine(desk, line);
   }
 
   #onLine(desk: Desk, line: string) {

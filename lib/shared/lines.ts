@@ -1,5 +1,6 @@
 /**
- * Reading the handler's stdin: one line (the update), then a wait for EOF.
+ * Reading lines from a process's pipe: a handler's stdin (its update, or the desk's jobs) and the
+ * desk's reports on its stdout, read by the poll loop.
  *
  * @module
  */
