@@ -1,11 +1,13 @@
 /**
  * Unit tests for `lib/handler/progress.ts`: the throttle (notes coalesced, at most one call per gap), the
- * refresh, the group's progress message and its removal, and following a progress file.
+ * refresh, the group's progress message and its removal; and for `brain_watch.ts`: following a
+ * progress file.
  */
 
 import assert from "node:assert/strict";
 import type { Api } from "grammy/web";
-import { followProgressFile, Progress } from "../lib/handler/progress.ts";
+import { followProgressFile } from "../lib/handler/brain_watch.ts";
+import { Progress } from "../lib/handler/progress.ts";
 import { getLog } from "../lib/shared/log.ts";
 import { tempDir, waitUntil } from "./_helpers.ts";
 

@@ -12,7 +12,7 @@ import { converse } from "./conversation.ts";
 import { costFooter, recordCost } from "./costs.ts";
 import { REACTIONS } from "./feedback.ts";
 import { park } from "./park.ts";
-import { watchBrain } from "./progress.ts";
+import { watchBrain } from "./brain_watch.ts";
 import { SessionStore, startsFresh } from "./session.ts";
 import { cancelledText, failureText } from "./texts.ts";
 import { attachmentDir } from "../shared/attachments.ts";

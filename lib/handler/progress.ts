@@ -1,8 +1,9 @@
 /**
  * Live progress on the phone while a brain works, never holding up the answer.
  *
- * Notes come from the brain: lines it appends to `COORD_PROGRESS_FILE` (any brain), and the events
- * of the default Claude brain's stream (`claude_stream.ts`). They are shown
+ * Notes come from the brain, gathered by `brain_watch.ts`: lines it appends to
+ * `COORD_PROGRESS_FILE` (any brain), and the events of the default Claude brain's stream
+ * (`claude_stream.ts`). They are shown
  * - in a private chat as a draft (`sendMessageDraft`, with Telegram's own Stop button): the
  *   elapsed time, the count of tool calls and the last few notes, refreshed when notes arrive and
  *   at least every {@linkcode REFRESH_MS} (a draft lives about 30 s); the answer dismisses it;
@@ -21,7 +22,6 @@ import type { MessageRef } from "./feedback.ts";
 import type { Logger } from "../shared/log.ts";
 import { apiSignal, describeError, isBadRequest } from "../shared/telegram.ts";
 import { draftIdOf } from "../shared/update.ts";
-import { StreamParser } from "./claude_stream.ts";
 
 /** The least time between two progress calls of one chat. */
 export const MIN_GAP_MS = 2000;
@@ -217,85 +217,4 @@ export class Progress {
   get shown(): boolean {
     return this.#shown;
   }
-}
-
-/**
- * Follows a progress file (`COORD_PROGRESS_FILE`): every `pollMs`, the lines appended since the
- * last look go to `onLine`. Returns a function that stops it (after one last look).
- */
-export function followProgressFile(
-  path: string,
-  onLine: (line: string) => void,
-  pollMs = 500,
-): () => void {
-  let offset = 0;
-  let partial = "";
-  const decoder = new TextDecoder();
-  const look = () => {
-    let bytes: Uint8Array;
-    try {
-      bytes = Deno.readFileSync(path);
-    } catch {
-      return;
-    }
-    if (bytes.length <= offset) return;
-    partial += decoder.decode(bytes.subarray(offset), { stream: true });
-    offset = bytes.length;
-    const lines = partial.split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) if (line.trim() !== "") onLine(line);
-  };
-  const timer = setInterval(look, pollMs);
-  return () => {
-    clearInterval(timer);
-    look();
-  };
-}
-
-/** Options for {@linkcode watchBrain}. */
-export interface WatchOptions extends ProgressOptions {
-  /** The message's own folder, where the progress file goes. */
-  dir: string;
-  /** The brain's environment: `COORD_PROGRESS_FILE` is added to it. */
-  env: Record<string, string>;
-  /** True for the default Claude brain, whose stream-json output is read for notes too. */
-  claudeStream: boolean;
-}
-
-/**
- * Shows a brain's progress while it works: makes its progress file (and names it in `env`),
- * follows it, and reads the Claude CLI's stream as it comes. Call `onStdout` with the brain's
- * stdout pieces, and `stop()` when the brain is done (before the answer is sent).
- */
-export function watchBrain(
-  options: WatchOptions,
-): { onStdout: (text: string) => void; stop: () => Promise<void> } {
-  const { dir, env, claudeStream, log, ids } = options;
-  const progress = new Progress(options);
-  const path = `${dir}/progress.log`;
-  let unfollow = () => {};
-  try {
-    Deno.mkdirSync(dir, { recursive: true });
-    Deno.writeTextFileSync(path, "");
-    env.COORD_PROGRESS_FILE = path;
-    unfollow = followProgressFile(path, (line) => progress.note(line));
-  } catch (error) {
-    log.warn("no progress file for update {updateId}: {error}", { ...ids, error: String(error) });
-  }
-  const parser = new StreamParser();
-  progress.start();
-  return {
-    onStdout: (text) => {
-      if (!claudeStream) return;
-      for (const event of parser.push(text)) {
-        if (event.kind === "tool") progress.tool(event.note);
-        else if (event.kind === "text") progress.note(event.note);
-      }
-    },
-    stop: async () => {
-      unfollow();
-      await progress.stop();
-      log.info("update {updateId}: {calls} progress call(s)", { ...ids, calls: progress.calls });
-    },
-  };
 }
