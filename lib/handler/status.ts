@@ -59,69 +59,84 @@ export interface StatusSnapshot {
 
 /** The `/status` reply: a few short lines. */
 export function statusText(snapshot: StatusSnapshot): string {
-  const { beatAt, poll, standing, maxAttempts, now } = snapshot;
+  const { standing, now } = snapshot;
+  const { running, waiting, parked, delivering } = standing;
   const waitingInAll = snapshot.waitingInAll ?? standing.waiting;
-  const lines: string[] = [];
-  const since = (iso: string | undefined) => {
-    const at = iso === undefined ? NaN : Date.parse(iso);
-    return Number.isNaN(at) ? "?" : formatDuration(Math.max(0, now - at));
-  };
-  if (beatAt === undefined) {
-    lines.push("⚠️ No heartbeat from the poll loop.");
-  } else {
-    const age = `${(Math.max(0, now - beatAt.getTime()) / 1000).toFixed(1)} s`;
-    lines.push(
-      poll === undefined
-        ? `Poll loop heartbeat ${age} ago.`
-        : `Up ${
-          since(poll.startedAt)
-        }; poll loop heartbeat ${age} ago; ${poll.live} of ${poll.cap} brain slots busy.`,
-    );
-  }
-  const { running, waiting } = standing;
-  if (running === undefined) {
-    lines.push("Nothing is running in this chat.");
-  } else {
-    const message = (running.update as { message?: { message_id?: number; text?: string } })
-      ?.message;
-    const preview = previewOf(message?.text);
-    lines.push(
-      running.stage === "brain"
-        ? `Working on message ${message?.message_id ?? "?"}${preview} for ${
-          since(running.brainStartedAt)
-        }, attempt ${running.attempt ?? 1} of ${maxAttempts}.`
-        : `Starting message ${message?.message_id ?? "?"}${preview}: fetching its input.`,
-    );
-  }
-  if (waiting > 0 || running !== undefined) {
-    const behind = running === undefined ? "" : " behind it";
-    lines.push(waiting === 1 ? `1 message waits${behind}.` : `${waiting} messages wait${behind}.`);
-  }
-  if (standing.parked !== undefined) {
-    const message = (standing.parked.update as { message?: { message_id?: number } })?.message;
-    const until = Date.parse(standing.parked.parkedUntil ?? "");
-    lines.push(
-      `Message ${message?.message_id ?? "?"} is parked until ${
-        Number.isNaN(until) ? "?" : new Date(until).toISOString().slice(11, 16) + " UTC"
-      } (in ${formatDuration(Math.max(0, until - now))}): its brain asked to be run later.`,
-    );
-  }
-  if (waitingInAll > waiting) lines.push(`${waitingInAll} messages wait in all chats.`);
-  const { costs } = snapshot;
-  if (costs !== undefined && costs.total > 0) {
-    lines.push(
-      `Today's brain cost: ${dollars(costs.chat)} in this chat, ${dollars(costs.total)} in all.`,
-    );
-  }
-  const { delivering } = standing;
-  if (delivering > 0) {
-    lines.push(
-      delivering === 1
-        ? "1 answer waiting to be delivered (Telegram or the network is failing; it keeps trying)."
-        : `${delivering} answers waiting to be delivered (Telegram or the network is failing; it keeps trying).`,
-    );
-  }
-  return lines.join("\n");
+  // The bot first, then this chat, then all chats; a line with nothing to say is left out.
+  const lines = [
+    pollLine(snapshot),
+    runningLine(running, snapshot),
+    waitingLine(waiting, running !== undefined),
+    parked === undefined ? undefined : parkedLine(parked, now),
+    waitingInAll > waiting ? `${waitingInAll} messages wait in all chats.` : undefined,
+    costLine(snapshot.costs),
+    deliveringLine(delivering),
+  ];
+  return lines.filter((line) => line !== undefined).join("\n");
+}
+
+/** The poll loop's heartbeat, and with what it recorded, the uptime and the brain slots. */
+function pollLine(snapshot: Pick<StatusSnapshot, "beatAt" | "poll" | "now">): string {
+  const { beatAt, poll, now } = snapshot;
+  if (beatAt === undefined) return "⚠️ No heartbeat from the poll loop.";
+  const age = `${(Math.max(0, now - beatAt.getTime()) / 1000).toFixed(1)} s`;
+  if (poll === undefined) return `Poll loop heartbeat ${age} ago.`;
+  return `Up ${
+    since(poll.startedAt, now)
+  }; poll loop heartbeat ${age} ago; ${poll.live} of ${poll.cap} brain slots busy.`;
+}
+
+/** The chat's running message, if any: its brain since when and which attempt, or its input. */
+function runningLine(
+  running: JournalEntry | undefined,
+  at: Pick<StatusSnapshot, "maxAttempts" | "now">,
+): string {
+  if (running === undefined) return "Nothing is running in this chat.";
+  const message = (running.update as { message?: { message_id?: number; text?: string } })
+    ?.message;
+  const preview = previewOf(message?.text);
+  return running.stage === "brain"
+    ? `Working on message ${message?.message_id ?? "?"}${preview} for ${
+      since(running.brainStartedAt, at.now)
+    }, attempt ${running.attempt ?? 1} of ${at.maxAttempts}.`
+    : `Starting message ${message?.message_id ?? "?"}${preview}: fetching its input.`;
+}
+
+/** How many wait in this chat; said when any do, or when one runs (then "behind it", even 0). */
+function waitingLine(waiting: number, behindRunning: boolean): string | undefined {
+  if (waiting <= 0 && !behindRunning) return undefined;
+  const behind = behindRunning ? " behind it" : "";
+  return waiting === 1 ? `1 message waits${behind}.` : `${waiting} messages wait${behind}.`;
+}
+
+/** A message parked until a usage limit's reset: until when (UTC), and in how long. */
+function parkedLine(parked: JournalEntry, now: number): string {
+  const message = (parked.update as { message?: { message_id?: number } })?.message;
+  const until = Date.parse(parked.parkedUntil ?? "");
+  return `Message ${message?.message_id ?? "?"} is parked until ${
+    Number.isNaN(until) ? "?" : new Date(until).toISOString().slice(11, 16) + " UTC"
+  } (in ${formatDuration(Math.max(0, until - now))}): its brain asked to be run later.`;
+}
+
+/** Today's brain cost, once there is any. */
+function costLine(costs: StatusSnapshot["costs"]): string | undefined {
+  return costs !== undefined && costs.total > 0
+    ? `Today's brain cost: ${dollars(costs.chat)} in this chat, ${dollars(costs.total)} in all.`
+    : undefined;
+}
+
+/** Answers decided but held up on their way, when there are any. */
+function deliveringLine(delivering: number): string | undefined {
+  if (delivering <= 0) return undefined;
+  return delivering === 1
+    ? "1 answer waiting to be delivered (Telegram or the network is failing; it keeps trying)."
+    : `${delivering} answers waiting to be delivered (Telegram or the network is failing; it keeps trying).`;
+}
+
+/** How long ago `iso` was, "?" when there is no time or it can't be read. */
+function since(iso: string | undefined, now: number): string {
+  const at = iso === undefined ? NaN : Date.parse(iso);
+  return Number.isNaN(at) ? "?" : formatDuration(Math.max(0, now - at));
 }
 
 function previewOf(text: string | undefined): string {
