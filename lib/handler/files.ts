@@ -34,7 +34,10 @@ export interface DownloadOptions {
 /** The saved file's path, or why there is none (a phrase for the person). */
 export type Download =
   | { ok: true; path: string }
-  | { ok: false; tooBig: boolean; timedOut?: boolean; reason: string };
+  | DownloadFailure;
+
+/** Why a file could not be fetched. */
+export type DownloadFailure = { ok: false; tooBig: boolean; timedOut?: boolean; reason: string };
 
 /**
  * Fetches a file with `getFile` and its download link, and saves it, within the deadlines. Never
@@ -77,36 +80,17 @@ function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
+/** `getFile`, then the file itself, streamed to where `saveAs` says; see {@linkcode downloadFile}. */
 async function fetchFile(
   options: DownloadOptions,
   signal: AbortSignal,
   progress: () => void,
 ): Promise<Download> {
-  const { api, token, apiRoot, fileId, knownSize, saveAs, what } = options;
-  const tooBig = {
-    ok: false,
-    tooBig: true,
-    reason: `${what} is over Telegram's 20 MB download limit for bots`,
-  } as const;
-  if (knownSize !== undefined && knownSize > MAX_DOWNLOAD_BYTES) return tooBig;
-  let filePath: string | undefined;
-  try {
-    filePath = (await api.getFile(fileId, apiSignal(signal))).file_path;
-  } catch (error) {
-    if (isBadRequest(error, /file is too big/i)) return tooBig;
-    return {
-      ok: false,
-      tooBig: false,
-      reason: `Telegram did not hand over ${what} (${describeError(error)})`,
-    };
-  }
-  if (filePath === undefined) {
-    return {
-      ok: false,
-      tooBig: false,
-      reason: `Telegram did not give a download path for ${what}`,
-    };
-  }
+  const { token, apiRoot, knownSize, saveAs, what } = options;
+  if (knownSize !== undefined && knownSize > MAX_DOWNLOAD_BYTES) return tooBig(what);
+  const located = await filePathOf(options, signal);
+  if (!located.ok) return located;
+  const { filePath } = located;
   const failed = (detail: string): Download => ({
     ok: false,
     tooBig: false,
@@ -125,20 +109,67 @@ async function fetchFile(
   }
   const path = await saveAs(filePath);
   try {
-    // Streamed to the file: a 20 MB document need not sit in memory.
-    const file = await Deno.open(path, { write: true, create: true, truncate: true });
-    const counted = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        progress();
-        controller.enqueue(chunk);
-      },
-    });
-    await response.body.pipeThrough(counted, { signal }).pipeTo(file.writable, { signal });
+    await saveBody(response.body, path, { signal, progress });
   } catch (error) {
     await Deno.remove(path).catch(() => {});
     return failed(describeError(error));
   }
   return { ok: true, path };
+}
+
+function tooBig(what: string): DownloadFailure {
+  return {
+    ok: false,
+    tooBig: true,
+    reason: `${what} is over Telegram's 20 MB download limit for bots`,
+  };
+}
+
+/** Where Telegram keeps the file (its `file_path`), from `getFile`; or why it won't say. */
+async function filePathOf(
+  options: DownloadOptions,
+  signal: AbortSignal,
+): Promise<{ ok: true; filePath: string } | DownloadFailure> {
+  const { api, fileId, what } = options;
+  let filePath: string | undefined;
+  try {
+    filePath = (await api.getFile(fileId, apiSignal(signal))).file_path;
+  } catch (error) {
+    if (isBadRequest(error, /file is too big/i)) return tooBig(what);
+    return {
+      ok: false,
+      tooBig: false,
+      reason: `Telegram did not hand over ${what} (${describeError(error)})`,
+    };
+  }
+  if (filePath === undefined) {
+    return {
+      ok: false,
+      tooBig: false,
+      reason: `Telegram did not give a download path for ${what}`,
+    };
+  }
+  return { ok: true, filePath };
+}
+
+/**
+ * Streams `body` to the file at `path` (a 20 MB document need not sit in memory), telling
+ * `progress` of each chunk: the stall deadline starts over. Throws when the transfer fails.
+ */
+async function saveBody(
+  body: ReadableStream<Uint8Array>,
+  path: string,
+  transfer: { signal: AbortSignal; progress: () => void },
+): Promise<void> {
+  const { signal, progress } = transfer;
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const counted = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      progress();
+      controller.enqueue(chunk);
+    },
+  });
+  await body.pipeThrough(counted, { signal }).pipeTo(file.writable, { signal });
 }
 
 /** The brain's text for a message with attachments: the caption, then one line per file. */
