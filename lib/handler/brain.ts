@@ -135,15 +135,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
       killGraceMs,
       onSpawn,
       onStdout,
-      // Whatever the attempt left behind, in its group or out of it (setsid), goes with it.
-      afterExit: async () => {
-        try {
-          const killed = await sweep({ run });
-          if (killed.length > 0) onSweep?.({ killed });
-        } catch (error) {
-          onSweep?.({ killed: [], error: String(error) });
-        }
-      },
+      afterExit: () => sweepRun(run, onSweep),
     });
     const verdict = parse(result, timeoutMs);
     if (verdict.ok) return { ...verdict, attempts: attempt };
@@ -156,6 +148,16 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     }
   }
   return { ok: false, failure, attempts: maxAttempts, aborted: false };
+}
+
+/** Kills whatever an attempt left behind, in its group or out of it (setsid): all of its marker. */
+async function sweepRun(run: string, onSweep: BrainOptions["onSweep"]): Promise<void> {
+  try {
+    const killed = await sweep({ run });
+    if (killed.length > 0) onSweep?.({ killed });
+  } catch (error) {
+    onSweep?.({ killed: [], error: String(error) });
+  }
 }
 
 function logSweep(report: { killed: number[]; error?: string }) {
