@@ -10,7 +10,8 @@
  * @module
  */
 
-import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/shared/config.ts";
+import { type Config, loadConfig } from "./lib/shared/config.ts";
+import { ConfigError, EX_CONFIG } from "./lib/shared/config_values.ts";
 import { DESK_ROLE_ENV } from "./lib/shared/desk_protocol.ts";
 import { runDesk, writeReport } from "./lib/handler/desk.ts";
 import { handleMessage, reportCrash } from "./lib/handler/handle.ts";

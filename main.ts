@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type Config, ConfigError, EX_CONFIG, loadConfig } from "./lib/shared/config.ts";
+import { type Config, loadConfig } from "./lib/shared/config.ts";
+import { ConfigError, EX_CONFIG } from "./lib/shared/config_values.ts";
 import { runHealthCommand } from "./lib/loop/health.ts";
 import { prepareState, tidyAttachments } from "./lib/loop/startup.ts";
 import { SystemdNotifier } from "./lib/loop/notify.ts";

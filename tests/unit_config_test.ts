@@ -1,11 +1,13 @@
 /**
- * Unit tests for `lib/shared/config.ts`: `parseConfig()` against a fake environment and fake files.
+ * Unit tests for `lib/shared/config.ts`: `parseConfig()` against a fake environment and fake files
+ * (which also tests `config_values.ts` and `config_files.ts`, through it).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type Config, ConfigError, type ConfigSources, parseConfig } from "../lib/shared/config.ts";
+import { type Config, type ConfigSources, parseConfig } from "../lib/shared/config.ts";
+import { ConfigError } from "../lib/shared/config_values.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 

@@ -4,11 +4,32 @@
  * Every malformed or missing setting is a {@linkcode ConfigError} that names its variable; the
  * entry points turn it into one line on stderr and exit status 78 (EX_CONFIG).
  *
+ * This module is the table: which variable fills which field, and its default (`parseConfig`), and
+ * the one place that reads the real environment (`loadConfig`). Every variable the bot reads is
+ * named here (the packaging test reads them from this file). Parsing one value is
+ * `config_values.ts`; the token and the folders, checked against the system, `config_files.ts`.
+ *
  * @module
  */
 
-/** Exit status for a configuration error (sysexits.h EX_CONFIG). */
-export const EX_CONFIG = 78;
+import {
+  checkLockDir,
+  defaultLockDir,
+  defaultStateDir,
+  type FolderInfo,
+  readToken,
+} from "./config_files.ts";
+import {
+  ConfigError,
+  type NumberRule,
+  parseArgv,
+  parseChatIds,
+  parseFlag,
+  parseNumber,
+  parseRootUrl,
+  parseSecondsAsMs,
+  parseUserIds,
+} from "./config_values.ts";
 
 /** The validated configuration shared by the poll loop and the handlers. */
 export interface Config {
@@ -70,18 +91,6 @@ export interface Config {
   showCost: boolean;
 }
 
-/** A setting that is missing or malformed. */
-export class ConfigError extends Error {
-  /** The environment variable at fault. */
-  readonly variable: string;
-
-  constructor(variable: string, message: string) {
-    super(message);
-    this.name = "ConfigError";
-    this.variable = variable;
-  }
-}
-
 /** Where {@linkcode parseConfig} reads from: passed in so that it stays pure and testable. */
 export interface ConfigSources {
   /** The environment. */
@@ -96,7 +105,7 @@ export interface ConfigSources {
    * The owner and mode of a folder, or null when it doesn't exist. When given, the lock folder is
    * checked with it: it must be ours and writable by nobody else.
    */
-  folderInfo?(path: string): { uid: number | null; mode: number | null } | null;
+  folderInfo?(path: string): FolderInfo | null;
 }
 
 /** Environment variables that carry the token: they never reach a brain. */
@@ -117,16 +126,19 @@ export const POLL_PROCESS_VARIABLES: readonly string[] = [
 /** The brain when `COORD_BRAIN_CMD` is not set: the Claude Code CLI in print mode. */
 const DEFAULT_BRAIN_COMMAND: readonly string[] = ["claude", "-p"];
 
-/** Telegram's token shape: the bot id, a colon, a secret of URL-safe characters. */
-const TOKEN_PATTERN = /^\d+:[A-Za-z0-9_-]+$/;
-
-/** Parses and validates the whole configuration; throws {@linkcode ConfigError} on the first fault. */
+/**
+ * Parses and validates the whole configuration; throws {@linkcode ConfigError} on the first fault.
+ *
+ * The returned object is the settings table: each field, the variable it comes from, its default.
+ */
 export function parseConfig(sources: ConfigSources): Config {
-  const { env } = sources;
   const get = (name: string) => {
-    const value = env[name]?.trim();
+    const value = sources.env[name]?.trim();
     return value === "" ? undefined : value;
   };
+  const number = (name: string, rule: NumberRule) => parseNumber(name, get(name), rule);
+  const seconds = (name: string, rule: { fallback: number; min: number }) =>
+    parseSecondsAsMs(name, get(name), rule);
 
   const personaFile = get("COORD_PERSONA_FILE");
   if (personaFile !== undefined && !sources.isReadableFile(personaFile)) {
@@ -136,84 +148,47 @@ export function parseConfig(sources: ConfigSources): Config {
     );
   }
   const customBrain = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD"));
-  const brainCommand = customBrain ?? defaultBrainCommand(personaFile);
-  const transcribe = get("COORD_TRANSCRIBE_CMD");
   const stateDir = get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME"));
   const lockDir = get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid);
-  if (sources.folderInfo !== undefined) checkLockDir(lockDir, sources);
+  if (sources.folderInfo !== undefined) {
+    checkLockDir(lockDir, { info: sources.folderInfo(lockDir), uid: () => sources.uid() });
+  }
 
   return {
-    token: parseToken(sources),
-    authorizedUserIds: parseUserIds(get("COORD_AUTHORIZED_USER_IDS")),
-    allowedChatIds: parseChatIds(get("COORD_ALLOWED_CHAT_IDS")),
+    token: readToken({
+      direct: get("TELEGRAM_BOT_TOKEN"),
+      file: get("TELEGRAM_BOT_TOKEN_FILE"),
+      readTextFile: (path) => sources.readTextFile(path),
+    }),
+    authorizedUserIds: parseUserIds("COORD_AUTHORIZED_USER_IDS", get("COORD_AUTHORIZED_USER_IDS")),
+    allowedChatIds: parseChatIds("COORD_ALLOWED_CHAT_IDS", get("COORD_ALLOWED_CHAT_IDS")),
     brainWorkdir: get("COORD_BRAIN_WORKDIR") ?? `${stateDir.replace(/\/+$/, "")}/brain`,
-    apiRoot: parseApiRoot(get("COORD_API_ROOT") ?? "https://api.telegram.org"),
-    brainCommand,
+    apiRoot: parseRootUrl("COORD_API_ROOT", get("COORD_API_ROOT") ?? "https://api.telegram.org"),
+    brainCommand: customBrain ?? defaultBrainCommand(personaFile),
     personaFile,
-    brainTimeoutMs: parseNumber("COORD_BRAIN_TIMEOUT_S", get("COORD_BRAIN_TIMEOUT_S"), {
-      fallback: 300,
-      integer: false,
-      min: 0.001,
-    }) * 1000,
-    brainMaxAttempts: parseNumber("COORD_BRAIN_MAX_ITERS", get("COORD_BRAIN_MAX_ITERS"), {
-      fallback: 3,
-      min: 1,
-    }),
-    maxConcurrentHandlers: parseNumber(
-      "COORD_MAX_CONCURRENT_BRAINS",
-      get("COORD_MAX_CONCURRENT_BRAINS"),
-      { fallback: 4, min: 1 },
-    ),
-    maxBacklog: parseNumber("COORD_MAX_BACKLOG", get("COORD_MAX_BACKLOG"), {
-      fallback: 1000,
-      min: 1,
-    }),
-    downloadTimeoutMs: parseNumber("COORD_DOWNLOAD_TIMEOUT_S", get("COORD_DOWNLOAD_TIMEOUT_S"), {
-      fallback: 600,
-      integer: false,
-      min: 0.001,
-    }) * 1000,
-    downloadStallMs: parseNumber("COORD_DOWNLOAD_STALL_S", get("COORD_DOWNLOAD_STALL_S"), {
-      fallback: 60,
-      integer: false,
-      min: 0.001,
-    }) * 1000,
-    transcribeTimeoutMs: parseNumber(
-      "COORD_TRANSCRIBE_TIMEOUT_S",
-      get("COORD_TRANSCRIBE_TIMEOUT_S"),
-      { fallback: 300, integer: false, min: 0.001 },
-    ) * 1000,
-    replyPatienceMs: parseNumber("COORD_REPLY_PATIENCE_S", get("COORD_REPLY_PATIENCE_S"), {
-      fallback: 3600,
-      integer: false,
-      min: 0,
-    }) * 1000,
-    maxReplyParts: parseNumber("COORD_MAX_REPLY_PARTS", get("COORD_MAX_REPLY_PARTS"), {
-      fallback: 5,
-      min: 1,
-    }),
+    brainTimeoutMs: seconds("COORD_BRAIN_TIMEOUT_S", { fallback: 300, min: 0.001 }),
+    brainMaxAttempts: number("COORD_BRAIN_MAX_ITERS", { fallback: 3, min: 1 }),
+    maxConcurrentHandlers: number("COORD_MAX_CONCURRENT_BRAINS", { fallback: 4, min: 1 }),
+    maxBacklog: number("COORD_MAX_BACKLOG", { fallback: 1000, min: 1 }),
+    downloadTimeoutMs: seconds("COORD_DOWNLOAD_TIMEOUT_S", { fallback: 600, min: 0.001 }),
+    downloadStallMs: seconds("COORD_DOWNLOAD_STALL_S", { fallback: 60, min: 0.001 }),
+    transcribeTimeoutMs: seconds("COORD_TRANSCRIBE_TIMEOUT_S", { fallback: 300, min: 0.001 }),
+    replyPatienceMs: seconds("COORD_REPLY_PATIENCE_S", { fallback: 3600, min: 0 }),
+    maxReplyParts: number("COORD_MAX_REPLY_PARTS", { fallback: 5, min: 1 }),
     lockDir,
     stateDir,
-    transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", transcribe),
-    pollTimeoutS: parsePollTimeout(get("COORD_POLL_TIMEOUT_S")),
-    poisonLimit: parseNumber("COORD_POISON_LIMIT", get("COORD_POISON_LIMIT"), {
-      fallback: 3,
-      min: 1,
-    }),
-    spareHandlers: parseNumber("COORD_SPARE_HANDLERS", get("COORD_SPARE_HANDLERS"), {
-      fallback: 1,
-      min: 0,
-      max: 16,
-    }),
-    waitNoteMs: parseNumber("COORD_WAIT_NOTE_S", get("COORD_WAIT_NOTE_S"), {
-      fallback: 60,
-      integer: false,
-      min: 0,
-    }) * 1000,
+    transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", get("COORD_TRANSCRIBE_CMD")),
+    pollTimeoutS: number("COORD_POLL_TIMEOUT_S", POLL_TIMEOUT_RULE),
+    poisonLimit: number("COORD_POISON_LIMIT", { fallback: 3, min: 1 }),
+    spareHandlers: number("COORD_SPARE_HANDLERS", { fallback: 1, min: 0, max: 16 }),
+    waitNoteMs: seconds("COORD_WAIT_NOTE_S", { fallback: 60, min: 0 }),
     claudeSessions: customBrain === undefined,
     showCost: parseFlag("COORD_SHOW_COST", get("COORD_SHOW_COST")),
   };
 }
+
+/** `COORD_POLL_TIMEOUT_S`: read by `parseConfig` and by the health check alike. */
+const POLL_TIMEOUT_RULE: NumberRule = { fallback: 30, min: 0, max: 50 };
 
 /** The settings `forge-coordinator health` needs: no token, no network. */
 export interface HealthSettings {
@@ -228,237 +203,18 @@ export function parseHealthSettings(
   const get = (name: string) => env[name]?.trim() || undefined;
   return {
     stateDir: get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME")),
-    pollTimeoutS: parsePollTimeout(get("COORD_POLL_TIMEOUT_S")),
+    pollTimeoutS: parseNumber(
+      "COORD_POLL_TIMEOUT_S",
+      get("COORD_POLL_TIMEOUT_S"),
+      POLL_TIMEOUT_RULE,
+    ),
   };
-}
-
-/**
- * Splits a command line: a JSON array of strings when it starts with `[`, else whitespace-separated
- * words. Returns `undefined` when unset.
- */
-function parseArgv(variable: string, value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  let argv: unknown;
-  if (value.startsWith("[")) {
-    try {
-      argv = JSON.parse(value);
-    } catch {
-      throw new ConfigError(variable, `Cannot parse ${variable}: invalid JSON array "${value}"`);
-    }
-    if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string")) {
-      throw new ConfigError(
-        variable,
-        `Cannot parse ${variable}: expected a JSON array of strings, got "${value}"`,
-      );
-    }
-  } else {
-    argv = value.split(/\s+/);
-  }
-  const words = argv as string[];
-  if (words.length === 0 || words[0] === "") {
-    throw new ConfigError(variable, `Cannot parse ${variable}: the command is empty`);
-  }
-  return words;
-}
-
-function parsePollTimeout(value: string | undefined): number {
-  return parseNumber("COORD_POLL_TIMEOUT_S", value, { fallback: 30, min: 0, max: 50 });
 }
 
 function defaultBrainCommand(personaFile: string | undefined): string[] {
   return personaFile === undefined
     ? [...DEFAULT_BRAIN_COMMAND]
     : [...DEFAULT_BRAIN_COMMAND, "--append-system-prompt-file", personaFile];
-}
-
-function parseToken(sources: ConfigSources): string {
-  const { env } = sources;
-  const direct = env.TELEGRAM_BOT_TOKEN?.trim() || undefined;
-  const file = env.TELEGRAM_BOT_TOKEN_FILE?.trim() || undefined;
-  if (direct !== undefined && file !== undefined) {
-    throw new ConfigError(
-      "TELEGRAM_BOT_TOKEN",
-      "Cannot use both TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_TOKEN_FILE: set only one",
-    );
-  }
-  if (direct !== undefined) return checkToken("TELEGRAM_BOT_TOKEN", direct);
-  if (file === undefined) {
-    throw new ConfigError(
-      "TELEGRAM_BOT_TOKEN",
-      "Missing TELEGRAM_BOT_TOKEN: set it, or TELEGRAM_BOT_TOKEN_FILE to a file that holds it",
-    );
-  }
-  let text: string;
-  try {
-    text = sources.readTextFile(file);
-  } catch (error) {
-    const reason = error instanceof Error ? error.name : "unreadable";
-    throw new ConfigError(
-      "TELEGRAM_BOT_TOKEN_FILE",
-      `Cannot read TELEGRAM_BOT_TOKEN_FILE: "${file}" (${reason})`,
-    );
-  }
-  return checkToken("TELEGRAM_BOT_TOKEN_FILE", text.trim());
-}
-
-function checkToken(variable: string, token: string): string {
-  // The value itself is never echoed: it is (almost) a secret even when malformed.
-  if (!TOKEN_PATTERN.test(token)) {
-    throw new ConfigError(
-      variable,
-      `Cannot parse ${variable}: expected a bot token like "123456:ABC-DEF...", got ${token.length} characters of another shape`,
-    );
-  }
-  return token;
-}
-
-function parseUserIds(value: string | undefined): Set<number> {
-  const variable = "COORD_AUTHORIZED_USER_IDS";
-  if (value === undefined) {
-    throw new ConfigError(
-      variable,
-      `Missing ${variable}: set the Telegram user ids allowed to talk`,
-    );
-  }
-  const ids = new Set<number>();
-  for (const part of value.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
-    const id = Number(part);
-    if (!/^\d+$/.test(part) || !Number.isSafeInteger(id) || id <= 0) {
-      throw new ConfigError(
-        variable,
-        `Cannot parse ${variable}: expected comma-separated positive user ids, got "${part}"`,
-      );
-    }
-    ids.add(id);
-  }
-  if (ids.size === 0) {
-    throw new ConfigError(variable, `Cannot parse ${variable}: no user id in "${value}"`);
-  }
-  return ids;
-}
-
-function parseChatIds(value: string | undefined): Set<number> | undefined {
-  const variable = "COORD_ALLOWED_CHAT_IDS";
-  if (value === undefined) return undefined;
-  const ids = new Set<number>();
-  for (const part of value.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
-    const id = Number(part);
-    if (!/^-?\d+$/.test(part) || !Number.isSafeInteger(id) || id === 0) {
-      throw new ConfigError(
-        variable,
-        `Cannot parse ${variable}: expected comma-separated chat ids (groups negative), got "${part}"`,
-      );
-    }
-    ids.add(id);
-  }
-  if (ids.size === 0) {
-    throw new ConfigError(variable, `Cannot parse ${variable}: no chat id in "${value}"`);
-  }
-  return ids;
-}
-
-/**
- * Refuses a lock folder another local user could write into: they could plant symlinks named like
- * the next lock files or tickets, or a ticket that blocks every turn. A missing folder is let
- * through: the handlers then warn and answer without the lock.
- */
-function checkLockDir(lockDir: string, sources: ConfigSources): void {
-  const variable = "COORD_LOCK_DIR";
-  const info = sources.folderInfo!(lockDir);
-  if (info === null) return;
-  const uid = sources.uid();
-  if (info.uid !== null && uid !== null && info.uid !== uid) {
-    throw new ConfigError(
-      variable,
-      `Cannot use ${variable} "${lockDir}": it belongs to user ${info.uid}, not to us (${uid}); use a folder of our own such as $XDG_RUNTIME_DIR`,
-    );
-  }
-  if (info.mode !== null && (info.mode & 0o022) !== 0) {
-    const mode = (info.mode & 0o7777).toString(8).padStart(4, "0");
-    throw new ConfigError(
-      variable,
-      `Cannot use ${variable} "${lockDir}": mode ${mode} lets other users write in it; use a folder only we can write (chmod 700), such as $XDG_RUNTIME_DIR`,
-    );
-  }
-}
-
-function parseApiRoot(value: string): string {
-  const variable = "COORD_API_ROOT";
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(
-      variable,
-      `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(
-      variable,
-      `Cannot parse ${variable}: expected an http(s) URL, got "${value}"`,
-    );
-  }
-  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
-    throw new ConfigError(
-      variable,
-      `Cannot parse ${variable}: expected a plain root URL without query or credentials, got "${value}"`,
-    );
-  }
-  return url.href.replace(/\/+$/, "");
-}
-
-function parseFlag(variable: string, value: string | undefined): boolean {
-  if (value === undefined || value === "0") return false;
-  if (value === "1") return true;
-  throw new ConfigError(variable, `Cannot parse ${variable}: expected 0 or 1, got "${value}"`);
-}
-
-interface NumberRule {
-  fallback: number;
-  /** Default: true. */
-  integer?: boolean;
-  min: number;
-  max?: number;
-}
-
-function parseNumber(variable: string, value: string | undefined, rule: NumberRule): number {
-  const { fallback, integer = true, min, max = Number.MAX_SAFE_INTEGER } = rule;
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  const shapeOk = integer ? /^\d+$/.test(value) : /^\d+(\.\d+)?$/.test(value);
-  if (!shapeOk || !Number.isFinite(n) || n < min || n > max) {
-    const kind = integer ? "an integer" : "a number";
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(
-      variable,
-      `Cannot parse ${variable}: expected ${kind} ${range}, got "${value}"`,
-    );
-  }
-  return n;
-}
-
-function defaultLockDir(runtimeDir: string | undefined, getUid: () => number | null): string {
-  if (runtimeDir !== undefined) return runtimeDir;
-  const uid = getUid();
-  if (uid === null) {
-    throw new ConfigError(
-      "COORD_LOCK_DIR",
-      "Missing COORD_LOCK_DIR: no XDG_RUNTIME_DIR and no uid",
-    );
-  }
-  return `/run/user/${uid}`;
-}
-
-function defaultStateDir(stateHome: string | undefined, home: string | undefined): string {
-  if (stateHome !== undefined) return `${stateHome}/forge-coordinator`;
-  if (home === undefined) {
-    throw new ConfigError(
-      "COORD_STATE_DIR",
-      "Missing COORD_STATE_DIR: no XDG_STATE_HOME and no HOME",
-    );
-  }
-  return `${home}/.local/state/forge-coordinator`;
 }
 
 /** Options for {@linkcode loadConfig}. */
@@ -496,7 +252,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   });
 }
 
-function folderInfo(path: string): { uid: number | null; mode: number | null } | null {
+function folderInfo(path: string): FolderInfo | null {
   try {
     const info = Deno.statSync(path);
     return { uid: info.uid, mode: info.mode };
