@@ -16,9 +16,10 @@ import { Dispatcher } from "./lib/loop/dispatch.ts";
 import { Heartbeat } from "./lib/shared/heartbeat.ts";
 import { handlerLaunch } from "./lib/loop/launch.ts";
 import { getLog, logUncaught, setupLogging } from "./lib/shared/log.ts";
-import { FatalPollError, POLL_SLACK_S, Poller, runPollLoop } from "./lib/loop/poll.ts";
+import { runPollLoop } from "./lib/loop/poll.ts";
+import { FatalPollError, POLL_SLACK_S, Poller } from "./lib/loop/poller.ts";
 import { apiSignal, classifyFailure, createApi, describeError } from "./lib/shared/telegram.ts";
-import { sleep, within } from "./lib/shared/abort.ts";
+import { delay, isAbortOf, within } from "./lib/shared/abort.ts";
 import { Intake } from "./lib/loop/intake.ts";
 import { Journal } from "./lib/shared/journal.ts";
 import { DeskLink } from "./lib/loop/desk_link.ts";
@@ -153,7 +154,8 @@ const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
 desk.start();
 // Known before the first batch is routed, unless Telegram is slow to say (then it is learnt later).
-await within(learnUsername(), 5000, stop.signal);
+// learnUsername() ends by itself on a stop.
+await within(learnUsername(), 5000);
 dispatcher.warmUp();
 // Messages of an earlier run wait in the journal; starting them needs no poll.
 intake.drain();
@@ -204,7 +206,10 @@ await notifier.flush();
 log.info("stopped");
 Deno.exit(exitCode);
 
-/** Asks Telegram for the bot's username (`getMe`), again every 10 s until it answers. */
+/**
+ * Asks Telegram for the bot's username (`getMe`), again every 10 s until it answers or the bot
+ * stops.
+ */
 async function learnUsername() {
   while (!stop.signal.aborted && botUsername === undefined) {
     try {
@@ -216,7 +221,9 @@ async function learnUsername() {
       log.warn("getMe failed ({error}); commands for other bots are taken as ours meanwhile", {
         error: describeError(error),
       });
-      await sleep(10_000, stop.signal);
+      await delay(10_000, { signal: stop.signal }).catch((error) => {
+        if (!isAbortOf(stop.signal, error)) throw error;
+      });
     }
   }
 }

@@ -7,7 +7,7 @@
  */
 
 import type { BotApiSimulator } from "../tests/sim/simulator.ts";
-import { sleep } from "../lib/shared/abort.ts";
+import { delay, isAbortOf } from "../lib/shared/abort.ts";
 import { descendants, memory } from "./_proc.ts";
 import { send, type SentMessage, waitForEmoji, waitForReplies } from "./_record.ts";
 
@@ -207,7 +207,7 @@ export async function backlog(ctx: WorkloadContext, options: BacklogOptions): Pr
   if (sent.unanswered.length > 0) return sent;
   const pause = async () => {
     // The person's pace: time is the input here.
-    if (!(await sleep(gapMs, ctx.signal))) ctx.signal.throwIfAborted();
+    await delay(gapMs, { signal: ctx.signal });
   };
   for (let i = 1; i <= count; i++) {
     await pause();
@@ -237,10 +237,11 @@ export async function waitFor(check: () => boolean, options: WaitForOptions): Pr
   const { timeoutMs, signal, description, intervalMs = 10 } = options;
   const deadline = AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]);
   while (!check()) {
-    if (!(await sleep(intervalMs, deadline))) {
+    await delay(intervalMs, { signal: deadline }).catch((error) => {
       signal.throwIfAborted();
+      if (!isAbortOf(deadline, error)) throw error;
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}`);
-    }
+    });
   }
 }
 
@@ -264,13 +265,19 @@ export async function sampleHandlerPeaks(
 ): Promise<HandlerPeaks> {
   const { intervalMs, signal } = options;
   const peaks = new Map<number, number>();
-  do {
-    for (const child of descendants(pid)) {
-      if (child.comm !== "deno") continue;
-      const hwm = memory(child.pid)?.hwmKiB;
-      if (hwm !== undefined) peaks.set(child.pid, Math.max(hwm, peaks.get(child.pid) ?? 0));
+  try {
+    while (true) {
+      for (const child of descendants(pid)) {
+        if (child.comm !== "deno") continue;
+        const hwm = memory(child.pid)?.hwmKiB;
+        if (hwm !== undefined) peaks.set(child.pid, Math.max(hwm, peaks.get(child.pid) ?? 0));
+      }
+      await delay(intervalMs, { signal });
     }
-  } while (await sleep(intervalMs, signal));
+  } catch (error) {
+    // The stop is this sampler's end.
+    if (!isAbortOf(signal, error)) throw error;
+  }
   const values = [...peaks.values()].sort((a, b) => a - b);
   return {
     seen: values.length,

@@ -73,7 +73,7 @@ async function reapAll(d: Dispatcher, count: number): Promise<ChildRecord[]> {
     reaped.push(...d.reap());
     if (reaped.length === count) break;
     if (deadline.aborted) throw new Error(`Only ${reaped.length} of ${count} children exited`);
-    await d.waitForExit(1000, deadline);
+    await d.waitForExit(1000);
   }
   return reaped;
 }
@@ -123,7 +123,7 @@ Deno.test("Dispatcher keeps count of live handlers against the cap", async () =>
   assert.deepEqual(d.children.map((c) => c.updateId), [2]);
 });
 
-Deno.test("Dispatcher.waitForExit() resolves false at its deadline and on abort", async (t) => {
+Deno.test("Dispatcher.waitForExit() resolves false at its deadline, and rejects on abort", async (t) => {
   await using dir = await tempDir();
   await using d = dispatcher(untilGo(dir.path));
   d.spawn("1", META);
@@ -134,16 +134,16 @@ Deno.test("Dispatcher.waitForExit() resolves false at its deadline and on abort"
     assert.ok(performance.now() - started >= 150);
   });
 
-  await t.step("false as soon as the signal aborts", async () => {
+  await t.step("rejects with the signal's reason as soon as it aborts", async () => {
     const controller = new AbortController();
     const waiting = d.waitForExit(60_000, controller.signal);
     controller.abort();
     const deadline = AbortSignal.timeout(5000);
     const result = await Promise.race([
-      waiting,
+      waiting.catch((error) => error === controller.signal.reason ? "stopped" : error),
       new Promise<string>((resolve) => deadline.addEventListener("abort", () => resolve("hung"))),
     ]);
-    assert.equal(result, false);
+    assert.equal(result, "stopped");
   });
 
   await t.step("true when one does exit", async () => {

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { checkHealth, healthThresholdMs } from "../lib/loop/health.ts";
-import { POLL_SLACK_S } from "../lib/loop/poll.ts";
+import { POLL_SLACK_S } from "../lib/loop/poller.ts";
 import { Heartbeat } from "../lib/shared/heartbeat.ts";
 import { tempDir } from "./_helpers.ts";
 

@@ -14,6 +14,11 @@ import { tempDir, waitUntil } from "./_helpers.ts";
 
 const CHAT = 42;
 
+/** What the poll loop does with a batch: accept it (the 👀s), then journal what was accepted. */
+function take(intake: Intake, ...updates: unknown[]) {
+  for (const accepted of intake.accept(updates)) intake.record(accepted);
+}
+
 /** A dispatcher that records spawns instead of starting processes. */
 class FakeDispatcher {
   free: number;
@@ -103,7 +108,7 @@ async function setup(options: Partial<IntakeOptions> & { free?: number } = {}) {
   };
   /** Routes updates, reports every 👀 at once, and releases them. */
   const arrive = (...updates: unknown[]) => {
-    for (const update of updates) intake.route(update);
+    take(intake, ...updates);
     for (const update of updates) intake.acked((update as { update_id: number }).update_id);
     intake.release();
   };
@@ -122,11 +127,13 @@ async function setup(options: Partial<IntakeOptions> & { free?: number } = {}) {
   };
 }
 
-Deno.test("Intake.route() asks for the 👀 at once and journals; nothing starts before release()", async () => {
+Deno.test("Intake.accept() asks for the 👀 at once, record() journals; nothing starts before release()", async () => {
   await using s = await setup();
-  s.intake.route(message(1));
-  s.intake.route(message(2, 43));
-  assert.deepEqual(s.desk.log, ["ack 1", "ack 2"], "acknowledged at route(), before release()");
+  const accepted = s.intake.accept([message(1), message(2, 43)]);
+  assert.deepEqual(s.desk.log, ["ack 1", "ack 2"], "acknowledged at accept()");
+  assert.deepEqual(s.journal.list(), [], "with no disk on the way");
+  assert.deepEqual(accepted.map((a) => a.updateId), [1, 2]);
+  for (const a of accepted) s.intake.record(a);
   assert.deepEqual(s.journal.list().map((e) => [e.updateId, e.stage]), [
     [1, "received"],
     [2, "received"],
@@ -144,13 +151,13 @@ Deno.test("Intake.route() asks for the 👀 at once and journals; nothing starts
   assert.deepEqual(s.dispatcher.ids, [1, 2], "a batch is handed on once");
 });
 
-Deno.test("Intake.route() ignores unauthorized senders, other updates and duplicates", async () => {
+Deno.test("Intake.accept() ignores unauthorized senders, other updates and duplicates", async () => {
   await using s = await setup();
-  s.intake.route(message(1, 666, "hi", 666));
-  s.intake.route({ update_id: 2, channel_post: {} });
-  s.intake.route("garbage");
-  s.intake.route(message(3));
-  s.intake.route(message(4));
+  take(s.intake, message(1, 666, "hi", 666));
+  take(s.intake, { update_id: 2, channel_post: {} });
+  take(s.intake, "garbage");
+  take(s.intake, message(3));
+  take(s.intake, message(4));
   assert.deepEqual(s.desk.log, ["ack 3", "ack 4"], "a 👀 for each authorized message only");
   s.intake.release();
   s.intake.acked(3);
@@ -158,8 +165,8 @@ Deno.test("Intake.route() ignores unauthorized senders, other updates and duplic
   assert.deepEqual(s.dispatcher.ids, [3]);
   assert.deepEqual(s.journal.list().map((e) => e.updateId), [3, 4]);
   // Telegram delivers both again (their offset was not confirmed).
-  s.intake.route(message(3));
-  s.intake.route(message(4));
+  take(s.intake, message(3));
+  take(s.intake, message(4));
   s.intake.release();
   assert.deepEqual(s.desk.log, ["ack 3", "ack 4"], "no second 👀, running or waiting");
   assert.equal(s.intake.size, 2, "queued once");
@@ -220,7 +227,7 @@ Deno.test("Intake starts the oldest waiting message of all chats first", async (
 Deno.test("Intake starts a message only once the desk reported its 👀, or ackWaitMs passed", async (t) => {
   await t.step("acked(): it starts at once", async () => {
     await using s = await setup({ ackWaitMs: 2000 });
-    s.intake.route(message(1));
+    take(s.intake, message(1));
     s.intake.release();
     assert.deepEqual(s.dispatcher.ids, [], "its 👀 is not out yet");
     s.clock.ms += 1999;
@@ -232,7 +239,7 @@ Deno.test("Intake starts a message only once the desk reported its 👀, or ackW
 
   await t.step("no report: it starts once ackWaitMs has passed on the clock", async () => {
     await using s = await setup({ ackWaitMs: 2000 });
-    s.intake.route(message(1));
+    take(s.intake, message(1));
     s.intake.release();
     s.clock.ms += 2000;
     s.intake.drain();
@@ -243,8 +250,8 @@ Deno.test("Intake starts a message only once the desk reported its 👀, or ackW
 
   await t.step("a slow 👀 holds back only its own chat", async () => {
     await using s = await setup({ ackWaitMs: 2000 });
-    s.intake.route(message(1, 42));
-    s.intake.route(message(2, 43));
+    take(s.intake, message(1, 42));
+    take(s.intake, message(2, 43));
     s.intake.release();
     s.intake.acked(2);
     assert.deepEqual(s.dispatcher.ids, [2]);
@@ -252,7 +259,7 @@ Deno.test("Intake starts a message only once the desk reported its 👀, or ackW
 
   await t.step("no report: the intake's own timer wakes it", async () => {
     await using s = await setup({ ackWaitMs: 30, now: () => performance.now() });
-    s.intake.route(message(1));
+    take(s.intake, message(1));
     s.intake.release();
     assert.deepEqual(s.dispatcher.ids, []);
     await waitUntil(() => s.dispatcher.spawned.length > 0 || undefined, {
@@ -266,9 +273,9 @@ Deno.test("Intake starts a message only once the desk reported its 👀, or ackW
 Deno.test("Intake sends commands and edits to the desk as answer jobs, never to the dispatcher", async () => {
   await using s = await setup();
   s.arrive(message(1));
-  s.intake.route(message(2, CHAT, "/status"));
-  s.intake.route(edit(3, 1));
-  s.intake.route(message(4, 43, "/cancel"));
+  take(s.intake, message(2, CHAT, "/status"));
+  take(s.intake, edit(3, 1));
+  take(s.intake, message(4, 43, "/cancel"));
   assert.deepEqual(s.desk.log, ["ack 1"], "no 👀 for them, and nothing before release()");
   s.intake.release();
   assert.deepEqual(s.desk.log, ["ack 1", "answer 2", "answer 3", "answer 4"]);
@@ -444,10 +451,10 @@ Deno.test("Intake.recover() re-acknowledges an earlier run's messages and hands 
 Deno.test("Intake.size and .waiting count what is unfinished and what waits", async () => {
   await using s = await setup({ free: 1 });
   assert.deepEqual([s.intake.size, s.intake.waiting], [0, 0]);
-  s.intake.route(message(1));
-  s.intake.route(message(2));
-  s.intake.route(message(3, 43));
-  s.intake.route(message(4, CHAT, "/new"));
+  take(s.intake, message(1));
+  take(s.intake, message(2));
+  take(s.intake, message(3, 43));
+  take(s.intake, message(4, CHAT, "/new"));
   assert.deepEqual([s.intake.size, s.intake.waiting], [4, 0], "routed, not released");
   s.intake.release();
   assert.deepEqual([s.intake.size, s.intake.waiting], [4, 3], "three messages, one desk job");

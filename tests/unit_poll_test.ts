@@ -1,5 +1,5 @@
 /**
- * Unit tests for `lib/loop/poll.ts`: the `Poller` against a scripted fake `Api`, and `runPollLoop()`
+ * Unit tests for `lib/loop/poller.ts` and `lib/loop/poll.ts`: the `Poller` against a scripted fake `Api`, and `runPollLoop()`
  * with a fake poller and dispatcher.
  *
  * @module
@@ -9,13 +9,12 @@ import assert from "node:assert/strict";
 import { reset } from "@logtape/logtape";
 import { setupLogging } from "../lib/shared/log.ts";
 import {
-  FatalPollError,
+  type Accepted,
   type LoopDispatcher,
   type LoopIntake,
-  Poller,
-  type PollerOptions,
   runPollLoop,
 } from "../lib/loop/poll.ts";
+import { FatalPollError, Poller, type PollerOptions } from "../lib/loop/poller.ts";
 import { type Api, GrammyError, HttpError } from "../lib/shared/telegram.ts";
 import { withDeadline } from "./_helpers.ts";
 
@@ -351,11 +350,11 @@ class FakeDispatcher implements LoopDispatcher {
   }
 }
 
-/** An intake stand-in: routes and releases are recorded; `backlog` is its size. */
+/** An intake stand-in: records and releases are recorded; `backlog` is its size. */
 class FakeIntake implements LoopIntake {
   readonly events: string[];
   backlog: number;
-  /** Update ids whose route() throws, as a journal that can't be written does. */
+  /** Update ids whose record() throws, as a journal that can't be written does. */
   failOn = new Set<number>();
 
   constructor(events: string[], backlog = 0) {
@@ -367,10 +366,17 @@ class FakeIntake implements LoopIntake {
     return this.backlog;
   }
 
-  route(update: unknown): void {
-    const id = (update as { update_id: number }).update_id;
-    this.events.push(`route ${id}`);
-    if (this.failOn.has(id)) throw new Error("journal: disk full");
+  accept(updates: readonly unknown[]): Accepted[] {
+    return updates.map((u) => ({ updateId: (u as { update_id: number }).update_id }));
+  }
+
+  acksOut(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  record({ updateId }: Accepted): void {
+    this.events.push(`record ${updateId}`);
+    if (this.failOn.has(updateId)) throw new Error("journal: disk full");
   }
 
   release(): void {
@@ -405,7 +411,7 @@ function scriptedPoller(events: string[], batches: unknown[][], controller: Abor
   };
 }
 
-Deno.test("runPollLoop() reaps, beats, routes every update in order, then makes it durable and releases it", async () => {
+Deno.test("runPollLoop() reaps, beats, journals every update in order, then makes it durable and releases it", async () => {
   const events: string[] = [];
   const controller = new AbortController();
   await withDeadline(
@@ -424,9 +430,9 @@ Deno.test("runPollLoop() reaps, beats, routes every update in order, then makes 
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    ...["reap", "beat", "next 100", "route 1", "route 2", "after batch", "release"],
+    ...["reap", "beat", "next 100", "record 1", "record 2", "after batch", "release"],
     ...["reap", "beat", "next 100"],
-    ...["reap", "beat", "next 100", "route 3", "after batch", "release"],
+    ...["reap", "beat", "next 100", "record 3", "after batch", "release"],
     ...["reap", "beat", "next 100"],
   ]);
 });
@@ -448,8 +454,8 @@ Deno.test("runPollLoop() goes on fetching while every handler is busy", async ()
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    ...["reap", "beat", "next 100", "route 1", "release"],
-    ...["reap", "beat", "next 100", "route 2", "release"],
+    ...["reap", "beat", "next 100", "record 1", "release"],
+    ...["reap", "beat", "next 100", "record 2", "release"],
     ...["reap", "beat", "next 100"],
   ]);
   assert.ok(!events.some((e) => e.startsWith("wait")), "it never waits for a handler");
@@ -499,7 +505,7 @@ Deno.test("runPollLoop() stops fetching at maxBacklog with one warning, and resu
       ...["reap", "beat", "wait 1234"],
       ...["reap", "beat", "wait 1234"],
       ...["reap", "beat", "wait 1234"],
-      ...["reap", "beat", "next 1", "route 1", "release"],
+      ...["reap", "beat", "next 1", "record 1", "release"],
       ...["reap", "beat", "wait 1234"],
       ...["reap", "beat", "next 10"],
     ]);
@@ -539,15 +545,15 @@ Deno.test("runPollLoop() rewinds the poller to an update it can't journal, and s
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    // Update 3 is not routed: it comes again with 2, after the back-off.
-    ...["reap", "beat", "next 100", "route 1", "route 2", "rewind 2 100"],
+    // Update 3 is not journaled: it comes again with 2, after the back-off.
+    ...["reap", "beat", "next 100", "record 1", "record 2", "rewind 2 100"],
     ...["after batch", "release"],
     ...["reap", "beat"], // the back-off
-    ...["reap", "beat", "next 100", "route 12", "rewind 12 200", "after batch", "release"],
+    ...["reap", "beat", "next 100", "record 12", "rewind 12 200", "after batch", "release"],
     ...["reap", "beat"],
-    ...["reap", "beat", "next 100", "route 13", "after batch", "release"],
+    ...["reap", "beat", "next 100", "record 13", "after batch", "release"],
     // A success in between: the back-off starts over.
-    ...["reap", "beat", "next 100", "route 22", "rewind 22 100", "after batch", "release"],
+    ...["reap", "beat", "next 100", "record 22", "rewind 22 100", "after batch", "release"],
     ...["reap", "beat"],
     ...["reap", "beat", "next 100"],
   ]);
@@ -574,7 +580,7 @@ Deno.test("runPollLoop() retries a failed afterBatch after a back-off, before po
       "the loop to stop",
     );
     assert.deepEqual(events, [
-      ...["reap", "beat", "next 100", "route 1"],
+      ...["reap", "beat", "next 100", "record 1"],
       ...["after batch", "after batch", "after batch", "release"],
       ...["reap", "beat", "next 100"],
     ]);
@@ -601,7 +607,7 @@ Deno.test("runPollLoop() retries a failed afterBatch after a back-off, before po
     assert.equal(await stillPendingAfter(loop, 50), true, "the loop is in its back-off");
     controller.abort();
     await withDeadline(loop, "the loop to stop", 2000);
-    assert.deepEqual(events, ["reap", "beat", "next 100", "route 1", "after batch"]);
+    assert.deepEqual(events, ["reap", "beat", "next 100", "record 1", "after batch"]);
   });
 });
 
@@ -682,7 +688,11 @@ Deno.test("runPollLoop() goes on when the heartbeat throws", async () => {
     }),
     "the loop to stop",
   );
-  assert.deepEqual(events.filter((e) => e.startsWith("route")), ["route 1", "route 2", "route 3"]);
+  assert.deepEqual(events.filter((e) => e.startsWith("record")), [
+    "record 1",
+    "record 2",
+    "record 3",
+  ]);
   assert.equal(beats, 3);
 });
 
@@ -739,11 +749,13 @@ Deno.test("runPollLoop() rejects with FatalPollError when the token is refused",
 
 /** An intake that also acknowledges: the 👀 of a batch go out before any of it is journaled. */
 class AckingIntake extends FakeIntake {
-  acknowledge(update: unknown): void {
-    this.events.push(`ack ${(update as { update_id: number }).update_id}`);
+  override accept(updates: readonly unknown[]): Accepted[] {
+    const accepted = super.accept(updates);
+    for (const { updateId } of accepted) this.events.push(`ack ${updateId}`);
+    return accepted;
   }
 
-  async acksOut(): Promise<void> {
+  override async acksOut(): Promise<void> {
     this.events.push("acks out?");
     await Promise.resolve();
     this.events.push("acks out");
@@ -766,7 +778,7 @@ Deno.test("runPollLoop() asks for the whole batch's 👀, and waits until they a
   );
   assert.deepEqual(events.slice(0, 11), [
     ...["reap", "beat", "next 100", "ack 1", "ack 2", "acks out?", "acks out"],
-    ...["route 1", "route 2", "after batch", "release"],
+    ...["record 1", "record 2", "after batch", "release"],
   ]);
 });
 
@@ -788,6 +800,40 @@ Deno.test("runPollLoop() goes on when the desk's pipe is full: the wait for the 
     5000,
   );
   assert.deepEqual(events.slice(0, 7), [
-    ...["reap", "beat", "next 100", "ack 1", "route 1", "after batch", "release"],
+    ...["reap", "beat", "next 100", "ack 1", "record 1", "after batch", "release"],
+  ]);
+});
+
+Deno.test("runPollLoop() confirms none of a batch it could not accept, and asks for it again", async () => {
+  const events: string[] = [];
+  const controller = new AbortController();
+  const intake = new FakeIntake(events);
+  let failures = 1;
+  intake.accept = (updates) => {
+    if (failures-- > 0) throw new Error("desk link broken");
+    return FakeIntake.prototype.accept.call(intake, updates);
+  };
+  await withDeadline(
+    runPollLoop({
+      poller: scriptedPoller(
+        events,
+        [[{ update_id: 7 }, { update_id: 5 }, { update_id: "x" }], [{ update_id: 5 }]],
+        controller,
+      ),
+      dispatcher: new FakeDispatcher(events),
+      intake,
+      heartbeat: () => events.push("beat"),
+      afterBatch: () => events.push("after batch"),
+      signal: controller.signal,
+      capWaitMs: 1,
+      diskBackoffMs: 100,
+    }),
+    "the loop to stop",
+  );
+  assert.deepEqual(events.slice(0, 13), [
+    // Nothing journaled; the offset written is the rewound one, so Telegram keeps them all.
+    ...["reap", "beat", "next 100", "rewind 5 100", "after batch", "release"],
+    ...["reap", "beat"], // the back-off
+    ...["reap", "beat", "next 100", "record 5", "after batch"],
   ]);
 });

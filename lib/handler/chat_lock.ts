@@ -14,7 +14,7 @@
  * @module
  */
 
-import { sleep } from "../shared/abort.ts";
+import { delay } from "../shared/abort.ts";
 
 const PREFIX = "forge-coordinator-chat-";
 
@@ -69,7 +69,7 @@ export async function takeChatLock(options: ChatLockOptions): Promise<ChatLock> 
     while (!(await file.tryLock(true))) {
       if (!told) onWait?.();
       told = true;
-      if (!(await sleep(pollMs, signal))) signal?.throwIfAborted();
+      await delay(pollMs, { signal });
     }
     signal?.throwIfAborted();
   } catch (error) {

@@ -9,7 +9,7 @@
 
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
-import { within } from "../shared/abort.ts";
+import { isAbortOf, within } from "../shared/abort.ts";
 import { parseCommand } from "../shared/command.ts";
 import { handleCommand, handleStopPress } from "./commands.ts";
 import { stopTarget } from "../shared/update.ts";
@@ -65,7 +65,12 @@ export async function runDesk(lines: AsyncIterable<string>, options: DeskOptions
     const task = runJob(job, options).finally(() => running.delete(task));
     running.add(task);
   }
-  await within(Promise.all(running), drainMs, options.signal);
+  try {
+    await within(Promise.all(running), drainMs, { signal: options.signal });
+  } catch (error) {
+    // SIGTERM: the jobs under way are abandoned (the loop hands them on), which is a normal end.
+    if (!isAbortOf(options.signal, error)) throw error;
+  }
 }
 
 /** Runs one job; reports it whatever happens, so that a job never comes back for ever. */

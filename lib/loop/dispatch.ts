@@ -251,7 +251,10 @@ export class Dispatcher {
     return reaped;
   }
 
-  /** Waits until some handler exits, at most `ms`; resolves `true` if one did. */
+  /**
+   * Waits until some handler exits, at most `ms`; resolves `true` if one did. Rejects with
+   * `signal.reason` when `signal` aborts first.
+   */
   async waitForExit(ms: number, signal?: AbortSignal): Promise<boolean> {
     if ([...this.#entries.values()].some((e) => e.record.status)) return true;
     let listener = () => {};
@@ -260,7 +263,7 @@ export class Dispatcher {
       this.#exitListeners.add(listener);
     });
     try {
-      return (await within(exited, ms, signal)).settled;
+      return (await within(exited, ms, { signal })).settled;
     } finally {
       this.#exitListeners.delete(listener);
     }

@@ -6,7 +6,7 @@
 
 import { readHeartbeat } from "../shared/heartbeat.ts";
 import { parseHealthSettings } from "../shared/config.ts";
-import { POLL_SLACK_S } from "./poll.ts";
+import { POLL_SLACK_S } from "./poller.ts";
 
 /** The verdict on a heartbeat. */
 export interface Health {

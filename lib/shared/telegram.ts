@@ -9,7 +9,7 @@
  */
 
 import { Api, GrammyError, HttpError } from "grammy/web";
-import { sleep } from "./abort.ts";
+import { delay } from "./abort.ts";
 
 export { Api, GrammyError, HttpError };
 
@@ -84,9 +84,7 @@ export function enablePatience(api: Api, options: PatienceOptions): void {
         throw new PatienceError(method, verdict.summary, patienceMs);
       }
       onRetry?.({ method, summary: verdict.summary, waitMs });
-      if (!(await sleep(waitMs, signal as AbortSignal | undefined))) {
-        (signal as AbortSignal).throwIfAborted();
-      }
+      await delay(waitMs, { signal: signal as AbortSignal | undefined });
     }
   });
 }
