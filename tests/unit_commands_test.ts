@@ -15,7 +15,8 @@ import { SessionStore } from "../lib/handler/session.ts";
 import type { Command } from "../lib/shared/command.ts";
 import type { Config } from "../lib/shared/config.ts";
 import { Heartbeat } from "../lib/shared/heartbeat.ts";
-import { Journal, type JournalEntry } from "../lib/shared/journal.ts";
+import { Journal } from "../lib/shared/journal.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import type { Logger } from "../lib/shared/log.ts";
 import { gone, isAlive, killAll, tempDir } from "./_helpers.ts";
 

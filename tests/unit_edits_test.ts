@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { EditBox, editStanding, lateEditText, originalEntry } from "../lib/handler/edits.ts";
-import type { JournalEntry } from "../lib/shared/journal.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import { chatStanding } from "../lib/handler/status.ts";
 import { tempDir } from "./_helpers.ts";
 

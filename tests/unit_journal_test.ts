@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Journal, parseEntry } from "../lib/shared/journal.ts";
+import { Journal } from "../lib/shared/journal.ts";
+import { parseEntry } from "../lib/shared/journal_entry.ts";
 import { tempDir } from "./_helpers.ts";
 
 const UPDATE = { update_id: 7, message: { message_id: 3, chat: { id: 42 }, date: 0, text: "hi" } };

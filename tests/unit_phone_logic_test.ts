@@ -10,7 +10,7 @@ import { claudeCommand, claudeVerdict } from "../lib/handler/claude.ts";
 import { parseCommand } from "../lib/shared/command.ts";
 import { takesTurn } from "../lib/shared/update.ts";
 import { parseHeartbeat } from "../lib/shared/heartbeat.ts";
-import type { JournalEntry } from "../lib/shared/journal.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import type { RunTreeResult } from "../lib/shared/process_tree.ts";
 import { sessionToResume, startsFresh } from "../lib/handler/session.ts";
 import { chatStanding, statusText } from "../lib/handler/status.ts";

@@ -23,7 +23,8 @@ import {
 import { handleEdit } from "./edits.ts";
 import { type MessageRef, REACTIONS, setReaction, showTyping } from "./feedback.ts";
 import { finish } from "./outbox.ts";
-import { entryRecord, type Journal } from "../shared/journal.ts";
+import type { Journal } from "../shared/journal.ts";
+import { entryRecord } from "../shared/journal_record.ts";
 import type { Logger } from "../shared/log.ts";
 import { WITHDRAWN_TEXT } from "./texts.ts";
 import { describeError } from "../shared/telegram.ts";

@@ -16,7 +16,9 @@
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import type { Config } from "../shared/config.ts";
-import { entryRecord, type Journal, type JournalEntry } from "../shared/journal.ts";
+import type { Journal } from "../shared/journal.ts";
+import type { JournalEntry } from "../shared/journal_entry.ts";
+import { entryRecord } from "../shared/journal_record.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 

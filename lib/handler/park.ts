@@ -9,7 +9,8 @@
 
 import type { Api } from "grammy/web";
 import type { MessageRef } from "./feedback.ts";
-import type { EntryRecord, JournalEntry } from "../shared/journal.ts";
+import type { JournalEntry } from "../shared/journal_entry.ts";
+import type { EntryRecord } from "../shared/journal_record.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { parkedText } from "./texts.ts";

@@ -11,12 +11,9 @@ import { CancelBox } from "./cancel.ts";
 import { EditBox } from "./edits.ts";
 import type { Config } from "../shared/config.ts";
 import { type MessageRef, type Reaction, reactionChain, showTyping } from "./feedback.ts";
-import {
-  type EntryRecord,
-  entryRecord,
-  type Journal,
-  type JournalEntry,
-} from "../shared/journal.ts";
+import type { Journal } from "../shared/journal.ts";
+import type { JournalEntry } from "../shared/journal_entry.ts";
+import { type EntryRecord, entryRecord } from "../shared/journal_record.ts";
 import type { Logger } from "../shared/log.ts";
 import { finish } from "./outbox.ts";
 import { RERUN_NOTE } from "./texts.ts";

@@ -1,0 +1,141 @@
+/**
+ * A journal entry: one message, how far it got (its {@linkcode Stage}), and its final reply once
+ * decided (the outbox). The shape every process reads and writes, checked when read back
+ * ({@linkcode parseEntry}), and the questions asked of an entry alone (is it running, is it
+ * parked). The store that keeps entries on disk is `journal.ts`.
+ *
+ * Who writes an entry, and when (the others only read it):
+ *
+ * | process | writes | when |
+ * | --- | --- | --- |
+ * | poll loop | the entry (`received`), `startedAt`, `dispatches`, `stage: "started"` | on arrival; as it starts the handler |
+ * | poll loop | `stage: "received"`, `rerun`, `deaths`, `lastEnd`; removes a `replied` one | after that handler has exited; at start-up |
+ * | message handler | `turnAt`, `stage: "brain"`, `attempt`, `brainStartedAt`, `brainPid`, `brainRun`, `parkedUntil`, `parkNotified` | while the loop waits for it to exit |
+ * | message handler | `stage: "answered"` and `answer` (the outbox), `stage: "replied"`; removes it | at its end |
+ * | desk | removes the entry of a command, an edit, a Stop press or a withdrawn message | handed over by the loop, which then leaves it alone |
+ *
+ * Readers: the desk reads every entry for `/status`, `/cancel` and edits (`turnAt`, `stage`,
+ * `brainPid`), never writing them; an edit's or cancel's answer goes through marker files the
+ * message's handler takes (`edits.ts`, `cancel.ts`), so no entry ever has two writers at once and
+ * `Journal.update` needs no lock.
+ *
+ * @module
+ */
+
+/** How far a message got. */
+export type Stage =
+  /**
+   * Written by the poll loop before the update is confirmed to Telegram, and again when a message
+   * goes back to waiting (its handler died, or the bot restarted): it waits for its chat's turn.
+   */
+  | "received"
+  /** The poll loop started its handler: it is the chat's running message. */
+  | "started"
+  /** Written by bots before the front desk; read as "started". */
+  | "acked"
+  /** The handler started brain attempt `attempt`. */
+  | "brain"
+  /**
+   * The final reply (`answer`) is decided and durable; only sending it is left. The brain never
+   * runs again for this message, across crashes and restarts.
+   */
+  | "answered"
+  /** The final reply was sent; only removing the entry is left. */
+  | "replied";
+
+/** A message's final reply, journaled before it is sent (the outbox). */
+export interface Outgoing {
+  /** Our notes above the answer (re-run, wait, resume), "" when none. */
+  head: string;
+  /** The answer (the brain's reply, or our ⚠️/🛑/🚫 text). */
+  body: string;
+  /** The reaction set once it is delivered. */
+  emoji: string;
+  /** Messages of it already sent (a restart goes on with the next). */
+  sent: number;
+  /** The whole answer also went as a document. */
+  documentSent?: boolean;
+  /** Since when its delivery has been held up (Telegram or the network failing), if it has. */
+  heldUpSince?: string;
+}
+
+/** One message in the journal. */
+export interface JournalEntry {
+  updateId: number;
+  chatId: number;
+  /** The update as Telegram sent it. */
+  update: unknown;
+  stage: Stage;
+  /** The brain attempt under way, once `stage` is "brain". */
+  attempt?: number;
+  /**
+   * The process group of the brain attempt under way, for `/cancel` to signal at once; removed
+   * when the attempt ends.
+   */
+  brainPid?: number;
+  /**
+   * The marker (`COORD_BRAIN_RUN`) of the brain attempt under way: if its handler dies, the loop
+   * sweeps every process carrying it. A marker, unlike a pid, can't be reused by another process.
+   */
+  brainRun?: string;
+  /**
+   * When its handler took the chat's turn (ISO 8601), before it looked for an edit: an edit that
+   * comes later is too late for the brain. Cleared at each acknowledgement (a re-run waits again).
+   */
+  turnAt?: string;
+  /** When the poll loop last started its handler (ISO 8601): its wait for its turn ended then. */
+  startedAt?: string;
+  /** When its first brain attempt started (ISO 8601). */
+  brainStartedAt?: string;
+  /** How many handlers have been started for it (across restarts). */
+  dispatches: number;
+  /**
+   * How many of its handlers died without a final reply (crashed, killed, or cut off by a restart
+   * while they worked): the poison limit counts these, never outages, which handlers wait out.
+   */
+  deaths?: number;
+  /** How the last of those ended ("killed by SIGKILL", "exit status 1", "cut off by a restart"). */
+  lastEnd?: string;
+  /** Its final reply, once decided (stage "answered"). */
+  answer?: Outgoing;
+  /**
+   * Its brain asked to be run again later (a usage limit, or exit 75): it waits until then (ISO
+   * 8601), and its chat's later messages wait behind it.
+   */
+  parkedUntil?: string;
+  /** The person was told it waits (once per message). */
+  parkNotified?: boolean;
+  /** Its brain was cut off by a restart or crash: the reply must say it was run again. */
+  rerun?: boolean;
+  /** Handlers were started for it too often: the next one only says so and finishes it. */
+  giveUp?: boolean;
+  /** When the poll loop received it (ISO 8601). */
+  receivedAt: string;
+}
+
+const STAGES: readonly Stage[] = ["received", "started", "acked", "brain", "answered", "replied"];
+
+/** Parses and checks one entry's text; throws `SyntaxError` when it is not a valid entry. */
+export function parseEntry(text: string, updateId: number): JournalEntry {
+  const entry = JSON.parse(text) as Partial<JournalEntry>;
+  if (
+    typeof entry !== "object" || entry === null || entry.updateId !== updateId ||
+    typeof entry.chatId !== "number" || !STAGES.includes(entry.stage as Stage) ||
+    typeof entry.dispatches !== "number" || typeof entry.update !== "object"
+  ) {
+    throw new SyntaxError(`Cannot read journal entry ${updateId}: not a valid entry`);
+  }
+  return entry as JournalEntry;
+}
+
+/** True for a message whose handler is (or was, before a crash) working on it. */
+export function isRunning(entry: JournalEntry): boolean {
+  return entry.stage === "started" || entry.stage === "acked" || entry.stage === "brain";
+}
+
+/** How long from now a waiting entry is parked, in ms; `undefined` when it isn't. */
+export function parkedFor(entry: JournalEntry, now = Date.now()): number | undefined {
+  if (entry.parkedUntil === undefined) return undefined;
+  const until = Date.parse(entry.parkedUntil);
+  return Number.isNaN(until) ? undefined : Math.max(0, until - now);
+}

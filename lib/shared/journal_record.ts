@@ -1,0 +1,50 @@
+/**
+ * A message's journal entry as a handler uses it ({@linkcode entryRecord}): reads and writes that
+ * fail (a full disk, a folder gone) are logged and never thrown, so a journal that can't be written
+ * never stops a reply.
+ *
+ * @module
+ */
+
+import type { Journal } from "./journal.ts";
+import type { JournalEntry } from "./journal_entry.ts";
+import type { Logger } from "./log.ts";
+
+/** A message's journal entry, as a handler uses it: failures are logged, never thrown. */
+export interface EntryRecord {
+  read(): JournalEntry | undefined;
+  /** True when the entry no longer exists (finished by another handler). */
+  isGone(): boolean;
+  update(patch: Partial<JournalEntry>): void;
+  finish(): void;
+}
+
+/**
+ * One entry of `journal` (none: every call does nothing), for a handler: a journal that can't be
+ * written is logged on `log` and never stops a reply.
+ */
+export function entryRecord(
+  journal: Journal | undefined,
+  updateId: number,
+  log: Logger,
+): EntryRecord {
+  const guard = <T>(what: string, fn: () => T, fallback: T): T => {
+    if (journal === undefined) return fallback;
+    try {
+      return fn();
+    } catch (error) {
+      log.warn("journal: cannot {what} entry {updateId}: {error}", {
+        what,
+        updateId,
+        error: String(error),
+      });
+      return fallback;
+    }
+  };
+  return {
+    read: () => guard("read", () => journal!.read(updateId), undefined),
+    isGone: () => guard("read", () => journal!.read(updateId) === undefined, false),
+    update: (patch) => guard("update", () => void journal!.update(updateId, patch), undefined),
+    finish: () => guard("remove", () => journal!.finish(updateId), undefined),
+  };
+}
