@@ -6,14 +6,14 @@
  * @module
  */
 
-import { type BrainOutcome, callBrain } from "./brain.ts";
+import { type BrainOptions, type BrainOutcome, callBrain } from "./brain.ts";
 import { claudeVerdict, RESUME_NOTE } from "./claude.ts";
 import { converse } from "./conversation.ts";
 import { costFooter, recordCost } from "./costs.ts";
 import { REACTIONS } from "./feedback.ts";
 import { park } from "./park.ts";
 import { watchBrain } from "./brain_watch.ts";
-import { SessionStore, startsFresh } from "./session.ts";
+import { type SavedSession, SessionStore, startsFresh } from "./session.ts";
 import { cancelledText, failureText } from "./texts.ts";
 import { attachmentDir } from "../shared/attachments.ts";
 import { childEnv } from "../shared/child_env.ts";
@@ -32,41 +32,35 @@ export interface BrainStep {
   lockWaitedMs: number;
 }
 
+/** The attempt running, as far as the step knows: what a cancel's ending says and kills. */
+interface AttemptState {
+  /** The attempt's number, from 1; 0 before the first. */
+  attempt: number;
+  /** Its process group, once it has started. */
+  pid?: number;
+}
+
+/** A brain step under way: what it was given, and its attempt as it goes. */
+interface Running {
+  step: BrainStep;
+  run: AttemptState;
+}
+
 /** Runs the brain and ends the message by its outcome (see the module doc). */
 export async function askBrain(work: Work, step: BrainStep): Promise<void> {
   // Not awaited: the reactions are chained, so the ✍ still lands before the final 👌 or 👎.
   void work.react(REACTIONS.working);
-  const run = { attempt: 0, pid: undefined as number | undefined };
-  const outcome = await runBrain(work, step, run);
-  await endWith(work, step, outcome, run);
+  const running: Running = { step, run: { attempt: 0, pid: undefined } };
+  const outcome = await runBrain(work, running);
+  await endWith(work, { ...running, outcome });
 }
 
 /** The brain in the chat's conversation, its progress shown while it works. */
-async function runBrain(
-  work: Work,
-  step: BrainStep,
-  run: { attempt: number; pid?: number },
-): Promise<BrainOutcome> {
-  const { config, ids, log, record } = work;
-  const sessions = new SessionStore(config.stateDir, ids.chatId);
-  const guarded = <T>(fn: () => T, fallback: T): T => {
-    try {
-      return fn();
-    } catch (error) {
-      // Session files are a convenience: the message goes on without.
-      log.warn("session folder of chat {chatId} unusable: {error}", {
-        ...ids,
-        error: String(error),
-      });
-      return fallback;
-    }
-  };
-  const saved = guarded(() => sessions.saved(), undefined);
-  const newAt = guarded(() => sessions.newAt(), undefined);
-  const env = childEnv(work.env, ids);
-  if (step.attachments.length > 0) env.COORD_ATTACHMENTS = step.attachments.join("\n");
-  if (guarded(() => (sessions.open(), true), false)) env.COORD_SESSION_DIR = sessions.dir;
-  if (startsFresh(saved, newAt, ids.updateId)) env.COORD_NEW_CONVERSATION = "1";
+async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
+  const { config, ids, log } = work;
+  const { step } = running;
+  const conversation = conversationAtStart(work);
+  const env = brainEnv(work, { attachments: step.attachments, conversation });
   const watch = watchBrain({
     api: work.api,
     ids,
@@ -76,7 +70,7 @@ async function runBrain(
     env,
     claudeStream: config.claudeSessions,
   });
-  let brainStartedAt: string | undefined;
+  const hooks = attemptHooks(work, running);
   const ask = (command: readonly string[]) =>
     callBrain({
       command,
@@ -87,37 +81,9 @@ async function runBrain(
       maxAttempts: config.brainMaxAttempts,
       signal: AbortSignal.any([work.signal, step.cancel]),
       onStdout: watch.onStdout,
-      onAttempt: (attempt) => {
-        run.attempt = attempt;
-        brainStartedAt ??= new Date().toISOString();
-        record.update({ stage: "brain", parkedUntil: undefined, attempt, brainStartedAt });
-        log.info("brain attempt {attempt} of {max} for update {updateId} (lock wait {waited} s)", {
-          attempt,
-          max: config.brainMaxAttempts,
-          ...ids,
-          waited: Number((step.lockWaitedMs / 1000).toFixed(2)),
-        });
-      },
-      onRun: (marker) => record.update({ brainRun: marker }),
-      onSpawn: (pid) => {
-        run.pid = pid;
-        // Recorded first, then the marker looked at: a /cancel writes its marker first, then reads
-        // the entry, so one of the two always sees the other.
-        record.update({ brainPid: pid });
-        step.checkCancel();
-      },
-      onFailure: (attempt, failure) => {
-        // The attempt is over: its pid may belong to anyone from now on.
-        record.update({ brainPid: undefined, brainRun: undefined });
-        // A /cancel's SIGTERM may end the attempt before the watch sees the marker: no retry then.
-        if (step.checkCancel()) return;
-        log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
-          attempt,
-          ...ids,
-          reason: failure.reason,
-        });
-      },
+      ...hooks,
     });
+  const { sessions, saved, newAt, guard } = conversation;
   return await converse({
     sessions,
     saved,
@@ -133,8 +99,103 @@ async function runBrain(
       });
       work.notes.push(RESUME_NOTE);
     },
-    guard: guarded,
+    guard,
   }).finally(() => watch.stop());
+}
+
+/** The chat's conversation as the message finds it, read once before the brain starts. */
+interface ConversationAtStart {
+  sessions: SessionStore;
+  saved: SavedSession | undefined;
+  /** The update id of the chat's last `/new`, if any. */
+  newAt: number | undefined;
+  /** The chat's session folder, for a custom brain; undefined when it could not be made. */
+  dir?: string;
+  /** A `/new` came since the conversation was last used: the brain starts a new one. */
+  fresh: boolean;
+  /** Runs a session-file operation; a failure is logged and gives `fallback`. */
+  guard: <T>(fn: () => T, fallback: T) => T;
+}
+
+/** Reads the chat's session folder (and makes it), never failing the message for it. */
+function conversationAtStart(work: Work): ConversationAtStart {
+  const { config, ids, log } = work;
+  const sessions = new SessionStore(config.stateDir, ids.chatId);
+  const guard = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      // Session files are a convenience: the message goes on without.
+      log.warn("session folder of chat {chatId} unusable: {error}", {
+        ...ids,
+        error: String(error),
+      });
+      return fallback;
+    }
+  };
+  const saved = guard(() => sessions.saved(), undefined);
+  const newAt = guard(() => sessions.newAt(), undefined);
+  const dir = guard(() => (sessions.open(), true), false) ? sessions.dir : undefined;
+  const fresh = startsFresh(saved, newAt, ids.updateId);
+  return { sessions, saved, newAt, dir, fresh, guard };
+}
+
+/** The brain's environment: the bot's without the token, plus the message's files and conversation. */
+function brainEnv(
+  work: Work,
+  message: { attachments: string[]; conversation: ConversationAtStart },
+): Record<string, string> {
+  const { attachments, conversation } = message;
+  const env = childEnv(work.env, work.ids);
+  if (attachments.length > 0) env.COORD_ATTACHMENTS = attachments.join("\n");
+  if (conversation.dir !== undefined) env.COORD_SESSION_DIR = conversation.dir;
+  if (conversation.fresh) env.COORD_NEW_CONVERSATION = "1";
+  return env;
+}
+
+/**
+ * What each attempt tells the journal (its stage, number, marker and pid, which `/status`,
+ * `/cancel` and a restart read) and the log, and what it leaves in `running.run` for the ending.
+ */
+function attemptHooks(
+  work: Work,
+  running: Running,
+): Pick<BrainOptions, "onAttempt" | "onRun" | "onSpawn" | "onFailure"> {
+  const { config, ids, log, record } = work;
+  const { step, run } = running;
+  let brainStartedAt: string | undefined;
+  return {
+    onAttempt: (attempt) => {
+      run.attempt = attempt;
+      brainStartedAt ??= new Date().toISOString();
+      record.update({ stage: "brain", parkedUntil: undefined, attempt, brainStartedAt });
+      log.info("brain attempt {attempt} of {max} for update {updateId} (lock wait {waited} s)", {
+        attempt,
+        max: config.brainMaxAttempts,
+        ...ids,
+        waited: Number((step.lockWaitedMs / 1000).toFixed(2)),
+      });
+    },
+    onRun: (marker) => record.update({ brainRun: marker }),
+    onSpawn: (pid) => {
+      run.pid = pid;
+      // Recorded first, then the marker looked at: a /cancel writes its marker first, then reads
+      // the entry, so one of the two always sees the other.
+      record.update({ brainPid: pid });
+      step.checkCancel();
+    },
+    onFailure: (attempt, failure) => {
+      // The attempt is over: its pid may belong to anyone from now on.
+      record.update({ brainPid: undefined, brainRun: undefined });
+      // A /cancel's SIGTERM may end the attempt before the watch sees the marker: no retry then.
+      if (step.checkCancel()) return;
+      log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
+        attempt,
+        ...ids,
+        reason: failure.reason,
+      });
+    },
+  };
 }
 
 /**
@@ -143,11 +204,10 @@ async function runBrain(
  */
 async function endWith(
   work: Work,
-  step: BrainStep,
-  outcome: BrainOutcome,
-  run: { attempt: number; pid?: number },
+  ended: Running & { outcome: BrainOutcome },
 ): Promise<void> {
   const { config, ids, log, signal } = work;
+  const { step, run, outcome } = ended;
   if (outcome.ok) {
     recordCost(config.stateDir, ids.chatId, outcome.usage?.costUsd ?? 0);
     const footer = config.showCost ? costFooter(outcome.usage) : "";
