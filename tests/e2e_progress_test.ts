@@ -19,7 +19,7 @@ import {
   waitUntil,
   withBot,
 } from "./_helpers.ts";
-import { draftIdOf } from "../lib/shared/update.ts";
+import { draftIdOf } from "../lib/shared/update_route.ts";
 
 const CHAT = 1001;
 const GROUP = -100500;

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { claudeCommand, claudeVerdict } from "../lib/handler/claude.ts";
 import { parseCommand } from "../lib/shared/command.ts";
-import { takesTurn } from "../lib/shared/update.ts";
+import { takesTurn } from "../lib/shared/update_route.ts";
 import { parseHeartbeat } from "../lib/shared/heartbeat.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import type { RunTreeResult } from "../lib/shared/process_tree.ts";

@@ -1,20 +1,14 @@
 /**
- * Unit tests for `lib/shared/update.ts`: routing updates, reading a message's input, parsing a handler's
- * update.
+ * Unit tests for `lib/shared/update.ts` and `update_route.ts`: routing updates (and, through
+ * `routeUpdate()`, checking their shape), reading a message's input, parsing a handler's update.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import type { Message } from "grammy/types";
-import {
-  commandTarget,
-  forwardedLine,
-  messageInput,
-  parseHandlerUpdate,
-  routeUpdate,
-  takesTurn,
-} from "../lib/shared/update.ts";
+import { forwardedLine, messageInput, parseHandlerUpdate } from "../lib/shared/update.ts";
+import { commandTarget, routeUpdate, takesTurn } from "../lib/shared/update_route.ts";
 import { parseCommand, updateCommand } from "../lib/shared/command.ts";
 
 const AUTHORIZED = new Set([1001, 8679559480]);

@@ -21,7 +21,7 @@ import { SessionStore } from "./session.ts";
 import { costsToday } from "./costs.ts";
 import { chatStanding, statusText } from "./status.ts";
 import { apiSignal, describeError } from "../shared/telegram.ts";
-import { stopTarget } from "../shared/update.ts";
+import { stopTarget } from "../shared/update_route.ts";
 
 /** Options for {@linkcode handleCommand}. */
 export interface CommandOptions {

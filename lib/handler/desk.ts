@@ -12,7 +12,7 @@ import type { Message, Update } from "grammy/types";
 import { isAbortOf, within } from "../shared/abort.ts";
 import { parseCommand } from "../shared/command.ts";
 import { handleCommand, handleStopPress } from "./commands.ts";
-import { stopTarget } from "../shared/update.ts";
+import { stopTarget } from "../shared/update_route.ts";
 import type { Config } from "../shared/config.ts";
 import {
   type DeskJob,

@@ -21,7 +21,7 @@ import { formatDuration } from "../shared/duration.ts";
 import type { MessageRef } from "./feedback.ts";
 import type { Logger } from "../shared/log.ts";
 import { apiSignal, describeError, isBadRequest } from "../shared/telegram.ts";
-import { draftIdOf } from "../shared/update.ts";
+import { draftIdOf } from "../shared/update_route.ts";
 
 /** The least time between two progress calls of one chat. */
 export const MIN_GAP_MS = 2000;

@@ -8,7 +8,7 @@ import { formatDuration } from "../shared/duration.ts";
 import { dollars } from "./costs.ts";
 import type { PollStatus } from "../shared/heartbeat.ts";
 import { isRunning, type JournalEntry } from "../shared/journal_entry.ts";
-import { takesTurn } from "../shared/update.ts";
+import { takesTurn } from "../shared/update_route.ts";
 
 /** A chat's messages, as `/status` tells them. */
 export interface ChatStanding {

@@ -24,7 +24,7 @@ import type { Journal } from "../shared/journal.ts";
 import { type JournalEntry, parkedFor } from "../shared/journal_entry.ts";
 import { getLog } from "../shared/log.ts";
 import { sweep } from "../shared/sweep.ts";
-import { routeUpdate, takesTurn } from "../shared/update.ts";
+import { routeUpdate, takesTurn } from "../shared/update_route.ts";
 
 /** What the intake needs of the desk. */
 export interface IntakeDesk {

@@ -1,134 +1,46 @@
 /**
- * Reading updates: which ones go to a handler, and what a message asks of the brain.
+ * Reading updates: their shape, the update a handler takes, and what a message asks of the brain.
  *
  * Updates come from the network: nothing here trusts their shape. A malformed one is skipped with
- * a reason, never thrown on.
+ * a reason, never thrown on. What the bot does with an update (route it, give it a turn, stop a
+ * message) is decided in `update_route.ts`.
  *
  * @module
  */
 
 import type { Message, Update } from "grammy/types";
-import { parseCommand } from "./command.ts";
 import { safeFileName } from "./attachments.ts";
 
-/** What the poll loop does with one update. */
-export type Route =
-  /** An authorized user's message, or an edit of one: hand it to a handler. */
-  | { kind: "dispatch"; updateId: number; chatId: number; messageId: number; userId: number }
-  /**
-   * A message from someone else, or from a chat not in `COORD_ALLOWED_CHAT_IDS` (`reason`
-   * "chat"): logged with the user id, otherwise ignored.
-   */
-  | {
-    kind: "unauthorized";
-    updateId: number;
-    chatId: number;
-    userId: number | undefined;
-    reason?: "user" | "chat";
-  }
-  /** Anything else (another kind of update, a malformed one): confirmed and skipped. */
-  | { kind: "skip"; updateId: number | undefined; reason: string };
-
-/** Options for {@linkcode routeUpdate}. */
-export interface RouteOptions {
-  /** `COORD_ALLOWED_CHAT_IDS`: when set, messages of other chats are ignored. Default: any chat. */
-  allowedChats?: ReadonlySet<number>;
-  /**
-   * The bot's own username (from `getMe`), without the `@`. When known, a command addressed to
-   * another bot (`/status@OtherBot`) is skipped. Default: unknown (every command is taken).
-   */
-  botUsername?: string;
-}
-
-/** Decides what the poll loop does with an update. */
-export function routeUpdate(
-  update: unknown,
-  authorized: ReadonlySet<number>,
-  options: RouteOptions = {},
-): Route {
-  const { allowedChats, botUsername } = options;
-  const shape = inspectUpdate(update);
-  if (!shape.ok) return { kind: "skip", updateId: shape.updateId, reason: shape.reason };
-  const { updateId, chatId, messageId, userId } = shape;
-  if (userId === undefined || !authorized.has(userId)) {
-    return { kind: "unauthorized", updateId, chatId, userId, reason: "user" };
-  }
-  if (allowedChats !== undefined && !allowedChats.has(chatId)) {
-    return { kind: "unauthorized", updateId, chatId, userId, reason: "chat" };
-  }
-  const target = commandTarget(messageText(update));
-  if (target !== undefined && botUsername !== undefined && !sameName(target, botUsername)) {
-    return { kind: "skip", updateId, reason: `a command for @${target}` };
-  }
-  return { kind: "dispatch", updateId, chatId, messageId, userId };
-}
-
-/** The bot a command is addressed to (`/status@OtherBot` → "OtherBot"), if any. */
-export function commandTarget(text: string | undefined): string | undefined {
-  return typeof text === "string"
-    ? text.trimStart().match(/^\/[A-Za-z0-9_]+@([A-Za-z0-9_]+)(?:\s|$)/)?.[1]
-    : undefined;
-}
-
-function sameName(a: string, b: string): boolean {
-  return a.toLowerCase() === b.replace(/^@/, "").toLowerCase();
-}
-
-function messageText(update: unknown): string | undefined {
-  if (!isRecord(update)) return undefined;
-  const message = update.message ?? update.edited_message;
-  return isRecord(message) && typeof message.text === "string" ? message.text : undefined;
-}
+/** An update a handler takes: a new message, or an edit of one. */
+export type HandlerUpdate =
+  | (Update & { message: Message; edited_message?: undefined })
+  | (Update & { edited_message: Message; message?: undefined });
 
 /**
- * The first line given to the brain for a forwarded message, saying from whom (Telegram's
- * `forward_origin`), or `undefined` for a message that is not forwarded.
+ * Parses the update a handler receives on stdin; throws `TypeError` when it is not a message or an
+ * edited one.
  */
-export function forwardedLine(message: Message): string | undefined {
-  const origin = (message as { forward_origin?: unknown }).forward_origin;
-  if (!isRecord(origin)) return undefined;
-  const who = describeOrigin(origin);
-  return who === undefined ? "[Forwarded message]" : `[Forwarded message, originally from ${who}]`;
-}
-
-function describeOrigin(origin: Record<string, unknown>): string | undefined {
-  const person = (user: unknown) => {
-    if (!isRecord(user)) return undefined;
-    const name = [user.first_name, user.last_name].filter((n) => typeof n === "string" && n)
-      .join(" ");
-    const handle = typeof user.username === "string" ? `@${user.username}` : undefined;
-    return [name, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
-  };
-  const chat = (value: unknown, signature: unknown) => {
-    if (!isRecord(value)) return undefined;
-    const title = typeof value.title === "string" ? value.title : undefined;
-    const handle = typeof value.username === "string" ? `@${value.username}` : undefined;
-    const base = [title, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
-    return base && typeof signature === "string" && signature !== ""
-      ? `${base}, signed ${signature}`
-      : base;
-  };
-  switch (origin.type) {
-    case "user":
-      return person(origin.sender_user);
-    case "hidden_user":
-      return typeof origin.sender_user_name === "string"
-        ? `${origin.sender_user_name} (hidden account)`
-        : undefined;
-    case "chat":
-      return chat(origin.sender_chat, origin.author_signature);
-    case "channel":
-      return chat(origin.chat, origin.author_signature);
-    default:
-      return undefined;
+export function parseHandlerUpdate(text: string): HandlerUpdate {
+  let update: unknown;
+  try {
+    update = JSON.parse(text);
+  } catch {
+    throw new TypeError(`Cannot parse the update: invalid JSON (${text.length} characters)`);
   }
+  const shape = inspectUpdate(update);
+  if (!shape.ok) throw new TypeError(`Cannot handle the update: ${shape.reason}`);
+  return update as HandlerUpdate;
 }
 
-type UpdateShape =
+/** An update's shape: the ids that route it, or why it can't be routed. */
+export type UpdateShape =
   | { ok: true; updateId: number; chatId: number; messageId: number; userId?: number }
   | { ok: false; updateId?: number; reason: string };
 
-function inspectUpdate(update: unknown): UpdateShape {
+/**
+ * Checks an update's shape (a message, an edit or a Stop press) and finds its ids; never throws.
+ */
+export function inspectUpdate(update: unknown): UpdateShape {
   if (!isRecord(update) || !isId(update.update_id)) return { ok: false, reason: "no update_id" };
   const updateId = update.update_id;
   const press = inspectPress(update);
@@ -180,38 +92,6 @@ function inspectPress(
     return { ok: true, chatId, messageId: 0, userId: chatId > 0 ? chatId : undefined };
   }
   return undefined;
-}
-
-/** The message a Stop press asks to stop (its update id), or `undefined` when it names none. */
-export function stopTarget(update: unknown): number | undefined {
-  if (!isRecord(update)) return undefined;
-  const query = update.callback_query;
-  if (isRecord(query) && typeof query.data === "string") {
-    const match = query.data.match(/^stop:(\d+)$/);
-    return match ? Number(match[1]) : undefined;
-  }
-  const stopped = update.stopped_message_generation;
-  if (isRecord(stopped) && isInteger(stopped.draft_id) && stopped.draft_id > 0) {
-    return stopped.draft_id - DRAFT_ID_OFFSET;
-  }
-  return undefined;
-}
-
-/** A message's draft id: non-zero, and its update id can be told from it. */
-export function draftIdOf(updateId: number): number {
-  return updateId + DRAFT_ID_OFFSET;
-}
-
-const DRAFT_ID_OFFSET = 1;
-
-/**
- * Whether an update is a message that waits for its chat's turn and goes to a brain. Everything
- * else the bot takes (its own commands, edits, Stop presses) is answered at once by the desk.
- * The one place this is decided.
- */
-export function takesTurn(update: unknown): boolean {
-  if (!isRecord(update) || !isRecord(update.message)) return false;
-  return parseCommand(update.message.text as string | undefined) === undefined;
 }
 
 /** What a message gives the brain. */
@@ -284,27 +164,6 @@ function ownInput(message: Message): MessageInput {
   return { kind: "unsupported", what: describeKind(message) };
 }
 
-/** An update a handler takes: a new message, or an edit of one. */
-export type HandlerUpdate =
-  | (Update & { message: Message; edited_message?: undefined })
-  | (Update & { edited_message: Message; message?: undefined });
-
-/**
- * Parses the update a handler receives on stdin; throws `TypeError` when it is not a message or an
- * edited one.
- */
-export function parseHandlerUpdate(text: string): HandlerUpdate {
-  let update: unknown;
-  try {
-    update = JSON.parse(text);
-  } catch {
-    throw new TypeError(`Cannot parse the update: invalid JSON (${text.length} characters)`);
-  }
-  const shape = inspectUpdate(update);
-  if (!shape.ok) throw new TypeError(`Cannot handle the update: ${shape.reason}`);
-  return update as HandlerUpdate;
-}
-
 const KIND_NAMES: readonly [keyof Message, string][] = [
   ["sticker", "a sticker"],
   ["photo", "a photo without a caption"],
@@ -326,11 +185,57 @@ function describeKind(message: Message): string {
   return "this kind of message";
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/**
+ * The first line given to the brain for a forwarded message, saying from whom (Telegram's
+ * `forward_origin`), or `undefined` for a message that is not forwarded.
+ */
+export function forwardedLine(message: Message): string | undefined {
+  const origin = (message as { forward_origin?: unknown }).forward_origin;
+  if (!isRecord(origin)) return undefined;
+  const who = describeOrigin(origin);
+  return who === undefined ? "[Forwarded message]" : `[Forwarded message, originally from ${who}]`;
+}
+
+function describeOrigin(origin: Record<string, unknown>): string | undefined {
+  const person = (user: unknown) => {
+    if (!isRecord(user)) return undefined;
+    const name = [user.first_name, user.last_name].filter((n) => typeof n === "string" && n)
+      .join(" ");
+    const handle = typeof user.username === "string" ? `@${user.username}` : undefined;
+    return [name, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
+  };
+  const chat = (value: unknown, signature: unknown) => {
+    if (!isRecord(value)) return undefined;
+    const title = typeof value.title === "string" ? value.title : undefined;
+    const handle = typeof value.username === "string" ? `@${value.username}` : undefined;
+    const base = [title, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
+    return base && typeof signature === "string" && signature !== ""
+      ? `${base}, signed ${signature}`
+      : base;
+  };
+  switch (origin.type) {
+    case "user":
+      return person(origin.sender_user);
+    case "hidden_user":
+      return typeof origin.sender_user_name === "string"
+        ? `${origin.sender_user_name} (hidden account)`
+        : undefined;
+    case "chat":
+      return chat(origin.sender_chat, origin.author_signature);
+    case "channel":
+      return chat(origin.chat, origin.author_signature);
+    default:
+      return undefined;
+  }
+}
+
+/** True for a plain JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function isInteger(value: unknown): value is number {
+/** True for a safe integer. */
+export function isInteger(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value);
 }
 
