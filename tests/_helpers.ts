@@ -35,16 +35,19 @@ export async function tempDir(prefix = "coord-test-"): Promise<TempDir> {
   };
 }
 
-/** Waits until `check` returns a value other than `undefined`, polling, with a deadline. */
+/**
+ * Waits until `check` returns a value other than `undefined` or `false`, polling, with a
+ * deadline. (`false` is "not yet" too: a boolean check must not pass at its first `false`.)
+ */
 export async function waitUntil<T>(
-  check: () => T | undefined | Promise<T | undefined>,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
   options: { timeoutMs?: number; description: string },
 ): Promise<T> {
   const { timeoutMs = 20_000, description } = options;
   const deadline = performance.now() + timeoutMs;
   while (true) {
     const value = await check();
-    if (value !== undefined) return value;
+    if (value !== undefined && value !== false) return value;
     if (performance.now() > deadline) {
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}`);
     }

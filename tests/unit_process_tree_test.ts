@@ -1,11 +1,11 @@
 /**
- * Unit tests for `lib/shared/process_tree.ts`: `runTree()` with real processes.
+ * Unit tests for `lib/shared/process_tree.ts`: `runTree()` and `stopGroups()` with real processes.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { runTree } from "../lib/shared/process_tree.ts";
+import { runTree, stopGroups } from "../lib/shared/process_tree.ts";
 import { gone, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const PATH = Deno.env.get("PATH")!;
@@ -177,4 +177,35 @@ Deno.test("runTree() truncates output beyond maxOutputBytes without blocking the
   assert.equal(result.code, 0);
   assert.equal(result.stdout, "a".repeat(1000));
   assert.equal(result.stderr, "done\n");
+});
+
+Deno.test("stopGroups() ends every group: SIGTERM, then SIGKILL to the members and leaders that stay", async () => {
+  await using dir = await tempDir();
+  const spawn = (script: string) =>
+    new Deno.Command("bash", {
+      args: ["-c", script],
+      env: { PATH },
+      clearEnv: true,
+      detached: true,
+      stdin: "null",
+    }).spawn();
+  // One leader goes on SIGTERM but leaves a member that ignores it; one ignores it itself.
+  const polite = spawn(
+    `(trap '' TERM; sleep 100) & echo $! > "${dir.path}/member"; wait`,
+  );
+  const stubborn = spawn(
+    `trap '' TERM; echo $$ > "${dir.path}/trapped"; sleep 100 & wait; wait`,
+  );
+  let member: number[] = [];
+  try {
+    member = await readPids(`${dir.path}/member`, 1);
+    await readPids(`${dir.path}/trapped`, 1);
+    const late = await stopGroups([polite, stubborn], 300);
+    assert.deepEqual(late, [stubborn.pid], "only the leader that ignored SIGTERM was late");
+    assert.equal((await polite.status).signal, "SIGTERM");
+    assert.equal((await stubborn.status).signal, "SIGKILL");
+    await gone(member[0]);
+  } finally {
+    killAll([...member, polite.pid, stubborn.pid]);
+  }
 });

@@ -10,7 +10,7 @@
  */
 
 import { within } from "../shared/abort.ts";
-import { type HandlerLaunch, startHandler } from "./dispatch.ts";
+import { type HandlerLaunch, startHandler } from "./launch.ts";
 import {
   DESK_ROLE_ENV,
   type DeskJob,
@@ -21,7 +21,7 @@ import {
 } from "../shared/desk_protocol.ts";
 import { readLines } from "../shared/lines.ts";
 import { getLog } from "../shared/log.ts";
-import { killGroup } from "../shared/process_tree.ts";
+import { stopGroups } from "../shared/process_tree.ts";
 
 /** Options for {@linkcode DeskLink}. */
 export interface DeskLinkOptions {
@@ -140,13 +140,8 @@ export class DeskLink {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
     const desks = this.#desks().filter((d) => d.status === undefined);
-    for (const desk of desks) killGroup(desk.process.pid, "SIGTERM");
-    const all = Promise.all(desks.map((d) => d.process.status));
-    if (!(await within(all, this.#graceMs)).settled) {
-      this.#log.warn("the desk did not stop in time; killing it");
-    }
-    for (const desk of desks) killGroup(desk.process.pid, "SIGKILL");
-    await all;
+    const late = await stopGroups(desks.map((d) => d.process), this.#graceMs);
+    if (late.length > 0) this.#log.warn("the desk did not stop in time; killed it");
     for (const desk of desks) desk.stdin.close().catch(() => {});
   }
 

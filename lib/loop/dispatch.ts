@@ -18,39 +18,13 @@
 
 import { within } from "../shared/abort.ts";
 import { getLog } from "../shared/log.ts";
-import { killGroup } from "../shared/process_tree.ts";
-
-/** How to start a handler. */
-export interface HandlerLaunch {
-  /** The executable (the Deno binary). */
-  command: string;
-  /** Its arguments (permissions, the script). Never the token. */
-  args: readonly string[];
-  /** The handler's complete environment. */
-  env: Record<string, string>;
-}
+import { stopGroups } from "../shared/process_tree.ts";
+import { type HandlerLaunch, startHandler } from "./launch.ts";
 
 /**
- * Starts a `handler.ts` process in its own process group, with `extraEnv` on top of the launch's
- * environment. Its stdin is piped (EOF tells it the poll process is gone); its stderr is ours.
+ * Set in a spare's environment: marks a handler started ahead of its update. The handler needs
+ * nothing of it; it tells spares apart in `/proc` (and in the tests).
  */
-export function startHandler(
-  launch: HandlerLaunch,
-  extraEnv: Record<string, string>,
-  stdout: "null" | "piped",
-): Deno.ChildProcess {
-  return new Deno.Command(launch.command, {
-    args: [...launch.args],
-    env: { ...launch.env, ...extraEnv },
-    clearEnv: true,
-    stdin: "piped",
-    stdout,
-    stderr: "inherit",
-    detached: true,
-  }).spawn();
-}
-
-/** Set in a spare's environment: it was started ahead of its update, so it loads everything first. */
 export const WARM_ENV = "COORD_HANDLER_WARM";
 
 /** One handler process, as the poll loop sees it. */
@@ -275,28 +249,14 @@ export class Dispatcher {
    */
   async terminateAll(): Promise<void> {
     this.#stopped = true;
-    const running: { pid: number; process: Deno.ChildProcess }[] = [
-      ...[...this.#entries.values()].filter((e) => !e.record.status).map((e) => ({
-        pid: e.record.pid,
-        process: e.process,
-      })),
-      ...this.#spares.map((s) => ({ pid: s.process.pid, process: s.process })),
+    const running = [
+      ...[...this.#entries.values()].filter((e) => !e.record.status).map((e) => e.process),
+      ...this.#spares.map((s) => s.process),
     ];
-    for (const { pid } of running) killGroup(pid, "SIGTERM");
-    const exited = new Set<number>();
-    const all = Promise.all(
-      running.map(({ pid, process }) => process.status.then(() => exited.add(pid))),
-    );
-    if (!(await within(all, this.#graceMs)).settled) {
-      for (const { pid } of running) {
-        if (!exited.has(pid)) {
-          this.#log.warn("child did not stop in time, killing: pid {pid}", { pid });
-        }
-      }
+    const late = await stopGroups(running, this.#graceMs);
+    for (const pid of late) {
+      this.#log.warn("child did not stop in time, killed: pid {pid}", { pid });
     }
-    // Every group, even one whose leader has exited: a member that ignored SIGTERM goes too.
-    for (const { pid } of running) killGroup(pid, "SIGKILL");
-    await all;
     for (const spare of this.#spares) spare.stdin.close().catch(() => {});
     this.#spares = [];
     this.reap();

@@ -1,13 +1,42 @@
 /**
- * How a handler process is started: the Deno binary, the narrowest permissions that work, and an
- * environment that carries the token (never the argv).
+ * How a handler process is started: the Deno binary, the narrowest permissions that work, an
+ * environment that carries the token (never the argv), and a process group of its own.
  *
  * @module
  */
 
 import type { Config } from "../shared/config.ts";
 import { handlerEnv } from "../shared/child_env.ts";
-import type { HandlerLaunch } from "./dispatch.ts";
+
+/** How to start a handler. */
+export interface HandlerLaunch {
+  /** The executable (the Deno binary). */
+  command: string;
+  /** Its arguments (permissions, the script). Never the token. */
+  args: readonly string[];
+  /** The handler's complete environment. */
+  env: Record<string, string>;
+}
+
+/**
+ * Starts a `handler.ts` process in its own process group, with `extraEnv` on top of the launch's
+ * environment. Its stdin is piped (EOF tells it the poll process is gone); its stderr is ours.
+ */
+export function startHandler(
+  launch: HandlerLaunch,
+  extraEnv: Record<string, string>,
+  stdout: "null" | "piped",
+): Deno.ChildProcess {
+  return new Deno.Command(launch.command, {
+    args: [...launch.args],
+    env: { ...launch.env, ...extraEnv },
+    clearEnv: true,
+    stdin: "piped",
+    stdout,
+    stderr: "inherit",
+    detached: true,
+  }).spawn();
+}
 
 /** Options for {@linkcode handlerLaunch}. */
 export interface HandlerLaunchOptions {

@@ -131,7 +131,7 @@ export async function runTree(
   const limit = new AbortController();
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => limit.abort(), timeoutMs);
   const stop = signal ? AbortSignal.any([limit.signal, signal]) : limit.signal;
-  const onStop = () => void terminateGroup(child, killGraceMs);
+  const onStop = () => void stopGroups([child], killGraceMs);
   stop.addEventListener("abort", onStop, { once: true });
   if (stop.aborted) onStop();
   let status: Deno.CommandStatus;
@@ -164,15 +164,23 @@ export async function runTree(
 }
 
 /**
- * SIGTERM to the child's group, then SIGKILL to it after `graceMs` if the child is still alive.
- * Resolves when the child has exited.
+ * Stops the process groups that `children` lead: SIGTERM to each group, then, after `graceMs` (or
+ * as soon as every leader has exited), SIGKILL to every group: a member that ignored SIGTERM goes
+ * too, even when its leader has exited. Resolves once every leader has exited, with the pids of
+ * those that outlived the grace period.
  */
-async function terminateGroup(child: Deno.ChildProcess, graceMs: number): Promise<void> {
-  killGroup(child.pid, "SIGTERM");
-  const { settled: exited } = await within(child.status, graceMs);
-  // Even when the leader has exited, members of its group may linger: SIGKILL reaches them too.
-  killGroup(child.pid, "SIGKILL");
-  if (!exited) await child.status;
+export async function stopGroups(
+  children: readonly Deno.ChildProcess[],
+  graceMs: number,
+): Promise<number[]> {
+  for (const child of children) killGroup(child.pid, "SIGTERM");
+  const exited = new Set<number>();
+  const all = Promise.all(children.map((c) => c.status.then(() => exited.add(c.pid))));
+  await within(all, graceMs);
+  const late = children.filter((c) => !exited.has(c.pid)).map((c) => c.pid);
+  for (const child of children) killGroup(child.pid, "SIGKILL");
+  await all;
+  return late;
 }
 
 /** The shell's exit statuses for a command it could not run: not found, not executable. */
