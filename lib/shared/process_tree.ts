@@ -86,62 +86,23 @@ export async function runTree(
   command: string,
   options: RunTreeOptions = {},
 ): Promise<RunTreeResult> {
-  const {
-    args = [],
-    env = {},
-    cwd,
-    input,
-    timeoutMs,
-    signal,
-    killGraceMs = 2000,
-    maxOutputBytes = 1024 * 1024,
-    onSpawn,
-    onStdout,
-    afterExit,
-    umask = parseUmask(env[PERSON_UMASK_ENV]),
-  } = options;
+  const { env = {}, maxOutputBytes = 1024 * 1024, umask = parseUmask(env[PERSON_UMASK_ENV]) } =
+    options;
+  const args = options.args ?? [];
   const argv = umask === undefined ? [command, ...args] : withUmask(umask, command, args);
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      env,
-      clearEnv: true,
-      cwd,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    }).spawn();
+    child = spawnGroup(argv, env, options.cwd);
   } catch (error) {
-    return {
-      stdout: "",
-      stderr: "",
-      timedOut: false,
-      aborted: false,
-      spawnError: describeSpawnError(command, error),
-    };
+    const spawnError = describeSpawnError(command, error);
+    return { stdout: "", stderr: "", timedOut: false, aborted: false, spawnError };
   }
-
-  onSpawn?.(child.pid);
-  const stdout = collect(child.stdout, maxOutputBytes, onStdout);
+  options.onSpawn?.(child.pid);
+  const stdout = collect(child.stdout, maxOutputBytes, options.onStdout);
   const stderr = collect(child.stderr, maxOutputBytes);
-  writeInput(child.stdin, input);
-
-  const limit = new AbortController();
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => limit.abort(), timeoutMs);
-  const stop = signal ? AbortSignal.any([limit.signal, signal]) : limit.signal;
-  const onStop = () => void stopGroups([child], killGraceMs);
-  stop.addEventListener("abort", onStop, { once: true });
-  if (stop.aborted) onStop();
-  let status: Deno.CommandStatus;
-  try {
-    status = await child.status;
-  } finally {
-    clearTimeout(timer);
-    stop.removeEventListener("abort", onStop);
-  }
-  await afterExit?.().catch(() => {});
+  writeInput(child.stdin, options.input);
+  const { status, timedOut, aborted } = await exitWithin(child, options);
+  await options.afterExit?.().catch(() => {});
   // A grandchild that escaped the group may still hold the pipes: don't wait for it forever.
   const [out, err] = await Promise.all([
     stdout.drain(STREAM_DRAIN_MS),
@@ -153,14 +114,43 @@ export async function runTree(
       return { stdout: out, stderr: "", timedOut: false, aborted: false, spawnError };
     }
   }
-  return {
-    code: status.code,
-    signal: status.signal,
-    stdout: out,
-    stderr: err,
-    timedOut: limit.signal.aborted,
-    aborted: !limit.signal.aborted && (signal?.aborted ?? false),
-  };
+  return { code: status.code, signal: status.signal, stdout: out, stderr: err, timedOut, aborted };
+}
+
+/** Starts `argv` in a process group of its own, with exactly `env`, all three streams piped. */
+function spawnGroup(argv: string[], env: Record<string, string>, cwd?: string) {
+  return new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    env,
+    clearEnv: true,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+}
+
+/** Waits for the child's exit; stops its group (`stopGroups`) at the time limit or on abort. */
+async function exitWithin(
+  child: Deno.ChildProcess,
+  options: Pick<RunTreeOptions, "timeoutMs" | "signal" | "killGraceMs">,
+) {
+  const { timeoutMs, signal, killGraceMs = 2000 } = options;
+  const limit = new AbortController();
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => limit.abort(), timeoutMs);
+  const stop = signal ? AbortSignal.any([limit.signal, signal]) : limit.signal;
+  const onStop = () => void stopGroups([child], killGraceMs);
+  stop.addEventListener("abort", onStop, { once: true });
+  if (stop.aborted) onStop();
+  try {
+    const status = await child.status;
+    const timedOut = limit.signal.aborted;
+    return { status, timedOut, aborted: !timedOut && (signal?.aborted ?? false) };
+  } finally {
+    clearTimeout(timer);
+    stop.removeEventListener("abort", onStop);
+  }
 }
 
 /**
