@@ -14,6 +14,7 @@
 
 import {
   checkLockDir,
+  checkPersonaFile,
   defaultLockDir,
   defaultStateDir,
   type FolderInfo,
@@ -141,12 +142,7 @@ export function parseConfig(sources: ConfigSources): Config {
     parseSecondsAsMs(name, get(name), rule);
 
   const personaFile = get("COORD_PERSONA_FILE");
-  if (personaFile !== undefined && !sources.isReadableFile(personaFile)) {
-    throw new ConfigError(
-      "COORD_PERSONA_FILE",
-      `Cannot read COORD_PERSONA_FILE: no readable file at "${personaFile}"`,
-    );
-  }
+  checkPersonaFile(personaFile, (path) => sources.isReadableFile(path));
   const customBrain = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD"));
   const stateDir = get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME"));
   const lockDir = get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid);

@@ -1,7 +1,7 @@
 /**
  * The settings that are checked against the system, not only parsed: the token (given, or read
- * from its file, and never echoed), the state and lock folders' defaults (XDG, then `HOME` or the
- * uid), and the lock folder's owner and mode.
+ * from its file, and never echoed), the persona file (readable), the state and lock folders'
+ * defaults (XDG, then `HOME` or the uid), and the lock folder's owner and mode.
  *
  * Each takes what it reads as an explicit input (the environment's values, a file reader, the
  * folder's owner and mode), so `parseConfig` stays pure; `loadConfig` passes the real ones.
@@ -68,6 +68,19 @@ function checkToken(variable: string, token: string): string {
     );
   }
   return token;
+}
+
+/** Refuses a persona file that `isReadable` says can't be read; an unset one passes. */
+export function checkPersonaFile(
+  path: string | undefined,
+  isReadable: (path: string) => boolean,
+): void {
+  if (path !== undefined && !isReadable(path)) {
+    throw new ConfigError(
+      "COORD_PERSONA_FILE",
+      `Cannot read COORD_PERSONA_FILE: no readable file at "${path}"`,
+    );
+  }
 }
 
 /** The state folder when `COORD_STATE_DIR` is unset: under `XDG_STATE_HOME`, else under `HOME`. */
