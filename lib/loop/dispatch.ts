@@ -8,7 +8,7 @@
  * on as an orphan.
  *
  * Starting a Deno process and loading its modules takes 0.1 to 0.3 s, which would come before
- * every 👀. So the dispatcher keeps `spares` handlers started ahead of time, modules loaded,
+ * every 👀. So the dispatcher keeps `spares` handlers (`spares.ts`) started ahead of time, modules loaded,
  * waiting on stdin. A message goes to a spare when there is one (its 👀 then takes milliseconds),
  * and a new spare starts behind it. A spare handles exactly one update like any handler, and does
  * not count against the cap until it has one.
@@ -20,6 +20,7 @@ import { within } from "../shared/abort.ts";
 import { getLog } from "../shared/log.ts";
 import { stopGroups } from "../shared/process_tree.ts";
 import { type HandlerLaunch, startHandler } from "./launch.ts";
+import { SparePool } from "./spares.ts";
 
 /**
  * Set in a spare's environment: marks a handler started ahead of its update. The handler needs
@@ -62,31 +63,14 @@ interface Entry {
   stdin: WritableStreamDefaultWriter<Uint8Array>;
 }
 
-interface Spare {
-  process: Deno.ChildProcess;
-  stdin: WritableStreamDefaultWriter<Uint8Array>;
-  status?: Deno.CommandStatus;
-}
-
-/** How long after a spare was taken (or a handler reaped) the next one is started. */
-const SPARE_DELAY_MS = 25;
-
-/** Spares that die before they are used, in a row, after which no more are started. */
-const SPARE_FAILURE_LIMIT = 3;
-
 /** Starts, counts, reaps and tears down handler processes. */
 export class Dispatcher {
   #launch: HandlerLaunch;
   #cap: number;
-  #wantedSpares: number;
   #graceMs: number;
   #onExit?: (child: ChildRecord) => void;
   #entries = new Map<number, Entry>();
-  #spares: Spare[] = [];
-  #spareFailures = 0;
-  #warmUpScheduled = false;
-  #stopped = false;
-  #sparesHeld = false;
+  #spares: SparePool;
   #exitListeners = new Set<() => void>();
   #log = getLog("dispatch");
 
@@ -97,7 +81,7 @@ export class Dispatcher {
     }
     this.#launch = launch;
     this.#cap = cap;
-    this.#wantedSpares = spares;
+    this.#spares = new SparePool(() => this.#start(true), spares);
     this.#graceMs = terminateGraceMs;
     this.#onExit = onExit;
   }
@@ -131,7 +115,7 @@ export class Dispatcher {
 
   /** Spares started and not yet used (some may still be loading). */
   get spares(): number {
-    return this.#spares.filter((s) => !s.status).length;
+    return this.#spares.size;
   }
 
   /**
@@ -140,28 +124,12 @@ export class Dispatcher {
    * runs more than its cap of handlers plus two.
    */
   holdSpares(hold: boolean): void {
-    this.#sparesHeld = hold;
-    if (!hold) {
-      this.#warmUpSoon();
-      return;
-    }
-    for (const spare of this.#spares) spare.stdin.close().catch(() => {});
-    // A spare reads EOF before any update and exits at once: that is not a failure.
-    this.#spares = [];
+    this.#spares.hold(hold);
   }
 
   /** Starts spares up to the wanted number. Call at start; `spawn` and `reap` keep it up. */
   warmUp(): void {
-    if (this.#stopped || this.#sparesHeld || this.#spareFailures >= SPARE_FAILURE_LIMIT) return;
-    while (this.spares < this.#wantedSpares) {
-      const process = this.#start(true);
-      const spare: Spare = { process, stdin: process.stdin.getWriter() };
-      process.status.then((status) => {
-        spare.status = status;
-      });
-      this.#spares.push(spare);
-      this.#log.info("spare started: pid {pid}", { pid: process.pid });
-    }
+    this.#spares.fill();
   }
 
   /**
@@ -173,7 +141,7 @@ export class Dispatcher {
     if (this.atCap) {
       throw new RangeError(`Cannot spawn a handler: ${this.#cap} are alive, the cap`);
     }
-    const spare = this.#takeSpare();
+    const spare = this.#spares.take();
     const process = spare?.process ?? this.#start(false);
     const stdin = spare?.stdin ?? process.stdin.getWriter();
     const record: ChildRecord = {
@@ -184,7 +152,7 @@ export class Dispatcher {
     };
     // If the handler dies before reading, the write fails with a broken pipe; its exit is logged.
     stdin.write(new TextEncoder().encode(payload + "\n")).catch(() => {});
-    this.#warmUpSoon();
+    this.#spares.fillSoon();
     this.#entries.set(process.pid, { record, process, stdin });
     process.status.then((status) => this.#exited(record, status));
     this.#log.info(
@@ -220,8 +188,8 @@ export class Dispatcher {
         },
       );
     }
-    this.#reapDeadSpares();
-    this.#warmUpSoon();
+    this.#spares.forgetDead();
+    this.#spares.fillSoon();
     return reaped;
   }
 
@@ -248,63 +216,26 @@ export class Dispatcher {
    * period, then reaps them all. Handlers stop their own brains on SIGTERM.
    */
   async terminateAll(): Promise<void> {
-    this.#stopped = true;
     const running = [
       ...[...this.#entries.values()].filter((e) => !e.record.status).map((e) => e.process),
-      ...this.#spares.map((s) => s.process),
+      ...this.#spares.processes,
     ];
+    this.#spares.stop();
     const late = await stopGroups(running, this.#graceMs);
     for (const pid of late) {
       this.#log.warn("child did not stop in time, killed: pid {pid}", { pid });
     }
-    for (const spare of this.#spares) spare.stdin.close().catch(() => {});
-    this.#spares = [];
     this.reap();
-  }
-
-  /**
-   * Starts missing spares a moment later. A spawn blocks this whole process for 10 to 40 ms (a
-   * fork of it), which must not come between an update's arrival and the loop's next
-   * `getUpdates`. After `SPARE_DELAY_MS` the update is on its way to its handler and the next
-   * long poll has been sent and waits: the spawn then costs nobody anything.
-   */
-  #warmUpSoon() {
-    if (this.#warmUpScheduled || this.spares >= this.#wantedSpares) return;
-    this.#warmUpScheduled = true;
-    setTimeout(() => {
-      this.#warmUpScheduled = false;
-      this.warmUp();
-    }, SPARE_DELAY_MS);
   }
 
   #start(warm: boolean): Deno.ChildProcess {
     return startHandler(this.#launch, warm ? { [WARM_ENV]: "1" } : {}, "null");
   }
 
-  #takeSpare(): Spare | undefined {
-    this.#reapDeadSpares();
-    return this.#spares.shift();
-  }
-
-  #reapDeadSpares() {
-    for (const spare of this.#spares.filter((s) => s.status)) {
-      this.#spares.splice(this.#spares.indexOf(spare), 1);
-      spare.stdin.close().catch(() => {});
-      this.#spareFailures++;
-      this.#log.warn("spare handler {pid} exited before it was used (exit status {code})", {
-        pid: spare.process.pid,
-        code: spare.status!.code,
-      });
-      if (this.#spareFailures === SPARE_FAILURE_LIMIT) {
-        this.#log.error("spare handlers keep dying; starting handlers only when messages arrive");
-      }
-    }
-  }
-
   #exited(record: ChildRecord, status: Deno.CommandStatus) {
     record.status = status;
     record.endedAt = performance.now();
-    if (record.warm) this.#spareFailures = 0;
+    if (record.warm) this.#spares.served();
     try {
       this.#onExit?.(record);
     } catch (error) {
