@@ -1,0 +1,94 @@
+/**
+ * Unit tests for `lib/loop/handler_end.ts`: what becomes of a message when its handler ends,
+ * decided from its journal entry alone.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { afterHandler, type EndContext } from "../lib/loop/handler_end.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
+
+const NOW = Date.parse("2026-11-27T12:00:00Z");
+
+function entry(patch: Partial<JournalEntry> = {}): JournalEntry {
+  return {
+    updateId: 7,
+    chatId: 42,
+    update: {},
+    stage: "brain",
+    dispatches: 1,
+    receivedAt: "2026-11-27T11:59:00Z",
+    ...patch,
+  };
+}
+
+function ended(patch: Partial<EndContext> = {}): EndContext {
+  return {
+    status: { success: false, code: 1, signal: null },
+    stopping: false,
+    wallNow: NOW,
+    ...patch,
+  };
+}
+
+Deno.test("afterHandler(): a replied message is finished, whatever else", () => {
+  assert.deepEqual(afterHandler(entry({ stage: "replied" }), ended()), { kind: "finished" });
+  assert.deepEqual(afterHandler(entry({ stage: "replied" }), ended({ stopping: true })), {
+    kind: "finished",
+  });
+});
+
+Deno.test("afterHandler(): a death is counted, backs off doubling to 60 s, and marks a cut-off brain as a re-run", () => {
+  const first = afterHandler(entry({ brainPid: 5, brainRun: "r" }), ended());
+  assert.deepEqual(first, {
+    kind: "died",
+    patch: {
+      stage: "received",
+      rerun: true,
+      brainPid: undefined,
+      brainRun: undefined,
+      deaths: 1,
+      lastEnd: "exit status 1",
+    },
+    waitMs: 1000,
+    end: "exit status 1",
+  });
+  const killed = { success: false, code: 137, signal: "SIGKILL" as const };
+  const third = afterHandler(entry({ stage: "started", deaths: 2 }), ended({ status: killed }));
+  assert.equal(third.kind, "died");
+  if (third.kind !== "died") return;
+  assert.equal(third.waitMs, 4000);
+  assert.equal(third.patch.rerun, false, "its brain had not started");
+  assert.equal(third.end, "killed by SIGKILL");
+  const many = afterHandler(entry({ deaths: 20 }), ended());
+  assert.equal(many.kind === "died" && many.waitMs, 60_000);
+});
+
+Deno.test("afterHandler(): an answered message keeps its stage and its answer: only sending is left", () => {
+  const end = afterHandler(entry({ stage: "answered", brainRun: "r" }), ended());
+  assert.equal(end.kind, "died");
+  if (end.kind !== "died") return;
+  assert.equal(end.patch.stage, undefined, "not sent back to received");
+  assert.equal("rerun" in end.patch, false);
+  assert.equal(end.patch.brainRun, undefined);
+});
+
+Deno.test("afterHandler(): a stop by the bot is no death; the message is left for the next start", () => {
+  const end = afterHandler(entry({ deaths: 1 }), ended({ stopping: true }));
+  assert.deepEqual(end, {
+    kind: "left",
+    patch: { stage: "received", rerun: true, brainPid: undefined, brainRun: undefined },
+  });
+});
+
+Deno.test("afterHandler(): a parked message waits until its time, and is no death", () => {
+  const parked = entry({ stage: "received", parkedUntil: new Date(NOW + 90_000).toISOString() });
+  assert.deepEqual(afterHandler(parked, ended()), { kind: "parked", waitMs: 90_000 });
+  assert.deepEqual(afterHandler(parked, ended({ stopping: true })), { kind: "left" });
+  const past = entry({ stage: "received", parkedUntil: new Date(NOW - 1).toISOString() });
+  assert.deepEqual(afterHandler(past, ended()), { kind: "parked", waitMs: 0 });
+  // Parked but cut off mid-attempt: its handler died.
+  const cut = entry({ stage: "brain", parkedUntil: new Date(NOW + 1000).toISOString() });
+  assert.equal(afterHandler(cut, ended()).kind, "died");
+});
