@@ -203,7 +203,8 @@ export class BotProcess implements AsyncDisposable {
   /**
    * Starts the bot again in the same folders, with the same simulator and settings (`env` on top):
    * a restart. It doesn't stop this one first; the new bot doesn't remove the folders, this one
-   * does. Its stderr is printed with this one's by {@linkcode printStderrOnFailure}.
+   * does. Its stderr is printed with this one's by {@linkcode printStderrOnFailure}, and it is
+   * disposed with this one: a test that restarts a bot several times restarts it from the first.
    */
   async restart(env: Record<string, string | undefined> = {}): Promise<BotProcess> {
     if (this.#options === undefined) {
@@ -254,7 +255,10 @@ export class BotProcess implements AsyncDisposable {
     return status;
   }
 
+  /** Kills this bot and every bot restarted from it, and what they left; removes its folders. */
   async [Symbol.asyncDispose](): Promise<void> {
+    // The restarts first: they run in this bot's folders, which go last.
+    for (const bot of this.#restarts) await bot[Symbol.asyncDispose]();
     this.kill("SIGKILL");
     await this.exited();
     // Whatever a failed test left behind goes too, so that one failure can't spoil the next test.
@@ -357,11 +361,12 @@ export function brainLog(bot: BotProcess): string[] {
 }
 
 /**
- * Runs an end-to-end test body with a simulator and a bot; on failure prints the bot's stderr (a
- * passing test prints nothing), and always tears both down.
+ * Runs an end-to-end test body with a simulator and a bot; on failure prints the stderr of the bot
+ * and of every bot restarted from it (a passing test prints nothing), and always tears them all
+ * down. Every end-to-end test starts its bots this way, restarts with {@linkcode BotProcess.restart}.
  */
 export async function withBot(
-  options: Omit<BotOptions, "sim"> & { start?: boolean },
+  options: Omit<BotOptions, "sim">,
   body: (sim: BotApiSimulator, bot: BotProcess) => Promise<void>,
 ): Promise<void> {
   await using sim = await BotApiSimulator.start();

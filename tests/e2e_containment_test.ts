@@ -8,7 +8,6 @@
 
 import assert from "node:assert/strict";
 import {
-  BotApiSimulator,
   type BotProcess,
   gone,
   isAlive,
@@ -16,7 +15,6 @@ import {
   projectPath,
   repliedTo,
   sentTo,
-  startBot,
   tempDir,
   waitUntil,
   withBot,
@@ -73,11 +71,7 @@ Deno.test("a brain's setsid helper dies with it: at the brain's timeout, at /can
 });
 
 Deno.test("what a SIGKILLed run left behind is gone after the next start", async () => {
-  await using sim = await BotApiSimulator.start();
-  const env = { COORD_BRAIN_CMD: ESCAPE_BRAIN };
-  await using first = await startBot({ sim, env });
-  let second: BotProcess | undefined;
-  try {
+  await withBot({ env: { COORD_BRAIN_CMD: ESCAPE_BRAIN } }, async (sim, first) => {
     const update = sim.sendText(CHAT, "hang");
     const helper = await recorded(first, "helper", update.update_id);
     const brain = await recorded(first, "brain", update.update_id);
@@ -90,16 +84,11 @@ Deno.test("what a SIGKILLed run left behind is gone after the next start", async
     assert.ok(isAlive(brain) && isAlive(helper), "the brain and its helper outlived the bot");
 
     Deno.removeSync(`${first.dirs.pids}/helper-${update.update_id}`);
-    second = await startBot({ sim, env, dirs: first.dirs });
+    const second = await first.restart();
     await gone(helper);
     await gone(brain);
     await second.waitForLog(/killed \d+ process\(es\) at start that brains left behind/);
-  } catch (error) {
-    console.error(`--- first ---\n${first.stderr}--- second ---\n${second?.stderr ?? ""}`);
-    throw error;
-  } finally {
-    await second?.[Symbol.asyncDispose]();
-  }
+  });
 });
 
 Deno.test("under umask 022, in a state folder made 0755, nothing the bot writes is readable by others; the brain keeps the person's umask", async () => {
@@ -170,13 +159,13 @@ Deno.test("a lock folder that others can write stops the bot with status 78 befo
       const shared = `${dir.path}/shared`;
       Deno.mkdirSync(shared);
       Deno.chmodSync(shared, mode);
-      await using sim = await BotApiSimulator.start();
-      await using bot = await startBot({ sim, env: { COORD_LOCK_DIR: shared } });
-      const status = await withDeadline(bot.exited(), "the bot to exit", 15_000);
-      assert.equal(status.code, 78, bot.stderr);
-      assert.match(bot.stderr, /COORD_LOCK_DIR .* lets other users write in it/);
-      assert.equal(bot.stderr.trim().split("\n").length, 1, bot.stderr);
-      assert.deepEqual(sim.calls, [], "no request sent");
+      await withBot({ env: { COORD_LOCK_DIR: shared } }, async (sim, bot) => {
+        const status = await withDeadline(bot.exited(), "the bot to exit", 15_000);
+        assert.equal(status.code, 78, bot.stderr);
+        assert.match(bot.stderr, /COORD_LOCK_DIR .* lets other users write in it/);
+        assert.equal(bot.stderr.trim().split("\n").length, 1, bot.stderr);
+        assert.deepEqual(sim.calls, [], "no request sent");
+      });
     });
   }
 });

@@ -7,7 +7,6 @@
 
 import assert from "node:assert/strict";
 import {
-  BotApiSimulator,
   brainLog,
   isAlive,
   messageIdOf,
@@ -16,7 +15,6 @@ import {
   type RecordedCall,
   repliedTo,
   sentTo,
-  startBot,
   tempDir,
   waitUntil,
   withBot,
@@ -131,27 +129,25 @@ Deno.test("the desk killed with SIGKILL is replaced: later messages are acknowle
 Deno.test("a restart with more than cap-many unfinished messages is READY at once, and answers them all", async () => {
   await using dir = await tempDir();
   await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
-  await using sim = await BotApiSimulator.start();
   const chats = [1, 2, 3, 4];
   const env = { NOTIFY_SOCKET: systemd.path };
-  await using first = await startBot({ sim, authorized: chats, env });
-  const sent = chats.flatMap((chat) => [
-    { chat, id: messageIdOf(sim.sendText(chat, `gate r${chat}`)) },
-    { chat, id: messageIdOf(sim.sendText(chat, `second ${chat}`)) },
-  ]);
-  await waitUntil(() => (brainLog(first).length >= 4 ? true : undefined), {
-    description: "4 brains running",
-  });
-  first.kill("SIGKILL");
-  await first.exited();
-  await waitUntil(() => (first.leftovers().length === 0 ? true : undefined), {
-    description: "the first run's processes to end",
-  });
-  const readyBefore = systemd.with("READY=1").length;
+  await withBot({ authorized: chats, env }, async (sim, first) => {
+    const sent = chats.flatMap((chat) => [
+      { chat, id: messageIdOf(sim.sendText(chat, `gate r${chat}`)) },
+      { chat, id: messageIdOf(sim.sendText(chat, `second ${chat}`)) },
+    ]);
+    await waitUntil(() => (brainLog(first).length >= 4 ? true : undefined), {
+      description: "4 brains running",
+    });
+    first.kill("SIGKILL");
+    await first.exited();
+    await waitUntil(() => (first.leftovers().length === 0 ? true : undefined), {
+      description: "the first run's processes to end",
+    });
+    const readyBefore = systemd.with("READY=1").length;
 
-  const startedAt = performance.timeOrigin + performance.now();
-  await using second = await startBot({ sim, authorized: chats, env, dirs: first.dirs });
-  try {
+    const startedAt = performance.timeOrigin + performance.now();
+    const second = await first.restart();
     // Every re-run hangs at its gate until READY has come.
     const ready = (await systemd.waitFor("READY=1", readyBefore + 1)).at(-1)!;
     const seconds = (ready.at - startedAt) / 1000;
@@ -165,8 +161,5 @@ Deno.test("a restart with more than cap-many unfinished messages is READY at onc
         /^\(re-run: an earlier run was cut off before it answered\)\npassed gate|^echo: second/,
       );
     }
-  } catch (error) {
-    console.error(`--- bot stderr ---\n${second.stderr}--- end of bot stderr ---`);
-    throw error;
-  }
+  });
 });

@@ -4,122 +4,120 @@
 
 import assert from "node:assert/strict";
 import {
-  BotApiSimulator,
   brainLog,
   messageIdOf,
   openGate,
   reacted,
   repliedTo,
   sentTo,
-  startBot,
   waitUntil,
+  withBot,
 } from "./_helpers.ts";
 
 const CHAT = 1001;
 
 Deno.test("a message whose brain was cut off by a restart runs again, and its one reply says so", async (t) => {
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-    await t.step(`stopped with ${signal}`, async () => {
-      await using sim = await BotApiSimulator.start();
-      await using first = await startBot({ sim });
-      const id = messageIdOf(sim.sendText(CHAT, "gate later"));
-      await waitUntil(() => (brainLog(first).length > 0 ? true : undefined), {
-        description: "the brain to start",
-      });
-      first.kill(signal);
-      await first.exited();
-      await waitUntil(() => (first.leftovers().length === 0 ? true : undefined), {
-        description: "the first run's processes to end",
-      });
-      assert.equal(sim.calls.filter(sentTo(CHAT)).length, 0, "no reply before the restart");
+    await t.step(`stopped with ${signal}`, () =>
+      withBot({}, async (sim, first) => {
+        const id = messageIdOf(sim.sendText(CHAT, "gate later"));
+        await waitUntil(() => (brainLog(first).length > 0 ? true : undefined), {
+          description: "the brain to start",
+        });
+        first.kill(signal);
+        await first.exited();
+        await waitUntil(() => (first.leftovers().length === 0 ? true : undefined), {
+          description: "the first run's processes to end",
+        });
+        assert.equal(sim.calls.filter(sentTo(CHAT)).length, 0, "no reply before the restart");
 
-      await using second = await startBot({ sim, dirs: first.dirs });
-      await waitUntil(
-        () => (brainLog(second).filter((l) => l.startsWith("start")).length === 2
-          ? true
-          : undefined),
-        {
-          description: "the brain to start again",
-        },
-      );
-      openGate(second, "later");
-      const reply = await sim.waitForCall(repliedTo(CHAT, id));
-      assert.equal(
-        reply.params.text,
-        "(re-run: an earlier run was cut off before it answered)\npassed gate later",
-      );
-      await sim.waitForCall(reacted(CHAT, id, "👌"));
-      // Answered once, and the journal is empty again.
-      const next = messageIdOf(sim.sendText(CHAT, "and now?"));
-      await sim.waitForCall(repliedTo(CHAT, next));
-      assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 1);
-      await waitUntil(() => (journalEntries(second.dirs.state).length === 0 ? true : undefined), {
-        description: "the journal to be empty",
-      });
-    });
+        const second = await first.restart();
+        await waitUntil(
+          () => (brainLog(second).filter((l) => l.startsWith("start")).length === 2
+            ? true
+            : undefined),
+          {
+            description: "the brain to start again",
+          },
+        );
+        openGate(second, "later");
+        const reply = await sim.waitForCall(repliedTo(CHAT, id));
+        assert.equal(
+          reply.params.text,
+          "(re-run: an earlier run was cut off before it answered)\npassed gate later",
+        );
+        await sim.waitForCall(reacted(CHAT, id, "👌"));
+        // Answered once, and the journal is empty again.
+        const next = messageIdOf(sim.sendText(CHAT, "and now?"));
+        await sim.waitForCall(repliedTo(CHAT, next));
+        assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 1);
+        await waitUntil(() => (journalEntries(second.dirs.state).length === 0 ? true : undefined), {
+          description: "the journal to be empty",
+        });
+      }));
   }
 });
 
 Deno.test("a message that was already answered is never answered again after a restart", async () => {
-  await using sim = await BotApiSimulator.start();
-  await using first = await startBot({ sim });
-  const id = messageIdOf(sim.sendText(CHAT, "just once"));
-  await sim.waitForCall(reacted(CHAT, id, "👌"));
-  first.kill("SIGKILL");
-  await first.exited();
-  await using second = await startBot({ sim, dirs: first.dirs });
-  const next = messageIdOf(sim.sendText(CHAT, "second"));
-  await sim.waitForCall(repliedTo(CHAT, next));
-  assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 1);
-  assert.equal(brainLog(second).filter((l) => l.startsWith("start")).length, 2);
-  // The restarted bot confirmed everything the first one had journaled: no update came twice.
-  const polls = sim.calls.filter((c) => c.method === "getUpdates");
-  const secondRunFirstPoll = polls.find((c) => c.at > (first.exitedAt ?? 0));
-  assert.ok(Number(secondRunFirstPoll?.params.offset) >= 2, "the offset was kept");
+  await withBot({}, async (sim, first) => {
+    const id = messageIdOf(sim.sendText(CHAT, "just once"));
+    await sim.waitForCall(reacted(CHAT, id, "👌"));
+    first.kill("SIGKILL");
+    await first.exited();
+    const second = await first.restart();
+    const next = messageIdOf(sim.sendText(CHAT, "second"));
+    await sim.waitForCall(repliedTo(CHAT, next));
+    assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 1);
+    assert.equal(brainLog(second).filter((l) => l.startsWith("start")).length, 2);
+    // The restarted bot confirmed everything the first one had journaled: no update came twice.
+    const polls = sim.calls.filter((c) => c.method === "getUpdates");
+    const secondRunFirstPoll = polls.find((c) => c.at > (first.exitedAt ?? 0));
+    assert.ok(Number(secondRunFirstPoll?.params.offset) >= 2, "the offset was kept");
+  });
 });
 
 Deno.test("a message that keeps crashing its handler is given up with a ⚠️ after the poison limit", async () => {
-  await using sim = await BotApiSimulator.start();
-  await using bot = await startBot({ sim, env: { COORD_POISON_LIMIT: "3" } });
-  const id = messageIdOf(sim.sendText(CHAT, "killhandler"));
-  const reply = await sim.waitForCall(repliedTo(CHAT, id), { timeoutMs: 30_000 });
-  assert.match(
-    String(reply.params.text),
-    /^\(re-run: an earlier run was cut off before it answered\)\n⚠️ I gave up on this message: its handler died 3 times before it could answer \(the last: killed by SIGKILL\)/,
-  );
-  await sim.waitForCall(reacted(CHAT, id, "👎"));
-  assert.equal(brainLog(bot).filter((l) => l.startsWith("start")).length, 3, "3 runs, then none");
-  await bot.waitForLog(/giving up on it \(poison limit\)/);
-  assert.equal(bot.lines.filter((l) => l.includes("ended without a final reply")).length, 3);
-  // The chat goes on.
-  const next = messageIdOf(sim.sendText(CHAT, "hello"));
-  const ok = await sim.waitForCall(repliedTo(CHAT, next));
-  assert.equal(ok.params.text, "echo: hello");
-  await waitUntil(() => (journalEntries(bot.dirs.state).length === 0 ? true : undefined), {
-    description: "the journal to be empty",
+  await withBot({ env: { COORD_POISON_LIMIT: "3" } }, async (sim, bot) => {
+    const id = messageIdOf(sim.sendText(CHAT, "killhandler"));
+    const reply = await sim.waitForCall(repliedTo(CHAT, id), { timeoutMs: 30_000 });
+    assert.match(
+      String(reply.params.text),
+      /^\(re-run: an earlier run was cut off before it answered\)\n⚠️ I gave up on this message: its handler died 3 times before it could answer \(the last: killed by SIGKILL\)/,
+    );
+    await sim.waitForCall(reacted(CHAT, id, "👎"));
+    assert.equal(brainLog(bot).filter((l) => l.startsWith("start")).length, 3, "3 runs, then none");
+    await bot.waitForLog(/giving up on it \(poison limit\)/);
+    assert.equal(bot.lines.filter((l) => l.includes("ended without a final reply")).length, 3);
+    // The chat goes on.
+    const next = messageIdOf(sim.sendText(CHAT, "hello"));
+    const ok = await sim.waitForCall(repliedTo(CHAT, next));
+    assert.equal(ok.params.text, "echo: hello");
+    await waitUntil(() => (journalEntries(bot.dirs.state).length === 0 ? true : undefined), {
+      description: "the journal to be empty",
+    });
   });
 });
 
 Deno.test("corrupt and half-written journal entries are reported and set aside, and the bot runs on", async () => {
-  await using sim = await BotApiSimulator.start();
-  await using first = await startBot({ sim });
-  await sim.waitForCall((c) => c.method === "getUpdates", { includePending: true });
-  first.kill("SIGTERM");
-  await first.exited();
-  const journal = `${first.dirs.state}/journal`;
-  Deno.writeTextFileSync(`${journal}/41.json`, '{"updateId": 41, "stage": ');
-  Deno.writeTextFileSync(`${journal}/42.json.tmp-999`, '{"half');
+  await withBot({}, async (sim, first) => {
+    await sim.waitForCall((c) => c.method === "getUpdates", { includePending: true });
+    first.kill("SIGTERM");
+    await first.exited();
+    const journal = `${first.dirs.state}/journal`;
+    Deno.writeTextFileSync(`${journal}/41.json`, '{"updateId": 41, "stage": ');
+    Deno.writeTextFileSync(`${journal}/42.json.tmp-999`, '{"half');
 
-  await using second = await startBot({ sim, dirs: first.dirs });
-  await second.waitForLog(/corrupt journal entry set aside: .*41\.json/);
-  await second.waitForLog(/corrupt journal entry set aside: .*42\.json\.tmp-999/);
-  const kept = [...Deno.readDirSync(`${journal}/corrupt`)].map((e) => e.name).sort();
-  assert.equal(kept.length, 2);
-  assert.ok(
-    kept.some((n) => n.endsWith("41.json")) && kept.some((n) => n.endsWith("42.json.tmp-999")),
-  );
-  const id = messageIdOf(sim.sendText(CHAT, "still fine"));
-  await sim.waitForCall(repliedTo(CHAT, id));
+    const second = await first.restart();
+    await second.waitForLog(/corrupt journal entry set aside: .*41\.json/);
+    await second.waitForLog(/corrupt journal entry set aside: .*42\.json\.tmp-999/);
+    const kept = [...Deno.readDirSync(`${journal}/corrupt`)].map((e) => e.name).sort();
+    assert.equal(kept.length, 2);
+    assert.ok(
+      kept.some((n) => n.endsWith("41.json")) && kept.some((n) => n.endsWith("42.json.tmp-999")),
+    );
+    const id = messageIdOf(sim.sendText(CHAT, "still fine"));
+    await sim.waitForCall(repliedTo(CHAT, id));
+  });
 });
 
 function journalEntries(stateDir: string): string[] {

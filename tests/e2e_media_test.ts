@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import {
-  BotApiSimulator,
+  type BotApiSimulator,
   type BotProcess,
   brainLog,
   messageIdOf,
@@ -13,7 +13,6 @@ import {
   reacted,
   type RecordedCall,
   repliedTo,
-  startBot,
   waitUntil,
   withBot,
 } from "./_helpers.ts";
@@ -204,35 +203,35 @@ Deno.test("an edit made after the brain started gets a short note, and so does o
 });
 
 Deno.test("after a crash, a waiting message keeps its files and a finished one's are removed at start", async () => {
-  await using sim = await BotApiSimulator.start();
-  await using first = await startBot({ sim });
-  const photo = sim.sendPhoto(CHAT, { caption: "gate p1" });
-  await waitUntil(() => (brainLog(first).length > 0 ? true : undefined), {
-    description: "the brain to start",
-  });
-  first.kill("SIGKILL");
-  await first.exited();
-  await waitUntil(() => (first.leftovers().length === 0 ? true : undefined), {
-    description: "the first run's processes to end",
-  });
-  // A message answered just before a crash could not tidy up: its folder is an orphan.
-  Deno.mkdirSync(`${first.dirs.state}/attachments/999`);
-  Deno.writeTextFileSync(`${first.dirs.state}/attachments/999/photo.jpg`, "x");
+  await withBot({}, async (sim, first) => {
+    const photo = sim.sendPhoto(CHAT, { caption: "gate p1" });
+    await waitUntil(() => (brainLog(first).length > 0 ? true : undefined), {
+      description: "the brain to start",
+    });
+    first.kill("SIGKILL");
+    await first.exited();
+    await waitUntil(() => (first.leftovers().length === 0 ? true : undefined), {
+      description: "the first run's processes to end",
+    });
+    // A message answered just before a crash could not tidy up: its folder is an orphan.
+    Deno.mkdirSync(`${first.dirs.state}/attachments/999`);
+    Deno.writeTextFileSync(`${first.dirs.state}/attachments/999/photo.jpg`, "x");
 
-  await using second = await startBot({ sim, dirs: first.dirs });
-  await second.waitForLog(/removed the attachments of 1 finished message\(s\): 999/);
-  assert.deepEqual(attachmentFolders(second), [String(photo.update_id)]);
-  await waitUntil(
-    () => (brainLog(second).filter((l) => l.startsWith("start")).length === 2 || undefined),
-    {
-      description: "the brain to start again",
-    },
-  );
-  openGate(second, "p1");
-  const reply = await sim.waitForCall(repliedTo(CHAT, messageIdOf(photo)));
-  assert.equal(
-    reply.params.text,
-    "(re-run: an earlier run was cut off before it answered)\npassed gate p1",
-  );
-  await foldersGone(second);
+    const second = await first.restart();
+    await second.waitForLog(/removed the attachments of 1 finished message\(s\): 999/);
+    assert.deepEqual(attachmentFolders(second), [String(photo.update_id)]);
+    await waitUntil(
+      () => (brainLog(second).filter((l) => l.startsWith("start")).length === 2 || undefined),
+      {
+        description: "the brain to start again",
+      },
+    );
+    openGate(second, "p1");
+    const reply = await sim.waitForCall(repliedTo(CHAT, messageIdOf(photo)));
+    assert.equal(
+      reply.params.text,
+      "(re-run: an earlier run was cut off before it answered)\npassed gate p1",
+    );
+    await foldersGone(second);
+  });
 });

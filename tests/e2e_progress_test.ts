@@ -7,14 +7,12 @@
 
 import assert from "node:assert/strict";
 import {
-  BotApiSimulator,
   brainLog,
   messageIdOf,
   projectPath,
   reacted,
   type RecordedCall,
   repliedTo,
-  startBot,
   tempDir,
   waitUntil,
   withBot,
@@ -127,20 +125,20 @@ Deno.test("a brain that exits 75 with retry-after: 2 runs again after 2 s; the p
   });
 
   await t.step("with a restart in between", async () => {
-    await using sim = await BotApiSimulator.start();
-    await using first = await startBot({ sim });
-    const id = messageIdOf(sim.sendText(CHAT, "tempfail 4"));
-    await sim.waitForCall(repliedTo(CHAT, id));
-    first.kill("SIGTERM");
-    await first.exited();
-    await using second = await startBot({ sim, dirs: first.dirs });
-    const answer = await sim.waitForCall(
-      (c) => repliedTo(CHAT, id)(c) && textOf(c) === "ran after waiting",
-      { timeoutMs: 30_000 },
-    );
-    assert.ok(answer.status === 200);
-    assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 2, "told once, answered once");
-    assert.ok(!second.stderr.includes("gave up"));
+    await withBot({}, async (sim, first) => {
+      const id = messageIdOf(sim.sendText(CHAT, "tempfail 4"));
+      await sim.waitForCall(repliedTo(CHAT, id));
+      first.kill("SIGTERM");
+      await first.exited();
+      const second = await first.restart();
+      const answer = await sim.waitForCall(
+        (c) => repliedTo(CHAT, id)(c) && textOf(c) === "ran after waiting",
+        { timeoutMs: 30_000 },
+      );
+      assert.ok(answer.status === 200);
+      assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 2, "told once, answered once");
+      assert.ok(!second.stderr.includes("gave up"));
+    });
   });
 });
 
