@@ -5,7 +5,6 @@
 
 import assert from "node:assert/strict";
 import {
-  BotApiSimulator,
   brainLog,
   denoDir,
   isAlive,
@@ -14,9 +13,9 @@ import {
   projectPath,
   reacted,
   repliedTo,
-  startBot,
   tempDir,
   waitUntil,
+  withBot,
 } from "./_helpers.ts";
 import { FakeSystemd } from "./_systemd.ts";
 
@@ -30,16 +29,15 @@ const WATCHDOG_USEC = "3000000";
 const WATCHDOG_MS = 3000;
 /** The bot pings at half the watchdog interval. */
 const PING_MS = WATCHDOG_MS / 2;
+/** The bot's environment for these tests, with the fake systemd's socket. */
+function watchdogEnv(systemd: FakeSystemd) {
+  return { NOTIFY_SOCKET: systemd.path, WATCHDOG_USEC, COORD_POLL_TIMEOUT_S: "1" };
+}
 
 Deno.test("the bot tells systemd READY after its first poll, WATCHDOG on a timer while a brain hangs past the interval, and STOPPING on SIGTERM", async () => {
   await using dir = await tempDir();
   await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
-  await using sim = await BotApiSimulator.start();
-  await using bot = await startBot({
-    sim,
-    env: { NOTIFY_SOCKET: systemd.path, WATCHDOG_USEC, COORD_POLL_TIMEOUT_S: "1" },
-  });
-  try {
+  await withBot({ env: watchdogEnv(systemd) }, async (sim, bot) => {
     const [ready] = await systemd.waitFor("READY=1");
     const firstAnswered = sim.calls.find((c) => c.method === "getUpdates" && c.status === 200);
     assert.ok(firstAnswered?.endedAt !== undefined && ready.at >= firstAnswered.endedAt);
@@ -75,22 +73,14 @@ Deno.test("the bot tells systemd READY after its first poll, WATCHDOG on a timer
     assert.equal(order.at(-1), "STOPPING=1");
     // The hanging message was not answered: it stays in the journal for the next start.
     assert.equal(sim.calls.filter(repliedTo(CHAT, id)).length, 0);
-  } catch (error) {
-    console.error(bot.stderr);
-    throw error;
-  }
+  });
 });
 
 Deno.test("a stalled loop stops the watchdog pings and turns the health check stale; a hung brain alone does not", async () => {
   await using dir = await tempDir();
   await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
-  await using sim = await BotApiSimulator.start();
-  await using bot = await startBot({
-    sim,
-    env: { NOTIFY_SOCKET: systemd.path, WATCHDOG_USEC, COORD_POLL_TIMEOUT_S: "1" },
-  });
-  const health = () => runHealth(bot.dirs.state, "4");
-  try {
+  await withBot({ env: watchdogEnv(systemd) }, async (sim, bot) => {
+    const health = () => runHealth(bot.dirs.state, "4");
     await systemd.waitFor("READY=1");
     // A brain that hangs: pings go on, and health stays fresh.
     const id = messageIdOf(sim.sendText(CHAT, "gate stuck"));
@@ -101,27 +91,31 @@ Deno.test("a stalled loop stops the watchdog pings and turns the health check st
     assert.equal(fresh.code, 0, fresh.line);
     assert.match(fresh.line, /^healthy: heartbeat [\d.]+ s old \(threshold 4 s\)$/);
 
-    // The loop itself stalls (the process is stopped): no more pings, and health turns stale.
+    // The loop itself stalls (the process is stopped): health turns stale, and no ping comes.
     Deno.kill(bot.process.pid, "SIGSTOP");
     const stoppedAt = performance.timeOrigin + performance.now();
-    const stale = await waitUntil(async () => {
-      const result = await health();
-      return result.code === 1 ? result : undefined;
-    }, { description: "the health check to turn stale" });
-    assert.match(stale.line, /^unhealthy: heartbeat [\d.]+ s old, over the threshold of 4 s$/);
-    // Time is the subject here. A ping sent just before the stop may still arrive after it: each
-    // goes through a systemd-notify child of its own, which the stop doesn't reach. One ping
-    // interval is ample for that one. After it, the quiet must last at least two ping intervals,
-    // so that a ping on the timer, had one still been sent, would have been heard.
-    const quietFrom = stoppedAt + PING_MS;
-    const quietUntil = quietFrom + 2 * PING_MS;
-    const left = quietUntil - (performance.timeOrigin + performance.now());
-    if (left > 0) await new Promise((r) => setTimeout(r, left));
-    const during = systemd.messages.filter((m) => m.at > quietFrom);
-    assert.deepEqual(during, [], "no ping from a stalled loop");
+    try {
+      const stale = await waitUntil(async () => {
+        const result = await health();
+        return result.code === 1 ? result : undefined;
+      }, { description: "the health check to turn stale" });
+      assert.match(stale.line, /^unhealthy: heartbeat [\d.]+ s old, over the threshold of 4 s$/);
+      // Proving an absence: a stopped process makes no event to wait for. It stays stopped for
+      // two and a half ping intervals at least, so that anything still pinging is heard twice.
+      const left = stoppedAt + 2.5 * PING_MS - (performance.timeOrigin + performance.now());
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+    } finally {
+      Deno.kill(bot.process.pid, "SIGCONT");
+    }
+    const resumedAt = performance.timeOrigin + performance.now();
+    // Counted, not timed: the bot sends one notification at a time, each through a systemd-notify
+    // child that the stop doesn't reach, and starts the next only once that child has ended. So
+    // at most the one already under way may arrive while the bot is stopped; anything more came
+    // from a process that goes on pinging while the loop's own process is stopped.
+    const during = systemd.messages.filter((m) => m.at > stoppedAt && m.at < resumedAt);
+    assert.ok(during.length <= 1, `no ping from a stopped bot: ${JSON.stringify(during)}`);
 
     // It comes back: pings resume and health is fresh again.
-    Deno.kill(bot.process.pid, "SIGCONT");
     const resumed = systemd.with("WATCHDOG=1").length;
     await systemd.waitFor("WATCHDOG=1", resumed + 1);
     await waitUntil(async () => ((await health()).code === 0 ? true : undefined), {
@@ -129,42 +123,41 @@ Deno.test("a stalled loop stops the watchdog pings and turns the health check st
     });
     openGate(bot, "stuck");
     await sim.waitForCall(repliedTo(CHAT, id));
-  } catch (error) {
-    console.error(bot.stderr);
-    throw error;
-  } finally {
-    Deno.kill(bot.process.pid, "SIGCONT");
-  }
+  });
 });
 
-Deno.test("a loop stuck in a getUpdates that never returns stops the pings within one watchdog interval, though the process runs on", async () => {
+Deno.test("a loop stuck in a getUpdates that doesn't return stops the pings within one watchdog interval, though the process runs on", async () => {
   await using dir = await tempDir();
   await using systemd = new FakeSystemd(`${dir.path}/notify.sock`);
-  await using sim = await BotApiSimulator.start();
-  await using bot = await startBot({
-    sim,
-    env: { NOTIFY_SOCKET: systemd.path, WATCHDOG_USEC, COORD_POLL_TIMEOUT_S: "1" },
-  });
-  try {
+  await withBot({ env: watchdogEnv(systemd) }, async (sim, bot) => {
     await systemd.waitFor("READY=1");
     await systemd.waitFor("WATCHDOG=1", 2);
-    sim.injectFault({ method: "getUpdates", fault: { kind: "hang" } });
-    const stuck = await sim.waitForCall((c) => c.method === "getUpdates" && c.fault === "hang", {
+    // The stall is the stimulus: one getUpdates answered only after three watchdog intervals.
+    const stallMs = 3 * WATCHDOG_MS;
+    sim.injectFault({ method: "getUpdates", fault: { kind: "delay", ms: stallMs } });
+    const stuck = await sim.waitForCall((c) => c.method === "getUpdates" && c.fault === "delay", {
       includePending: true,
-      description: "the getUpdates that hangs",
+      description: "the getUpdates that stalls",
     });
-    // The heartbeat was written just before that call. Pings may go on until it is older than
-    // the interval, plus one tick (half the interval); then none. Time itself is the subject here.
-    const quietFrom = stuck.at + WATCHDOG_MS * 1.5 + 500;
-    await waitUntil(() => (Date.now() > quietFrom + 3000 ? true : undefined), {
-      description: "three quiet seconds",
+    assert.equal(isAlive(bot.process.pid), true, "the process runs on");
+    // The loop comes round again once that call is answered: the pings resume. The recorded
+    // pings, not a wait for silence, then show the gap.
+    const next = await sim.waitForCall((c) => c.method === "getUpdates" && c.seq > stuck.seq, {
+      includePending: true,
+      timeoutMs: stallMs + 20_000,
+      description: "the getUpdates after the stalled one",
     });
-    assert.deepEqual(systemd.with("WATCHDOG=1").filter((m) => m.at > quietFrom), []);
-    assert.equal(bot.process.pid > 0 && isAlive(bot.process.pid), true, "the process runs on");
-  } catch (error) {
-    console.error(bot.stderr);
-    throw error;
-  }
+    await waitUntil(() => systemd.with("WATCHDOG=1").find((m) => m.at > next.at), {
+      description: "a ping after the loop came round again",
+    });
+    // The heartbeat was written just before the stalled call. Pings may go on until it is older
+    // than the interval, plus one tick (half the interval) and the helper's delivery; then none
+    // until the answer (at stallMs). A timer pinging regardless of the loop would ping in there.
+    const quietFrom = stuck.at + WATCHDOG_MS + PING_MS + 500;
+    const quietUntil = stuck.at + stallMs;
+    const during = systemd.with("WATCHDOG=1").filter((m) => m.at > quietFrom && m.at < quietUntil);
+    assert.deepEqual(during, [], "no ping while the loop was stuck");
+  });
 });
 
 Deno.test("the health check reports a missing heartbeat and bad arguments clearly", async () => {
