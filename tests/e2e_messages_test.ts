@@ -93,11 +93,16 @@ Deno.test("8 chats at once with a cap of 4: all acknowledged at once, never more
       for (const { chat, id } of sent) {
         await sim.waitForCall(reacted(chat, id, "👀"), { description: `👀 on ${chat}/${id}` });
       }
-      await waitUntil(() => (brainLog(bot).length >= 4 ? true : undefined), {
-        description: "4 brains running",
-      });
+      // Every handler the bot gave a message runs its brain before any gate opens, so that a cap
+      // set higher would show here. The bot's log names the handlers; the brains counted are the
+      // stub's own record.
+      const given = await waitUntil(() => {
+        const started = bot.lines.filter((l) => l.includes("child started")).length;
+        return started >= 4 && brainsRunning(brainLog(bot)) === started ? started : undefined;
+      }, { description: "the brain of every handler given a message" });
       assert.equal(sim.calls.filter((c) => c.method === "sendMessage").length, 0, "no brain ended");
-      assert.equal(brainLog(bot).length, 4, "the other 12 wait for a slot");
+      assert.equal(brainsRunning(brainLog(bot)), 4, "4 brains run; the other 12 wait for a slot");
+      assert.equal(given, 4, "4 handlers given a message");
 
       for (const chat of chats) openGate(bot, `c${chat}`);
       for (const chat of chats) openGate(bot, `d${chat}`);
@@ -111,13 +116,34 @@ Deno.test("8 chats at once with a cap of 4: all acknowledged at once, never more
     } finally {
       clearInterval(sampler);
     }
-    // Processes: at most 4 message handlers, plus the desk and the spare waiting for a message.
+    // The stub brains' own record of every start and end, in order: exact, not sampled.
+    const most = mostBrainsAtOnce(brainLog(bot));
+    assert.ok(most <= 4, `at most 4 brains at once by their own record, saw ${most}`);
+    assert.equal(most, 4, "the cap was reached");
+    // Processes, sampled: at most 4 message handlers, plus the desk and the spare.
     assert.ok(maxHandlers <= 6, `at most 4 handlers, the desk and a spare; saw ${maxHandlers}`);
     assert.ok(maxHandlers >= 5, `the sampler saw the handlers (${maxHandlers})`);
     assert.ok(maxBrains <= 4, `at most 4 brains at once, saw ${maxBrains}`);
     assert.ok(maxBrains >= 1, "the sampler saw the brains");
   });
 });
+
+/** The stub brains started and not yet ended, by their log (see tests/stubs/brain.sh). */
+function brainsRunning(log: string[]): number {
+  return log.filter((l) => l.startsWith("start ")).length -
+    log.filter((l) => l.startsWith("end ")).length;
+}
+
+/** The most stub brains that were running at once, by their log. */
+function mostBrainsAtOnce(log: string[]): number {
+  let running = 0;
+  let most = 0;
+  for (const line of log) {
+    if (line.startsWith("start ")) most = Math.max(most, ++running);
+    else if (line.startsWith("end ")) running--;
+  }
+  return most;
+}
 
 Deno.test("a message from an unauthorized user gets no handler, no reaction and no reply", async () => {
   await withBot({ authorized: [1001] }, async (sim, bot) => {
