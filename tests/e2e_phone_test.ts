@@ -40,13 +40,18 @@ Deno.test("the reactions show where a message stands: 👀 waiting, ✍ working,
       const first = messageIdOf(sim.sendText(CHAT, "gate one"));
       await sim.waitForCall(reacted(CHAT, first, "✍"), { description: "✍ on the first" });
       const second = messageIdOf(sim.sendText(CHAT, "second"));
-      await sim.waitForCall(reacted(CHAT, second, "👀"), { description: "👀 on the second" });
+      const seen = await sim.waitForCall(reacted(CHAT, second, "👀"), {
+        description: "👀 on the second",
+      });
       assert.equal(sim.reaction(CHAT, first), "✍", "the first is being worked on");
       assert.equal(sim.reaction(CHAT, second), "👀", "the second waits");
 
-      // Time is the subject here, not an event: the second must wait longer than
-      // COORD_WAIT_NOTE_S (1 s) for its note, so 1.5 s pass before the first may answer.
-      await new Promise((r) => setTimeout(r, 1500));
+      // Time is the subject: the second gets its note for waiting over COORD_WAIT_NOTE_S. The
+      // first answers only once that much has passed since the recorded 👀 on the second (sent
+      // after the bot received it), not after a guessed pause.
+      await waitUntil(() => sim.now() > seen.at + 1000 || undefined, {
+        description: "COORD_WAIT_NOTE_S to pass since the 👀 on the second",
+      });
       openGate(bot, "one");
       const replyOne = await sim.waitForCall(repliedTo(CHAT, first));
       const replyTwo = await sim.waitForCall(repliedTo(CHAT, second));
