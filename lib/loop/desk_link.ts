@@ -10,6 +10,7 @@
  */
 
 import { within } from "../shared/abort.ts";
+import { backoffMs } from "../shared/backoff.ts";
 import { type HandlerLaunch, startHandler } from "./launch.ts";
 import {
   DESK_ROLE_ENV,
@@ -46,6 +47,7 @@ export interface DeskLinkOptions {
 interface Desk {
   process: Deno.ChildProcess;
   stdin: WritableStreamDefaultWriter<Uint8Array>;
+  /** It said it is ready: jobs may be written to it. */
   ready: boolean;
   jobs: number;
   startedAt: number;
@@ -69,8 +71,8 @@ const SUSPECT_MS = 5000;
 
 /** A desk that lived at least this long before it died is started again at once. */
 const HEALTHY_LIFE_MS = 10_000;
-const RESTART_BASE_MS = 250;
-const RESTART_MAX_MS = 30_000;
+/** Else after this back-off, by the number of such quick deaths in a row. */
+const RESTART = { baseMs: 250, maxMs: 30_000 };
 
 /** Starts, feeds, replaces and stops the desk; see the module doc. */
 export class DeskLink {
@@ -119,12 +121,8 @@ export class DeskLink {
 
   /** Hands the desk a job: at once if a desk is ready, else as soon as one is. */
   send(job: DeskJob): void {
-    const pending: PendingJob = {
-      job,
-      line: this.#encoder.encode(JSON.stringify(job) + "\n"),
-      writtenAt: 0,
-      deaths: 0,
-    };
+    const line = this.#encoder.encode(JSON.stringify(job) + "\n");
+    const pending: PendingJob = { job, line, writtenAt: 0, deaths: 0 };
     this.#pending.set(jobKey(job), pending);
     const desk = this.#current;
     if (desk?.ready) this.#write(desk, pending);
@@ -273,15 +271,13 @@ export class DeskLink {
       const suspect = died && diedAt - pending.writtenAt < SUSPECT_MS;
       if (suspect && ++pending.deaths >= this.#deathLimit) {
         this.#pending.delete(key);
-        this.#log.error(
-          "update {updateId}: the desk died {n} times with its {job} job; giving up",
-          {
-            updateId: jobUpdateId(pending.job),
-            n: pending.deaths,
-            job: pending.job.job,
-          },
-        );
-        this.#options.onGiveUp?.(pending.job);
+        const { job } = pending;
+        this.#log.error("update {id}: the desk died {n} times with its {kind} job; giving up", {
+          id: jobUpdateId(job),
+          n: pending.deaths,
+          kind: job.job,
+        });
+        this.#options.onGiveUp?.(job);
         continue;
       }
       if (this.#current?.ready) this.#write(this.#current, pending);
@@ -291,10 +287,7 @@ export class DeskLink {
   #restart(dead: Desk) {
     const lived = performance.now() - dead.startedAt;
     this.#quickDeaths = lived >= HEALTHY_LIFE_MS ? 0 : this.#quickDeaths + 1;
-    const full = this.#quickDeaths === 0
-      ? 0
-      : Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (this.#quickDeaths - 1));
-    const delay = full / 2 + this.#random() * full / 2;
+    const delay = backoffMs(this.#quickDeaths, { ...RESTART, random: this.#random });
     this.#restartTimer = setTimeout(() => {
       if (this.#stopped || this.#current !== undefined) return;
       // A successor that was loading becomes the desk; otherwise a new one starts.

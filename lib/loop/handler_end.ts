@@ -6,6 +6,7 @@
  * @module
  */
 
+import { backoffMs } from "../shared/backoff.ts";
 import { type JournalEntry, parkedFor } from "../shared/journal_entry.ts";
 
 /** The first wait before a message whose handler died starts again; it doubles with each death. */
@@ -54,7 +55,7 @@ export function afterHandler(entry: JournalEntry, context: EndContext): HandlerE
   return {
     kind: "died",
     patch: { ...waiting, deaths, lastEnd: end },
-    waitMs: Math.min(REQUEUE_MAX_MS, REQUEUE_BASE_MS * 2 ** (deaths - 1)),
+    waitMs: backoffMs(deaths, { baseMs: REQUEUE_BASE_MS, maxMs: REQUEUE_MAX_MS }),
     end,
   };
 }

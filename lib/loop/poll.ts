@@ -12,6 +12,7 @@
  */
 
 import { delay, isAbortOf, within } from "../shared/abort.ts";
+import { backoffMs } from "../shared/backoff.ts";
 import { getLog, type Logger } from "../shared/log.ts";
 import type { Poller } from "./poller.ts";
 
@@ -220,7 +221,7 @@ class DiskTrouble {
   /** Counts a failure; the back-off it asks for, in ms (doubling, at most 30 s). */
   failed(): number {
     this.#failures++;
-    return Math.min(30_000, this.#baseMs * 2 ** (this.#failures - 1));
+    return backoffMs(this.#failures, { baseMs: this.#baseMs, maxMs: 30_000 });
   }
 
   recovered() {

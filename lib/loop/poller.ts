@@ -6,6 +6,7 @@
  */
 
 import type { Api } from "grammy/web";
+import { backoffMs } from "../shared/backoff.ts";
 import { getLog } from "../shared/log.ts";
 import { apiSignal, classifyFailure, type FailureVerdict } from "../shared/telegram.ts";
 
@@ -176,9 +177,11 @@ export class Poller {
   }
 
   #backoffMs(): number {
-    const full = Math.min(this.#maxMs, this.#baseMs * 2 ** (this.#failures - 1));
-    // "Equal jitter": at least half the back-off, so a flapping server is never hammered.
-    return full / 2 + this.#jitter(full / 2);
+    return backoffMs(this.#failures, {
+      baseMs: this.#baseMs,
+      maxMs: this.#maxMs,
+      random: this.#random,
+    });
   }
 
   #jitter(ms: number): number {

@@ -10,6 +10,7 @@
 
 import { Api, GrammyError, HttpError } from "grammy/web";
 import { delay } from "./abort.ts";
+import { backoffMs } from "./backoff.ts";
 
 export { Api, GrammyError, HttpError };
 
@@ -76,10 +77,9 @@ export function enablePatience(api: Api, options: PatienceOptions): void {
         verdict = classifyFailure(error);
         if (verdict.kind !== "wait" && verdict.kind !== "backoff") throw error;
       }
-      const backoff = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (failures - 1));
       const waitMs = verdict.kind === "wait"
         ? verdict.ms + random() * 1000
-        : backoff / 2 + random() * backoff / 2;
+        : backoffMs(failures, { baseMs: backoffBaseMs, maxMs: backoffMaxMs, random });
       if (now() + waitMs > deadline) {
         throw new PatienceError(method, verdict.summary, patienceMs);
       }
