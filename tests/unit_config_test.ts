@@ -108,7 +108,6 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     brainWorkdir: "/home/coord/work",
     apiRoot: "http://127.0.0.1:8081",
     brainCommand: ["my-brain", "--model", "big one"],
-    personaFile: "/etc/coord/persona.md",
     brainTimeoutMs: 120_000,
     brainMaxAttempts: 5,
     maxConcurrentHandlers: 8,
@@ -135,7 +134,6 @@ Deno.test("parseConfig() fills in every default", async (t) => {
     const config = parseWith({});
     assert.equal(config.apiRoot, "https://api.telegram.org");
     assert.deepEqual(config.brainCommand, ["claude", "-p"]);
-    assert.equal(config.personaFile, undefined);
     assert.equal(config.brainTimeoutMs, 300_000);
     assert.equal(config.brainMaxAttempts, 3);
     assert.equal(config.maxConcurrentHandlers, 4);
@@ -162,7 +160,6 @@ Deno.test("parseConfig() fills in every default", async (t) => {
       "--append-system-prompt-file",
       "/p.md",
     ]);
-    assert.equal(config.personaFile, "/p.md");
   });
 
   await t.step("the lock dir is XDG_RUNTIME_DIR, without asking for the uid", () => {

@@ -49,8 +49,6 @@ export interface Config {
   apiRoot: string;
   /** The brain's argv. */
   brainCommand: readonly string[];
-  /** Persona / system-prompt file handed to the brain. */
-  personaFile?: string;
   /** One brain attempt's limit. */
   brainTimeoutMs: number;
   /** Brain attempts per message. */
@@ -161,7 +159,6 @@ export function parseConfig(sources: ConfigSources): Config {
     brainWorkdir: get("COORD_BRAIN_WORKDIR") ?? `${stateDir.replace(/\/+$/, "")}/brain`,
     apiRoot: parseRootUrl("COORD_API_ROOT", get("COORD_API_ROOT") ?? "https://api.telegram.org"),
     brainCommand: customBrain ?? defaultBrainCommand(personaFile),
-    personaFile,
     brainTimeoutMs: seconds("COORD_BRAIN_TIMEOUT_S", { fallback: 300, min: 0.001 }),
     brainMaxAttempts: number("COORD_BRAIN_MAX_ITERS", { fallback: 3, min: 1 }),
     maxConcurrentHandlers: number("COORD_MAX_CONCURRENT_BRAINS", { fallback: 4, min: 1 }),
