@@ -81,6 +81,7 @@ export async function runPollLoop<A extends Accepted>(options: PollLoopOptions<A
   const { poller, dispatcher, intake, signal, maxBacklog = 1000, capWaitMs = 10_000 } = options;
   const log = getLog("poll");
   const disk = new DiskTrouble(options.diskBackoffMs ?? 1000);
+  const batch: Batch<A> = { intake, poller, disk, log };
   let warnedBacklog = false;
   try {
     while (!signal.aborted) {
@@ -101,13 +102,13 @@ export async function runPollLoop<A extends Accepted>(options: PollLoopOptions<A
       }
       const updates = await poller.next(Math.min(100, room), signal);
       if (updates.length === 0) continue;
-      const accepted = acceptBatch(intake, updates, poller, disk, log);
+      const accepted = acceptBatch(batch, updates);
       // Bounded: a desk that stopped reading (its pipe full) must not stall the loop; its jobs
       // wait in the desk link, and the message starts anyway after the ack's grace. Not cut short
       // by a stop: the batch is journaled either way.
       await within(intake.acksOut(), ACKS_OUT_MS);
-      recordBatch(intake, accepted, poller, disk, log);
-      await makeDurable(options.afterBatch, disk, log, signal);
+      recordBatch(batch, accepted);
+      await makeDurable(batch, { afterBatch: options.afterBatch, signal });
       if (signal.aborted) break;
       if (poller.waitMs === 0) disk.recovered();
       intake.release();
@@ -134,17 +135,20 @@ function warnBacklog(log: Logger, size: number, max: number) {
   );
 }
 
+/** What taking a batch in needs. */
+interface Batch<A extends Accepted> {
+  intake: LoopIntake<A>;
+  poller: Pick<Poller, "rewind">;
+  disk: DiskTrouble;
+  log: Logger;
+}
+
 /**
  * The 👀 of the whole batch first, out of this process before the journal's fsyncs. Should that
  * fail, none of the batch is confirmed: Telegram is asked for it again after the back-off.
  */
-function acceptBatch<A extends Accepted>(
-  intake: LoopIntake<A>,
-  updates: readonly unknown[],
-  poller: Pick<Poller, "rewind">,
-  disk: DiskTrouble,
-  log: Logger,
-): A[] {
+function acceptBatch<A extends Accepted>(batch: Batch<A>, updates: readonly unknown[]): A[] {
+  const { intake, poller, disk, log } = batch;
   try {
     return intake.accept(updates);
   } catch (error) {
@@ -165,13 +169,8 @@ function acceptBatch<A extends Accepted>(
  * after it must not be confirmed, so Telegram is asked for them again after the back-off (the
  * journal then recognizes those it has).
  */
-function recordBatch<A extends Accepted>(
-  intake: LoopIntake<A>,
-  accepted: readonly A[],
-  poller: Pick<Poller, "rewind">,
-  disk: DiskTrouble,
-  log: Logger,
-) {
+function recordBatch<A extends Accepted>(batch: Batch<A>, accepted: readonly A[]) {
+  const { intake, poller, disk, log } = batch;
   for (const item of accepted) {
     try {
       intake.record(item);
@@ -188,11 +187,9 @@ function recordBatch<A extends Accepted>(
 }
 
 /** Calls `afterBatch` until it succeeds, with a back-off; only a stop ends the retries. */
-async function makeDurable(
-  afterBatch: (() => void) | undefined,
-  disk: DiskTrouble,
-  log: Logger,
-  signal: AbortSignal,
+async function makeDurable<A extends Accepted>(
+  { disk, log }: Batch<A>,
+  { afterBatch, signal }: Pick<PollLoopOptions<A>, "afterBatch" | "signal">,
 ) {
   while (afterBatch !== undefined && !signal.aborted) {
     try {
