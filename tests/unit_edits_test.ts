@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { EditBox, editStanding, lateEditText, originalEntry } from "../lib/handler/edits.ts";
+import { EditBox, editStanding, originalEntry } from "../lib/handler/edits.ts";
+import { lateEditText } from "../lib/handler/texts.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import { chatStanding } from "../lib/handler/status.ts";
 import { tempDir } from "./_helpers.ts";

@@ -21,6 +21,7 @@ import type { JournalEntry } from "../shared/journal_entry.ts";
 import { entryRecord } from "../shared/journal_record.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
+import { lateEditText } from "./texts.ts";
 
 /** An edit left for a waiting message. */
 export interface Edit {
@@ -106,13 +107,6 @@ export function editStanding(entry: JournalEntry | undefined): EditStanding {
     return "waiting";
   }
   return "working";
-}
-
-/** The note an edit that came too late gets. */
-export function lateEditText(standing: Exclude<EditStanding, "waiting">): string {
-  return standing === "working"
-    ? "✏️ Edit ignored: the brain was already working on this message."
-    : "✏️ Edit ignored: the brain had already answered it.";
 }
 
 /** The original message's journal entry of an edit, if it is still in the journal. */

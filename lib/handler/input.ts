@@ -16,7 +16,12 @@ import { REACTIONS } from "./feedback.ts";
 import { attachmentText, downloadFile } from "./files.ts";
 import { childEnv } from "../shared/child_env.ts";
 import { sendReply } from "./reply.ts";
-import { transcriptEcho } from "./texts.ts";
+import {
+  fetchFailedText,
+  NO_VOICE_TEXT,
+  transcriptEcho,
+  transcriptionFailedText,
+} from "./texts.ts";
 import { transcribe } from "./transcribe.ts";
 import type { Work } from "./work.ts";
 
@@ -55,10 +60,7 @@ async function transcribeVoice(
 ): Promise<Input> {
   const { config, ids, log, replyApi } = work;
   if (config.transcribeCommand === undefined) {
-    await work.reply(
-      "⚠️ Voice is not set up on this bot (COORD_TRANSCRIBE_CMD is not set). Please send text.",
-      REACTIONS.failed,
-    );
+    await work.reply(NO_VOICE_TEXT, REACTIONS.failed);
     return "answered";
   }
   const transcript = await transcribe({
@@ -79,10 +81,7 @@ async function transcribeVoice(
       ...ids,
       reason: transcript.reason,
     });
-    await work.reply(
-      `⚠️ I could not transcribe this voice note: ${transcript.reason}.`,
-      REACTIONS.failed,
-    );
+    await work.reply(transcriptionFailedText(transcript.reason), REACTIONS.failed);
     return "answered";
   }
   // What was heard, before the brain's answer: the person can tell a mishearing at once.
@@ -126,13 +125,7 @@ async function fetchAttachment(
       ...ids,
       reason: saved.reason,
     });
-    await work.reply(
-      saved.tooBig
-        ? `⚠️ I can't fetch ${what}: it is over Telegram's 20 MB download limit for bots. ` +
-          "Please send something smaller, or a link to it."
-        : `⚠️ I could not fetch ${what}: ${saved.reason}. Please send it again.`,
-      REACTIONS.failed,
-    );
+    await work.reply(fetchFailedText(what, saved), REACTIONS.failed);
     return "answered";
   }
   return { text: attachmentText(input.caption, [saved.path]), attachments: [saved.path] };

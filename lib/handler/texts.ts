@@ -1,6 +1,7 @@
 /**
  * The texts the person reads in the chat about a message (as opposed to the brain's answers), in
- * one place, so that they stay consistent and tests can import rather than copy them.
+ * one place, so that they stay consistent and tests can import rather than copy them. The answers
+ * to the bot's own commands are those commands' output, beside them (`commands.ts`, `status.ts`).
  *
  * @module
  */
@@ -60,6 +61,30 @@ export function parkedText(reason: string, until: number, now: number): string {
 
 function capitalized(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The note an edit that came too late gets: the brain was working on the message, or done. */
+export function lateEditText(standing: "working" | "answered"): string {
+  return standing === "working"
+    ? "✏️ Edit ignored: the brain was already working on this message."
+    : "✏️ Edit ignored: the brain had already answered it.";
+}
+
+/** The reply to a voice note when no transcriber is configured. */
+export const NO_VOICE_TEXT =
+  "⚠️ Voice is not set up on this bot (COORD_TRANSCRIBE_CMD is not set). Please send text.";
+
+/** The reply to a voice note whose transcription failed. */
+export function transcriptionFailedText(reason: string): string {
+  return `⚠️ I could not transcribe this voice note: ${reason}.`;
+}
+
+/** The reply to a photo or file that could not be fetched (`what`: "the photo", "the file"). */
+export function fetchFailedText(what: string, failure: { reason: string; tooBig?: boolean }) {
+  return failure.tooBig
+    ? `⚠️ I can't fetch ${what}: it is over Telegram's 20 MB download limit for bots. ` +
+      "Please send something smaller, or a link to it."
+    : `⚠️ I could not fetch ${what}: ${failure.reason}. Please send it again.`;
 }
 
 /** The reply when the handler itself failed. */
