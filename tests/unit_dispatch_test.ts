@@ -87,15 +87,17 @@ Deno.test("Dispatcher refuses a cap that is not a positive integer", () => {
 
 Deno.test("Dispatcher.spawn() hands the payload to the handler as one line on stdin", async () => {
   await using dir = await tempDir();
-  await using d = dispatcher(`printf '%s' "$line" > "${dir.path}/got"`);
+  await using d = dispatcher(
+    `printf '%s' "$line" > "${dir.path}/got"; echo $$ > "${dir.path}/pid"`,
+  );
   const payload = JSON.stringify({ update_id: 77, message: { text: "héllo 😀" } });
   const record = d.spawn(payload, { updateId: 77, chatId: -5 });
   assert.equal(record.updateId, 77);
   assert.equal(record.chatId, -5);
-  assert.ok(record.pid > 0);
 
   assert.equal(await d.waitForExit(10_000), true);
   assert.equal(Deno.readTextFileSync(`${dir.path}/got`), payload);
+  assert.equal(Number(Deno.readTextFileSync(`${dir.path}/pid`)), record.pid, "the handler's pid");
   assert.equal(record.status?.success, true);
   assert.ok(record.endedAt !== undefined && record.endedAt >= record.startedAt);
 });

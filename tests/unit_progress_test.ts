@@ -81,6 +81,7 @@ Deno.test("Progress: shown after the first delay without notes, refreshed, and s
   await progress.stop();
   const made = calls.length;
   assert.match(calls[0].text!, /· 1 tool call\n🔧 Read a\.ts$/);
+  // An absence has no event to wait for: 400 ms is over two refresh periods of silence.
   await new Promise((resolve) => setTimeout(resolve, 400));
   assert.equal(calls.length, made, "no call after stop()");
 });
