@@ -1,10 +1,11 @@
 /**
  * Test resources that can't leak: temporary folders and the real bot process (`main.ts`) against
- * the simulator, each `AsyncDisposable`.
+ * the simulator, each `AsyncDisposable`; and the waits and fakes several test files share.
  *
  * @module
  */
 
+import { GrammyError } from "../lib/shared/telegram.ts";
 import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
 
 export { BotApiSimulator, type RecordedCall };
@@ -431,4 +432,61 @@ export async function withDeadline<T>(promise: Promise<T>, what: string, ms = 10
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * One scripted answer of {@linkcode FakeApi}'s `getUpdates`: updates, an error to throw, "hang"
+ * (until aborted), or any other answer.
+ */
+export type GetUpdatesStep = unknown[] | Error | "hang" | { answer: unknown };
+
+/** A `getUpdates` call as {@linkcode FakeApi} recorded it. */
+export interface GetUpdatesCall {
+  params: { offset: number; limit: number; timeout: number; allowed_updates: string[] };
+  signal: AbortSignal;
+}
+
+/** A Bot API stand-in for the `Poller`: its `getUpdates` follows a script, recording every call. */
+export class FakeApi {
+  readonly calls: GetUpdatesCall[] = [];
+  #script: GetUpdatesStep[];
+  #waiters: { count: number; resolve: () => void }[] = [];
+
+  constructor(script: GetUpdatesStep[]) {
+    this.#script = [...script];
+  }
+
+  getUpdates(params: GetUpdatesCall["params"], signal: AbortSignal): Promise<unknown> {
+    this.calls.push({ params, signal });
+    for (const waiter of this.#waiters) if (this.calls.length >= waiter.count) waiter.resolve();
+    const step = this.#script.shift() ?? "hang";
+    if (step === "hang") {
+      // Like fetch: pending until its signal aborts.
+      return new Promise((_, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    }
+    if (step instanceof Error) return Promise.reject(step);
+    if (Array.isArray(step)) return Promise.resolve(step);
+    return Promise.resolve(step.answer);
+  }
+
+  /** Resolves once `count` calls have come in. */
+  called(count: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ count, resolve });
+    if (this.calls.length >= count) resolve();
+    return promise;
+  }
+}
+
+/** A Bot API error, as grammY throws it, from `getUpdates`. */
+export function apiError(code: number, description: string, parameters = {}): GrammyError {
+  return new GrammyError(
+    `Call to 'getUpdates' failed! (${code}: ${description})`,
+    { ok: false, error_code: code, description, parameters },
+    "getUpdates",
+    {},
+  );
 }
