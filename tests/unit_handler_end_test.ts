@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { afterHandler, type EndContext } from "../lib/loop/handler_end.ts";
+import { afterCutOff, afterHandler, type EndContext } from "../lib/loop/handler_end.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 
 const NOW = Date.parse("2026-11-27T12:00:00Z");
@@ -91,4 +91,20 @@ Deno.test("afterHandler(): a parked message waits until its time, and is no deat
   // Parked but cut off mid-attempt: its handler died.
   const cut = entry({ stage: "brain", parkedUntil: new Date(NOW + 1000).toISOString() });
   assert.equal(afterHandler(cut, ended()).kind, "died");
+});
+
+Deno.test("afterCutOff(): a message at work when an earlier run ended counts a death and waits again", () => {
+  assert.deepEqual(afterCutOff(entry({ stage: "brain", deaths: 1, brainRun: "r", brainPid: 9 })), {
+    stage: "received",
+    rerun: true,
+    brainPid: undefined,
+    brainRun: undefined,
+    deaths: 2,
+    lastEnd: "cut off when the bot stopped unexpectedly",
+  });
+  assert.equal(afterCutOff(entry({ stage: "started" }))?.rerun, false, "its brain had not started");
+  assert.equal(afterCutOff(entry({ stage: "acked" }))?.deaths, 1, "a stage of older bots");
+  for (const stage of ["received", "answered", "replied"] as const) {
+    assert.equal(afterCutOff(entry({ stage })), undefined, `${stage}: not at work`);
+  }
 });

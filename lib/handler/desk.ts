@@ -69,7 +69,8 @@ export async function runDesk(lines: AsyncIterable<string>, options: DeskOptions
   try {
     await within(Promise.all(running), drainMs, { signal: options.signal });
   } catch (error) {
-    // SIGTERM: the jobs under way are abandoned (the loop hands them on), which is a normal end.
+    // SIGTERM: the jobs under way are abandoned, which is a normal end: unreported, they go to
+    // the next desk (or, when the whole bot stops, to the next run's, from the journal).
     if (!isAbortOf(options.signal, error)) throw error;
   }
 }

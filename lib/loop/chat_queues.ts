@@ -1,7 +1,7 @@
 /**
  * The chats' queues of waiting messages, and which message may start next: the head of a chat
  * with nothing running, once its 👀 is out (or late) and its back-off, if any, is over. Oldest
- * first across chats. Pure bookkeeping in memory: `Intake` journals and starts.
+ * first across chats. Pure bookkeeping in memory: `Intake` journals, `Starter` starts.
  *
  * @module
  */

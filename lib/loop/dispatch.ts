@@ -8,10 +8,10 @@
  * on as an orphan.
  *
  * Starting a Deno process and loading its modules takes 0.1 to 0.3 s, which would come before
- * every 👀. So the dispatcher keeps `spares` handlers (`spares.ts`) started ahead of time, modules loaded,
- * waiting on stdin. A message goes to a spare when there is one (its 👀 then takes milliseconds),
- * and a new spare starts behind it. A spare handles exactly one update like any handler, and does
- * not count against the cap until it has one.
+ * every brain. So the dispatcher keeps `spares` handlers (`spares.ts`) started ahead of time,
+ * modules loaded, waiting on stdin. A message goes to a spare when there is one, and a new spare
+ * starts behind it. A spare handles exactly one update like any handler, and does not count
+ * against the cap until it has one.
  *
  * @module
  */
@@ -220,11 +220,14 @@ export class Dispatcher {
       ...[...this.#entries.values()].filter((e) => !e.record.status).map((e) => e.process),
       ...this.#spares.processes,
     ];
+    // No new spare from now on; the idle ones are signalled with the rest, and let go after:
+    // closing a spare's stdin first would make it log that the poll process went away.
     this.#spares.stop();
     const late = await stopGroups(running, this.#graceMs);
     for (const pid of late) {
       this.#log.warn("child did not stop in time, killed: pid {pid}", { pid });
     }
+    this.#spares.close();
     this.reap();
   }
 

@@ -1,7 +1,8 @@
 /**
  * What becomes of a message when its handler process ends: finished, parked until its brain may
- * run again, left for the next start, or queued again after a back-off (a death). A decision
- * from the journal entry alone; `Intake` carries it out.
+ * run again, left for the next start, or queued again after a back-off (a death). Decided from the
+ * journal entry, how the handler ended and whether the bot is stopping; `Starter` carries it out
+ * (and `Intake`, for a handler that an earlier run's end cut off).
  *
  * @module
  */
@@ -57,6 +58,23 @@ export function afterHandler(entry: JournalEntry, context: EndContext): HandlerE
     patch: { ...waiting, deaths, lastEnd: end },
     waitMs: backoffMs(deaths, { baseMs: REQUEUE_BASE_MS, maxMs: REQUEUE_MAX_MS }),
     end,
+  };
+}
+
+/**
+ * The patch for a message whose handler was still at work when an earlier run ended (a crash, a
+ * kill, an OOM: a clean stop puts its message back to waiting first), or undefined when it was not
+ * at work. Such a cut-off counts towards the poison limit, like any death.
+ */
+export function afterCutOff(entry: JournalEntry): Partial<JournalEntry> | undefined {
+  if (entry.stage !== "started" && entry.stage !== "acked" && entry.stage !== "brain") return;
+  return {
+    stage: "received",
+    rerun: entry.rerun || entry.stage === "brain",
+    brainPid: undefined,
+    brainRun: undefined,
+    deaths: (entry.deaths ?? 0) + 1,
+    lastEnd: "cut off when the bot stopped unexpectedly",
   };
 }
 

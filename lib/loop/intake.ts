@@ -17,11 +17,13 @@
 
 import type { ChildRecord } from "./dispatch.ts";
 import { ChatQueues } from "./chat_queues.ts";
-import { patchEntry, Starter, type StarterDispatcher } from "./starter.ts";
+import { afterCutOff } from "./handler_end.ts";
+import { Starter, type StarterDispatcher } from "./starter.ts";
 import type { Accepted } from "./poll.ts";
 import type { DeskJob } from "../shared/desk_protocol.ts";
 import type { Journal } from "../shared/journal.ts";
 import { type JournalEntry, parkedFor } from "../shared/journal_entry.ts";
+import { entryPatcher } from "../shared/journal_record.ts";
 import { getLog } from "../shared/log.ts";
 import { sweep } from "../shared/sweep.ts";
 import { routeUpdate, takesTurn } from "../shared/update_route.ts";
@@ -116,6 +118,7 @@ export class Intake {
    */
   recover(): void {
     const { unfinished, removed, setAside } = this.#journal.recover();
+    const patch = entryPatcher(this.#journal, this.#log);
     for (const path of setAside) {
       this.#log.error("corrupt journal entry set aside: {path}", { path });
     }
@@ -130,20 +133,8 @@ export class Intake {
         this.#toDesk(entry);
         continue;
       }
-      // A handler still at work when that run ended was cut off: a crash, a kill, an OOM (a clean
-      // stop puts its message back to waiting first). That counts towards the poison limit.
-      const cutOff = entry.stage === "started" || entry.stage === "acked" ||
-        entry.stage === "brain";
-      const waiting = cutOff
-        ? patchEntry(this.#journal, entry, {
-          stage: "received",
-          rerun: entry.rerun || entry.stage === "brain",
-          brainPid: undefined,
-          brainRun: undefined,
-          deaths: (entry.deaths ?? 0) + 1,
-          lastEnd: "cut off when the bot stopped unexpectedly",
-        }, this.#log)
-        : entry;
+      const cutOff = afterCutOff(entry);
+      const waiting = cutOff === undefined ? entry : patch(entry, cutOff);
       this.#ack(waiting.update);
       const parked = parkedFor(waiting, this.#wallNow());
       if (parked !== undefined) this.#queues.holdBack(waiting.updateId, parked);

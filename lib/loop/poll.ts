@@ -67,7 +67,8 @@ export interface PollLoopOptions<A extends Accepted = Accepted> {
   /** Longest single wait, in a back-off or at the backlog limit: the loop comes round at least this
    * often (unless a long poll is under way). Default: 10 000 ms. */
   capWaitMs?: number;
-  /** Back-off after a failed journal or offset write. Default: 1000 ms, doubling to 30 s. */
+  /** Back-off after a batch could not be taken in (accepted, journaled, its offset written).
+   * Default: 1000 ms, doubling to 30 s. */
   diskBackoffMs?: number;
 }
 
@@ -80,8 +81,8 @@ export interface PollLoopOptions<A extends Accepted = Accepted> {
 export async function runPollLoop<A extends Accepted>(options: PollLoopOptions<A>): Promise<void> {
   const { poller, dispatcher, intake, signal, maxBacklog = 1000, capWaitMs = 10_000 } = options;
   const log = getLog("poll");
-  const disk = new DiskTrouble(options.diskBackoffMs ?? 1000);
-  const batch: Batch<A> = { intake, poller, disk, log };
+  const trouble = new TakeTrouble(options.diskBackoffMs ?? 1000);
+  const batch: Batch<A> = { intake, poller, trouble, log };
   let warnedBacklog = false;
   try {
     while (!signal.aborted) {
@@ -89,15 +90,15 @@ export async function runPollLoop<A extends Accepted>(options: PollLoopOptions<A
       beat(options.heartbeat, log);
       const room = maxBacklog - intake.size;
       if (room <= 0) {
-        if (!warnedBacklog) warnBacklog(log, intake.size, maxBacklog);
+        if (!warnedBacklog) warnBacklog(log, { size: intake.size, max: maxBacklog });
         warnedBacklog = true;
         await dispatcher.waitForExit(capWaitMs, signal);
         continue;
       }
       warnedBacklog = false;
-      const backoffMs = poller.waitMs;
-      if (backoffMs > 0) {
-        await delay(Math.min(backoffMs, capWaitMs), { signal });
+      const waitMs = poller.waitMs;
+      if (waitMs > 0) {
+        await delay(Math.min(waitMs, capWaitMs), { signal });
         continue;
       }
       const updates = await poller.next(Math.min(100, room), signal);
@@ -110,7 +111,7 @@ export async function runPollLoop<A extends Accepted>(options: PollLoopOptions<A
       recordBatch(batch, accepted);
       await makeDurable(batch, { afterBatch: options.afterBatch, signal });
       if (signal.aborted) break;
-      if (poller.waitMs === 0) disk.recovered();
+      if (poller.waitMs === 0) trouble.recovered();
       intake.release();
     }
   } catch (error) {
@@ -128,10 +129,10 @@ function beat(heartbeat: () => void, log: Logger) {
   }
 }
 
-function warnBacklog(log: Logger, size: number, max: number) {
+function warnBacklog(log: Logger, backlog: { size: number; max: number }) {
   log.warn(
     "backlog of {size} unfinished messages reached COORD_MAX_BACKLOG ({max}): not fetching more until some finish (Telegram keeps them for 24 h)",
-    { size, max },
+    backlog,
   );
 }
 
@@ -139,7 +140,7 @@ function warnBacklog(log: Logger, size: number, max: number) {
 interface Batch<A extends Accepted> {
   intake: LoopIntake<A>;
   poller: Pick<Poller, "rewind">;
-  disk: DiskTrouble;
+  trouble: TakeTrouble;
   log: Logger;
 }
 
@@ -148,11 +149,11 @@ interface Batch<A extends Accepted> {
  * fail, none of the batch is confirmed: Telegram is asked for it again after the back-off.
  */
 function acceptBatch<A extends Accepted>(batch: Batch<A>, updates: readonly unknown[]): A[] {
-  const { intake, poller, disk, log } = batch;
+  const { intake, poller, trouble, log } = batch;
   try {
     return intake.accept(updates);
   } catch (error) {
-    const ms = disk.failed();
+    const ms = trouble.failed();
     const ids = updates.map((u) => (u as { update_id?: unknown })?.update_id)
       .filter((id): id is number => Number.isSafeInteger(id));
     log.error("cannot take a batch ({error}); not confirming it, retrying in {seconds} s", {
@@ -170,12 +171,12 @@ function acceptBatch<A extends Accepted>(batch: Batch<A>, updates: readonly unkn
  * journal then recognizes those it has).
  */
 function recordBatch<A extends Accepted>(batch: Batch<A>, accepted: readonly A[]) {
-  const { intake, poller, disk, log } = batch;
+  const { intake, poller, trouble, log } = batch;
   for (const item of accepted) {
     try {
       intake.record(item);
     } catch (error) {
-      const ms = disk.failed();
+      const ms = trouble.failed();
       log.error(
         "cannot journal update {updateId} ({error}); not confirming it, retrying in {seconds} s",
         { updateId: item.updateId, error: String(error), seconds: ms / 1000 },
@@ -188,7 +189,7 @@ function recordBatch<A extends Accepted>(batch: Batch<A>, accepted: readonly A[]
 
 /** Calls `afterBatch` until it succeeds, with a back-off; only a stop ends the retries. */
 async function makeDurable<A extends Accepted>(
-  { disk, log }: Batch<A>,
+  { trouble, log }: Batch<A>,
   { afterBatch, signal }: Pick<PollLoopOptions<A>, "afterBatch" | "signal">,
 ) {
   while (afterBatch !== undefined && !signal.aborted) {
@@ -196,7 +197,7 @@ async function makeDurable<A extends Accepted>(
       afterBatch();
       return;
     } catch (error) {
-      const ms = disk.failed();
+      const ms = trouble.failed();
       log.error(
         "cannot record the batch as received ({error}); retrying in {seconds} s before polling again",
         { error: String(error), seconds: ms / 1000 },
@@ -206,8 +207,9 @@ async function makeDurable<A extends Accepted>(
   }
 }
 
-/** Failed journal and offset writes in a row, and the back-off they ask for. */
-class DiskTrouble {
+/** Failures to take a batch in (accept it, journal it, write the offset) in a row, and the
+ * back-off they ask for. */
+class TakeTrouble {
   #baseMs: number;
   #failures = 0;
 

@@ -12,7 +12,8 @@ import type { ChatQueues } from "./chat_queues.ts";
 import { afterHandler } from "./handler_end.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
-import { getLog, type Logger } from "../shared/log.ts";
+import { type EntryPatcher, entryPatcher } from "../shared/journal_record.ts";
+import { getLog } from "../shared/log.ts";
 
 /** What the starter needs of the dispatcher. */
 export interface StarterDispatcher {
@@ -43,10 +44,12 @@ export class Starter {
   #timer?: ReturnType<typeof setTimeout>;
   #stopping = false;
   #log = getLog("intake");
+  #patch: EntryPatcher;
 
   constructor(options: StarterOptions) {
     this.#options = options;
     this.#queues = options.queues;
+    this.#patch = entryPatcher(options.journal, this.#log);
   }
 
   /** Starts handlers for waiting messages while slots are free, oldest first. */
@@ -113,7 +116,7 @@ export class Starter {
         this.#queues.enqueue(entry);
         return;
       case "left":
-        if (end.patch) patchEntry(journal, entry, end.patch, this.#log);
+        if (end.patch) this.#patch(entry, end.patch);
         return;
       case "died":
         this.#log.warn(
@@ -123,7 +126,7 @@ export class Starter {
         // It keeps its 👀: no new acknowledgement. It waits a moment: whatever killed its handler
         // may still be at work.
         this.#queues.holdBack(entry.updateId, end.waitMs);
-        this.#queues.enqueue(patchEntry(journal, entry, end.patch, this.#log));
+        this.#queues.enqueue(this.#patch(entry, end.patch));
     }
   }
 
@@ -154,7 +157,7 @@ export class Starter {
         { updateId, n: entry.deaths },
       );
     }
-    const started = patchEntry(journal, entry, {
+    const started = this.#patch(entry, {
       // An answered message keeps its stage: its handler only sends the journaled answer.
       stage: answered ? "answered" : "started",
       startedAt: new Date().toISOString(),
@@ -162,7 +165,7 @@ export class Starter {
       giveUp,
       // A re-run waits for its turn again: edits may reach it until it has it.
       turnAt: undefined,
-    }, this.#log);
+    });
     try {
       dispatcher.spawn(JSON.stringify(started.update), { updateId, chatId });
       this.#queues.running(started);
@@ -175,28 +178,7 @@ export class Starter {
       // Tried again after a pause: a spawn that keeps failing must not spin the loop.
       this.#queues.holdBack(updateId, SPAWN_RETRY_MS);
       const stage = answered ? "answered" : "received";
-      this.#queues.enqueue(patchEntry(journal, started, { stage }, this.#log));
+      this.#queues.enqueue(this.#patch(started, { stage }));
     }
-  }
-}
-
-/**
- * Writes `patch` to the entry's journal file; the patched entry. A failed write is logged and the
- * message goes on from memory: at worst a restart finds it one stage behind.
- */
-export function patchEntry(
-  journal: Journal,
-  entry: JournalEntry,
-  patch: Partial<JournalEntry>,
-  log: Logger,
-): JournalEntry {
-  try {
-    return journal.update(entry.updateId, patch) ?? { ...entry, ...patch };
-  } catch (error) {
-    log.error("journal: cannot update entry {updateId}: {error}", {
-      updateId: entry.updateId,
-      error: String(error),
-    });
-    return { ...entry, ...patch };
   }
 }

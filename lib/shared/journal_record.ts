@@ -1,7 +1,8 @@
 /**
- * A message's journal entry as a handler uses it ({@linkcode entryRecord}): reads and writes that
- * fail (a full disk, a folder gone) are logged and never thrown, so a journal that can't be written
- * never stops a reply.
+ * Journal writes that never stop the work they record: a handler's view of its message's entry
+ * ({@linkcode entryRecord}) and the poll loop's patches ({@linkcode entryPatcher}). Reads and
+ * writes that fail (a full disk, a folder gone) are logged, never thrown: a journal that can't be
+ * written never stops a reply, nor the loop.
  *
  * @module
  */
@@ -46,5 +47,27 @@ export function entryRecord(
     isGone: () => guard("read", () => journal!.read(updateId) === undefined, false),
     update: (patch) => guard("update", () => void journal!.update(updateId, patch), undefined),
     finish: () => guard("remove", () => journal!.finish(updateId), undefined),
+  };
+}
+
+/** Patches a journal entry; the patched entry. See {@linkcode entryPatcher}. */
+export type EntryPatcher = (entry: JournalEntry, patch: Partial<JournalEntry>) => JournalEntry;
+
+/**
+ * The poll loop's writes to entries of `journal`: a failed write is logged on `log` (an error) and
+ * the message goes on from memory, with the patch applied; at worst a restart finds it one stage
+ * behind.
+ */
+export function entryPatcher(journal: Journal, log: Logger): EntryPatcher {
+  return (entry, patch) => {
+    try {
+      return journal.update(entry.updateId, patch) ?? { ...entry, ...patch };
+    } catch (error) {
+      log.error("journal: cannot update entry {updateId}: {error}", {
+        updateId: entry.updateId,
+        error: String(error),
+      });
+      return { ...entry, ...patch };
+    }
   };
 }

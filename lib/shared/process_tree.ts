@@ -92,7 +92,7 @@ export async function runTree(
   const argv = umask === undefined ? [command, ...args] : withUmask(umask, command, args);
   let child: Deno.ChildProcess;
   try {
-    child = spawnGroup(argv, env, options.cwd);
+    child = spawnGroup(argv, { env, cwd: options.cwd });
   } catch (error) {
     const spawnError = describeSpawnError(command, error);
     return { stdout: "", stderr: "", timedOut: false, aborted: false, spawnError };
@@ -118,7 +118,7 @@ export async function runTree(
 }
 
 /** Starts `argv` in a process group of its own, with exactly `env`, all three streams piped. */
-function spawnGroup(argv: string[], env: Record<string, string>, cwd?: string) {
+function spawnGroup(argv: string[], { env, cwd }: Pick<RunTreeOptions, "env" | "cwd">) {
   return new Deno.Command(argv[0], {
     args: argv.slice(1),
     env,
