@@ -5,7 +5,11 @@
  * @module
  */
 
+import { reset } from "@logtape/logtape";
+import { setupLogging } from "../lib/shared/log.ts";
 import { GrammyError } from "../lib/shared/telegram.ts";
+import type { Api } from "grammy/web";
+import type { Logger } from "../lib/shared/log.ts";
 import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
 
 export { BotApiSimulator, type RecordedCall };
@@ -489,4 +493,47 @@ export function apiError(code: number, description: string, parameters = {}): Gr
     "getUpdates",
     {},
   );
+}
+
+/** One line a {@linkcode recordingLog} was given. */
+export interface LoggedLine {
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  props: Record<string, unknown>;
+}
+
+/** A logger that keeps its lines (for a unit test to read) and prints nothing. */
+export function recordingLog(): { log: Logger; lines: LoggedLine[] } {
+  const lines: LoggedLine[] = [];
+  const at = (level: LoggedLine["level"]) => (message: string, props = {}) =>
+    void lines.push({ level, message, props });
+  const log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { log: log as unknown as Logger, lines };
+}
+
+/**
+ * Records each Bot API call `api` makes (on its way out, before it is sent) with what `look()`
+ * returns at that moment: what the journal held when a message went out, for example.
+ */
+export function observeCalls<T>(api: Api, look: () => T): { method: string; seen: T }[] {
+  const seen: { method: string; seen: T }[] = [];
+  api.config.use((prev, method, payload, signal) => {
+    seen.push({ method, seen: look() });
+    return prev(method, payload, signal);
+  });
+  return seen;
+}
+
+/** The bot's log lines, captured in memory. */
+export interface CapturedLog extends AsyncDisposable {
+  /** Each line as the bot would write it to stderr (journald prefixes off). */
+  readonly lines: string[];
+}
+
+/** Sends this process's log (every `coord` logger) into memory until disposed, then resets it. */
+export async function captureLog(): Promise<CapturedLog> {
+  const lines: string[] = [];
+  const decoder = new TextDecoder();
+  await setupLogging({ secrets: [], journal: false, write: (b) => lines.push(decoder.decode(b)) });
+  return { lines, [Symbol.asyncDispose]: () => reset() };
 }

@@ -7,8 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { reset } from "@logtape/logtape";
-import { setupLogging } from "../lib/shared/log.ts";
 import {
   type Accepted,
   type LoopDispatcher,
@@ -17,7 +15,7 @@ import {
 } from "../lib/loop/poll.ts";
 import { FatalPollError, Poller } from "../lib/loop/poller.ts";
 import type { Api } from "../lib/shared/telegram.ts";
-import { apiError, FakeApi, withDeadline } from "./_helpers.ts";
+import { apiError, captureLog, FakeApi, withDeadline } from "./_helpers.ts";
 
 /** A real `Poller` on the fake `getUpdates`. */
 function poller(api: FakeApi): Poller {
@@ -186,42 +184,38 @@ Deno.test("runPollLoop() asks for no more updates than the backlog has room for"
 });
 
 Deno.test("runPollLoop() stops fetching at maxBacklog with one warning, and resumes", async () => {
-  const lines: string[] = [];
-  await setupLogging({ secrets: [], write: (b) => lines.push(new TextDecoder().decode(b)) });
-  try {
-    const events: string[] = [];
-    const controller = new AbortController();
-    const intake = new FakeIntake(events);
-    const dispatcher = new FakeDispatcher(events);
-    // The backlog at each iteration: full three times, room again, full again, room again.
-    const sizes = [10, 10, 12, 9, 10, 0];
-    dispatcher.onReap = () => intake.backlog = sizes.shift() ?? 0;
-    await withDeadline(
-      runPollLoop({
-        poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
-        dispatcher,
-        intake,
-        heartbeat: () => events.push("beat"),
-        signal: controller.signal,
-        maxBacklog: 10,
-        capWaitMs: 1234,
-      }),
-      "the loop to stop",
-    );
-    assert.deepEqual(events, [
-      ...["reap", "beat", "wait 1234"],
-      ...["reap", "beat", "wait 1234"],
-      ...["reap", "beat", "wait 1234"],
-      ...["reap", "beat", "next 1", "record 1", "release"],
-      ...["reap", "beat", "wait 1234"],
-      ...["reap", "beat", "next 10"],
-    ]);
-    const warnings = lines.filter((l) => /COORD_MAX_BACKLOG/.test(l));
-    assert.equal(warnings.length, 2, "one warning each time the limit is reached:\n" + lines);
-    assert.match(warnings[0], /backlog of 10 unfinished messages reached COORD_MAX_BACKLOG \(10\)/);
-  } finally {
-    await reset();
-  }
+  await using log = await captureLog();
+  const { lines } = log;
+  const events: string[] = [];
+  const controller = new AbortController();
+  const intake = new FakeIntake(events);
+  const dispatcher = new FakeDispatcher(events);
+  // The backlog at each iteration: full three times, room again, full again, room again.
+  const sizes = [10, 10, 12, 9, 10, 0];
+  dispatcher.onReap = () => intake.backlog = sizes.shift() ?? 0;
+  await withDeadline(
+    runPollLoop({
+      poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
+      dispatcher,
+      intake,
+      heartbeat: () => events.push("beat"),
+      signal: controller.signal,
+      maxBacklog: 10,
+      capWaitMs: 1234,
+    }),
+    "the loop to stop",
+  );
+  assert.deepEqual(events, [
+    ...["reap", "beat", "wait 1234"],
+    ...["reap", "beat", "wait 1234"],
+    ...["reap", "beat", "wait 1234"],
+    ...["reap", "beat", "next 1", "record 1", "release"],
+    ...["reap", "beat", "wait 1234"],
+    ...["reap", "beat", "next 10"],
+  ]);
+  const warnings = lines.filter((l) => /COORD_MAX_BACKLOG/.test(l));
+  assert.equal(warnings.length, 2, "one warning each time the limit is reached:\n" + lines);
+  assert.match(warnings[0], /backlog of 10 unfinished messages reached COORD_MAX_BACKLOG \(10\)/);
 });
 
 Deno.test("runPollLoop() rewinds the poller to an update it can't journal, and stops that batch", async () => {

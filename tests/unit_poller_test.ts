@@ -7,11 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { reset } from "@logtape/logtape";
-import { setupLogging } from "../lib/shared/log.ts";
 import { FatalPollError, Poller, type PollerOptions } from "../lib/loop/poller.ts";
 import { type Api, HttpError } from "../lib/shared/telegram.ts";
-import { apiError, FakeApi, withDeadline } from "./_helpers.ts";
+import { apiError, captureLog, FakeApi, withDeadline } from "./_helpers.ts";
 
 /** A clock that moves only when told. */
 class FakeClock {
@@ -229,16 +227,12 @@ Deno.test("Poller calls onAnswered for each answer from Telegram, not for failur
 });
 
 Deno.test("Poller logs a failure without the request's URL", async () => {
-  const lines: string[] = [];
-  await setupLogging({ secrets: [], write: (b) => lines.push(new TextDecoder().decode(b)) });
-  try {
-    await poller(new FakeApi([NETWORK_ERROR])).next(1, new AbortController().signal);
-    assert.equal(lines.length, 1);
-    assert.match(lines[0], /getUpdates failed .*retrying in/);
-    assert.ok(!lines[0].includes("bot1:x"), lines[0]);
-  } finally {
-    await reset();
-  }
+  await using log = await captureLog();
+  const { lines } = log;
+  await poller(new FakeApi([NETWORK_ERROR])).next(1, new AbortController().signal);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /getUpdates failed .*retrying in/);
+  assert.ok(!lines[0].includes("bot1:x"), lines[0]);
 });
 
 Deno.test("Poller.rewind() asks for an update again, after a delay", async () => {
