@@ -15,6 +15,7 @@
 
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
+import { writeFileAtomic } from "../shared/atomic_write.ts";
 import type { Config } from "../shared/config.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
@@ -44,9 +45,7 @@ export class EditBox {
     Deno.mkdirSync(this.dir, { recursive: true });
     const present = this.#read(this.#path(updateId));
     if (present !== undefined && present.editUpdateId > edit.editUpdateId) return;
-    const tmp = `${this.#path(updateId)}.tmp-${Deno.pid}`;
-    Deno.writeTextFileSync(tmp, JSON.stringify(edit) + "\n");
-    Deno.renameSync(tmp, this.#path(updateId));
+    writeFileAtomic(this.#path(updateId), JSON.stringify(edit) + "\n");
   }
 
   /** Takes a message's edit, if any: from then on it can't be withdrawn. Never throws. */

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "../shared/atomic_write.ts";
+
 /** The conversation a chat's last message used. */
 export interface SavedSession {
   sessionId: string;
@@ -93,8 +95,6 @@ export class SessionStore {
   }
 
   #write(name: string, text: string) {
-    const tmp = `${this.dir}/${name}.tmp-${Deno.pid}`;
-    Deno.writeTextFileSync(tmp, text);
-    Deno.renameSync(tmp, `${this.dir}/${name}`);
+    writeFileAtomic(`${this.dir}/${name}`, text);
   }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "./atomic_write.ts";
+
 /** What the poll loop records with each heartbeat. */
 export interface PollStatus {
   /** When the poll process started (ISO 8601). */
@@ -32,10 +34,8 @@ export class Heartbeat {
 
   /** Records that the loop is alive now, and what it sees. Throws when the file can't be written. */
   beat(status?: PollStatus): void {
-    const tmp = `${this.#path}.tmp`;
     const second = status === undefined ? "" : JSON.stringify(status) + "\n";
-    Deno.writeTextFileSync(tmp, new Date(this.#now()).toISOString() + "\n" + second);
-    Deno.renameSync(tmp, this.#path);
+    writeFileAtomic(this.#path, new Date(this.#now()).toISOString() + "\n" + second);
   }
 }
 

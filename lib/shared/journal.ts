@@ -17,6 +17,7 @@
  * @module
  */
 
+import { syncFolder, writeFileAtomic } from "./atomic_write.ts";
 import { type JournalEntry, parseEntry } from "./journal_entry.ts";
 
 /** What {@linkcode Journal.recover} found. */
@@ -196,28 +197,11 @@ export class Journal {
   }
 
   #writeFile(name: string, text: string, durable = this.#durable) {
-    const tmp = `${this.dir}/${name}.tmp-${Deno.pid}`;
-    const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      let written = 0;
-      while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-      if (durable) file.syncSync();
-    } finally {
-      file.close();
-    }
-    Deno.renameSync(tmp, `${this.dir}/${name}`);
-    if (durable) this.#syncDir();
+    writeFileAtomic(`${this.dir}/${name}`, text, { durable });
   }
 
   #syncDir() {
-    if (!this.#durable) return;
-    const dir = Deno.openSync(this.dir, { read: true });
-    try {
-      dir.syncSync();
-    } finally {
-      dir.close();
-    }
+    if (this.#durable) syncFolder(this.dir);
   }
 
   #setAside(name: string): string {
