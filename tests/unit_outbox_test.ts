@@ -1,0 +1,339 @@
+/**
+ * Unit tests for `lib/handler/outbox.ts`: `finish()` and `deliver()`, against the Bot API simulator
+ * with a real journal and state folder in a temp dir. What went out is read from the simulator; what
+ * the journal held as each call went out, from {@linkcode observeCalls}. The end-to-end cases (a
+ * whole bot killed and restarted mid-answer) are `e2e_outbox_test.ts`; here, the function's
+ * decisions.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { CancelBox } from "../lib/handler/cancel.ts";
+import { EditBox } from "../lib/handler/edits.ts";
+import type { Reaction } from "../lib/handler/feedback.ts";
+import { deliver, finish } from "../lib/handler/outbox.ts";
+import { planReply } from "../lib/handler/reply.ts";
+import { attachmentDir } from "../lib/shared/attachments.ts";
+import type { Config } from "../lib/shared/config.ts";
+import { Journal } from "../lib/shared/journal.ts";
+import type { JournalEntry, Outgoing } from "../lib/shared/journal_entry.ts";
+import { createApi, enablePatience } from "../lib/shared/telegram.ts";
+import {
+  BotApiSimulator,
+  observeCalls,
+  recordingLog,
+  tempDir,
+  waitUntil,
+  withDeadline,
+} from "./_helpers.ts";
+
+const CHAT = 1001;
+
+/** `count` paragraphs of about 3,000 characters: one message each. */
+function paragraphs(count: number): string {
+  return Array.from({ length: count }, (_, i) => `paragraph${i} ` + "word ".repeat(600).trim())
+    .join("\n\n");
+}
+
+/**
+ * A simulator with the person's message in it, that message journaled, a client, a state folder;
+ * `seen` holds the journal entry as each call went out. Released on dispose.
+ */
+async function rig(options: { maxReplyParts?: number } = {}) {
+  const sim = await BotApiSimulator.start();
+  const dir = await tempDir();
+  const journal = new Journal(`${dir.path}/journal`, { durable: false });
+  journal.open();
+  const update = sim.sendText(CHAT, "the question");
+  const ids = { updateId: update.update_id, chatId: CHAT, messageId: update.message!.message_id };
+  journal.record(update, { updateId: ids.updateId, chatId: CHAT });
+  journal.update(ids.updateId, { stage: "brain", attempt: 1, brainPid: 4242, brainRun: "run-1" });
+  const api = createApi(sim.token, { apiRoot: sim.apiRoot });
+  const seen = observeCalls(api, () => journal.read(ids.updateId));
+  const { log, lines } = recordingLog();
+  const config = { stateDir: dir.path, maxReplyParts: options.maxReplyParts ?? 5 } as Config;
+  const base = { api, config, journal, log, ids };
+  return {
+    sim,
+    dir,
+    journal,
+    ids,
+    api,
+    seen,
+    lines,
+    base,
+    /** The bot's messages in the chat (the person's first message is not one). */
+    sent: () => sim.botMessages(CHAT),
+    /** What `undelivered/` holds for the message, if anything. */
+    undelivered: () => {
+      try {
+        return Deno.readTextFileSync(`${dir.path}/undelivered/${ids.updateId}.md`);
+      } catch {
+        return undefined;
+      }
+    },
+    /** The journal as each call of `method` went out. */
+    entriesAt: (method: string) =>
+      seen.filter((s) => s.method === method).map((s) => s.seen as JournalEntry | undefined),
+    /** Journals `outgoing` as `finish()` would have, for a `deliver()` that resumes. */
+    journaled: (outgoing: Outgoing) => {
+      journal.update(ids.updateId, { stage: "answered", answer: outgoing });
+      return outgoing;
+    },
+    async [Symbol.asyncDispose]() {
+      await sim.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("finish() journals the answer as answered before anything is sent, then replies, reacts and finishes the entry", async () => {
+  await using r = await rig();
+  await finish({ ...r.base, notes: ["(note one)", "(note two)"], text: "the answer", emoji: "👌" });
+  const [atSend] = r.entriesAt("sendMessage");
+  assert.equal(atSend?.stage, "answered", "the answer was durable before the first message");
+  assert.deepEqual(atSend?.answer, {
+    head: "(note one)\n(note two)",
+    body: "the answer",
+    emoji: "👌",
+    sent: 0,
+  });
+  assert.equal(atSend?.brainPid, undefined, "the brain's pid is gone from the entry");
+  assert.equal(atSend?.brainRun, undefined, "the brain's marker is gone from the entry");
+  assert.deepEqual(r.sent().map((m) => [m.text, m.reply_to]), [
+    ["(note one)\n(note two)\nthe answer", r.ids.messageId],
+  ]);
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👌");
+  assert.equal(r.journal.read(r.ids.updateId), undefined, "the entry is finished");
+});
+
+Deno.test("deliver() sends the parts one by one, recording each as it lands, and reacts once all are out", async () => {
+  await using r = await rig();
+  const body = paragraphs(3);
+  const plan = planReply("", body, { maxParts: 5, messageId: r.ids.messageId });
+  assert.equal(plan.messages.length, 3, "the test's answer takes three messages");
+  await deliver({
+    ...r.base,
+    outgoing: r.journaled({ head: "", body, emoji: "👎", sent: 0 }),
+  });
+  assert.deepEqual(r.entriesAt("sendMessage").map((e) => e?.answer?.sent), [0, 1, 2]);
+  const [atReaction] = r.entriesAt("setMessageReaction");
+  assert.equal(atReaction?.answer?.sent, 3, "every part recorded before the reaction");
+  assert.equal(atReaction?.stage, "replied", "replied is recorded before the reaction");
+  assert.deepEqual(r.sent().map((m) => m.text), plan.messages);
+  assert.deepEqual(r.sent().map((m) => m.reply_to), [r.ids.messageId, undefined, undefined]);
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👎", "the journaled emoji, at the end");
+  assert.equal(r.journal.read(r.ids.updateId), undefined);
+});
+
+Deno.test("deliver() of an answer journaled with sent: 1 resumes at the second part and never sends the first again", async () => {
+  await using r = await rig();
+  const body = paragraphs(3);
+  const plan = planReply("(re-run)", body, { maxParts: 5, messageId: r.ids.messageId });
+  await deliver({
+    ...r.base,
+    outgoing: r.journaled({ head: "(re-run)", body, emoji: "👌", sent: 1 }),
+  });
+  assert.equal(r.sent().length, 2, "the second and third parts only");
+  assert.deepEqual(r.sent().map((m) => m.text), plan.messages.slice(1));
+  assert.equal(r.sent()[0].reply_to, undefined, "a later part is not the reply link");
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👌");
+  assert.equal(r.journal.read(r.ids.updateId), undefined);
+});
+
+Deno.test("deliver() sends an answer past maxReplyParts as one head message and the whole answer as a .md document", async (t) => {
+  const body = paragraphs(4);
+  const name = (messageId: number) => `answer-${messageId}.md`;
+
+  await t.step("from the start", async () => {
+    await using r = await rig({ maxReplyParts: 2 });
+    await finish({ ...r.base, notes: ["(note)"], text: body, emoji: "👌" });
+    const [head, doc, ...rest] = r.sent();
+    assert.equal(rest.length, 0, "two messages: the head and the document");
+    assert.ok(head.text.startsWith("(note)\nparagraph0 word"), head.text.slice(0, 40));
+    assert.ok(
+      head.text.endsWith(
+        `(The whole answer, ${body.length} characters, is in ${name(r.ids.messageId)}.)`,
+      ),
+      head.text.slice(-80),
+    );
+    assert.equal(head.reply_to, r.ids.messageId);
+    assert.equal(doc.document?.file_name, name(r.ids.messageId));
+    assert.equal(new TextDecoder().decode(doc.document?.bytes), body, "exactly the answer");
+    assert.equal(doc.reply_to, r.ids.messageId);
+    const [atReaction] = r.entriesAt("setMessageReaction");
+    assert.equal(atReaction?.answer?.documentSent, true, "the document recorded as sent");
+    assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👌");
+  });
+
+  await t.step("resumed after the head: only the document goes", async () => {
+    await using r = await rig({ maxReplyParts: 2 });
+    await deliver({ ...r.base, outgoing: r.journaled({ head: "", body, emoji: "👌", sent: 1 }) });
+    assert.deepEqual(r.sent().map((m) => m.document?.file_name), [name(r.ids.messageId)]);
+  });
+
+  await t.step(
+    "resumed after the document: nothing is sent again, the reaction is set",
+    async () => {
+      await using r = await rig({ maxReplyParts: 2 });
+      const outgoing = { head: "", body, emoji: "👌", sent: 1, documentSent: true };
+      await deliver({ ...r.base, outgoing: r.journaled(outgoing) });
+      assert.deepEqual(r.sent().map((m) => m.document?.file_name ?? m.text.slice(0, 20)), []);
+      assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👌");
+      assert.equal(r.journal.read(r.ids.updateId), undefined);
+    },
+  );
+});
+
+Deno.test("deliver() keeps what Telegram refuses for good in undelivered/<update_id>.md and finishes the message without a reaction", async (t) => {
+  const refusals = [
+    ["403 blocked", { kind: "forbidden" }],
+    ["403 kicked", {
+      kind: "forbidden",
+      description: "Forbidden: bot was kicked from the group chat",
+    }],
+    ["400 chat not found", { kind: "badRequest", description: "Bad Request: chat not found" }],
+  ] as const;
+  for (const [what, fault] of refusals) {
+    await t.step(`${what}, on the first part`, async () => {
+      await using r = await rig();
+      r.sim.injectFault({ method: "sendMessage", times: Infinity, fault });
+      await finish({ ...r.base, notes: ["(note)"], text: "the answer", emoji: "👌" });
+      assert.equal(r.undelivered(), "(note)\nthe answer\n");
+      assert.equal(r.entriesAt("sendMessage").length, 1, "one attempt, no retries");
+      assert.equal(
+        r.entriesAt("setMessageReaction").length,
+        0,
+        "no 👌 for an answer not delivered",
+      );
+      assert.equal(r.journal.read(r.ids.updateId), undefined, "the message is finished");
+      const error = r.lines.find((l) =>
+        l.level === "error" && /can't be delivered/.test(l.message)
+      );
+      assert.ok(error, "the loss is logged as an error");
+      assert.match(String(error.props.path), /undelivered\/\d+\.md$/);
+    });
+  }
+
+  await t.step("403 on the second part: the file holds the whole answer", async () => {
+    await using r = await rig();
+    const body = paragraphs(2);
+    const outgoing = r.journaled({ head: "(note)", body, emoji: "👌", sent: 1 });
+    r.sim.injectFault({ method: "sendMessage", fault: { kind: "forbidden" } });
+    await deliver({ ...r.base, outgoing });
+    assert.equal(r.undelivered(), `(note)\n${body}\n`);
+    assert.equal(r.journal.read(r.ids.updateId), undefined);
+  });
+
+  await t.step("a transient failure that outlasts the reply's patience", async () => {
+    await using r = await rig();
+    const replyApi = createApi(r.sim.token, { apiRoot: r.sim.apiRoot });
+    enablePatience(replyApi, { patienceMs: 0 });
+    r.sim.injectFault({ method: "sendMessage", fault: { kind: "internal" } });
+    await finish({ ...r.base, replyApi, text: "the answer", emoji: "👌" });
+    assert.equal(r.undelivered(), "the answer\n");
+    assert.equal(r.journal.read(r.ids.updateId), undefined);
+  });
+});
+
+Deno.test("deliver() throws a transient failure it was not told to wait out, leaving the answer journaled at the part it reached", async () => {
+  await using r = await rig();
+  const body = paragraphs(3);
+  const plan = planReply("", body, { maxParts: 5, messageId: r.ids.messageId });
+  // The second part's call meets a 500: injected as that call goes out.
+  let sends = 0;
+  r.api.config.use((prev, method, payload, signal) => {
+    if (method === "sendMessage" && ++sends === 2) {
+      r.sim.injectFault({ method: "sendMessage", fault: { kind: "internal" } });
+    }
+    return prev(method, payload, signal);
+  });
+  const outgoing = r.journaled({ head: "", body, emoji: "👌", sent: 0 });
+  await assert.rejects(deliver({ ...r.base, outgoing }), /500|Internal Server Error/);
+  const entry = r.journal.read(r.ids.updateId);
+  assert.equal(entry?.stage, "answered");
+  assert.equal(entry?.answer?.sent, 1, "the first part is recorded as sent");
+  assert.equal(r.undelivered(), undefined, "nothing is given up");
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), undefined, "no reaction yet");
+
+  // As the next run does: deliver the journaled answer from where it stands.
+  await deliver({ ...r.base, outgoing: entry!.answer! });
+  assert.deepEqual(r.sent().map((m) => m.text), plan.messages, "each part exactly once");
+  assert.equal(r.journal.read(r.ids.updateId), undefined);
+});
+
+Deno.test("deliver() stopped by its signal mid-send leaves the answer in the outbox, not in undelivered/", async () => {
+  await using r = await rig();
+  r.sim.injectFault({ method: "sendMessage", fault: { kind: "hang" } });
+  const controller = new AbortController();
+  const outgoing = r.journaled({ head: "", body: "the answer", emoji: "👌", sent: 0 });
+  const delivering = deliver({ ...r.base, outgoing, signal: controller.signal });
+  await r.sim.waitForCall((c) => c.method === "sendMessage", {
+    includePending: true,
+    timeoutMs: 5000,
+    description: "the reply under way",
+  });
+  controller.abort(new Error("the handler must stop"));
+  await assert.rejects(withDeadline(delivering, "deliver() to give up", 5000));
+  await r.sim.waitForCall((c) => c.method === "sendMessage" && c.dropped === true, {
+    timeoutMs: 5000,
+    description: "the client to leave its reply call",
+  });
+  assert.equal(r.journal.read(r.ids.updateId)?.stage, "answered");
+  assert.equal(r.journal.read(r.ids.updateId)?.answer?.sent, 0);
+  assert.equal(r.undelivered(), undefined);
+});
+
+Deno.test("deliver() held up past 5 s records heldUpSince for /status, and still delivers", async () => {
+  await using r = await rig();
+  r.sim.injectFault({ method: "sendMessage", fault: { kind: "delay", ms: 6000 } });
+  const outgoing = r.journaled({ head: "", body: "the answer", emoji: "👌", sent: 0 });
+  const delivering = deliver({ ...r.base, outgoing });
+  const since = await waitUntil(() => r.journal.read(r.ids.updateId)?.answer?.heldUpSince, {
+    timeoutMs: 10_000,
+    description: "heldUpSince in the journal",
+  });
+  assert.ok(!Number.isNaN(Date.parse(since)), `an ISO time, got ${since}`);
+  await withDeadline(delivering, "the delayed delivery");
+  assert.deepEqual(r.sent().map((m) => m.text), ["the answer"]);
+  assert.equal(r.journal.read(r.ids.updateId), undefined);
+});
+
+Deno.test("finish() tidies the message's attachments, cancel marker and edit, and reacts through its chain", async (t) => {
+  for (const ending of ["delivered", "undelivered"] as const) {
+    await t.step(ending, async () => {
+      await using r = await rig();
+      const files = attachmentDir(r.dir.path, r.ids.updateId);
+      Deno.mkdirSync(files, { recursive: true });
+      Deno.writeTextFileSync(`${files}/photo.jpg`, "x");
+      const cancels = new CancelBox(r.dir.path);
+      cancels.request(r.ids.updateId);
+      const edits = new EditBox(r.dir.path);
+      edits.leave(r.ids.updateId, { editUpdateId: r.ids.updateId + 1, text: "edited" });
+      if (ending === "undelivered") {
+        r.sim.injectFault({ method: "sendMessage", fault: { kind: "forbidden" } });
+      }
+      const reacted: Reaction[] = [];
+      const react = (emoji: Reaction) => {
+        reacted.push(emoji);
+        return Promise.resolve();
+      };
+      await finish({ ...r.base, text: "the answer", emoji: "👌", react });
+      assert.throws(() => Deno.statSync(files), Deno.errors.NotFound, "attachments removed");
+      assert.equal(cancels.requested(r.ids.updateId), false, "cancel marker cleared");
+      assert.equal(edits.take(r.ids.updateId), undefined, "edit cleared");
+      assert.deepEqual(reacted, ending === "delivered" ? ["👌"] : []);
+      assert.equal(r.entriesAt("setMessageReaction").length, 0, "the chain given is the one used");
+    });
+  }
+});
+
+Deno.test("finish() without a journal still delivers and reacts", async () => {
+  await using r = await rig();
+  await finish({ ...r.base, journal: undefined, text: "the answer", emoji: "👌" });
+  assert.deepEqual(r.sent().map((m) => m.text), ["the answer"]);
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👌");
+  // The journal it was not given is left alone.
+  assert.equal(r.journal.read(r.ids.updateId)?.stage, "brain");
+});
