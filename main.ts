@@ -1,6 +1,6 @@
 /**
- * The poll loop: fetch updates, hand each authorized message to its own handler process, reap,
- * beat. It never waits on a brain.
+ * The poll loop: fetch updates, hand each authorized message to its own handler process (and
+ * commands and edits to the desk), reap, beat. It never waits on a brain.
  *
  * Run with `deno task start`; configuration comes from the environment (see the README).
  *

@@ -2,13 +2,14 @@
  * Edits of messages: an edit that comes while its message still waits for the chat's turn changes
  * what the brain gets; a later one is answered with a short note.
  *
- * The edit's handler leaves a marker, `<state dir>/edits/<original update_id>.json`, rather than
- * change the original's journal entry: that entry has one writer, the original's own handler. That
- * handler records `turnAt` in its entry when it takes its turn, and only then takes the marker;
- * the edit's handler writes the marker first, then reads the entry. So either the edit's handler
- * sees the message still waiting (and the original will find the marker), or it sees it too late
- * and withdraws the marker itself. Taking and withdrawing are one rename or one unlink of the same
- * name: exactly one of the two wins, and the person hears of every edit that was not used.
+ * The desk leaves a marker, `<state dir>/edits/<original update_id>.json`, rather than change the
+ * original's journal entry: that entry has one writer, the original's own handler. That handler
+ * records `turnAt` in its entry when it takes its turn, and only then takes the marker
+ * (`applyEdit`, `input.ts`); the desk writes the marker first, then reads the entry. So either the
+ * desk sees the message still waiting (and the original will find the marker), or it sees it too
+ * late and withdraws the marker itself. Taking and withdrawing are one rename or one unlink of
+ * the same name: exactly one of the two wins, and the person hears of every edit that was not
+ * used.
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
- * The poll loop's side of a message's life: journal it, have the desk acknowledge it, keep it
- * waiting in its chat's queue, and start its handler when it can start: its chat has nothing
- * running and a brain slot is free.
+ * The poll loop's side of a message's life: have the desk acknowledge it, journal it, keep it
+ * waiting in its chat's queue (`chat_queues.ts`), and have `Starter` start its handler when it can
+ * start: its chat has nothing running and a brain slot is free. Only here can a waiting message
+ * be withdrawn (`/cancel`).
  *
  * A waiting message waits here, in the journal and in memory, never in a process and never at
  * Telegram: the loop goes on fetching whatever the brains do. Each chat's messages start one at a

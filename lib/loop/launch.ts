@@ -52,8 +52,9 @@ export interface HandlerLaunchOptions {
 
 /**
  * The handler's command line and environment. Permissions: the Bot API host only; read and write
- * in the lock and state folders only (turn tickets, the lock, voice files); the environment (the
- * brain inherits it); and run, which spawning the brain and signalling its process group need.
+ * in the lock and state folders only (the chat locks, the journal, attachments); the environment
+ * (the brain inherits it); and run, which spawning the brain and signalling its process group
+ * need.
  */
 export function handlerLaunch(config: Config, options: HandlerLaunchOptions): HandlerLaunch {
   const { denoPath, handlerPath, configPath, env } = options;

@@ -123,9 +123,9 @@ export interface LockDirFacts {
 }
 
 /**
- * Refuses a lock folder another local user could write into: they could plant symlinks named like
- * the next lock files or tickets, or a ticket that blocks every turn. A missing folder is let
- * through: the handlers then warn and answer without the lock.
+ * Refuses a lock folder another local user could write into: they could plant a file named like
+ * a chat's next lock file, held by them, that blocks that chat's brains for good. A missing folder
+ * is let through: the handlers then warn and answer without the lock.
  */
 export function checkLockDir(lockDir: string, facts: LockDirFacts): void {
   const variable = "COORD_LOCK_DIR";
