@@ -1,31 +1,20 @@
 /**
- * Unit tests for `lib/shared/update.ts` and `update_route.ts`: routing updates (and, through
- * `routeUpdate()`, checking their shape), reading a message's input, parsing a handler's update.
+ * Unit tests for `lib/shared/update.ts`: reading an update. Its shape (`inspectUpdate()`), the
+ * update a handler takes (`parseHandlerUpdate()`), and what a message gives the brain
+ * (`messageInput()`, `forwardedLine()`). What becomes of an update is `update_route.ts`'s, tested
+ * in `unit_update_route_test.ts`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import type { Message } from "grammy/types";
-import { forwardedLine, messageInput, parseHandlerUpdate } from "../lib/shared/update.ts";
-import { commandTarget, routeUpdate, takesTurn } from "../lib/shared/update_route.ts";
-import { parseCommand, updateCommand } from "../lib/shared/command.ts";
-
-const AUTHORIZED = new Set([1001, 8679559480]);
-
-/** A private-chat text message from `userId`. */
-function textUpdate(updateId: number, userId: number, text = "hello") {
-  return {
-    update_id: updateId,
-    message: {
-      message_id: 7,
-      date: 1_700_000_000,
-      chat: { id: userId, type: "private", first_name: "Ada" },
-      from: { id: userId, is_bot: false, first_name: "Ada" },
-      text,
-    },
-  };
-}
+import {
+  forwardedLine,
+  inspectUpdate,
+  messageInput,
+  parseHandlerUpdate,
+} from "../lib/shared/update.ts";
 
 /** A message with the usual fields and `extra` on top. */
 function message(extra: Record<string, unknown>): Message {
@@ -38,119 +27,124 @@ function message(extra: Record<string, unknown>): Message {
   } as unknown as Message;
 }
 
-Deno.test("routeUpdate() dispatches an authorized user's message", () => {
-  assert.deepEqual(routeUpdate(textUpdate(5, 1001), AUTHORIZED), {
-    kind: "dispatch",
-    updateId: 5,
-    chatId: 1001,
-    messageId: 7,
-    userId: 1001,
-  });
-});
-
-Deno.test("routeUpdate() dispatches from a group chat and for ids above 2^32", () => {
-  const update = textUpdate(6, 8679559480);
-  update.message.chat.id = -1001234567890;
-  assert.deepEqual(routeUpdate(update, AUTHORIZED), {
-    kind: "dispatch",
-    updateId: 6,
-    chatId: -1001234567890,
-    messageId: 7,
-    userId: 8679559480,
-  });
-});
-
-Deno.test("routeUpdate() marks a message from anyone else as unauthorized", async (t) => {
-  await t.step("another user", () => {
-    assert.deepEqual(routeUpdate(textUpdate(5, 666), AUTHORIZED), {
-      kind: "unauthorized",
-      updateId: 5,
-      chatId: 666,
-      userId: 666,
-      reason: "user",
-    });
-  });
-
-  await t.step("no sender", () => {
-    const update: Record<string, unknown> = textUpdate(5, 1001);
-    delete (update.message as Record<string, unknown>).from;
-    assert.deepEqual(routeUpdate(update, AUTHORIZED), {
-      kind: "unauthorized",
+Deno.test("inspectUpdate() finds the ids of a message, an edit and a Stop press", async (t) => {
+  await t.step("a message", () => {
+    assert.deepEqual(inspectUpdate({ update_id: 5, message: message({ text: "hi" }) }), {
+      ok: true,
       updateId: 5,
       chatId: 1001,
+      messageId: 7,
+      userId: 1001,
+    });
+  });
+  await t.step("an edit, from a group, with ids above 2^32", () => {
+    const edited = message({
+      text: "hi",
+      chat: { id: -1001234567890, type: "supergroup", title: "Team" },
+      from: { id: 8679559480, is_bot: false, first_name: "Mayel" },
+      edit_date: 1_700_000_100,
+    });
+    assert.deepEqual(inspectUpdate({ update_id: 6, edited_message: edited }), {
+      ok: true,
+      updateId: 6,
+      chatId: -1001234567890,
+      messageId: 7,
+      userId: 8679559480,
+    });
+  });
+  await t.step("a message without a sender", () => {
+    const shape = inspectUpdate({ update_id: 5, message: message({ from: undefined }) });
+    assert.deepEqual(shape, {
+      ok: true,
+      updateId: 5,
+      chatId: 1001,
+      messageId: 7,
       userId: undefined,
-      reason: "user",
     });
   });
-
-  await t.step("a sender id that is a string", () => {
-    const update = textUpdate(5, 1001) as { message: { from: unknown } };
-    update.message.from = { id: "1001", is_bot: false, first_name: "Ada" };
-    assert.equal(routeUpdate(update, AUTHORIZED).kind, "unauthorized");
-  });
-});
-
-Deno.test("routeUpdate() hands an authorized user's edited message on, like a message", () => {
-  const { message } = textUpdate(6, 1001, "edited");
-  const update = { update_id: 6, edited_message: { ...message, edit_date: 1_700_000_100 } };
-  assert.deepEqual(routeUpdate(update, AUTHORIZED), {
-    kind: "dispatch",
-    updateId: 6,
-    chatId: 1001,
-    messageId: 7,
-    userId: 1001,
-  });
-  assert.equal(routeUpdate({ ...update, edited_message: { id: 1 } }, AUTHORIZED).kind, "skip");
-  assert.equal(takesTurn(update), false, "an edit is answered at once");
-  assert.equal(takesTurn(textUpdate(6, 1001)), true, "a message waits for its turn");
-  assert.deepEqual(parseHandlerUpdate(JSON.stringify(update)), update);
-});
-
-Deno.test("routeUpdate() skips updates that are not messages", async (t) => {
-  for (const kind of ["callback_query", "channel_post"]) {
-    await t.step(kind, () => {
-      const route = routeUpdate({ update_id: 9, [kind]: { id: 1 } }, AUTHORIZED);
-      assert.equal(route.kind, "skip");
-      assert.equal(route.updateId, 9);
-      assert.match((route as { reason: string }).reason, new RegExp(kind));
+  await t.step("a press of the 🛑 button", () => {
+    const press = {
+      update_id: 8,
+      callback_query: { id: "1", from: { id: 1001 }, message: message({}), data: "stop:5" },
+    };
+    assert.deepEqual(inspectUpdate(press), {
+      ok: true,
+      updateId: 8,
+      chatId: 1001,
+      messageId: 7,
+      userId: 1001,
     });
-  }
+  });
+  await t.step("a Stop on a draft", () => {
+    const stop = { update_id: 9, stopped_message_generation: { chat: { id: 1001 }, draft_id: 6 } };
+    assert.deepEqual(inspectUpdate(stop), {
+      ok: true,
+      updateId: 9,
+      chatId: 1001,
+      messageId: 0,
+      userId: 1001,
+    });
+  });
 });
 
-Deno.test("routeUpdate() skips malformed updates with a reason", async (t) => {
-  const malformed: [string, unknown, number | undefined][] = [
-    ["no update_id", { message: textUpdate(1, 1001).message }, undefined],
-    ["a string update_id", { ...textUpdate(1, 1001), update_id: "1" }, undefined],
-    ["a negative update_id", { ...textUpdate(1, 1001), update_id: -1 }, undefined],
-    ["a message that is not an object", { update_id: 3, message: "hi" }, 3],
-    ["a message that is an array", { update_id: 3, message: [] }, 3],
-    ["a message without a chat", { update_id: 3, message: { message_id: 1, date: 0 } }, 3],
+Deno.test("inspectUpdate() refuses malformed updates with a reason", async (t) => {
+  const malformed: [string, unknown, number | undefined, string][] = [
+    ["no update_id", { message: message({}) }, undefined, "no update_id"],
+    ["a string update_id", { update_id: "1", message: message({}) }, undefined, "no update_id"],
+    ["a negative update_id", { update_id: -1, message: message({}) }, undefined, "no update_id"],
+    ["a message that is not an object", { update_id: 3, message: "hi" }, 3, "malformed message"],
+    ["a message that is an array", { update_id: 3, message: [] }, 3, "malformed message"],
+    [
+      "a message without a chat",
+      { update_id: 3, message: { message_id: 1, date: 0 } },
+      3,
+      "malformed message",
+    ],
     [
       "a string chat id",
       { update_id: 3, message: { message_id: 1, date: 0, chat: { id: "1001" } } },
       3,
+      "malformed message",
     ],
     [
       "a string message id",
       { update_id: 3, message: { message_id: "1", date: 0, chat: { id: 1001 } } },
       3,
+      "malformed message",
+    ],
+    [
+      "a callback_query without a sender",
+      { update_id: 3, callback_query: { id: "1", data: "stop:1" } },
+      3,
+      "malformed callback_query",
+    ],
+    [
+      "a stopped_message_generation without a chat",
+      { update_id: 3, stopped_message_generation: { draft_id: 2 } },
+      3,
+      "malformed stopped_message_generation",
+    ],
+    [
+      "another kind of update",
+      { update_id: 3, channel_post: {} },
+      3,
+      "not a message (channel_post)",
     ],
   ];
-  for (const [name, update, updateId] of malformed) {
+  for (const [name, update, updateId, reason] of malformed) {
     await t.step(name, () => {
-      const route = routeUpdate(update, AUTHORIZED);
-      assert.equal(route.kind, "skip");
-      assert.equal(route.updateId, updateId);
-      assert.ok((route as { reason: string }).reason.length > 0);
+      assert.deepEqual(
+        inspectUpdate(update),
+        updateId === undefined ? { ok: false, reason } : { ok: false, updateId, reason },
+      );
     });
   }
 });
 
-Deno.test("routeUpdate() never throws on any JSON value", () => {
+Deno.test("inspectUpdate() never throws on any JSON value", () => {
   const values: unknown[] = [null, [], 42, "x", true, {}, { update_id: null }, [{ update_id: 1 }]];
   for (const value of values) {
-    const route = routeUpdate(value, AUTHORIZED);
-    assert.equal(route.kind, "skip", JSON.stringify(value));
+    assert.equal(inspectUpdate(value).ok, false, JSON.stringify(value));
   }
 });
 
@@ -240,11 +234,17 @@ Deno.test("messageInput() describes what it can't take", async (t) => {
   }
 });
 
-Deno.test("parseHandlerUpdate() returns a message update", () => {
-  const update = textUpdate(11, 1001, "ping");
-  const parsed = parseHandlerUpdate(JSON.stringify(update));
-  assert.deepEqual(parsed, update);
-  assert.equal(parsed.message.text, "ping");
+Deno.test("parseHandlerUpdate() returns a message update, or an edited one", async (t) => {
+  await t.step("a message", () => {
+    const update = { update_id: 11, message: message({ text: "ping" }) };
+    const parsed = parseHandlerUpdate(JSON.stringify(update));
+    assert.deepEqual(parsed, update);
+    assert.equal(parsed.message?.text, "ping");
+  });
+  await t.step("an edited message", () => {
+    const update = { update_id: 12, edited_message: message({ text: "pong", edit_date: 1 }) };
+    assert.deepEqual(parseHandlerUpdate(JSON.stringify(update)), update);
+  });
 });
 
 Deno.test("parseHandlerUpdate() throws TypeError on what is not a message update", async (t) => {
@@ -260,78 +260,6 @@ Deno.test("parseHandlerUpdate() throws TypeError on what is not a message update
       assert.throws(() => parseHandlerUpdate(text), TypeError);
     });
   }
-});
-
-Deno.test("routeUpdate() with COORD_ALLOWED_CHAT_IDS ignores other chats, even the owner's", async (t) => {
-  const allowedChats = new Set([1001, -100777]);
-  await t.step("a listed private chat", () => {
-    assert.equal(routeUpdate(textUpdate(5, 1001), AUTHORIZED, { allowedChats }).kind, "dispatch");
-  });
-  await t.step("a listed group", () => {
-    const update = textUpdate(6, 1001);
-    update.message.chat.id = -100777;
-    assert.equal(routeUpdate(update, AUTHORIZED, { allowedChats }).kind, "dispatch");
-  });
-  await t.step("the owner in an unlisted group", () => {
-    const update = textUpdate(7, 1001);
-    update.message.chat.id = -100888;
-    assert.deepEqual(routeUpdate(update, AUTHORIZED, { allowedChats }), {
-      kind: "unauthorized",
-      updateId: 7,
-      chatId: -100888,
-      userId: 1001,
-      reason: "chat",
-    });
-  });
-  await t.step("the owner's own private chat, unlisted", () => {
-    const route = routeUpdate(textUpdate(8, 8679559480), AUTHORIZED, { allowedChats });
-    assert.equal(route.kind, "unauthorized");
-  });
-  await t.step("a stranger in a listed chat is still a stranger", () => {
-    const update = textUpdate(9, 666);
-    update.message.chat.id = -100777;
-    assert.deepEqual(routeUpdate(update, AUTHORIZED, { allowedChats }), {
-      kind: "unauthorized",
-      updateId: 9,
-      chatId: -100777,
-      userId: 666,
-      reason: "user",
-    });
-  });
-});
-
-Deno.test("a command addressed to another bot is not ours", async (t) => {
-  const botUsername = "forge_bot";
-  await t.step("routeUpdate() skips it", () => {
-    const route = routeUpdate(textUpdate(5, 1001, "/status@OtherBot"), AUTHORIZED, { botUsername });
-    assert.deepEqual(route, { kind: "skip", updateId: 5, reason: "a command for @OtherBot" });
-  });
-  await t.step("routeUpdate() takes ours, whatever the case, and plain commands", () => {
-    for (const text of ["/status@Forge_Bot", "/status", "/new@forge_bot now", "hello @OtherBot"]) {
-      assert.equal(
-        routeUpdate(textUpdate(5, 1001, text), AUTHORIZED, { botUsername }).kind,
-        "dispatch",
-        text,
-      );
-    }
-  });
-  await t.step("routeUpdate() without the bot's name takes every command", () => {
-    assert.equal(routeUpdate(textUpdate(5, 1001, "/status@OtherBot"), AUTHORIZED).kind, "dispatch");
-  });
-  await t.step("parseCommand() and updateCommand()", () => {
-    assert.equal(parseCommand("/status@OtherBot", botUsername), undefined);
-    assert.equal(parseCommand("/status@forge_bot", botUsername), "status");
-    assert.equal(parseCommand("/cancel", botUsername), "cancel");
-    assert.equal(updateCommand({ message: { text: "/new@OtherBot" } }, botUsername), undefined);
-    assert.equal(updateCommand({ message: { text: "/new@FORGE_BOT" } }, botUsername), "new");
-  });
-  await t.step("commandTarget()", () => {
-    assert.equal(commandTarget("/status@OtherBot"), "OtherBot");
-    assert.equal(commandTarget("  /x@b_2 and more"), "b_2");
-    assert.equal(commandTarget("/status"), undefined);
-    assert.equal(commandTarget("mail me@example.org"), undefined);
-    assert.equal(commandTarget(undefined), undefined);
-  });
 });
 
 Deno.test("messageInput() starts a forwarded message with a line saying from whom", async (t) => {
