@@ -9,7 +9,11 @@ import { reset } from "@logtape/logtape";
 import { setupLogging } from "../lib/shared/log.ts";
 import { GrammyError } from "../lib/shared/telegram.ts";
 import type { Api } from "grammy/web";
+import type { Message, Update } from "grammy/types";
+import { Journal } from "../lib/shared/journal.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import type { Logger } from "../lib/shared/log.ts";
+import { createApi } from "../lib/shared/telegram.ts";
 import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
 
 export { BotApiSimulator, type RecordedCall };
@@ -536,4 +540,72 @@ export async function captureLog(): Promise<CapturedLog> {
   const decoder = new TextDecoder();
   await setupLogging({ secrets: [], journal: false, write: (b) => lines.push(decoder.decode(b)) });
   return { lines, [Symbol.asyncDispose]: () => reset() };
+}
+
+/** The permission bits of a file or folder. */
+export function modeOf(path: string): number {
+  return Deno.statSync(path).mode! & 0o777;
+}
+
+/**
+ * Keeps this process's umask and `COORD_PERSON_UMASK` as they are now, for a test that changes
+ * them (as `keepPrivate()` does): both are restored on dispose. Sets the umask to `umask` meanwhile.
+ */
+export function umaskKept(umask: number): Disposable {
+  const before = Deno.umask(umask);
+  const person = Deno.env.get("COORD_PERSON_UMASK");
+  return {
+    [Symbol.dispose]() {
+      Deno.umask(before);
+      if (person === undefined) Deno.env.delete("COORD_PERSON_UMASK");
+      else Deno.env.set("COORD_PERSON_UMASK", person);
+    },
+  };
+}
+
+/** What {@linkcode messageRig} sets up for a handler-side unit test. */
+export interface MessageRig extends AsyncDisposable {
+  sim: BotApiSimulator;
+  /** The state folder. */
+  dir: TempDir;
+  /** A journal in `dir`, not durable (no fsync). */
+  journal: Journal;
+  /** The person's message, as the simulator queued it. */
+  update: Update & { message: Message };
+  ids: { updateId: number; chatId: number; messageId: number };
+  /** A client of the simulator. */
+  api: Api;
+}
+
+/**
+ * A simulator with the person's message (`text`, from chat `chatId`) in it, that message journaled
+ * as its brain runs (`patch` on top), a client and a state folder: where a handler's step finds a
+ * message. Released on dispose.
+ */
+export async function messageRig(
+  chatId: number,
+  options: { text?: string; patch?: Partial<JournalEntry> } = {},
+): Promise<MessageRig> {
+  const { text = "the question", patch = { stage: "brain", attempt: 1 } } = options;
+  const sim = await BotApiSimulator.start();
+  const dir = await tempDir();
+  const journal = new Journal(`${dir.path}/journal`, { durable: false });
+  journal.open();
+  const update = sim.sendText(chatId, text) as Update & { message: Message };
+  const ids = { updateId: update.update_id, chatId, messageId: update.message.message_id };
+  journal.record(update, { updateId: ids.updateId, chatId });
+  journal.update(ids.updateId, patch);
+  const api = createApi(sim.token, { apiRoot: sim.apiRoot });
+  return {
+    sim,
+    dir,
+    journal,
+    update,
+    ids,
+    api,
+    async [Symbol.asyncDispose]() {
+      await sim.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
 }

@@ -1,0 +1,107 @@
+/**
+ * Unit tests for `lib/shared/heartbeat.ts`: the file the poll loop beats into (its format, written
+ * whole) and reading it back, in a temp folder with a clock given by hand.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  Heartbeat,
+  parseHeartbeat,
+  type PollStatus,
+  readHeartbeat,
+  readHeartbeatFile,
+} from "../lib/shared/heartbeat.ts";
+import { tempDir } from "./_helpers.ts";
+
+const AT = Date.parse("2026-11-27T12:00:00.250Z");
+const STATUS: PollStatus = {
+  startedAt: "2026-11-27T11:00:00.000Z",
+  live: 2,
+  cap: 4,
+  updateIds: [7, 9],
+  waiting: 3,
+};
+
+Deno.test("Heartbeat.beat() writes its clock's time, then the status on a second line; both read back", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/heartbeat`;
+  new Heartbeat(path, () => AT).beat(STATUS);
+  assert.equal(
+    Deno.readTextFileSync(path),
+    `2026-11-27T12:00:00.250Z\n${JSON.stringify(STATUS)}\n`,
+  );
+  assert.deepEqual(readHeartbeatFile(path), { at: new Date(AT), status: STATUS });
+  assert.deepEqual(readHeartbeat(path), new Date(AT));
+  const { waiting: _, ...older } = STATUS;
+  new Heartbeat(path, () => AT).beat(older);
+  assert.deepEqual(readHeartbeatFile(path)?.status, older, "waiting is optional");
+});
+
+Deno.test("Heartbeat.beat() without a status writes the time alone", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/heartbeat`;
+  new Heartbeat(path, () => AT).beat();
+  assert.equal(Deno.readTextFileSync(path), "2026-11-27T12:00:00.250Z\n");
+  assert.deepEqual(readHeartbeatFile(path), { at: new Date(AT) });
+});
+
+Deno.test("Heartbeat.beat() replaces the last beat whole, and leaves no other file", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/heartbeat`;
+  let now = AT;
+  const heartbeat = new Heartbeat(path, () => now);
+  heartbeat.beat(STATUS);
+  now += 5000;
+  heartbeat.beat();
+  assert.deepEqual(readHeartbeatFile(path), { at: new Date(AT + 5000) }, "no status left over");
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["heartbeat"]);
+});
+
+Deno.test("Heartbeat.beat() throws when the file can't be written", async () => {
+  await using dir = await tempDir();
+  const heartbeat = new Heartbeat(`${dir.path}/gone/heartbeat`, () => AT);
+  assert.throws(() => heartbeat.beat(), Deno.errors.NotFound);
+});
+
+Deno.test("readHeartbeat() and readHeartbeatFile() read no time from a missing or unreadable file", async (t) => {
+  await using dir = await tempDir();
+  const cases: [string, () => void][] = [
+    ["missing", () => {}],
+    ["a folder", () => Deno.mkdirSync(`${dir.path}/a folder`)],
+    ["empty", () => Deno.writeTextFileSync(`${dir.path}/empty`, "")],
+    ["not a time", () => Deno.writeTextFileSync(`${dir.path}/not a time`, "soon\n")],
+  ];
+  for (const [name, make] of cases) {
+    await t.step(name, () => {
+      make();
+      assert.equal(readHeartbeat(`${dir.path}/${name}`), undefined);
+      assert.equal(readHeartbeatFile(`${dir.path}/${name}`), undefined);
+    });
+  }
+});
+
+Deno.test("parseHeartbeat() keeps the time alone when the second line is not a status", async (t) => {
+  const time = "2026-11-27T12:00:00.250Z";
+  const { live: _, ...noLive } = STATUS;
+  const seconds = [
+    "",
+    "not json",
+    "null",
+    "[]",
+    "{}",
+    JSON.stringify(noLive),
+    JSON.stringify({ ...STATUS, cap: "4" }),
+    JSON.stringify({ ...STATUS, updateIds: 7 }),
+    JSON.stringify({ ...STATUS, startedAt: 0 }),
+  ];
+  for (const second of seconds) {
+    await t.step(JSON.stringify(second), () => {
+      assert.deepEqual(parseHeartbeat(`${time}\n${second}\n`), { at: new Date(time) });
+    });
+  }
+  await t.step("the time's line trimmed", () => {
+    assert.deepEqual(parseHeartbeat(`  ${time} \n`), { at: new Date(time) });
+  });
+});

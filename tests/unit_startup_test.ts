@@ -1,0 +1,108 @@
+/**
+ * Unit tests for `lib/loop/startup.ts`: the poll process's housekeeping before its first poll, in
+ * a temp state folder: private state and the folders the bot needs (`prepareState`), and the files
+ * of messages finished while the bot was down (`tidyAttachments`). Each test restores the
+ * process's umask (`umaskKept`).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { prepareState, tidyAttachments } from "../lib/loop/startup.ts";
+import type { Config } from "../lib/shared/config.ts";
+import { Journal } from "../lib/shared/journal.ts";
+import { getLog } from "../lib/shared/log.ts";
+import { PERSON_UMASK_ENV } from "../lib/shared/private.ts";
+import { captureLog, modeOf, tempDir, umaskKept } from "./_helpers.ts";
+
+const log = getLog("test");
+
+/** The settings start-up reads: the state folder and the brains' working folder. */
+function config(stateDir: string, brainWorkdir = `${stateDir}/brain`): Config {
+  return { stateDir, brainWorkdir } as Config;
+}
+
+Deno.test("prepareState() makes the state private: umask 077, a 0700 state folder even if it was wider, the brains' folder", async () => {
+  using _ = umaskKept(0o022);
+  await using dir = await tempDir();
+  const state = `${dir.path}/state`;
+  Deno.mkdirSync(state, { mode: 0o755 });
+  assert.equal(prepareState(config(state, `${dir.path}/work/brain`)), undefined);
+  assert.equal(modeOf(state), 0o700, "the state folder");
+  assert.equal(modeOf(`${dir.path}/work/brain`), 0o700, "the brains' folder, with its parents");
+  assert.equal(Deno.umask(0o022), 0o077, "this process's umask, which handlers inherit");
+  assert.equal(Deno.env.get(PERSON_UMASK_ENV), "0022", "the person's, for brains");
+
+  await using fresh = await tempDir();
+  assert.equal(prepareState(config(`${fresh.path}/a/state`)), undefined, "a state folder to make");
+  assert.equal(modeOf(`${fresh.path}/a/state`), 0o700);
+  assert.equal(modeOf(`${fresh.path}/a/state/brain`), 0o700);
+});
+
+Deno.test("prepareState() returns the configuration error for a folder it can't make", async (t) => {
+  using _ = umaskKept(0o022);
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/file`, "");
+  await t.step("the state folder", () => {
+    const state = `${dir.path}/file/state`;
+    const error = prepareState(config(state, `${dir.path}/brain`));
+    const line = `Cannot create COORD_STATE_DIR "${state}": `;
+    assert.ok(error?.startsWith(line) && error.length > line.length, error);
+  });
+  await t.step("the brains' folder", () => {
+    const work = `${dir.path}/file/brain`;
+    const error = prepareState(config(`${dir.path}/state`, work));
+    const line = `Cannot create COORD_BRAIN_WORKDIR "${work}": `;
+    assert.ok(error?.startsWith(line) && error.length > line.length, error);
+  });
+});
+
+/** A state folder whose journal holds `unfinished`, with attachment folders named `folders`. */
+async function stateWith(unfinished: number[], folders: string[]) {
+  const dir = await tempDir();
+  const journal = new Journal(`${dir.path}/journal`, { durable: false });
+  journal.open();
+  for (const updateId of unfinished) {
+    journal.record({ update_id: updateId }, { updateId, chatId: 1 });
+  }
+  for (const name of folders) {
+    Deno.mkdirSync(`${dir.path}/attachments/${name}`, { recursive: true });
+    Deno.writeTextFileSync(`${dir.path}/attachments/${name}/photo.jpg`, "jpeg");
+  }
+  return {
+    journal,
+    config: config(dir.path),
+    /** The attachment folders left, sorted. */
+    left: () => [...Deno.readDirSync(`${dir.path}/attachments`)].map((e) => e.name).sort(),
+    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
+  };
+}
+
+Deno.test("tidyAttachments() removes the files of finished messages, keeps the unfinished ones', and says which", async () => {
+  await using captured = await captureLog();
+  await using s = await stateWith([4, 9], ["3", "4", "5", "9", "stray"]);
+  tidyAttachments(s.config, s.journal, log);
+  assert.deepEqual(s.left(), ["4", "9"]);
+  assert.equal(captured.lines.length, 1, captured.lines.join(""));
+  assert.match(captured.lines[0], /removed the attachments of 2 finished message\(s\): 3, 5/);
+});
+
+Deno.test("tidyAttachments() says nothing when there is nothing to tidy", async () => {
+  await using captured = await captureLog();
+  await using none = await stateWith([1], []);
+  tidyAttachments(none.config, none.journal, log);
+  await using kept = await stateWith([1], ["1"]);
+  tidyAttachments(kept.config, kept.journal, log);
+  assert.deepEqual(kept.left(), ["1"]);
+  assert.deepEqual(captured.lines, []);
+});
+
+Deno.test("tidyAttachments() removes nothing when it can't read the journal, and says so", async () => {
+  await using captured = await captureLog();
+  await using s = await stateWith([4], ["3", "4"]);
+  Deno.removeSync(s.journal.dir, { recursive: true });
+  tidyAttachments(s.config, s.journal, log);
+  assert.deepEqual(s.left(), ["3", "4"], "without the journal, no message is known finished");
+  assert.equal(captured.lines.length, 1, captured.lines.join(""));
+  assert.match(captured.lines[0], /cannot tidy the attachments folder: NotFound/);
+});
