@@ -16,17 +16,9 @@ import { deliver, finish } from "../lib/handler/outbox.ts";
 import { planReply } from "../lib/handler/reply.ts";
 import { attachmentDir } from "../lib/shared/attachments.ts";
 import type { Config } from "../lib/shared/config.ts";
-import { Journal } from "../lib/shared/journal.ts";
 import type { JournalEntry, Outgoing } from "../lib/shared/journal_entry.ts";
 import { createApi, enablePatience } from "../lib/shared/telegram.ts";
-import {
-  BotApiSimulator,
-  observeCalls,
-  recordingLog,
-  tempDir,
-  waitUntil,
-  withDeadline,
-} from "./_helpers.ts";
+import { messageRig, observeCalls, recordingLog, waitUntil, withDeadline } from "./_helpers.ts";
 
 const CHAT = 1001;
 
@@ -41,15 +33,10 @@ function paragraphs(count: number): string {
  * `seen` holds the journal entry as each call went out. Released on dispose.
  */
 async function rig(options: { maxReplyParts?: number } = {}) {
-  const sim = await BotApiSimulator.start();
-  const dir = await tempDir();
-  const journal = new Journal(`${dir.path}/journal`, { durable: false });
-  journal.open();
-  const update = sim.sendText(CHAT, "the question");
-  const ids = { updateId: update.update_id, chatId: CHAT, messageId: update.message!.message_id };
-  journal.record(update, { updateId: ids.updateId, chatId: CHAT });
-  journal.update(ids.updateId, { stage: "brain", attempt: 1, brainPid: 4242, brainRun: "run-1" });
-  const api = createApi(sim.token, { apiRoot: sim.apiRoot });
+  const m = await messageRig(CHAT, {
+    patch: { stage: "brain", attempt: 1, brainPid: 4242, brainRun: "run-1" },
+  });
+  const { sim, dir, journal, ids, api } = m;
   const seen = observeCalls(api, () => journal.read(ids.updateId));
   const { log, lines } = recordingLog();
   const config = { stateDir: dir.path, maxReplyParts: options.maxReplyParts ?? 5 } as Config;
@@ -81,10 +68,7 @@ async function rig(options: { maxReplyParts?: number } = {}) {
       journal.update(ids.updateId, { stage: "answered", answer: outgoing });
       return outgoing;
     },
-    async [Symbol.asyncDispose]() {
-      await sim.close();
-      await dir[Symbol.asyncDispose]();
-    },
+    [Symbol.asyncDispose]: () => m[Symbol.asyncDispose](),
   };
 }
 
