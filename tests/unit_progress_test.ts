@@ -1,15 +1,16 @@
 /**
  * Unit tests for `lib/handler/progress.ts`: the throttle (notes coalesced, at most one call per gap), the
- * refresh, the group's progress message and its removal; and for `brain_watch.ts`: following a
- * progress file.
+ * refresh, the group's progress message and its removal. Where the notes come from (the progress
+ * file, the brain's stream) is `brain_watch.ts`, tested in `unit_brain_watch_test.ts`.
+ *
+ * @module
  */
 
 import assert from "node:assert/strict";
 import type { Api } from "grammy/web";
-import { followProgressFile } from "../lib/handler/brain_watch.ts";
 import { Progress } from "../lib/handler/progress.ts";
 import { getLog } from "../lib/shared/log.ts";
-import { tempDir, waitUntil } from "./_helpers.ts";
+import { waitUntil } from "./_helpers.ts";
 
 const IDS = { updateId: 7, chatId: 42, messageId: 3 };
 
@@ -108,17 +109,4 @@ Deno.test("Progress in a group: one message with a Stop button, edited with it, 
   assert.deepEqual((calls[0].params as { reply_markup: unknown }).reply_markup, keyboard);
   assert.deepEqual((calls[1].params as { reply_markup: unknown }).reply_markup, keyboard);
   assert.equal(calls[2].text, "99");
-});
-
-Deno.test("followProgressFile() hands on each complete line once, and the last ones at stop", async () => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/progress.log`;
-  Deno.writeTextFileSync(path, "");
-  const lines: string[] = [];
-  const stop = followProgressFile(path, (line) => lines.push(line), 20);
-  Deno.writeTextFileSync(path, "first\nsec", { append: true });
-  await waitUntil(() => lines.length >= 1 ? true : undefined, { description: "the first line" });
-  Deno.writeTextFileSync(path, "ond\n\nthird\n", { append: true });
-  stop();
-  assert.deepEqual(lines, ["first", "second", "third"]);
 });
