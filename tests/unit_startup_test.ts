@@ -29,6 +29,7 @@ Deno.test("prepareState() makes the state private: umask 077, a 0700 state folde
   Deno.mkdirSync(state, { mode: 0o755 });
   assert.equal(prepareState(config(state, `${dir.path}/work/brain`)), undefined);
   assert.equal(modeOf(state), 0o700, "the state folder");
+  // 0700 by the umask 077 as much as by its own mode: it is private either way.
   assert.equal(modeOf(`${dir.path}/work/brain`), 0o700, "the brains' folder, with its parents");
   assert.equal(Deno.umask(0o022), 0o077, "this process's umask, which handlers inherit");
   assert.equal(Deno.env.get(PERSON_UMASK_ENV), "0022", "the person's, for brains");
