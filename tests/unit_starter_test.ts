@@ -117,7 +117,7 @@ Deno.test("Starter.drain() starts the oldest waiting message of each idle chat w
   assert.equal(six?.dispatches, 1);
   assert.equal(six?.giveUp, false);
   assert.equal(six?.turnAt, undefined, "a re-run waits for its turn again");
-  assert.ok(Date.parse(six?.startedAt ?? "") > 0, `startedAt ${six?.startedAt}`);
+  assert.equal(six?.startedAt, new Date(WALL).toISOString(), "on the wall clock it was given");
   assert.equal(s.journal.read(7)?.stage, "received", "still waiting");
 
   s.starter.drain();

@@ -160,7 +160,7 @@ export class Starter {
     const started = this.#patch(entry, {
       // An answered message keeps its stage: its handler only sends the journaled answer.
       stage: answered ? "answered" : "started",
-      startedAt: new Date().toISOString(),
+      startedAt: new Date(this.#options.wallNow()).toISOString(),
       dispatches: entry.dispatches + 1,
       giveUp,
       // A re-run waits for its turn again: edits may reach it until it has it.
