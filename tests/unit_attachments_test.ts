@@ -90,3 +90,20 @@ Deno.test("safeFileName() at its edges", async (t) => {
     assert.equal(safeFileName("\u0000\u0001", "file"), "file");
   });
 });
+
+Deno.test("safeFileName() cuts between characters, within 240 bytes, and drops format characters", async (t) => {
+  await t.step("an emoji is never cut in half", () => {
+    const name = safeFileName(`a${"😀".repeat(70)}.txt`, "document");
+    assert.ok(name.endsWith(".txt"), name);
+    assert.equal(name, new TextDecoder().decode(new TextEncoder().encode(name)), "valid UTF-16");
+    assert.ok(new TextEncoder().encode(name).length <= 240);
+  });
+  await t.step("a name in another script stays under the file system's 255 bytes", () => {
+    const name = safeFileName(`${"日本語".repeat(50)}.pdf`, "document");
+    assert.ok(name.endsWith(".pdf"));
+    assert.ok(new TextEncoder().encode(name).length <= 240, `${name.length} characters`);
+  });
+  await t.step("a right-to-left override can't disguise the extension", () => {
+    assert.equal(safeFileName("invoice\u202Efdp.exe", "document"), "invoicefdp.exe");
+  });
+});

@@ -48,20 +48,32 @@ export function removeOrphanAttachments(
   return removed.sort((a, b) => a - b);
 }
 
-/** Longest file name kept, in UTF-16 units (file systems allow 255 bytes). */
+/** Longest file name kept, in characters, and in UTF-8 bytes (file systems allow 255 bytes). */
 const NAME_CHARS = 120;
+const NAME_BYTES = 240;
 
 /**
  * A document's own name, made safe as one file name in a folder: no path, no control characters,
  * not `.` or `..`, not hidden, not too long. `fallback` when nothing usable is left.
  */
 export function safeFileName(name: string | undefined, fallback: string): string {
-  // deno-lint-ignore no-control-regex
-  let safe = (name ?? "").split(/[/\\]/).at(-1)!.replace(/[\u0000-\u001f\u007f]/g, "").trim();
+  // Control and format characters go: a right-to-left override (U+202E) could disguise the
+  // extension the brain and the person read.
+  let safe = (name ?? "").split(/[/\\]/).at(-1)!.replace(/[\p{Cc}\p{Cf}]/gu, "").trim();
   safe = safe.replace(/^\.+/, "");
-  if (safe.length > NAME_CHARS) {
+  if (!fitsAsName(safe)) {
+    // Cut between characters, never inside one (an emoji is two UTF-16 units, four bytes).
     const extension = safe.match(/\.[A-Za-z0-9]{1,8}$/)?.[0] ?? "";
-    safe = safe.slice(0, NAME_CHARS - extension.length) + extension;
+    let kept = "";
+    for (const char of safe) {
+      if (!fitsAsName(kept + char + extension)) break;
+      kept += char;
+    }
+    safe = kept + extension;
   }
   return safe === "" ? fallback : safe;
+}
+
+function fitsAsName(name: string): boolean {
+  return [...name].length <= NAME_CHARS && new TextEncoder().encode(name).length <= NAME_BYTES;
 }
