@@ -578,20 +578,28 @@ export interface MessageRig extends AsyncDisposable {
 }
 
 /**
- * A simulator with the person's message (`text`, from chat `chatId`) in it, that message journaled
- * as its brain runs (`patch` on top), a client and a state folder: where a handler's step finds a
+ * A simulator with the person's message (from chat `chatId`) in it, that message journaled as
+ * its brain runs (or as `patch` says), a client and a state folder: where a handler's step finds a
  * message. Released on dispose.
  */
 export async function messageRig(
   chatId: number,
-  options: { text?: string; patch?: Partial<JournalEntry> } = {},
+  options: {
+    /** What the person sends. Default: the text "the question". */
+    send?: (sim: BotApiSimulator) => Update;
+    /** The journal entry's fields. Default: its brain's first attempt under way. */
+    patch?: Partial<JournalEntry>;
+  } = {},
 ): Promise<MessageRig> {
-  const { text = "the question", patch = { stage: "brain", attempt: 1 } } = options;
+  const {
+    send = (sim: BotApiSimulator) => sim.sendText(chatId, "the question"),
+    patch = { stage: "brain", attempt: 1 },
+  } = options;
   const sim = await BotApiSimulator.start();
   const dir = await tempDir();
   const journal = new Journal(`${dir.path}/journal`, { durable: false });
   journal.open();
-  const update = sim.sendText(chatId, text) as Update & { message: Message };
+  const update = send(sim) as Update & { message: Message };
   const ids = { updateId: update.update_id, chatId, messageId: update.message.message_id };
   journal.record(update, { updateId: ids.updateId, chatId });
   journal.update(ids.updateId, patch);

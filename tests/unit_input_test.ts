@@ -1,0 +1,177 @@
+/**
+ * Unit tests for `lib/handler/input.ts`: what the brain is given for each kind of message, and the
+ * final reply when there is nothing to give it (an unsupported kind, voice without a transcriber, a
+ * file that can't be fetched); then `applyEdit()`. Against the Bot API simulator, with a real journal
+ * and state folder in a temp dir. The fetching and transcribing themselves are `unit_files_test.ts`'s
+ * and `unit_transcribe_test.ts`'s.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Update } from "grammy/types";
+import { EditBox } from "../lib/handler/edits.ts";
+import { attachmentText } from "../lib/handler/files.ts";
+import { applyEdit, getInput, inputStage } from "../lib/handler/input.ts";
+import { fetchFailedText, NO_VOICE_TEXT } from "../lib/handler/texts.ts";
+import { startWork } from "../lib/handler/work.ts";
+import { attachmentDir } from "../lib/shared/attachments.ts";
+import type { Config } from "../lib/shared/config.ts";
+import { messageInput } from "../lib/shared/update.ts";
+import type { BotApiSimulator } from "./sim/simulator.ts";
+import { messageRig, recordingLog, STUB_TRANSCRIBER } from "./_helpers.ts";
+
+const CHAT = 1001;
+const BYTES = new TextEncoder().encode("hello, file");
+
+/** A message of the kind `send` makes, at its input step; `config` on top of the rig's. */
+async function rig(send: (sim: BotApiSimulator) => Update, config: Partial<Config> = {}) {
+  const m = await messageRig(CHAT, { send, patch: { stage: "started" } });
+  const { log, lines } = recordingLog();
+  const work = startWork({
+    api: m.api,
+    config: {
+      stateDir: m.dir.path,
+      token: m.sim.token,
+      apiRoot: m.sim.apiRoot,
+      maxReplyParts: 5,
+      downloadTimeoutMs: 10_000,
+      downloadStallMs: 5000,
+      transcribeTimeoutMs: 10_000,
+      ...config,
+    } as Config,
+    update: m.update,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+    log,
+    signal: new AbortController().signal,
+    journal: m.journal,
+  });
+  const input = messageInput(m.update.message);
+  return {
+    ...m,
+    lines,
+    work,
+    input,
+    get: () => getInput(work, input, new AbortController().signal),
+    /** The texts the bot sent in the chat. */
+    replies: () => m.sim.botMessages(CHAT).map((b) => b.text),
+  };
+}
+
+Deno.test("getInput() gives a text as it is, without a call", async () => {
+  await using r = await rig((sim) => sim.sendText(CHAT, "what is 2 + 2?"));
+  assert.deepEqual(await r.get(), { text: "what is 2 + 2?", attachments: [] });
+  assert.deepEqual(r.sim.calls, []);
+  assert.equal(r.journal.read(r.ids.updateId)?.stage, "started", "not finished");
+});
+
+Deno.test("getInput() answers a kind it can't pass on with what it can, and 🤷", async () => {
+  await using r = await rig((sim) => sim.sendSticker(CHAT));
+  assert.equal(await r.get(), "answered");
+  assert.deepEqual(r.replies(), [
+    "I can pass on photos, documents, text, captions and voice notes; a sticker is not something I can send to the brain.",
+  ]);
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "🤷");
+  assert.equal(r.journal.read(r.ids.updateId), undefined, "the message is finished");
+});
+
+Deno.test("getInput() of a voice note without a transcriber answers NO_VOICE_TEXT and 👎, fetching nothing", async () => {
+  await using r = await rig((sim) => sim.sendVoice(CHAT, BYTES), { transcribeCommand: undefined });
+  assert.equal(await r.get(), "answered");
+  assert.deepEqual(r.replies(), [NO_VOICE_TEXT]);
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👎", "the reaction says it failed");
+  assert.equal(r.sim.calls.filter((c) => c.method === "getFile").length, 0);
+});
+
+Deno.test("getInput() of a voice note: the transcript is shown back, and is what the brain gets", async () => {
+  await using r = await rig(
+    (sim) => sim.sendVoice(CHAT, new TextEncoder().encode("hello there")),
+    { transcribeCommand: [STUB_TRANSCRIBER] },
+  );
+  assert.deepEqual(await r.get(), { text: "heard: hello there", attachments: [] });
+  assert.deepEqual(r.replies(), ["🎙 “heard: hello there”"]);
+  assert.equal(r.journal.read(r.ids.updateId)?.stage, "started", "not finished: the brain is next");
+});
+
+Deno.test("getInput() saves a document in the message's folder and gives the brain its caption and path", async () => {
+  await using r = await rig((sim) =>
+    sim.sendDocument(CHAT, BYTES, { fileName: "notes.txt", caption: "summarize" })
+  );
+  const path = `${attachmentDir(r.dir.path, r.ids.updateId)}/notes.txt`;
+  assert.deepEqual(await r.get(), {
+    text: attachmentText("summarize", [path]),
+    attachments: [path],
+  });
+  assert.deepEqual(Deno.readFileSync(path), BYTES);
+  assert.deepEqual(r.replies(), []);
+});
+
+Deno.test("getInput() answers a file it can't fetch with fetchFailedText and 👎", async (t) => {
+  await t.step("a document over the 20 MB limit", async () => {
+    await using r = await rig((sim) => sim.sendDocument(CHAT, BYTES, { size: 21 * 1024 * 1024 }));
+    assert.equal(await r.get(), "answered");
+    assert.deepEqual(r.replies(), [fetchFailedText("the file", { reason: "", tooBig: true })]);
+    assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👎");
+    assert.equal(r.journal.read(r.ids.updateId), undefined);
+  });
+
+  await t.step("a photo Telegram won't give", async () => {
+    await using r = await rig((sim) => {
+      sim.injectFault({
+        method: "getFile",
+        fault: { kind: "badRequest", description: "Bad Request: invalid file_id" },
+      });
+      return sim.sendPhoto(CHAT);
+    });
+    assert.equal(await r.get(), "answered");
+    const [reply] = r.replies();
+    const reason = /^⚠️ I could not fetch the photo: (.+)\. Please send it again\.$/.exec(reply)
+      ?.[1];
+    assert.ok(reason !== undefined, reply);
+    assert.equal(reply, fetchFailedText("the photo", { reason }));
+    assert.match(reason, /invalid file_id/);
+    assert.ok(r.lines.some((l) => l.level === "warn" && /not saved/.test(l.message)), "logged");
+  });
+});
+
+Deno.test("applyEdit() records the turn, then gives the brain the edit the message had meanwhile", async (t) => {
+  const edit = (r: { dir: { path: string }; ids: { updateId: number } }, text: string) =>
+    new EditBox(r.dir.path).leave(r.ids.updateId, { editUpdateId: r.ids.updateId + 1, text });
+
+  await t.step("a text: the edited text", async () => {
+    await using r = await rig((sim) => sim.sendText(CHAT, "first"));
+    edit(r, "second");
+    const got = { text: "first", attachments: [] };
+    assert.equal(applyEdit(r.work, r.input, got), "second");
+    assert.ok(r.journal.read(r.ids.updateId)?.turnAt, "turnAt recorded");
+    assert.equal(applyEdit(r.work, r.input, got), "first", "an edit is taken once");
+  });
+
+  await t.step("a text edited to blanks: the text it had", async () => {
+    await using r = await rig((sim) => sim.sendText(CHAT, "first"));
+    edit(r, "  \n");
+    assert.equal(applyEdit(r.work, r.input, { text: "first", attachments: [] }), "first");
+  });
+
+  await t.step("a file: the edited caption, with its files", async () => {
+    await using r = await rig((sim) => sim.sendDocument(CHAT, BYTES, { caption: "old" }));
+    edit(r, "new caption");
+    const got = { text: attachmentText("old", ["/a"]), attachments: ["/a"] };
+    assert.equal(applyEdit(r.work, r.input, got), attachmentText("new caption", ["/a"]));
+  });
+
+  await t.step("a voice note: its transcript, the edit ignored", async () => {
+    await using r = await rig((sim) => sim.sendVoice(CHAT, BYTES));
+    edit(r, "a caption added later");
+    assert.equal(applyEdit(r.work, r.input, { text: "heard", attachments: [] }), "heard");
+  });
+});
+
+Deno.test("inputStage() says what a cancelled message was doing", () => {
+  assert.equal(
+    inputStage({ kind: "audio", fileId: "f" }),
+    "its voice note was fetched and transcribed",
+  );
+  assert.equal(inputStage({ kind: "file", fileId: "f", name: "a" }), "its file was fetched");
+  assert.equal(inputStage({ kind: "text", text: "t" }), "it started");
+});
