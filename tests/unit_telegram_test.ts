@@ -143,7 +143,7 @@ Deno.test("classifyFailure() sorts each Bot API failure once: fatal, wait, back 
     }],
     ["a refused connection: backs off, the URL left out", "refused", {
       kind: "backoff",
-      summary: "Network request for 'getMe' failed! (error sending request for url (<url> " +
+      summary: "Network request for 'getMe' failed! (error sending request for url (<url>): " +
         "client error (Connect): tcp connect error: Connection refused (os error 111))",
     }],
     ["400: permanent", refused(400, "Bad Request: chat not found"), {
@@ -186,7 +186,7 @@ Deno.test("describeError() says what failed without any URL, so never the token"
     const cause = new TypeError(`error sending request for url (${API_ROOT}/bot${TOKEN}/getMe)`);
     assert.equal(
       describeError(new HttpError("Network request for 'getMe' failed!", cause)),
-      "Network request for 'getMe' failed! (error sending request for url (<url>)",
+      "Network request for 'getMe' failed! (error sending request for url (<url>))",
     );
   });
   await t.step("an HttpError whose cause is not an error", () => {
@@ -296,7 +296,7 @@ Deno.test("enablePatience() gives up with PatienceError once the injected clock 
   assert.equal(retries.length, 3);
   assert.match(
     error.message,
-    /^getMe kept failing for 10 s; last: Network request for 'getMe' failed! \(error sending request for url \(<url> client error/,
+    /^getMe kept failing for 10 s; last: Network request for 'getMe' failed! \(error sending request for url \(<url>\): client error/,
   );
   assert.ok(!error.message.includes("AAHdq"), error.message);
 });

@@ -161,5 +161,9 @@ export function isBadRequest(error: unknown, pattern: RegExp): boolean {
 }
 
 function stripUrls(text: string): string {
-  return text.replace(/\bhttps?:\/\/\S+/g, "<url>");
+  // The URL ends before a bracket or quote, and punctuation after it stays: "(<url>): refused".
+  return text.replace(
+    /\bhttps?:\/\/[^\s()<>"']+/g,
+    (url) => `<url>${url.match(/[.,:;]+$/)?.[0] ?? ""}`,
+  );
 }
