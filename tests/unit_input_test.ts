@@ -93,6 +93,16 @@ Deno.test("getInput() of a voice note: the transcript is shown back, and is what
   assert.equal(r.journal.read(r.ids.updateId)?.stage, "started", "not finished: the brain is next");
 });
 
+Deno.test("getInput() of a voice note: a transcript that can't be shown does not hold up the brain", async () => {
+  await using r = await rig(
+    (sim) => sim.sendVoice(CHAT, new TextEncoder().encode("hello there")),
+    { transcribeCommand: [STUB_TRANSCRIBER] },
+  );
+  r.sim.injectFault({ method: "sendMessage", times: Infinity, fault: { kind: "badGateway" } });
+  assert.deepEqual(await r.get(), { text: "heard: hello there", attachments: [] });
+  assert.equal(r.sim.calls.filter((c) => c.method === "sendMessage").length, 1, "tried once");
+});
+
 Deno.test("getInput() saves a document in the message's folder and gives the brain its caption and path", async () => {
   await using r = await rig((sim) =>
     sim.sendDocument(CHAT, BYTES, { fileName: "notes.txt", caption: "summarize" })

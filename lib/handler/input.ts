@@ -15,6 +15,7 @@ import type { MessageInput } from "../shared/update.ts";
 import { REACTIONS } from "./feedback.ts";
 import { attachmentText, downloadFile } from "./files.ts";
 import { childEnv } from "../shared/child_env.ts";
+import { describeError } from "../shared/telegram.ts";
 import { sendReply } from "./reply.ts";
 import {
   fetchFailedText,
@@ -84,12 +85,20 @@ async function transcribeVoice(
     await work.reply(transcriptionFailedText(transcript.reason), REACTIONS.failed);
     return "answered";
   }
-  // What was heard, before the brain's answer: the person can tell a mishearing at once.
-  await sendReply(replyApi, {
+  // What was heard, before the brain's answer: the person can tell a mishearing at once. Shown
+  // on the droppable client, once: the brain's answer must not wait for it, nor fail with it.
+  await sendReply(work.api, {
     chatId: ids.chatId,
     replyTo: ids.messageId,
     text: transcriptEcho(transcript.text),
     formatted: false,
+    signal,
+  }).catch((error) => {
+    if (signal.aborted) return;
+    log.warn("update {updateId}: the transcript could not be shown: {error}", {
+      ...ids,
+      error: describeError(error),
+    });
   });
   const heard = input.forwarded === undefined
     ? transcript.text
