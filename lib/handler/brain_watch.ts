@@ -83,6 +83,8 @@ export function watchBrain(
       }
     },
     stop: async () => {
+      // The file's last lines reach the display, which stops at once: the answer follows and
+      // takes the progress's place, so they are never shown on their own.
       unfollow();
       await progress.stop();
       log.info("update {updateId}: {calls} progress call(s)", { ...ids, calls: progress.calls });
