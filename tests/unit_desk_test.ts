@@ -344,11 +344,24 @@ Deno.test("runDesk() tells a withdrawn message so and finishes it", async () => 
   assert.equal(desk.journal.read(4), undefined);
 });
 
-Deno.test("runDesk() does not answer again a command already answered by a desk that died", async () => {
-  await using desk = await startDesk();
-  desk.feed.job({ job: "answer", update: message(5, "/status") });
-  await desk.reported({ done: 5 });
-  assert.equal(desk.replyApi.of("sendMessage").length, 0);
+Deno.test("runDesk() does not answer again a command or an edit already answered by a desk that died", async (t) => {
+  await t.step("a command", async () => {
+    await using desk = await startDesk();
+    desk.feed.job({ job: "answer", update: message(5, "/status") });
+    await desk.reported({ done: 5 });
+    assert.equal(desk.replyApi.of("sendMessage").length, 0);
+  });
+  await t.step(
+    "an edit of a message answered long ago (it would get the late-edit note)",
+    async () => {
+      await using desk = await startDesk();
+      const { message: original } = message(4, "the original");
+      const edit = { update_id: 9, edited_message: { ...original, text: "the edit" } };
+      desk.feed.job({ job: "answer", update: edit });
+      await desk.reported({ done: 9 });
+      assert.equal(desk.replyApi.of("sendMessage").length, 0);
+    },
+  );
 });
 
 Deno.test("runDesk() logs a job that throws, finishes its entry and still reports it", async () => {

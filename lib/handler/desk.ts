@@ -106,6 +106,11 @@ async function acknowledge(update: Update & { message: Message }, options: DeskO
 
 async function answer(update: Update, options: DeskOptions) {
   const { replyApi, config, journal, log, signal, report } = options;
+  if (journal.read(update.update_id) === undefined) {
+    // Answered by a desk that died before it could report it: the answer removes the entry.
+    log.info("update {updateId} was answered already", { updateId: update.update_id });
+    return;
+  }
   if (stopTarget(update) !== undefined || isPress(update)) {
     await handleStopPress({ api: options.api, config, update, journal, log, signal });
     return;
@@ -119,11 +124,6 @@ async function answer(update: Update, options: DeskOptions) {
   const command = parseCommand(message.message?.text);
   if (command === undefined) {
     throw new TypeError("Cannot answer this update: it is neither a command nor an edit");
-  }
-  if (journal.read(update.update_id) === undefined) {
-    // Answered by a desk that died before it could report it.
-    log.info("update {updateId} was answered already", { updateId: update.update_id });
-    return;
   }
   await handleCommand({
     api: replyApi,
