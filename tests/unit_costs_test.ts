@@ -14,9 +14,9 @@ const NEXT_DAY = Date.parse("2025-03-02T00:00:01.000Z");
 
 Deno.test("recordCost() appends one line per answer to the file of its UTC day", async () => {
   await using dir = await tempDir();
-  recordCost(dir.path, 7, 0.25, LATE);
-  recordCost(dir.path, 8, 0.5, LATE);
-  recordCost(dir.path, 7, 1, NEXT_DAY);
+  recordCost(dir.path, { chatId: 7, usd: 0.25, now: LATE });
+  recordCost(dir.path, { chatId: 8, usd: 0.5, now: LATE });
+  recordCost(dir.path, { chatId: 7, usd: 1, now: NEXT_DAY });
   const lines = (day: string) =>
     Deno.readTextFileSync(`${dir.path}/costs/${day}.jsonl`).split("\n").filter((l) => l !== "")
       .map((l) => JSON.parse(l));
@@ -31,7 +31,7 @@ Deno.test("recordCost() records nothing for a cost that is not positive", async 
   for (const usd of [0, -1, Number.NaN]) {
     await t.step(String(usd), async () => {
       await using dir = await tempDir();
-      recordCost(dir.path, 7, usd, LATE);
+      recordCost(dir.path, { chatId: 7, usd, now: LATE });
       assert.throws(() => Deno.statSync(`${dir.path}/costs`), Deno.errors.NotFound);
     });
   }
@@ -41,15 +41,15 @@ Deno.test("recordCost() never throws when the file can't be written", async () =
   await using dir = await tempDir();
   const notAFolder = `${dir.path}/file`;
   Deno.writeTextFileSync(notAFolder, "");
-  recordCost(notAFolder, 7, 0.25, LATE);
+  recordCost(notAFolder, { chatId: 7, usd: 0.25, now: LATE });
 });
 
 Deno.test("costsToday() totals the day per chat and overall, and only that day", async () => {
   await using dir = await tempDir();
-  recordCost(dir.path, 7, 0.25, LATE);
-  recordCost(dir.path, 8, 0.5, LATE);
-  recordCost(dir.path, 7, 0.125, LATE);
-  recordCost(dir.path, 7, 4, NEXT_DAY);
+  recordCost(dir.path, { chatId: 7, usd: 0.25, now: LATE });
+  recordCost(dir.path, { chatId: 8, usd: 0.5, now: LATE });
+  recordCost(dir.path, { chatId: 7, usd: 0.125, now: LATE });
+  recordCost(dir.path, { chatId: 7, usd: 4, now: NEXT_DAY });
   const today = costsToday(dir.path, LATE);
   assert.deepEqual([...today.byChat], [[7, 0.375], [8, 0.5]]);
   assert.equal(today.total, 0.875);

@@ -53,9 +53,9 @@ Deno.test("REACTIONS are all in Telegram's list of allowed emoji, in their plain
 
 Deno.test("setReaction() sets one emoji on the message, replacing the one before", async () => {
   await using r = await rig();
-  await setReaction(r.api, r.ref, REACTIONS.received, r.log);
+  await setReaction(r.ref, REACTIONS.received, r);
   assert.equal(r.sim.reaction(CHAT, r.ref.messageId), "👀");
-  await setReaction(r.api, r.ref, REACTIONS.working, r.log);
+  await setReaction(r.ref, REACTIONS.working, r);
   assert.equal(r.sim.reaction(CHAT, r.ref.messageId), "✍");
   assert.deepEqual(r.calls("setMessageReaction")[1].params.reaction, [
     { type: "emoji", emoji: "✍" },
@@ -65,8 +65,8 @@ Deno.test("setReaction() sets one emoji on the message, replacing the one before
 
 Deno.test("setReaction() and showTyping() bound every call with a signal (no call may hang on)", async () => {
   await using r = await rig();
-  await setReaction(r.api, r.ref, REACTIONS.done, r.log);
-  await showTyping(r.api, r.ref, r.log);
+  await setReaction(r.ref, REACTIONS.done, r);
+  await showTyping(r.ref, r);
   assert.equal(r.signals.length, 2);
   for (const signal of r.signals) assert.ok(signal instanceof AbortSignal, "a signal is given");
 });
@@ -85,7 +85,7 @@ Deno.test("setReaction() logs a refused or failed reaction and never throws", as
       if (fault) r.sim.injectFault({ method: "setMessageReaction", fault });
       const emoji = change.emoji ?? REACTIONS.done;
       const ref = { ...r.ref, messageId: change.messageId ?? r.ref.messageId };
-      await setReaction(r.api, ref, emoji, r.log);
+      await setReaction(ref, emoji, r);
       assert.equal(r.lines.length, 1, "one line");
       const [line] = r.lines;
       assert.equal(line.level, "warn");
@@ -99,7 +99,7 @@ Deno.test("setReaction() logs a refused or failed reaction and never throws", as
 
 Deno.test("showTyping() sends the typing action to the chat", async () => {
   await using r = await rig();
-  await showTyping(r.api, r.ref, r.log);
+  await showTyping(r.ref, r);
   const [call] = r.calls("sendChatAction");
   assert.deepEqual([call.params.chat_id, call.params.action, call.status], [CHAT, "typing", 200]);
 });
@@ -107,7 +107,7 @@ Deno.test("showTyping() sends the typing action to the chat", async () => {
 Deno.test("showTyping() logs a failure and never throws", async () => {
   await using r = await rig();
   r.sim.injectFault({ method: "sendChatAction", fault: { kind: "internal" } });
-  await showTyping(r.api, r.ref, r.log);
+  await showTyping(r.ref, r);
   assert.equal(r.lines.length, 1);
   assert.equal(r.lines[0].level, "warn");
   assert.match(String(r.lines[0].props.error), /500 Internal Server Error/);
@@ -116,7 +116,7 @@ Deno.test("showTyping() logs a failure and never throws", async () => {
 Deno.test("reactionChain() sets a message's reactions in the order asked, even when one call is slow", async () => {
   await using r = await rig();
   r.sim.injectFault({ method: "setMessageReaction", fault: { kind: "delay", ms: 300 } });
-  const react = reactionChain(r.api, r.ref, r.log);
+  const react = reactionChain(r.ref, r);
   void react(REACTIONS.received);
   void react(REACTIONS.working);
   await react(REACTIONS.done);
@@ -134,7 +134,7 @@ Deno.test("reactionChain() sets a message's reactions in the order asked, even w
 Deno.test("reactionChain() goes on after a reaction that failed", async () => {
   await using r = await rig();
   r.sim.injectFault({ method: "setMessageReaction", fault: { kind: "internal" } });
-  const react = reactionChain(r.api, r.ref, r.log);
+  const react = reactionChain(r.ref, r);
   await react(REACTIONS.working);
   await react(REACTIONS.failed);
   assert.equal(r.sim.reaction(CHAT, r.ref.messageId), "👎");

@@ -209,7 +209,7 @@ async function endWith(
   const { config, ids, log, signal } = work;
   const { step, run, outcome } = ended;
   if (outcome.ok) {
-    recordCost(config.stateDir, ids.chatId, outcome.usage?.costUsd ?? 0);
+    recordCost(config.stateDir, { chatId: ids.chatId, usd: outcome.usage?.costUsd ?? 0 });
     const footer = config.showCost ? costFooter(outcome.usage) : "";
     await work.reply(
       footer === "" ? outcome.reply : `${outcome.reply}\n\n${footer}`,

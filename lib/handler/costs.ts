@@ -12,8 +12,19 @@ export interface Usage {
   turns?: number;
 }
 
+/** Options for {@linkcode recordCost}. */
+export interface RecordCostOptions {
+  /** The chat the answer went to. Required. */
+  chatId: number;
+  /** What the answer cost, in US dollars; nothing is recorded unless it is positive. Required. */
+  usd: number;
+  /** The time of the answer, in ms since the epoch: it picks the day's file. Default: `Date.now()`. */
+  now?: number;
+}
+
 /** Appends one answer's cost; never throws (a cost that can't be recorded is not worth a failure). */
-export function recordCost(stateDir: string, chatId: number, usd: number, now = Date.now()): void {
+export function recordCost(stateDir: string, options: RecordCostOptions): void {
+  const { chatId, usd, now = Date.now() } = options;
   if (!(usd > 0)) return;
   try {
     Deno.mkdirSync(`${stateDir}/costs`, { recursive: true });

@@ -100,8 +100,8 @@ async function runJob(job: DeskJob, options: DeskOptions): Promise<void> {
 async function acknowledge(update: Update & { message: Message }, options: DeskOptions) {
   const { api, log } = options;
   const ref = refOf(update);
-  void showTyping(api, ref, log);
-  await setReaction(api, ref, REACTIONS.received, log);
+  void showTyping(ref, { api, log });
+  await setReaction(ref, REACTIONS.received, { api, log });
 }
 
 async function answer(update: Update, options: DeskOptions) {

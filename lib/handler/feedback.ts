@@ -34,13 +34,21 @@ export type MessageRef = {
   messageId: number;
 };
 
+/** Options for {@linkcode setReaction}, {@linkcode showTyping} and {@linkcode reactionChain}. */
+export interface FeedbackOptions {
+  /** The Bot API client the call goes out on. Required. */
+  api: Api;
+  /** Where a call that failed is logged. Required. */
+  log: Logger;
+}
+
 /** Sets a message's reaction (replacing the one before); never throws. */
 export async function setReaction(
-  api: Api,
   ref: MessageRef,
   emoji: Reaction,
-  log: Logger,
+  options: FeedbackOptions,
 ): Promise<void> {
+  const { api, log } = options;
   try {
     await api.setMessageReaction(
       ref.chatId,
@@ -59,7 +67,8 @@ export async function setReaction(
 }
 
 /** Shows "typing…" in the chat (for about 5 s); never throws. */
-export async function showTyping(api: Api, ref: MessageRef, log: Logger): Promise<void> {
+export async function showTyping(ref: MessageRef, options: FeedbackOptions): Promise<void> {
+  const { api, log } = options;
   try {
     await api.sendChatAction(
       ref.chatId,
@@ -80,10 +89,9 @@ export async function showTyping(api: Api, ref: MessageRef, log: Logger): Promis
  * meant. `set` resolves when that reaction's call has ended.
  */
 export function reactionChain(
-  api: Api,
   ref: MessageRef,
-  log: Logger,
+  options: FeedbackOptions,
 ): (emoji: Reaction) => Promise<void> {
   let chain = Promise.resolve();
-  return (emoji) => chain = chain.then(() => setReaction(api, ref, emoji, log));
+  return (emoji) => chain = chain.then(() => setReaction(ref, emoji, options));
 }

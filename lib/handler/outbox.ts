@@ -162,7 +162,7 @@ async function close(
   removeAttachments(config.stateDir, ids.updateId);
   record.update({ stage: "replied" });
   if (delivered) {
-    await (options.react ?? reactionChain(api, ids, log))(outgoing.emoji as Reaction);
+    await (options.react ?? reactionChain(ids, { api, log }))(outgoing.emoji as Reaction);
   }
   record.finish();
   new CancelBox(config.stateDir).clear(ids.updateId);

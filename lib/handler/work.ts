@@ -69,7 +69,7 @@ export function startWork(options: HandleOptions): Work {
   };
   const record = entryRecord(journal, ids.updateId, log);
   const entry = record.read();
-  const react = reactionChain(api, ids, log);
+  const react = reactionChain(ids, { api, log });
   const notes: string[] = entry?.rerun ? [RERUN_NOTE] : [];
   const replyApi = options.replyApi ?? api;
   return {
@@ -103,8 +103,8 @@ export function whileWorking(
     return cancel.signal.aborted;
   };
   const watch = setInterval(check, CANCEL_POLL_MS);
-  void showTyping(api, ids, log);
-  const typing = setInterval(() => void showTyping(api, ids, log), TYPING_EVERY_MS);
+  void showTyping(ids, { api, log });
+  const typing = setInterval(() => void showTyping(ids, { api, log }), TYPING_EVERY_MS);
   return {
     cancel: cancel.signal,
     signal: AbortSignal.any([work.signal, cancel.signal]),
