@@ -123,7 +123,7 @@ try {
 } catch (error) {
   exitWithConfigError(`Cannot use the journal in COORD_STATE_DIR "${journal.dir}": ${error}`);
 }
-tidyAttachments(config, journal, log);
+tidyAttachments(config, { journal, log });
 
 const api = createApi(config.token, {
   apiRoot: config.apiRoot,

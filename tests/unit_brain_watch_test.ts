@@ -18,7 +18,7 @@ Deno.test("followProgressFile() hands on each complete line once, and the last o
   const path = `${dir.path}/progress.log`;
   Deno.writeTextFileSync(path, "");
   const lines: string[] = [];
-  const stop = followProgressFile(path, (line) => lines.push(line), 20);
+  const stop = followProgressFile(path, (line) => lines.push(line), { pollMs: 20 });
   Deno.writeTextFileSync(path, "first\nsec", { append: true });
   await waitUntil(() => lines.length >= 1 ? true : undefined, { description: "the first line" });
   Deno.writeTextFileSync(path, "ond\n\nthird\n", { append: true });
@@ -30,7 +30,7 @@ Deno.test("followProgressFile() waits for a file that is not there yet", async (
   await using dir = await tempDir();
   const path = `${dir.path}/progress.log`;
   const lines: string[] = [];
-  const stop = followProgressFile(path, (line) => lines.push(line), 20);
+  const stop = followProgressFile(path, (line) => lines.push(line), { pollMs: 20 });
   try {
     Deno.writeTextFileSync(path, "made late\n");
     await waitUntil(() => lines.length >= 1, { timeoutMs: 5000, description: "the line" });
@@ -47,7 +47,7 @@ Deno.test("followProgressFile() keeps a character whose bytes are written in two
   const cut = "ready\nr".length + 1; // inside "é", whose UTF-8 form is two bytes
   Deno.writeFileSync(path, bytes.subarray(0, cut));
   const lines: string[] = [];
-  const stop = followProgressFile(path, (line) => lines.push(line), 20);
+  const stop = followProgressFile(path, (line) => lines.push(line), { pollMs: 20 });
   // "ready" handed on means the first piece, half of "é" with it, has been read.
   await waitUntil(() => lines.length >= 1, { timeoutMs: 5000, description: "the first line" });
   Deno.writeFileSync(path, bytes.subarray(cut), { append: true });

@@ -82,7 +82,7 @@ async function stateWith(unfinished: number[], folders: string[]) {
 Deno.test("tidyAttachments() removes the files of finished messages, keeps the unfinished ones', and says which", async () => {
   await using captured = await captureLog();
   await using s = await stateWith([4, 9], ["3", "4", "5", "9", "stray"]);
-  tidyAttachments(s.config, s.journal, log);
+  tidyAttachments(s.config, { journal: s.journal, log });
   assert.deepEqual(s.left(), ["4", "9"]);
   assert.equal(captured.lines.length, 1, captured.lines.join(""));
   assert.match(captured.lines[0], /removed the attachments of 2 finished message\(s\): 3, 5/);
@@ -91,9 +91,9 @@ Deno.test("tidyAttachments() removes the files of finished messages, keeps the u
 Deno.test("tidyAttachments() says nothing when there is nothing to tidy", async () => {
   await using captured = await captureLog();
   await using none = await stateWith([1], []);
-  tidyAttachments(none.config, none.journal, log);
+  tidyAttachments(none.config, { journal: none.journal, log });
   await using kept = await stateWith([1], ["1"]);
-  tidyAttachments(kept.config, kept.journal, log);
+  tidyAttachments(kept.config, { journal: kept.journal, log });
   assert.deepEqual(kept.left(), ["1"]);
   assert.deepEqual(captured.lines, []);
 });
@@ -102,7 +102,7 @@ Deno.test("tidyAttachments() removes nothing when it can't read the journal, and
   await using captured = await captureLog();
   await using s = await stateWith([4], ["3", "4"]);
   Deno.removeSync(s.journal.dir, { recursive: true });
-  tidyAttachments(s.config, s.journal, log);
+  tidyAttachments(s.config, { journal: s.journal, log });
   assert.deepEqual(s.left(), ["3", "4"], "without the journal, no message is known finished");
   assert.equal(captured.lines.length, 1, captured.lines.join(""));
   assert.match(captured.lines[0], /cannot tidy the attachments folder: NotFound/);

@@ -9,6 +9,12 @@
 import { Progress, type ProgressOptions } from "./progress.ts";
 import { StreamParser } from "./claude_stream.ts";
 
+/** Options for {@linkcode followProgressFile}. */
+export interface FollowProgressFileOptions {
+  /** How often the file is looked at, in ms. Default: `500`. */
+  pollMs?: number;
+}
+
 /**
  * Follows a progress file (`COORD_PROGRESS_FILE`): every `pollMs`, the lines appended since the
  * last look go to `onLine`. Returns a function that stops it (after one last look).
@@ -16,8 +22,9 @@ import { StreamParser } from "./claude_stream.ts";
 export function followProgressFile(
   path: string,
   onLine: (line: string) => void,
-  pollMs = 500,
+  options: FollowProgressFileOptions = {},
 ): () => void {
+  const { pollMs = 500 } = options;
   let offset = 0;
   let partial = "";
   const decoder = new TextDecoder();

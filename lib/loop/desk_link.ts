@@ -13,7 +13,7 @@ import { within } from "../shared/abort.ts";
 import { backoffMs } from "../shared/backoff.ts";
 import { type HandlerLaunch, startHandler } from "./launch.ts";
 import {
-  DESK_ROLE_ENV,
+  DESK_ENV,
   type DeskJob,
   type DeskReport,
   jobKey,
@@ -148,7 +148,7 @@ export class DeskLink {
   }
 
   #spawn(): Desk {
-    const process = startHandler(this.#options.launch, { [DESK_ROLE_ENV]: "desk" }, "piped");
+    const process = startHandler(this.#options.launch, { extraEnv: DESK_ENV, stdout: "piped" });
     const desk: Desk = {
       process,
       stdin: process.stdin.getWriter(),

@@ -232,7 +232,10 @@ export class Dispatcher {
   }
 
   #start(warm: boolean): Deno.ChildProcess {
-    return startHandler(this.#launch, warm ? { [WARM_ENV]: "1" } : {}, "null");
+    return startHandler(this.#launch, {
+      extraEnv: warm ? { [WARM_ENV]: "1" } : {},
+      stdout: "null",
+    });
   }
 
   #exited(record: ChildRecord, status: Deno.CommandStatus) {

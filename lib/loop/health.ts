@@ -51,6 +51,14 @@ export function healthThresholdMs(pollTimeoutS: number): number {
 /** Exit status for bad arguments (sysexits.h EX_USAGE). */
 const EX_USAGE = 64;
 
+/** Options for {@linkcode runHealthCommand}. */
+export interface RunHealthCommandOptions {
+  /** Prints the health line. Default: `console.log`. */
+  print?: (line: string) => void;
+  /** Prints the usage error for bad arguments. Default: `console.error`. */
+  printError?: (line: string) => void;
+}
+
 /**
  * `forge-coordinator health [--max-age SECONDS]`, for monitors other than systemd (a timer, an
  * uptime checker): prints one line and returns the exit status (0 healthy, 1 not, 64 bad
@@ -59,9 +67,9 @@ const EX_USAGE = 64;
 export function runHealthCommand(
   args: string[],
   env: Readonly<Record<string, string | undefined>>,
-  print: (line: string) => void = console.log,
-  printError: (line: string) => void = console.error,
+  options: RunHealthCommandOptions = {},
 ): number {
+  const { print = console.log, printError = console.error } = options;
   const { stateDir, pollTimeoutS } = parseHealthSettings(env);
   const maxAge = parseMaxAge(args);
   if (maxAge === null) {

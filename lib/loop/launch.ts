@@ -18,15 +18,23 @@ export interface HandlerLaunch {
   env: Record<string, string>;
 }
 
+/** Options for {@linkcode startHandler}. */
+export interface StartHandlerOptions {
+  /** Variables set on top of the launch's environment (a role, a warm start). Required. */
+  extraEnv: Readonly<Record<string, string>>;
+  /** What becomes of the handler's stdout: `"piped"` for the desk's reports. Required. */
+  stdout: "null" | "piped";
+}
+
 /**
  * Starts a `handler.ts` process in its own process group, with `extraEnv` on top of the launch's
  * environment. Its stdin is piped (EOF tells it the poll process is gone); its stderr is ours.
  */
 export function startHandler(
   launch: HandlerLaunch,
-  extraEnv: Record<string, string>,
-  stdout: "null" | "piped",
+  options: StartHandlerOptions,
 ): Deno.ChildProcess {
+  const { extraEnv, stdout } = options;
   return new Deno.Command(launch.command, {
     args: [...launch.args],
     env: { ...launch.env, ...extraEnv },

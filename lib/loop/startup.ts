@@ -32,11 +32,20 @@ export function prepareState(config: Config): string | undefined {
   return undefined;
 }
 
+/** Options for {@linkcode tidyAttachments}. */
+export interface TidyAttachmentsOptions {
+  /** The journal: the files of the messages still in it are kept. Required. */
+  journal: Journal;
+  /** Where the files removed, or a failure, are told. Required. */
+  log: Logger;
+}
+
 /**
  * Removes the files of messages that finished while the bot was cut off before it could tidy up.
  * Their handlers remove them as they finish; nothing of this runs in the loop.
  */
-export function tidyAttachments(config: Config, journal: Journal, log: Logger): void {
+export function tidyAttachments(config: Config, options: TidyAttachmentsOptions): void {
+  const { journal, log } = options;
   try {
     const unfinished = new Set(journal.list().map((e) => e.updateId));
     const orphans = removeOrphanAttachments(config.stateDir, unfinished);

@@ -33,6 +33,9 @@ export type DeskReport =
 /** Environment variable that makes `handler.ts` the desk. */
 export const DESK_ROLE_ENV = "COORD_HANDLER_ROLE";
 
+/** The environment, on top of a handler's own, that makes `handler.ts` the desk. */
+export const DESK_ENV: Readonly<Record<string, string>> = { [DESK_ROLE_ENV]: "desk" };
+
 /** The update id of a job's update (jobs are only made for journaled updates, which have one). */
 export function jobUpdateId(job: DeskJob): number {
   return (job.update as { update_id: number }).update_id;
