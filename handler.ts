@@ -128,7 +128,7 @@ try {
     error: reason,
   });
   // An answer already in the outbox is delivered by the next handler: it must not be replaced.
-  if (entryRecord(journal, update.update_id, log).read()?.stage === "answered") Deno.exit(1);
+  if (entryRecord(journal, update.update_id, { log }).read()?.stage === "answered") Deno.exit(1);
   // Rather than leave the person with a 👀 and nothing else, say so, if Telegram can be reached.
   await reportCrash({
     api,

@@ -34,7 +34,7 @@ async function journalOf(options: { durable?: boolean } = {}) {
 Deno.test("entryRecord() reads, patches and finishes its one entry", async () => {
   await using captured = await captureLog();
   await using j = await journalOf();
-  const record = entryRecord(j.journal, 7, log);
+  const record = entryRecord(j.journal, 7, { log });
   assert.equal(record.read()?.updateId, 7);
   assert.equal(record.isGone(), false);
   record.update({ stage: "brain", attempt: 1 });
@@ -52,7 +52,7 @@ Deno.test("entryRecord() reads, patches and finishes its one entry", async () =>
 
 Deno.test("entryRecord() without a journal does nothing, and logs nothing", async () => {
   await using captured = await captureLog();
-  const record = entryRecord(undefined, 7, log);
+  const record = entryRecord(undefined, 7, { log });
   assert.equal(record.read(), undefined);
   assert.equal(record.isGone(), false, "not known to be gone");
   assert.equal(record.update({ stage: "brain" }), undefined);
@@ -65,7 +65,7 @@ Deno.test("entryRecord() logs a journal it can't use, and never throws", async (
     await using captured = await captureLog();
     await using j = await journalOf();
     j.breakFolder();
-    const record = entryRecord(j.journal, 7, log);
+    const record = entryRecord(j.journal, 7, { log });
     assert.equal(record.read(), undefined);
     assert.equal(record.isGone(), false, "unknown is not gone");
     record.update({ stage: "brain" });
@@ -81,7 +81,7 @@ Deno.test("entryRecord() logs a journal it can't use, and never throws", async (
     await using captured = await captureLog();
     await using j = await journalOf({ durable: true });
     Deno.removeSync(j.journal.dir, { recursive: true });
-    const record = entryRecord(j.journal, 7, log);
+    const record = entryRecord(j.journal, 7, { log });
     assert.equal(record.isGone(), true, "no folder, no entry");
     record.finish();
     assert.equal(captured.lines.length, 1, captured.lines.join(""));
@@ -92,7 +92,7 @@ Deno.test("entryRecord() logs a journal it can't use, and never throws", async (
     await using captured = await captureLog();
     await using j = await journalOf();
     Deno.writeTextFileSync(`${j.journal.dir}/7.json`, "{ half an entry");
-    const record = entryRecord(j.journal, 7, log);
+    const record = entryRecord(j.journal, 7, { log });
     assert.equal(record.read(), undefined);
     assert.equal(record.isGone(), false);
     assert.equal(captured.lines.length, 2, captured.lines.join(""));

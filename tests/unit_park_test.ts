@@ -34,7 +34,7 @@ async function rig() {
     park({
       replyApi,
       ids,
-      record: entryRecord(journal, ids.updateId, log),
+      record: entryRecord(journal, ids.updateId, { log }),
       entry: journal.read(ids.updateId),
       until,
       reason: REASON,

@@ -129,7 +129,7 @@ Deno.test("runTree() gives the child the umask asked for, and still reports a mi
     assert.equal(result.code, 127);
   });
   await t.step("bad umask", () => {
-    assert.throws(() => withUmask(0o1000, "x", []), RangeError);
+    assert.throws(() => withUmask("x", { umask: 0o1000 }), RangeError);
     assert.equal(parseUmask("0022"), 0o022);
     assert.equal(parseUmask("777"), 0o777);
     assert.equal(parseUmask("22"), undefined);

@@ -56,7 +56,7 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
       : "🆕 The next message starts a new conversation (the brain is told with COORD_NEW_CONVERSATION=1).";
   }
   await sendReply(api, { chatId, replyTo: message.message_id, text, formatted: false, signal });
-  entryRecord(journal, update.update_id, log).finish();
+  entryRecord(journal, update.update_id, { log }).finish();
   log.info("/{command} answered in chat {chatId} at {at}", {
     command,
     chatId,
@@ -173,7 +173,7 @@ export async function handleStopPress(options: StopPressOptions): Promise<void> 
       });
     }
   }
-  entryRecord(journal, update.update_id, log).finish();
+  entryRecord(journal, update.update_id, { log }).finish();
 }
 
 function entriesOf(journal: Journal | undefined): JournalEntry[] {

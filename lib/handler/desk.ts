@@ -90,7 +90,7 @@ async function runJob(job: DeskJob, options: DeskOptions): Promise<void> {
       updateId,
       error: describeError(error),
     });
-    if (job.job !== "ack") entryRecord(options.journal, updateId, log).finish();
+    if (job.job !== "ack") entryRecord(options.journal, updateId, { log }).finish();
   }
   if (options.signal.aborted) return;
   report(job.job === "ack" ? { acked: updateId } : { done: updateId });

@@ -140,7 +140,7 @@ export async function handleEdit(options: EditOptions): Promise<void> {
   const { api, config, update, journal, log, signal } = options;
   const edited = update.edited_message;
   const ids = { updateId: update.update_id, chatId: edited.chat.id, messageId: edited.message_id };
-  const finish = () => entryRecord(journal, update.update_id, log).finish();
+  const finish = () => entryRecord(journal, update.update_id, { log }).finish();
   if (journal?.read(update.update_id)?.giveUp) {
     log.warn("edit {updateId} of message {messageId} given up on (its handlers kept dying)", ids);
     finish();

@@ -57,7 +57,7 @@ export async function finish(options: FinishOptions): Promise<void> {
     sent: 0,
   };
   // Durable before anything is sent: from here on only sending is left, whatever happens.
-  entryRecord(journal, ids.updateId, log).update({
+  entryRecord(journal, ids.updateId, { log }).update({
     stage: "answered",
     answer: outgoing,
     brainPid: undefined,
@@ -71,7 +71,7 @@ export async function deliver(
   options: Omit<FinishOptions, "text" | "emoji" | "notes"> & { outgoing: Outgoing },
 ): Promise<void> {
   const { api, replyApi = api, config, journal, log, ids, outgoing, signal } = options;
-  const record = entryRecord(journal, ids.updateId, log);
+  const record = entryRecord(journal, ids.updateId, { log });
   const plan = planReply(outgoing.head, outgoing.body, {
     maxParts: config.maxReplyParts,
     messageId: ids.messageId,
@@ -157,7 +157,7 @@ async function close(
   delivered: boolean,
 ) {
   const { api, config, journal, log, ids } = options;
-  const record = entryRecord(journal, ids.updateId, log);
+  const record = entryRecord(journal, ids.updateId, { log });
   // Before "replied" is recorded: an answered message never leaves its files behind.
   removeAttachments(config.stateDir, ids.updateId);
   record.update({ stage: "replied" });

@@ -67,7 +67,7 @@ export function startWork(options: HandleOptions): Work {
     chatId: message.chat.id,
     messageId: message.message_id,
   };
-  const record = entryRecord(journal, ids.updateId, log);
+  const record = entryRecord(journal, ids.updateId, { log });
   const entry = record.read();
   const react = reactionChain(ids, { api, log });
   const notes: string[] = entry?.rerun ? [RERUN_NOTE] : [];

@@ -20,6 +20,12 @@ export interface EntryRecord {
   finish(): void;
 }
 
+/** Options for {@linkcode entryRecord}. */
+export interface EntryRecordOptions {
+  /** Where a journal that can't be read or written is logged (a warning). Required. */
+  log: Logger;
+}
+
 /**
  * One entry of `journal` (none: every call does nothing), for a handler: a journal that can't be
  * written is logged on `log` and never stops a reply.
@@ -27,9 +33,10 @@ export interface EntryRecord {
 export function entryRecord(
   journal: Journal | undefined,
   updateId: number,
-  log: Logger,
+  options: EntryRecordOptions,
 ): EntryRecord {
-  const guard = <T>(what: string, fn: () => T, fallback: T): T => {
+  const { log } = options;
+  const guard = <T>(what: string, fn: () => T, { fallback }: { fallback: T }): T => {
     if (journal === undefined) return fallback;
     try {
       return fn();
@@ -43,10 +50,11 @@ export function entryRecord(
     }
   };
   return {
-    read: () => guard("read", () => journal!.read(updateId), undefined),
-    isGone: () => guard("read", () => journal!.read(updateId) === undefined, false),
-    update: (patch) => guard("update", () => void journal!.update(updateId, patch), undefined),
-    finish: () => guard("remove", () => journal!.finish(updateId), undefined),
+    read: () => guard("read", () => journal!.read(updateId), { fallback: undefined }),
+    isGone: () => guard("read", () => journal!.read(updateId) === undefined, { fallback: false }),
+    update: (patch) =>
+      guard("update", () => void journal!.update(updateId, patch), { fallback: undefined }),
+    finish: () => guard("remove", () => journal!.finish(updateId), { fallback: undefined }),
   };
 }
 

@@ -89,7 +89,7 @@ export async function runTree(
   const { env = {}, maxOutputBytes = 1024 * 1024, umask = parseUmask(env[PERSON_UMASK_ENV]) } =
     options;
   const args = options.args ?? [];
-  const argv = umask === undefined ? [command, ...args] : withUmask(umask, command, args);
+  const argv = umask === undefined ? [command, ...args] : withUmask(command, { umask, args });
   let child: Deno.ChildProcess;
   try {
     child = spawnGroup(argv, { env, cwd: options.cwd });
@@ -98,8 +98,8 @@ export async function runTree(
     return { stdout: "", stderr: "", timedOut: false, aborted: false, spawnError };
   }
   options.onSpawn?.(child.pid);
-  const stdout = collect(child.stdout, maxOutputBytes, options.onStdout);
-  const stderr = collect(child.stderr, maxOutputBytes);
+  const stdout = collect(child.stdout, { maxBytes: maxOutputBytes, onText: options.onStdout });
+  const stderr = collect(child.stderr, { maxBytes: maxOutputBytes });
   writeInput(child.stdin, options.input);
   const { status, timedOut, aborted } = await exitWithin(child, options);
   await options.afterExit?.().catch(() => {});
@@ -109,7 +109,7 @@ export async function runTree(
     stderr.drain(STREAM_DRAIN_MS),
   ]);
   if (umask !== undefined) {
-    const spawnError = shellExecError(command, status.code, err);
+    const spawnError = shellExecError(command, { code: status.code, stderr: err });
     if (spawnError !== undefined) {
       return { stdout: out, stderr: "", timedOut: false, aborted: false, spawnError };
     }
@@ -179,8 +179,17 @@ const SHELL_NOT_EXECUTABLE = 126;
 /** What the wrapper shell prints before the reason, so it isn't mistaken for the command's own. */
 const WRAPPER_TAG = "forge-coordinator-exec";
 
-/** The argv that runs `command` with `umask` set first. */
-export function withUmask(umask: number, command: string, args: readonly string[]): string[] {
+/** Options for {@linkcode withUmask}. */
+export interface WithUmaskOptions {
+  /** The umask set before `command` runs, from 0 to 0o777. Required. */
+  umask: number;
+  /** The command's arguments. Default: none. */
+  args?: readonly string[];
+}
+
+/** The argv that runs `command` with `umask` set first. Throws `RangeError` for a bad umask. */
+export function withUmask(command: string, options: WithUmaskOptions): string[] {
+  const { umask, args = [] } = options;
   if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) {
     throw new RangeError(`Cannot use umask: expected 0 to 0777, got ${umask}`);
   }
@@ -189,7 +198,11 @@ export function withUmask(umask: number, command: string, args: readonly string[
 }
 
 /** The spawn error the wrapper shell reported, if it could not `exec` the command. */
-function shellExecError(command: string, code: number, stderr: string): string | undefined {
+function shellExecError(
+  command: string,
+  exit: { code: number; stderr: string },
+): string | undefined {
+  const { code, stderr } = exit;
   if (!stderr.startsWith(`${WRAPPER_TAG}:`)) return undefined;
   if (code === SHELL_NOT_FOUND) return `command not found: "${command}"`;
   if (code === SHELL_NOT_EXECUTABLE) return `permission denied: "${command}"`;
@@ -218,9 +231,9 @@ interface Collector {
 
 function collect(
   stream: ReadableStream<Uint8Array>,
-  maxBytes: number,
-  onText?: (text: string) => void,
+  options: { maxBytes: number; onText?: (text: string) => void },
 ): Collector {
+  const { maxBytes, onText } = options;
   const chunks: Uint8Array[] = [];
   let kept = 0;
   const reader = stream.getReader();

@@ -81,7 +81,7 @@ export function enablePatience(api: Api, options: PatienceOptions): void {
         ? verdict.ms + random() * 1000
         : backoffMs(failures, { baseMs: backoffBaseMs, maxMs: backoffMaxMs, random });
       if (now() + waitMs > deadline) {
-        throw new PatienceError(method, verdict.summary, patienceMs);
+        throw new PatienceError(method, { summary: verdict.summary, patienceMs });
       }
       onRetry?.({ method, summary: verdict.summary, waitMs });
       await delay(waitMs, { signal: signal as AbortSignal | undefined });
@@ -89,9 +89,18 @@ export function enablePatience(api: Api, options: PatienceOptions): void {
   });
 }
 
+/** Options for {@linkcode PatienceError}. */
+export interface PatienceErrorOptions {
+  /** The last failure, as {@linkcode classifyFailure} summed it up. Required. */
+  summary: string;
+  /** How long the call was retried, in ms. Required. */
+  patienceMs: number;
+}
+
 /** A call kept failing for longer than its patience. */
 export class PatienceError extends Error {
-  constructor(method: string, summary: string, patienceMs: number) {
+  constructor(method: string, options: PatienceErrorOptions) {
+    const { summary, patienceMs } = options;
     super(`${method} kept failing for ${Math.round(patienceMs / 1000)} s; last: ${summary}`);
     this.name = "PatienceError";
   }
