@@ -91,9 +91,12 @@ Deno.test("claudeUsageLimit() knows each wording of the CLI", async (t) => {
     );
   });
   await t.step("other wordings of the same limit", () => {
-    assert.deepEqual(claudeUsageLimit("5-hour limit reached ∙ resets 3pm", NOW, BERLIN), {
-      resetsAt: Date.UTC(2026, 2, 14, 14),
-    });
+    assert.deepEqual(
+      claudeUsageLimit("5-hour limit reached ∙ resets 3pm", NOW, { timeZone: BERLIN }),
+      {
+        resetsAt: Date.UTC(2026, 2, 14, 14),
+      },
+    );
     assert.deepEqual(
       claudeUsageLimit(
         "Claude usage limit reached. Your limit will reset at 5pm (Europe/Berlin).",
@@ -101,9 +104,12 @@ Deno.test("claudeUsageLimit() knows each wording of the CLI", async (t) => {
       ),
       { resetsAt: Date.UTC(2026, 2, 14, 16) },
     );
-    assert.deepEqual(claudeUsageLimit("Paused · usage limit resets at 3pm", NOW, BERLIN), {
-      resetsAt: Date.UTC(2026, 2, 14, 14),
-    });
+    assert.deepEqual(
+      claudeUsageLimit("Paused · usage limit resets at 3pm", NOW, { timeZone: BERLIN }),
+      {
+        resetsAt: Date.UTC(2026, 2, 14, 14),
+      },
+    );
     assert.deepEqual(claudeUsageLimit("You've reached your Fable limit for this week.", NOW), {});
     assert.deepEqual(claudeUsageLimit("You're out of usage credits · resets 4pm (UTC)", NOW), {
       resetsAt: Date.UTC(2026, 2, 14, 16),
@@ -112,7 +118,7 @@ Deno.test("claudeUsageLimit() knows each wording of the CLI", async (t) => {
       claudeUsageLimit(
         "API Error: spend limit reached · resets Aug 8 · request an increase",
         NOW,
-        "UTC",
+        { timeZone: "UTC" },
       ),
       { resetsAt: Date.UTC(2026, 7, 8) },
     );
@@ -174,13 +180,13 @@ Deno.test("claudeUsageLimit() takes the next occurrence of a time", async (t) =>
   });
   await t.step("the zone: the text's, else the one given, else the local one", () => {
     const text = "You've hit your limit · resets 3pm";
-    assert.deepEqual(claudeUsageLimit(text, NOW, "Asia/Tokyo"), {
+    assert.deepEqual(claudeUsageLimit(text, NOW, { timeZone: "Asia/Tokyo" }), {
       resetsAt: Date.UTC(2026, 2, 15, 6),
     });
-    assert.deepEqual(claudeUsageLimit(`${text} (UTC)`, NOW, "Asia/Tokyo"), {
+    assert.deepEqual(claudeUsageLimit(`${text} (UTC)`, NOW, { timeZone: "Asia/Tokyo" }), {
       resetsAt: Date.UTC(2026, 2, 14, 15),
     });
-    assert.deepEqual(claudeUsageLimit(`${text} (Mars/Olympus)`, NOW, "UTC"), {
+    assert.deepEqual(claudeUsageLimit(`${text} (Mars/Olympus)`, NOW, { timeZone: "UTC" }), {
       resetsAt: Date.UTC(2026, 2, 14, 15),
     });
     // Local: whatever TZ this process runs in, 3pm local after NOW's local date.
@@ -219,6 +225,6 @@ Deno.test("claudeUsageLimit() leaves other text alone", () => {
       "No conversation found with session ID: 4f1c2b7e",
     ]
   ) {
-    assert.equal(claudeUsageLimit(text, NOW, BERLIN), undefined, text);
+    assert.equal(claudeUsageLimit(text, NOW, { timeZone: BERLIN }), undefined, text);
   }
 });

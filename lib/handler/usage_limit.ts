@@ -54,7 +54,7 @@ function parseIsoTime(value: string): number | undefined {
   if (match === null) return undefined;
   const [year, month, day, hour, minute, second] = match.slice(1, 7).map((s) => Number(s ?? 0));
   const ms = Number((match[7] ?? "").padEnd(3, "0").slice(0, 3));
-  if (!validDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (!validDate({ year, month, day }) || hour > 23 || minute > 59 || second > 59) return undefined;
   const zone = match[8];
   if (zone === undefined) return new Date(year, month - 1, day, hour, minute, second, ms).getTime();
   const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms);
@@ -91,6 +91,12 @@ const RESET_TIME = new RegExp(
   "i",
 );
 
+/** Options for {@linkcode claudeUsageLimit}. */
+export interface ClaudeUsageLimitOptions {
+  /** The zone a reset time is read in when the text names none. Default: the local zone. */
+  timeZone?: string;
+}
+
 /**
  * The Claude CLI's subscription usage limit, from its result text / stdout / stderr, with the
  * reset time when it says one (ms since epoch), or undefined when the text is not a limit message.
@@ -101,7 +107,7 @@ const RESET_TIME = new RegExp(
 export function claudeUsageLimit(
   text: string,
   now: number,
-  timeZone?: string,
+  options: ClaudeUsageLimitOptions = {},
 ): { resetsAt?: number } | undefined {
   const epoch = EPOCH_FORM.exec(text);
   if (epoch !== null) {
@@ -113,13 +119,18 @@ export function claudeUsageLimit(
     if (match === null) continue;
     const rest = text.slice(match.index);
     const phrase = RESET_PHRASE.exec(rest.split("\n", 2).join(" "));
-    const resetsAt = phrase === null ? undefined : resetTime(phrase[1].trim(), now, timeZone);
+    const resetsAt = phrase === null ? undefined : resetTime(phrase[1].trim(), now, options);
     return resetsAt === undefined ? {} : { resetsAt };
   }
   return undefined;
 }
 
-function resetTime(phrase: string, now: number, timeZone?: string): number | undefined {
+function resetTime(
+  phrase: string,
+  now: number,
+  options: ClaudeUsageLimitOptions,
+): number | undefined {
+  const { timeZone } = options;
   const m = RESET_TIME.exec(phrase);
   if (m === null) return undefined;
   const [, monthName, dayText, yearText, h12, m12, ampm, h24, m24, zoneText] = m;
@@ -144,9 +155,9 @@ function resetTime(phrase: string, now: number, timeZone?: string): number | und
   const zone = validZone(zoneText?.trim()) ?? validZone(timeZone);
   const today = datePartsAt(now, zone);
   if (!hasDate) {
-    let at = wallTime(today.year, today.month, today.day, hour, minute, zone);
+    let at = wallTime({ ...today, hour, minute }, zone);
     if (at < now - JUST_PASSED_MS) {
-      at = wallTime(today.year, today.month, today.day + 1, hour, minute, zone);
+      at = wallTime({ ...today, day: today.day + 1, hour, minute }, zone);
     }
     return at;
   }
@@ -154,12 +165,13 @@ function resetTime(phrase: string, now: number, timeZone?: string): number | und
   const day = Number(dayText);
   if (yearText !== undefined) {
     const year = Number(yearText);
-    return validDate(year, month, day) ? wallTime(year, month, day, hour, minute, zone) : undefined;
+    const date = { year, month, day };
+    return validDate(date) ? wallTime({ ...date, hour, minute }, zone) : undefined;
   }
   // No year: this year's, or next year's once this year's has passed (a December message about January).
   for (const year of [today.year, today.year + 1]) {
-    if (!validDate(year, month, day)) continue;
-    const at = wallTime(year, month, day, hour, minute, zone);
+    if (!validDate({ year, month, day })) continue;
+    const at = wallTime({ year, month, day, hour, minute }, zone);
     if (at >= now - JUST_PASSED_MS) return at;
   }
   return undefined;
@@ -224,14 +236,8 @@ function datePartsAt(at: number, zone: string | undefined) {
 }
 
 /** The instant a wall clock in `zone` reads this (a day past the month's end rolls over). */
-function wallTime(
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  zone: string | undefined,
-): number {
+function wallTime(wall: Omit<WallParts, "second">, zone: string | undefined): number {
+  const { year, month, day, hour, minute } = wall;
   if (zone === undefined) return new Date(year, month - 1, day, hour, minute).getTime();
   const wanted = Date.UTC(year, month - 1, day, hour, minute);
   // Two rounds find the offset in force at that instant, across a DST change too.
@@ -247,7 +253,8 @@ function offsetAt(at: number, zone: string): number {
   return wall - Math.floor(at / 1000) * 1000;
 }
 
-function validDate(year: number, month: number, day: number): boolean {
+function validDate(date: { year: number; month: number; day: number }): boolean {
+  const { year, month, day } = date;
   if (month < 1 || month > 12 || day < 1) return false;
   return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
