@@ -226,15 +226,15 @@ Deno.test("describeFailure() keeps only the end of a long output", () => {
 
 Deno.test("tail() keeps the last non-empty lines, trimmed and bounded", async (t) => {
   await t.step("lines", () => {
-    assert.equal(tail("\n a\n\nb\n  \nc\nd \n\n", 3, 100), "b\nc\nd");
+    assert.equal(tail("\n a\n\nb\n  \nc\nd \n\n", { lines: 3, chars: 100 }), "b\nc\nd");
   });
 
   await t.step("characters", () => {
-    assert.equal(tail("abcdefghij", 5, 4), "…hij");
-    assert.equal(tail("abcd", 5, 4), "abcd");
+    assert.equal(tail("abcdefghij", { lines: 5, chars: 4 }), "…hij");
+    assert.equal(tail("abcd", { lines: 5, chars: 4 }), "abcd");
   });
 
   await t.step("nothing", () => {
-    assert.equal(tail(" \n \n", 5, 100), "");
+    assert.equal(tail(" \n \n", { lines: 5, chars: 100 }), "");
   });
 });

@@ -86,9 +86,9 @@ Deno.test("originalEntry() finds the edited message by chat and message id, neve
     update: { update_id: 3, edited_message: { message_id: 101, text: "hello" } },
   });
   const entries = [entry(1), entry(2, { chatId: 8 }), edit];
-  assert.equal(originalEntry(entries, 7, 101)?.updateId, 1);
-  assert.equal(originalEntry(entries, 7, 102), undefined, "other chat");
-  assert.equal(originalEntry([edit], 7, 101), undefined);
+  assert.equal(originalEntry(entries, { chatId: 7, messageId: 101 })?.updateId, 1);
+  assert.equal(originalEntry(entries, { chatId: 7, messageId: 102 }), undefined, "other chat");
+  assert.equal(originalEntry([edit], { chatId: 7, messageId: 101 }), undefined);
 });
 
 Deno.test("chatStanding() does not count edits as waiting messages", () => {

@@ -72,7 +72,7 @@ Deno.test("park() tells the person once, in plain text, as a reply: the reason, 
   await using r = await rig();
   await r.parkIt();
   const [note] = r.notes();
-  assert.equal(note.text, parkedText(REASON, UNTIL, NOW));
+  assert.equal(note.text, parkedText(REASON, { until: UNTIL, now: NOW }));
   assert.match(note.text, /^⏳ Claude's usage limit is reached; .* in 2 h.*\/cancel drops it\.$/);
   assert.equal(note.reply_to, r.ids.messageId);
   assert.equal(note.parse_mode, undefined, "plain text: the reason is not Markdown");

@@ -33,15 +33,22 @@ Deno.test("parseCommand() knows /status, /cancel and /new, with a bot name or wo
 
 Deno.test("sessionToResume() continues the chat's conversation unless a /new came between", () => {
   const saved = { sessionId: "abc", updateId: 10 };
-  assert.equal(sessionToResume(undefined, undefined, 11), undefined);
-  assert.equal(sessionToResume(saved, undefined, 11), "abc");
-  assert.equal(sessionToResume(saved, 12, 13), undefined, "after the /new");
-  assert.equal(sessionToResume(saved, 12, 11), "abc", "a message before the /new goes on");
-  assert.equal(sessionToResume({ sessionId: "def", updateId: 13 }, 12, 14), "def");
-  assert.equal(sessionToResume({ sessionId: "", updateId: 13 }, undefined, 14), undefined);
-  assert.equal(startsFresh(saved, 12, 13), true);
-  assert.equal(startsFresh({ sessionId: "", updateId: 13 }, 12, 14), false);
-  assert.equal(startsFresh(saved, undefined, 13), false);
+  assert.equal(sessionToResume(11), undefined);
+  assert.equal(sessionToResume(11, { saved }), "abc");
+  assert.equal(sessionToResume(13, { saved, newAt: 12 }), undefined, "after the /new");
+  assert.equal(
+    sessionToResume(11, { saved, newAt: 12 }),
+    "abc",
+    "a message before the /new goes on",
+  );
+  assert.equal(
+    sessionToResume(14, { saved: { sessionId: "def", updateId: 13 }, newAt: 12 }),
+    "def",
+  );
+  assert.equal(sessionToResume(14, { saved: { sessionId: "", updateId: 13 } }), undefined);
+  assert.equal(startsFresh(13, { saved, newAt: 12 }), true);
+  assert.equal(startsFresh(14, { saved: { sessionId: "", updateId: 13 }, newAt: 12 }), false);
+  assert.equal(startsFresh(13, { saved }), false);
 });
 
 function entry(updateId: number, patch: Partial<JournalEntry> = {}, text = `m${updateId}`) {
@@ -66,14 +73,14 @@ Deno.test("chatStanding() and statusText() tell the running message and those be
     entry(6, { stage: "replied" }),
     entry(7, { update: { update_id: 7, edited_message: { message_id: 2, text: "x" } } }),
   ];
-  const standing = chatStanding(entries, 7, (id) => id === 5);
+  const standing = chatStanding(entries, 7, { isCancelled: (id) => id === 5 });
   assert.equal(standing.running?.updateId, 1);
   assert.equal(
     standing.waiting,
     1,
     "commands, edits, other chats, withdrawn and replied not counted",
   );
-  const all = chatStanding(entries, undefined, (id) => id === 5);
+  const all = chatStanding(entries, undefined, { isCancelled: (id) => id === 5 });
   assert.equal(all.waiting, 2, "in all chats: this one's and chat 8's");
   const now = Date.parse("2025-01-01T00:02:05.000Z");
   const text = statusText({

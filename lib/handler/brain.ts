@@ -199,7 +199,7 @@ export const DETAIL_CHARS = 600;
 /** Sorts one attempt's result into a reason and the tail of its output. */
 export function describeFailure(result: RunTreeResult, timeoutMs: number): BrainFailure {
   const output = result.stderr.trim() !== "" ? result.stderr : result.stdout;
-  const detail = tail(output, DETAIL_LINES, DETAIL_CHARS);
+  const detail = tail(output, { lines: DETAIL_LINES, chars: DETAIL_CHARS });
   if (result.spawnError !== undefined) return { reason: result.spawnError, detail };
   if (result.timedOut) return { reason: `timed out after ${formatSeconds(timeoutMs)}`, detail };
   if (result.aborted) return { reason: "was stopped", detail };
@@ -210,8 +210,17 @@ export function describeFailure(result: RunTreeResult, timeoutMs: number): Brain
   return { reason: "printed nothing", detail };
 }
 
+/** Options for {@linkcode tail}. */
+export interface TailOptions {
+  /** How many non-empty lines are kept, from the end. Required. */
+  lines: number;
+  /** The most characters kept (a cut start is marked `…`). Required. */
+  chars: number;
+}
+
 /** The last `lines` non-empty lines of `text`, at most `chars` characters, trimmed. */
-export function tail(text: string, lines: number, chars: number): string {
+export function tail(text: string, options: TailOptions): string {
+  const { lines, chars } = options;
   const kept = text.trim().split("\n").filter((l) => l.trim() !== "").slice(-lines).join("\n");
   return kept.length <= chars ? kept : "…" + kept.slice(kept.length - chars + 1);
 }

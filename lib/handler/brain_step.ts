@@ -136,7 +136,7 @@ function conversationAtStart(work: Work): ConversationAtStart {
   const saved = guard(() => sessions.saved(), undefined);
   const newAt = guard(() => sessions.newAt(), undefined);
   const dir = guard(() => (sessions.open(), true), false) ? sessions.dir : undefined;
-  const fresh = startsFresh(saved, newAt, ids.updateId);
+  const fresh = startsFresh(ids.updateId, { saved, newAt });
   return { sessions, saved, newAt, dir, fresh, guard };
 }
 

@@ -102,7 +102,9 @@ export function claudeVerdict(result: RunTreeResult, timeoutMs: number): Attempt
   const limit = usageLimit(result);
   if (limit !== undefined) return { ok: false, failure: limit };
   // The reply text is where the CLI says what went wrong ("Not logged in · Please run /login").
-  const detail = result.stderr.trim() !== "" ? base.detail : tail(text, DETAIL_LINES, DETAIL_CHARS);
+  const detail = result.stderr.trim() !== ""
+    ? base.detail
+    : tail(text, { lines: DETAIL_LINES, chars: DETAIL_CHARS });
   const reason = result.code !== 0
     ? base.reason
     : parsed.is_error === true

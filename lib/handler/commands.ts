@@ -68,13 +68,14 @@ function status(options: CommandOptions): string {
   const { config, update, journal, now = Date.now } = options;
   const beat = readHeartbeatFile(`${config.stateDir}/heartbeat`);
   const cancels = new CancelBox(config.stateDir);
+  const isCancelled = (id: number) => cancels.requested(id);
   const entries = entriesOf(journal);
   const today = costsToday(config.stateDir, now());
   return statusText({
     beatAt: beat?.at,
     poll: beat?.status,
-    standing: chatStanding(entries, update.message.chat.id, (id) => cancels.requested(id)),
-    waitingInAll: chatStanding(entries, undefined, (id) => cancels.requested(id)).waiting,
+    standing: chatStanding(entries, update.message.chat.id, { isCancelled }),
+    waitingInAll: chatStanding(entries, undefined, { isCancelled }).waiting,
     costs: {
       chat: today.byChat.get(update.message.chat.id) ?? 0,
       total: today.total,

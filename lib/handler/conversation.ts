@@ -40,7 +40,7 @@ export async function converse(options: ConverseOptions): Promise<BrainOutcome> 
     if (outcome.ok) guard(() => sessions.save({ sessionId: "", updateId }), undefined);
     return outcome;
   }
-  const resume = sessionToResume(saved, newAt, updateId);
+  const resume = sessionToResume(updateId, { saved, newAt });
   let outcome = await ask(claudeCommand(brainCommand, resume));
   if (!outcome.ok && !outcome.aborted && outcome.failure.resumeFailed) {
     options.onResumeFailed(resume);

@@ -109,12 +109,20 @@ export function editStanding(entry: JournalEntry | undefined): EditStanding {
   return "working";
 }
 
+/** Options for {@linkcode originalEntry}: which message was edited. */
+export interface OriginalEntryOptions {
+  /** The chat of the edited message. Required. */
+  chatId: number;
+  /** The edited message's `message_id`. Required. */
+  messageId: number;
+}
+
 /** The original message's journal entry of an edit, if it is still in the journal. */
 export function originalEntry(
   entries: readonly JournalEntry[],
-  chatId: number,
-  messageId: number,
+  options: OriginalEntryOptions,
 ): JournalEntry | undefined {
+  const { chatId, messageId } = options;
   return entries.find((e) => {
     const message = (e.update as { message?: { message_id?: unknown } })?.message;
     return e.chatId === chatId && message?.message_id === messageId;
@@ -147,7 +155,7 @@ export async function handleEdit(options: EditOptions): Promise<void> {
     return;
   }
   const entries = () => journal?.list() ?? [];
-  const original = originalEntry(entries(), ids.chatId, ids.messageId);
+  const original = originalEntry(entries(), ids);
   let standing = editStanding(original);
   if (original !== undefined && standing === "waiting") {
     const edits = new EditBox(config.stateDir);

@@ -53,7 +53,7 @@ export async function park(options: ParkOptions): Promise<void> {
     await sendReply(replyApi, {
       chatId: ids.chatId,
       replyTo: ids.messageId,
-      text: parkedText(reason, until, now()),
+      text: parkedText(reason, { until, now: now() }),
       formatted: false,
       signal,
     });

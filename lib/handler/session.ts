@@ -22,15 +22,23 @@ export interface SavedSession {
   updateId: number;
 }
 
+/** Options for {@linkcode sessionToResume} and {@linkcode startsFresh}: the chat's folder. */
+export interface SessionToResumeOptions {
+  /** The conversation the chat's last message used. Default: none. */
+  saved?: SavedSession;
+  /** The `update_id` of the chat's latest `/new`. Default: none. */
+  newAt?: number;
+}
+
 /**
  * Which conversation message `updateId` continues: the saved one, unless a `/new` came between
  * the message that saved it and this one. `undefined`: start a new conversation.
  */
 export function sessionToResume(
-  saved: SavedSession | undefined,
-  newAt: number | undefined,
   updateId: number,
+  options: SessionToResumeOptions = {},
 ): string | undefined {
+  const { saved, newAt } = options;
   // An empty id: a custom brain's turn, recorded only for `/new`.
   if (saved === undefined || saved.sessionId === "") return undefined;
   if (newAt !== undefined && saved.updateId < newAt && newAt < updateId) return undefined;
@@ -38,11 +46,8 @@ export function sessionToResume(
 }
 
 /** True when a `/new` came after the chat's conversation was last used and before `updateId`. */
-export function startsFresh(
-  saved: SavedSession | undefined,
-  newAt: number | undefined,
-  updateId: number,
-): boolean {
+export function startsFresh(updateId: number, options: SessionToResumeOptions = {}): boolean {
+  const { saved, newAt } = options;
   return newAt !== undefined && newAt < updateId && (saved === undefined || saved.updateId < newAt);
 }
 

@@ -22,12 +22,19 @@ export interface ChatStanding {
   parked?: JournalEntry;
 }
 
+/** Options for {@linkcode chatStanding}. */
+export interface ChatStandingOptions {
+  /** Whether a message was cancelled (it is then not counted as waiting). Default: none was. */
+  isCancelled?: (updateId: number) => boolean;
+}
+
 /** Sorts a chat's journal entries (every chat's, for `chatId` undefined) into running and waiting. */
 export function chatStanding(
   entries: readonly JournalEntry[],
   chatId: number | undefined,
-  isCancelled: (updateId: number) => boolean = () => false,
+  options: ChatStandingOptions = {},
 ): ChatStanding {
+  const { isCancelled = () => false } = options;
   const mine = entries.filter((e) =>
     (chatId === undefined || e.chatId === chatId) && e.stage !== "replied" && takesTurn(e.update)
   );

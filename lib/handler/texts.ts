@@ -48,8 +48,17 @@ export function giveUpText(deaths: number, lastEnd?: string): string {
   return `⚠️ I gave up on this message: its handler died ${deaths} times before it could answer${last}. Send it again if it still matters.`;
 }
 
+/** Options for {@linkcode parkedText}. */
+export interface ParkedTextOptions {
+  /** When the message will run (the limit's reset), in ms since the epoch. Required. */
+  until: number;
+  /** The time now, in ms since the epoch: the wait is counted from it. Required. */
+  now: number;
+}
+
 /** The note to a message that waits for a usage limit's reset (sent once; not its answer). */
-export function parkedText(reason: string, until: number, now: number): string {
+export function parkedText(reason: string, options: ParkedTextOptions): string {
+  const { until, now } = options;
   const at = new Date(until).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
   const day = new Date(until).toDateString() === new Date(now).toDateString()
     ? ""

@@ -40,6 +40,12 @@ export interface JournalOptions {
 
 const ENTRY = /^(\d+)\.json$/;
 
+/** Options for {@linkcode Journal.record}. */
+export interface JournalRecordOptions {
+  /** Handlers already counted for the message, when recorded as it is handed on. Default: `0`. */
+  dispatches?: number;
+}
+
 /** The journal folder. Methods are synchronous: each is a few syscalls, about 1 ms when durable. */
 export class Journal {
   readonly dir: string;
@@ -59,15 +65,15 @@ export class Journal {
   }
 
   /**
-   * Records a new message (`dispatches`: handlers already counted for it, when it is recorded as it
-   * is handed on). Returns the entry, or `undefined` when that update is already in the journal
-   * (Telegram delivered it again).
+   * Records a new message. Returns the entry, or `undefined` when that update is already in the
+   * journal (Telegram delivered it again).
    */
   record(
     update: unknown,
     ids: { updateId: number; chatId: number },
-    dispatches = 0,
+    options: JournalRecordOptions = {},
   ): JournalEntry | undefined {
+    const { dispatches = 0 } = options;
     if (this.read(ids.updateId) !== undefined) return undefined;
     const entry: JournalEntry = {
       updateId: ids.updateId,
@@ -185,7 +191,7 @@ export class Journal {
    * to a power cut costs at most a redelivery, which the journal's entries mostly catch anyway.
    */
   writeOffset(offset: number): void {
-    this.#writeFile(OFFSET_FILE, `${offset}\n`, false);
+    this.#writeFile(OFFSET_FILE, `${offset}\n`, { durable: false });
   }
 
   #path(updateId: number): string {
@@ -196,7 +202,8 @@ export class Journal {
     this.#writeFile(`${entry.updateId}.json`, JSON.stringify(entry) + "\n");
   }
 
-  #writeFile(name: string, text: string, durable = this.#durable) {
+  #writeFile(name: string, text: string, options: { durable?: boolean } = {}) {
+    const { durable = this.#durable } = options;
     writeFileAtomic(`${this.dir}/${name}`, text, { durable });
   }
 
