@@ -52,7 +52,7 @@ async function rig(send: (sim: BotApiSimulator) => Update, config: Partial<Confi
     lines,
     work,
     input,
-    get: () => getInput(work, input, new AbortController().signal),
+    get: () => getInput(work, input, { signal: new AbortController().signal }),
     /** The texts the bot sent in the chat. */
     replies: () => m.sim.botMessages(CHAT).map((b) => b.text),
   };
@@ -152,28 +152,34 @@ Deno.test("applyEdit() records the turn, then gives the brain the edit the messa
     await using r = await rig((sim) => sim.sendText(CHAT, "first"));
     edit(r, "second");
     const got = { text: "first", attachments: [] };
-    assert.equal(applyEdit(r.work, r.input, got), "second");
+    assert.equal(applyEdit(r.work, { input: r.input, got }), "second");
     assert.ok(r.journal.read(r.ids.updateId)?.turnAt, "turnAt recorded");
-    assert.equal(applyEdit(r.work, r.input, got), "first", "an edit is taken once");
+    assert.equal(applyEdit(r.work, { input: r.input, got }), "first", "an edit is taken once");
   });
 
   await t.step("a text edited to blanks: the text it had", async () => {
     await using r = await rig((sim) => sim.sendText(CHAT, "first"));
     edit(r, "  \n");
-    assert.equal(applyEdit(r.work, r.input, { text: "first", attachments: [] }), "first");
+    assert.equal(
+      applyEdit(r.work, { input: r.input, got: { text: "first", attachments: [] } }),
+      "first",
+    );
   });
 
   await t.step("a file: the edited caption, with its files", async () => {
     await using r = await rig((sim) => sim.sendDocument(CHAT, BYTES, { caption: "old" }));
     edit(r, "new caption");
     const got = { text: attachmentText("old", ["/a"]), attachments: ["/a"] };
-    assert.equal(applyEdit(r.work, r.input, got), attachmentText("new caption", ["/a"]));
+    assert.equal(applyEdit(r.work, { input: r.input, got }), attachmentText("new caption", ["/a"]));
   });
 
   await t.step("a voice note: its transcript, the edit ignored", async () => {
     await using r = await rig((sim) => sim.sendVoice(CHAT, BYTES));
     edit(r, "a caption added later");
-    assert.equal(applyEdit(r.work, r.input, { text: "heard", attachments: [] }), "heard");
+    assert.equal(
+      applyEdit(r.work, { input: r.input, got: { text: "heard", attachments: [] } }),
+      "heard",
+    );
   });
 });
 

@@ -132,7 +132,7 @@ function assistantEvents(value: Json, cwd: string | undefined): StreamEvent[] {
       if (note !== undefined) events.push({ kind: "text", note });
     } else if (block.type === "tool_use" && typeof block.name === "string") {
       const input = isObject(block.input) ? block.input : {};
-      const note = cutEnd(toolNote(block.name, input, cwd), NOTE_MAX);
+      const note = cutEnd(toolNote(block.name, input, { cwd }), NOTE_MAX);
       events.push({ kind: "tool", name: block.name, note });
     }
   }
@@ -180,7 +180,8 @@ function textNote(text: string): string | undefined {
 }
 
 /** "🔧 Read lib/x.ts", "🔧 Bash: npm test", …: what a tool call is about, on one short line. */
-function toolNote(name: string, input: Json, cwd: string | undefined): string {
+function toolNote(name: string, input: Json, options: { cwd: string | undefined }): string {
+  const { cwd } = options;
   const str = (key: string) => typeof input[key] === "string" ? oneLine(input[key]) : "";
   const head = `${TOOL} ${oneLine(name)}`;
   const path = (value: string) =>

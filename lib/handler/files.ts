@@ -58,7 +58,7 @@ export async function downloadFile(options: DownloadOptions): Promise<Download> 
   const signals = [options.signal, total, stall.signal].filter((s) => s !== undefined);
   progress();
   try {
-    const download = await fetchFile(options, AbortSignal.any(signals), progress);
+    const download = await fetchFile(options, { signal: AbortSignal.any(signals), progress });
     if (download.ok || options.signal?.aborted) return download;
     if (total?.aborted) {
       return timedOut(`the download of ${what} took longer than ${seconds(timeoutMs!)}`);
@@ -83,10 +83,10 @@ function seconds(ms: number): string {
 /** `getFile`, then the file itself, streamed to where `saveAs` says; see {@linkcode downloadFile}. */
 async function fetchFile(
   options: DownloadOptions,
-  signal: AbortSignal,
-  progress: () => void,
+  transfer: { signal: AbortSignal; progress: () => void },
 ): Promise<Download> {
   const { token, apiRoot, knownSize, saveAs, what } = options;
+  const { signal, progress } = transfer;
   if (knownSize !== undefined && knownSize > MAX_DOWNLOAD_BYTES) return tooBig(what);
   const located = await filePathOf(options, signal);
   if (!located.ok) return located;

@@ -51,7 +51,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   }
   using working = whileWorking(work);
   const input = messageInput(work.update.message);
-  const got = await getInput(work, input, working.signal);
+  const got = await getInput(work, input, { signal: working.signal });
   if (work.signal.aborted) return;
   if (working.cancel.aborted) {
     log.info("update {updateId} cancelled before its brain started", ids);
@@ -59,7 +59,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     return work.reply(cancelledText(at, work.cancels.by(ids.updateId)), REACTIONS.failed);
   }
   if (got === "answered") return;
-  const text = applyEdit(work, input, got);
+  const text = applyEdit(work, { input, got });
   noteTheWait(work);
   await askBrain(work, {
     text,

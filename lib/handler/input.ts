@@ -29,11 +29,17 @@ import type { Work } from "./work.ts";
 /** The brain's input, or "answered" when the message got its final reply instead. */
 export type Input = { text: string; attachments: string[] } | "answered";
 
+/** Options for {@linkcode getInput}. */
+export interface GetInputOptions {
+  /** Stops a fetch or a transcription (cancel or stop). Required. */
+  signal: AbortSignal;
+}
+
 /** Gets what the brain is given (see the module doc). `signal` stops a fetch (cancel or stop). */
 export async function getInput(
   work: Work,
   input: MessageInput,
-  signal: AbortSignal,
+  options: GetInputOptions,
 ): Promise<Input> {
   if (input.kind === "text") return { text: input.text, attachments: [] };
   if (input.kind === "unsupported") {
@@ -43,8 +49,8 @@ export async function getInput(
     );
     return "answered";
   }
-  if (input.kind === "audio") return await transcribeVoice(work, input, signal);
-  return await fetchAttachment(work, input, signal);
+  if (input.kind === "audio") return await transcribeVoice(work, input, options);
+  return await fetchAttachment(work, input, options);
 }
 
 /** What a cancelled message was doing before its brain. */
@@ -57,9 +63,10 @@ export function inputStage(input: MessageInput): string {
 async function transcribeVoice(
   work: Work,
   input: Extract<MessageInput, { kind: "audio" }>,
-  signal: AbortSignal,
+  options: GetInputOptions,
 ): Promise<Input> {
   const { config, ids, log, replyApi } = work;
+  const { signal } = options;
   if (config.transcribeCommand === undefined) {
     await work.reply(NO_VOICE_TEXT, REACTIONS.failed);
     return "answered";
@@ -110,9 +117,10 @@ async function transcribeVoice(
 async function fetchAttachment(
   work: Work,
   input: Extract<MessageInput, { kind: "file" }>,
-  signal: AbortSignal,
+  options: GetInputOptions,
 ): Promise<Input> {
   const { config, ids, log, replyApi } = work;
+  const { signal } = options;
   const dir = attachmentDir(config.stateDir, ids.updateId);
   const what = work.update.message.photo ? "the photo" : "the file";
   await Deno.mkdir(dir, { recursive: true });
@@ -140,16 +148,21 @@ async function fetchAttachment(
   return { text: attachmentText(input.caption, [saved.path]), attachments: [saved.path] };
 }
 
+/** Options for {@linkcode applyEdit}. */
+export interface ApplyEditOptions {
+  /** What the person sent (a voice note goes by its transcript, whatever the edit). Required. */
+  input: MessageInput;
+  /** What {@linkcode getInput} got from it, before any edit. Required. */
+  got: { text: string; attachments: string[] };
+}
+
 /**
  * An edit made while the message waited: recorded first (`turnAt`), then looked for (see
  * `edits.ts`), so that an edit either reaches the brain or is told it came too late.
  */
-export function applyEdit(
-  work: Work,
-  input: MessageInput,
-  got: { text: string; attachments: string[] },
-): string {
+export function applyEdit(work: Work, options: ApplyEditOptions): string {
   const { ids, edits, record, log } = work;
+  const { input, got } = options;
   record.update({ turnAt: new Date().toISOString() });
   const edit = edits.take(ids.updateId);
   if (edit === undefined) return got.text;

@@ -108,12 +108,12 @@ export async function deliver(
     }
   } catch (error) {
     if (signal?.aborted || !undeliverable(error)) throw error;
-    keepUndelivered(options, sent, error);
-    return close(options, sent, false);
+    keepUndelivered(options, { outgoing: sent, error });
+    return close(options, { outgoing: sent, delivered: false });
   } finally {
     clearTimeout(heldUp);
   }
-  await close(options, sent, true);
+  await close(options, { outgoing: sent, delivered: true });
 }
 
 /** How long a delivery may take before it counts as held up. */
@@ -126,10 +126,10 @@ function undeliverable(error: unknown): boolean {
 
 function keepUndelivered(
   options: Parameters<typeof deliver>[0],
-  outgoing: Outgoing,
-  error: unknown,
+  failed: { outgoing: Outgoing; error: unknown },
 ) {
   const { config, log, ids } = options;
+  const { outgoing, error } = failed;
   const dir = `${config.stateDir}/undelivered`;
   const path = `${dir}/${ids.updateId}.md`;
   const text = outgoing.head === "" ? outgoing.body : `${outgoing.head}\n${outgoing.body}`;
@@ -153,10 +153,10 @@ function keepUndelivered(
 /** The message is done: files and markers go, the reaction says how it ended, the entry goes. */
 async function close(
   options: Parameters<typeof deliver>[0],
-  outgoing: Outgoing,
-  delivered: boolean,
+  ending: { outgoing: Outgoing; delivered: boolean },
 ) {
   const { api, config, journal, log, ids } = options;
+  const { outgoing, delivered } = ending;
   const record = entryRecord(journal, ids.updateId, { log });
   // Before "replied" is recorded: an answered message never leaves its files behind.
   removeAttachments(config.stateDir, ids.updateId);
