@@ -148,7 +148,7 @@ export class Starter {
 
   #start(entry: JournalEntry) {
     const { updateId, chatId } = entry;
-    const { journal, dispatcher, poisonLimit } = this.#options;
+    const { dispatcher, poisonLimit } = this.#options;
     const answered = entry.stage === "answered";
     const giveUp = !answered && (entry.giveUp || (entry.deaths ?? 0) >= poisonLimit);
     if (giveUp && !entry.giveUp) {
