@@ -1,7 +1,6 @@
 /**
  * Unit tests for `lib/shared/command.ts`: which texts are the bot's own commands
  * (`parseCommand()`), with or without the bot's name, and an update's command (`updateCommand()`).
- * `unit_phone_logic_test.ts` has the first check of `parseCommand()` beside the phone features.
  *
  * @module
  */
@@ -21,6 +20,8 @@ Deno.test("parseCommand() takes /status, /cancel and /new, in any case, with wor
     ["/new\tnow", "new"],
     ["\n  /status", "status"],
     ["/status@Some_Bot", "status"],
+    ["/Cancel@forge_bot now", "cancel"],
+    ["  /new", "new"],
   ];
   for (const [text, command] of cases) {
     await t.step(JSON.stringify(text), () => assert.equal(parseCommand(text), command));

@@ -1,35 +1,17 @@
 /**
- * Unit tests for the pure logic behind the phone features: `command.ts`, `session.ts`,
- * `status.ts`, `claude.ts` and the heartbeat's status line.
+ * Unit tests for the pure logic behind the phone features: `session.ts`, `status.ts`, `claude.ts`
+ * and the heartbeat's status line (the commands themselves: `unit_command_test.ts`).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { claudeCommand, claudeVerdict } from "../lib/handler/claude.ts";
-import { parseCommand } from "../lib/shared/command.ts";
-import { takesTurn } from "../lib/shared/update_route.ts";
 import { parseHeartbeat } from "../lib/shared/heartbeat.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import type { RunTreeResult } from "../lib/shared/process_tree.ts";
 import { sessionToResume, startsFresh } from "../lib/handler/session.ts";
 import { chatStanding, statusText } from "../lib/handler/status.ts";
-
-Deno.test("parseCommand() knows /status, /cancel and /new, with a bot name or words after", () => {
-  assert.equal(parseCommand("/status"), "status");
-  assert.equal(parseCommand("/Cancel@forge_bot now"), "cancel");
-  assert.equal(parseCommand("  /new"), "new");
-  assert.equal(parseCommand("/start"), undefined);
-  assert.equal(parseCommand("/statusx"), undefined);
-  assert.equal(parseCommand("please /status"), undefined);
-  assert.equal(parseCommand(undefined), undefined);
-  assert.equal(takesTurn({ update_id: 1, message: { text: "/new" } }), false, "a command");
-  assert.equal(
-    takesTurn({ update_id: 1, message: { caption: "/new" } }),
-    true,
-    "a caption is no command",
-  );
-});
 
 Deno.test("sessionToResume() continues the chat's conversation unless a /new came between", () => {
   const saved = { sessionId: "abc", updateId: 10 };

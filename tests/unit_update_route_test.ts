@@ -330,6 +330,10 @@ Deno.test("takesTurn() says which updates wait for their chat's turn: a message 
     ["/status", textUpdate(1, 1001, "/status"), false],
     ["/cancel now", textUpdate(1, 1001, "/cancel now"), false],
     ["/New@forge_bot", textUpdate(1, 1001, "/New@forge_bot"), false],
+    ["a caption that reads like a command (it goes to the brain)", {
+      update_id: 1,
+      message: { ...textUpdate(1, 1001).message, text: undefined, caption: "/new" },
+    }, true],
     ["an edit", { update_id: 1, edited_message: textUpdate(1, 1001).message }, false],
     ["a press of the 🛑 button", buttonPress(1, 1001), false],
     ["a Stop on a draft", draftStop(1, 1001, 2), false],
