@@ -105,3 +105,15 @@ Deno.test("parseHeartbeat() keeps the time alone when the second line is not a s
     assert.deepEqual(parseHeartbeat(`  ${time} \n`), { at: new Date(time) });
   });
 });
+
+Deno.test("parseHeartbeat() reads the time, and the status line when there is one", () => {
+  assert.equal(parseHeartbeat("garbage"), undefined);
+  const plain = parseHeartbeat("2025-01-01T00:00:00.000Z\n");
+  assert.equal(plain?.at.toISOString(), "2025-01-01T00:00:00.000Z");
+  assert.equal(plain?.status, undefined);
+  const status = { startedAt: "2025-01-01T00:00:00.000Z", live: 1, cap: 4, updateIds: [9] };
+  assert.deepEqual(
+    parseHeartbeat(`2025-01-01T00:00:01.000Z\n${JSON.stringify(status)}\n`)?.status,
+    status,
+  );
+});

@@ -1,37 +1,13 @@
 /**
- * Unit tests for the pure logic behind the phone features: `session.ts`, `status.ts`, `claude.ts`
- * and the heartbeat's status line (the commands themselves: `unit_command_test.ts`).
+ * Unit tests for `lib/handler/status.ts`: where a chat stands (`chatStanding()`) and the `/status`
+ * text, from journal entries made by hand.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { claudeCommand, claudeVerdict } from "../lib/handler/claude.ts";
-import { parseHeartbeat } from "../lib/shared/heartbeat.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
-import type { RunTreeResult } from "../lib/shared/process_tree.ts";
-import { sessionToResume, startsFresh } from "../lib/handler/session.ts";
 import { chatStanding, statusText } from "../lib/handler/status.ts";
-
-Deno.test("sessionToResume() continues the chat's conversation unless a /new came between", () => {
-  const saved = { sessionId: "abc", updateId: 10 };
-  assert.equal(sessionToResume(11), undefined);
-  assert.equal(sessionToResume(11, { saved }), "abc");
-  assert.equal(sessionToResume(13, { saved, newAt: 12 }), undefined, "after the /new");
-  assert.equal(
-    sessionToResume(11, { saved, newAt: 12 }),
-    "abc",
-    "a message before the /new goes on",
-  );
-  assert.equal(
-    sessionToResume(14, { saved: { sessionId: "def", updateId: 13 }, newAt: 12 }),
-    "def",
-  );
-  assert.equal(sessionToResume(14, { saved: { sessionId: "", updateId: 13 } }), undefined);
-  assert.equal(startsFresh(13, { saved, newAt: 12 }), true);
-  assert.equal(startsFresh(14, { saved: { sessionId: "", updateId: 13 }, newAt: 12 }), false);
-  assert.equal(startsFresh(13, { saved }), false);
-});
 
 function entry(updateId: number, patch: Partial<JournalEntry> = {}, text = `m${updateId}`) {
   return {
@@ -143,81 +119,5 @@ Deno.test("statusText() says how many wait in all chats only when others wait to
   });
   await t.step("one here, none given for all", () => {
     assert.deepEqual(lines(1), ["Nothing is running in this chat.", "1 message waits."]);
-  });
-});
-
-Deno.test("parseHeartbeat() reads the time, and the status line when there is one", () => {
-  assert.equal(parseHeartbeat("garbage"), undefined);
-  const plain = parseHeartbeat("2025-01-01T00:00:00.000Z\n");
-  assert.equal(plain?.at.toISOString(), "2025-01-01T00:00:00.000Z");
-  assert.equal(plain?.status, undefined);
-  const status = { startedAt: "2025-01-01T00:00:00.000Z", live: 1, cap: 4, updateIds: [9] };
-  assert.deepEqual(
-    parseHeartbeat(`2025-01-01T00:00:01.000Z\n${JSON.stringify(status)}\n`)?.status,
-    status,
-  );
-});
-
-function run(patch: Partial<RunTreeResult>): RunTreeResult {
-  return { code: 0, stdout: "", stderr: "", timedOut: false, aborted: false, ...patch };
-}
-
-Deno.test("claudeVerdict() reads the CLI's JSON result", async (t) => {
-  assert.deepEqual(claudeCommand(["claude", "-p"], "s1"), [
-    "claude",
-    "-p",
-    "--output-format",
-    "stream-json",
-    "--verbose",
-    "--resume",
-    "s1",
-  ]);
-  await t.step("an answer, with its conversation id", () => {
-    const stdout = JSON.stringify({
-      type: "result",
-      subtype: "success",
-      is_error: false,
-      result: "Hi!",
-      session_id: "s2",
-      total_cost_usd: 0.0123,
-      duration_ms: 4200,
-      num_turns: 3,
-    });
-    assert.deepEqual(claudeVerdict(run({ stdout }), 1000), {
-      ok: true,
-      reply: "Hi!",
-      sessionId: "s2",
-      usage: { costUsd: 0.0123, durationMs: 4200, turns: 3 },
-    });
-  });
-  await t.step("is_error with subtype success is a failure that quotes the result", () => {
-    const stdout = JSON.stringify({
-      type: "result",
-      subtype: "success",
-      is_error: true,
-      result: "Not logged in · Please run /login",
-      session_id: "s3",
-    });
-    const verdict = claudeVerdict(run({ code: 1, stdout }), 1000);
-    assert.deepEqual(verdict, {
-      ok: false,
-      failure: { reason: "exited with status 1", detail: "Not logged in · Please run /login" },
-    });
-    const zero = claudeVerdict(run({ code: 0, stdout }), 1000);
-    assert.equal(!zero.ok && zero.failure.reason, "reported an error");
-  });
-  await t.step("a conversation that is gone is a final failure, not retried", () => {
-    const verdict = claudeVerdict(
-      run({ code: 1, stdout: "No conversation found with session ID: s4" }),
-      1000,
-    );
-    assert.equal(!verdict.ok && verdict.failure.resumeFailed, true);
-    assert.equal(!verdict.ok && verdict.failure.final, true);
-  });
-  await t.step("plain text from a CLI that ignored the flag is still an answer", () => {
-    assert.deepEqual(claudeVerdict(run({ stdout: "plain\n" }), 1000), {
-      ok: true,
-      reply: "plain",
-    });
   });
 });
