@@ -161,13 +161,13 @@ function attemptHooks(
   work: Work,
   running: Running,
 ): Pick<BrainOptions, "onAttempt" | "onRun" | "onSpawn" | "onFailure"> {
-  const { config, ids, log, record } = work;
+  const { config, ids, log, record, now = Date.now } = work;
   const { step, run } = running;
   let brainStartedAt: string | undefined;
   return {
     onAttempt: (attempt) => {
       run.attempt = attempt;
-      brainStartedAt ??= new Date().toISOString();
+      brainStartedAt ??= new Date(now()).toISOString();
       record.update({ stage: "brain", parkedUntil: undefined, attempt, brainStartedAt });
       log.info("brain attempt {attempt} of {max} for update {updateId} (lock wait {waited} s)", {
         attempt,

@@ -40,6 +40,8 @@ export interface FeedbackOptions {
   api: Api;
   /** Where a call that failed is logged. Required. */
   log: Logger;
+  /** The longest a call may take before it is given up. Default: {@linkcode DROPPABLE_CALL_MS}. */
+  callMs?: number;
 }
 
 /** Sets a message's reaction (replacing the one before); never throws. */
@@ -48,14 +50,14 @@ export async function setReaction(
   emoji: Reaction,
   options: FeedbackOptions,
 ): Promise<void> {
-  const { api, log } = options;
+  const { api, log, callMs = DROPPABLE_CALL_MS } = options;
   try {
     await api.setMessageReaction(
       ref.chatId,
       ref.messageId,
       [{ type: "emoji", emoji }],
       undefined,
-      apiSignal(AbortSignal.timeout(DROPPABLE_CALL_MS)),
+      apiSignal(AbortSignal.timeout(callMs)),
     );
   } catch (error) {
     log.warn("reaction {emoji} not set on update {updateId}: {error}", {
@@ -68,13 +70,13 @@ export async function setReaction(
 
 /** Shows "typing…" in the chat (for about 5 s); never throws. */
 export async function showTyping(ref: MessageRef, options: FeedbackOptions): Promise<void> {
-  const { api, log } = options;
+  const { api, log, callMs = DROPPABLE_CALL_MS } = options;
   try {
     await api.sendChatAction(
       ref.chatId,
       "typing",
       undefined,
-      apiSignal(AbortSignal.timeout(DROPPABLE_CALL_MS)),
+      apiSignal(AbortSignal.timeout(callMs)),
     );
   } catch (error) {
     log.warn("typing not shown for update {updateId}: {error}", {

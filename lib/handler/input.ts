@@ -161,9 +161,9 @@ export interface ApplyEditOptions {
  * `edits.ts`), so that an edit either reaches the brain or is told it came too late.
  */
 export function applyEdit(work: Work, options: ApplyEditOptions): string {
-  const { ids, edits, record, log } = work;
+  const { ids, edits, record, log, now = Date.now } = work;
   const { input, got } = options;
-  record.update({ turnAt: new Date().toISOString() });
+  record.update({ turnAt: new Date(now()).toISOString() });
   const edit = edits.take(ids.updateId);
   if (edit === undefined) return got.text;
   if (input.kind === "audio") {

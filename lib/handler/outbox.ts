@@ -26,6 +26,9 @@ import type { Logger } from "../shared/log.ts";
 import { planReply, sendPart } from "./reply.ts";
 import { apiSignal, classifyFailure, describeError, PatienceError } from "../shared/telegram.ts";
 
+/** How long a delivery may take before it counts as held up. */
+export const HELD_UP_MS = 5000;
+
 /** What {@linkcode finish} needs. */
 export interface FinishOptions {
   /** For the droppable reaction. */
@@ -45,6 +48,10 @@ export interface FinishOptions {
   react?: (emoji: Reaction) => Promise<void>;
   /** Aborted when the handler must stop: the reply then stays in the outbox for the next run. */
   signal?: AbortSignal;
+  /** The wall clock, ms since the epoch (for `heldUpSince`). Default: `Date.now`. */
+  now?: () => number;
+  /** How long a delivery may take before it counts as held up. Default: {@linkcode HELD_UP_MS}. */
+  heldUpMs?: number;
 }
 
 /** Journals a message's final reply, then delivers it (see the module doc). */
@@ -71,6 +78,7 @@ export async function deliver(
   options: Omit<FinishOptions, "text" | "emoji" | "notes"> & { outgoing: Outgoing },
 ): Promise<void> {
   const { api, replyApi = api, config, journal, log, ids, outgoing, signal } = options;
+  const { now = Date.now, heldUpMs = HELD_UP_MS } = options;
   const record = entryRecord(journal, ids.updateId, { log });
   const plan = planReply(outgoing.head, outgoing.body, {
     maxParts: config.maxReplyParts,
@@ -79,9 +87,9 @@ export async function deliver(
   const sent = { ...outgoing };
   // A delivery that takes this long is held up, and `/status` says so.
   const heldUp = setTimeout(() => {
-    sent.heldUpSince ??= new Date().toISOString();
+    sent.heldUpSince ??= new Date(now()).toISOString();
     record.update({ answer: sent });
-  }, HELD_UP_MS);
+  }, heldUpMs);
   try {
     for (let index = sent.sent; index < plan.messages.length; index++) {
       await sendPart(replyApi, {
@@ -115,9 +123,6 @@ export async function deliver(
   }
   await close(options, { outgoing: sent, delivered: true });
 }
-
-/** How long a delivery may take before it counts as held up. */
-const HELD_UP_MS = 5000;
 
 /** Permanent refusals, and transient failures that outlasted the patience. */
 function undeliverable(error: unknown): boolean {

@@ -19,7 +19,7 @@ import { finish } from "./outbox.ts";
 import { RERUN_NOTE } from "./texts.ts";
 
 /** How often the typing action is renewed while the message is worked on (Telegram shows it ~5 s). */
-const TYPING_EVERY_MS = 4000;
+export const TYPING_EVERY_MS = 4000;
 
 /** How often the cancel marker is looked at. */
 export const CANCEL_POLL_MS = 250;
@@ -39,6 +39,10 @@ export interface HandleOptions {
   signal: AbortSignal;
   /** The journal the poll loop recorded the message in. Default: none (nothing recorded). */
   journal?: Journal;
+  /** The wall clock, ms since the epoch, for the times the journal records. Default: `Date.now`. */
+  now?: () => number;
+  /** How often "typing…" is renewed during the work. Default: {@linkcode TYPING_EVERY_MS}. */
+  typingEveryMs?: number;
 }
 
 /** One message's work: see the module doc. */
@@ -94,7 +98,7 @@ export function startWork(options: HandleOptions): Work {
 export function whileWorking(
   work: Work,
 ): Disposable & { cancel: AbortSignal; signal: AbortSignal; checkCancel: () => boolean } {
-  const { api, ids, log, cancels } = work;
+  const { api, ids, log, cancels, typingEveryMs = TYPING_EVERY_MS } = work;
   const cancel = new AbortController();
   const check = () => {
     if (!cancel.signal.aborted && cancels.requested(ids.updateId)) {
@@ -104,7 +108,7 @@ export function whileWorking(
   };
   const watch = setInterval(check, CANCEL_POLL_MS);
   void showTyping(ids, { api, log });
-  const typing = setInterval(() => void showTyping(ids, { api, log }), TYPING_EVERY_MS);
+  const typing = setInterval(() => void showTyping(ids, { api, log }), typingEveryMs);
   return {
     cancel: cancel.signal,
     signal: AbortSignal.any([work.signal, cancel.signal]),
