@@ -16,7 +16,7 @@ import {
 } from "../lib/handler/feedback.ts";
 import { ALLOWED_REACTIONS } from "./sim/emoji.ts";
 import type { Fault } from "./sim/simulator.ts";
-import { messageRig, recordingLog } from "./_helpers.ts";
+import { messageRig, recordingLog, withDeadline } from "./_helpers.ts";
 
 const CHAT = 1001;
 
@@ -42,6 +42,9 @@ async function rig() {
     [Symbol.asyncDispose]: () => m[Symbol.asyncDispose](),
   };
 }
+
+/** What {@linkcode rig} makes. */
+type Rig = Awaited<ReturnType<typeof rig>>;
 
 Deno.test("REACTIONS are all in Telegram's list of allowed emoji, in their plain form", () => {
   for (const [meaning, emoji] of Object.entries(REACTIONS)) {
@@ -69,6 +72,29 @@ Deno.test("setReaction() and showTyping() bound every call with a signal (no cal
   await showTyping(r.ref, r);
   assert.equal(r.signals.length, 2);
   for (const signal of r.signals) assert.ok(signal instanceof AbortSignal, "a signal is given");
+});
+
+Deno.test("setReaction() and showTyping() give up a call that hangs after their bound, logging it", async (t) => {
+  const calls = [
+    ["setMessageReaction", (r: Rig) => setReaction(r.ref, REACTIONS.done, { ...r, callMs: 100 })],
+    ["sendChatAction", (r: Rig) => showTyping(r.ref, { ...r, callMs: 100 })],
+  ] as const;
+  for (const [method, call] of calls) {
+    await t.step(method, async () => {
+      await using r = await rig();
+      r.sim.injectFault({ method, fault: { kind: "hang" } });
+      const started = performance.now();
+      await withDeadline(call(r), `${method} to give up`, 2000);
+      const took = performance.now() - started;
+      assert.ok(took >= 90, `given up after ${took} ms, not before its bound`);
+      await r.sim.waitForCall((c) => c.method === method && c.dropped === true, {
+        timeoutMs: 2000,
+        description: "the client to leave the hanging call",
+      });
+      assert.equal(r.lines.length, 1, "the give-up is logged");
+      assert.equal(r.lines[0].level, "warn");
+    });
+  }
 });
 
 Deno.test("setReaction() logs a refused or failed reaction and never throws", async (t) => {

@@ -23,6 +23,8 @@ import { messageRig, recordingLog, STUB_TRANSCRIBER } from "./_helpers.ts";
 
 const CHAT = 1001;
 const BYTES = new TextEncoder().encode("hello, file");
+/** The work's clock. */
+const NOW = Date.parse("2030-01-02T03:04:05.000Z");
 
 /** A message of the kind `send` makes, at its input step; `config` on top of the rig's. */
 async function rig(send: (sim: BotApiSimulator) => Update, config: Partial<Config> = {}) {
@@ -45,6 +47,7 @@ async function rig(send: (sim: BotApiSimulator) => Update, config: Partial<Confi
     log,
     signal: new AbortController().signal,
     journal: m.journal,
+    now: () => NOW,
   });
   const input = messageInput(m.update.message);
   return {
@@ -153,7 +156,7 @@ Deno.test("applyEdit() records the turn, then gives the brain the edit the messa
     edit(r, "second");
     const got = { text: "first", attachments: [] };
     assert.equal(applyEdit(r.work, { input: r.input, got }), "second");
-    assert.ok(r.journal.read(r.ids.updateId)?.turnAt, "turnAt recorded");
+    assert.equal(r.journal.read(r.ids.updateId)?.turnAt, "2030-01-02T03:04:05.000Z", "turnAt");
     assert.equal(applyEdit(r.work, { input: r.input, got }), "first", "an edit is taken once");
   });
 
