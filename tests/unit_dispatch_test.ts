@@ -329,8 +329,8 @@ Deno.test("Dispatcher.holdSpares() stops the idle spares and starts none until r
   const record = d.spawn("1", META);
   assert.equal(record.warm, false, "a message while held goes to a cold handler");
   d.reap();
-  // Time is the subject: a spare would be started SPARE_DELAY_MS (25 ms) after a spawn or reap.
-  await new Promise((r) => setTimeout(r, 250));
+  // A spawn or a reap starts spares only by making them due (a moment later): neither did.
+  assert.equal(d.sparesDue, false, "neither spawn nor reap makes one due while held");
   assert.equal(d.spares, 0, "neither spawn nor reap starts one while held");
 
   d.holdSpares(false);
@@ -368,13 +368,12 @@ Deno.test("Dispatcher stops starting spares that keep dying before they are used
         await waitUntil(() => starts() > n || undefined, { description: `spare ${n + 1}` });
       }
     }
-    // Time is the subject: a fourth would start SPARE_DELAY_MS (25 ms) after the reap.
-    await new Promise((r) => setTimeout(r, 250));
+    // warmUp() starts spares at once, a reap only by making them due: neither did.
     d.warmUp();
     d.reap();
-    await new Promise((r) => setTimeout(r, 250));
-    assert.equal(starts(), 3, "no spare after the third died");
-    assert.equal(d.spares, 0);
+    assert.equal(d.sparesDue, false, "none due after the third died");
+    assert.equal(d.spares, 0, "no spare after the third died");
+    assert.equal(starts(), 3);
   } finally {
     await d.terminateAll();
   }

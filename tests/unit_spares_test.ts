@@ -96,6 +96,7 @@ Deno.test("SparePool.fillSoon() starts the missing spares a moment later, not at
   p.spares.fillSoon();
   p.spares.fillSoon();
   assert.equal(p.started.length, 0, "no spawn on the caller's path");
+  assert.equal(p.spares.due, true, "due a moment later");
   await p.sizeBecomes(2);
   assert.equal(p.started.length, 2);
   p.take();
@@ -115,8 +116,8 @@ Deno.test("SparePool.hold(true) closes the idle spares and starts none; hold(fal
   for (const process of idle) await exited(process); // they read EOF
   p.spares.fill();
   p.spares.fillSoon();
-  // An absence: a spare would start SPARE_DELAY_MS (25 ms) after fillSoon(); 10 times that.
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  // fill() starts spares at once and fillSoon() only through `due`: neither did.
+  assert.equal(p.spares.due, false, "none due while held");
   assert.equal(p.started.length, 3, "none starts while held");
   assert.equal(p.take(), undefined);
 
@@ -144,8 +145,8 @@ Deno.test("SparePool.forgetDead() counts spares that die unused, and gives up af
   }
   p.spares.fill();
   p.spares.fillSoon();
-  // An absence: a spare would start SPARE_DELAY_MS (25 ms) after fillSoon(); 10 times that.
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  // fill() starts spares at once and fillSoon() only through `due`: neither did.
+  assert.equal(p.spares.due, false, "none due after the third death");
   assert.equal(p.started.length, 3, "no spare after the third death");
   const deaths = log.lines.filter((l) => /spare handler \d+ exited before it was used/.test(l));
   assert.equal(deaths.length, 3, log.lines.join(""));

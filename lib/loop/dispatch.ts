@@ -118,6 +118,11 @@ export class Dispatcher {
     return this.#spares.size;
   }
 
+  /** True while spares are due to start, a moment after a spawn or a reap. */
+  get sparesDue(): boolean {
+    return this.#spares.due;
+  }
+
   /**
    * Holds spares back (`true`: idle ones are stopped, none started) or lets them be started again:
    * while the desk is being replaced, the two desks take the spare's place, so that the bot never

@@ -49,9 +49,14 @@ export class SparePool {
     return this.#spares.map((s) => s.process);
   }
 
+  /** True while spares are due to start: {@linkcode fillSoon} asked, and its moment has not come. */
+  get due(): boolean {
+    return this.#scheduled;
+  }
+
   /** Starts spares up to the wanted number, unless held, stopped or given up. */
   fill(): void {
-    if (this.#stopped || this.#held || this.#failures >= SPARE_FAILURE_LIMIT) return;
+    if (!this.#mayFill()) return;
     while (this.size < this.#wanted) {
       const process = this.#start();
       const spare: Spare = { process, stdin: process.stdin.getWriter() };
@@ -70,7 +75,7 @@ export class SparePool {
    * long poll has been sent and waits: the spawn then costs nobody anything.
    */
   fillSoon(): void {
-    if (this.#scheduled || this.size >= this.#wanted) return;
+    if (this.#scheduled || !this.#mayFill() || this.size >= this.#wanted) return;
     this.#scheduled = true;
     setTimeout(() => {
       this.#scheduled = false;
@@ -124,6 +129,10 @@ export class SparePool {
   /** Lets go of the spares left, once their processes have exited. */
   close(): void {
     this.#closeAll();
+  }
+
+  #mayFill(): boolean {
+    return !this.#stopped && !this.#held && this.#failures < SPARE_FAILURE_LIMIT;
   }
 
   #closeAll() {
