@@ -617,3 +617,47 @@ export async function messageRig(
     },
   };
 }
+
+/**
+ * Counts the timers and intervals set and not yet cleared (or fired, for a timer) while it is in
+ * use: what could still act later. Deno's sanitizers see leaks only at a test's end; this lets a
+ * test check "nothing left to happen" at any point, instead of waiting to see nothing happen.
+ */
+export function trackTimers(): { readonly pending: number } & Disposable {
+  const { setTimeout: set, clearTimeout: clear, setInterval: every, clearInterval: stop } =
+    globalThis;
+  type Id = ReturnType<typeof setTimeout>;
+  const pending = new Set<Id>();
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    const id = set(() => {
+      pending.delete(id);
+      fn();
+    }, ms);
+    pending.add(id);
+    return id;
+  }) as typeof setTimeout;
+  globalThis.setInterval = ((fn: () => void, ms?: number) => {
+    const id = every(fn, ms);
+    pending.add(id);
+    return id;
+  }) as typeof setInterval;
+  globalThis.clearTimeout = ((id?: Id) => {
+    if (id !== undefined) pending.delete(id);
+    clear(id);
+  }) as typeof clearTimeout;
+  globalThis.clearInterval = ((id?: Id) => {
+    if (id !== undefined) pending.delete(id);
+    stop(id);
+  }) as typeof clearInterval;
+  return {
+    get pending() {
+      return pending.size;
+    },
+    [Symbol.dispose]() {
+      Object.assign(globalThis, { setTimeout: set, clearTimeout: clear });
+      Object.assign(globalThis, { setInterval: every, clearInterval: stop });
+      // A test that failed must not leave its long timers running.
+      for (const id of pending) clear(id);
+    },
+  };
+}

@@ -7,38 +7,10 @@
 
 import assert from "node:assert/strict";
 import { delay, isAbortOf, within } from "../lib/shared/abort.ts";
+import { trackTimers } from "./_helpers.ts";
 
 /** Long enough that a test would time out, or the sanitizer complain, if it were waited for. */
 const LONG_MS = 60_000;
-
-/** Counts the timers set and not yet cleared (or fired) while it is in use. */
-function trackTimers(): { readonly pending: number } & Disposable {
-  const { setTimeout: set, clearTimeout: clear } = globalThis;
-  const pending = new Set<ReturnType<typeof setTimeout>>();
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    const id = set(() => {
-      pending.delete(id);
-      fn();
-    }, ms);
-    pending.add(id);
-    return id;
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = ((id?: ReturnType<typeof setTimeout>) => {
-    if (id !== undefined) pending.delete(id);
-    clear(id);
-  }) as typeof clearTimeout;
-  return {
-    get pending() {
-      return pending.size;
-    },
-    [Symbol.dispose]() {
-      globalThis.setTimeout = set;
-      globalThis.clearTimeout = clear;
-      // A test that failed must not leave its long timers running.
-      for (const id of pending) clear(id);
-    },
-  };
-}
 
 Deno.test("delay() resolves once the full time has passed", async () => {
   const startedAt = performance.now();

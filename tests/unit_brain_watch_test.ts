@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { followProgressFile, watchBrain } from "../lib/handler/brain_watch.ts";
-import { messageRig, recordingLog, tempDir, waitUntil } from "./_helpers.ts";
+import { messageRig, recordingLog, tempDir, trackTimers, waitUntil } from "./_helpers.ts";
 
 const CHAT = 1001;
 
@@ -125,6 +125,7 @@ Deno.test("watchBrain() of another brain leaves its stdout alone", async () => {
 });
 
 Deno.test("watchBrain() stop() ends the display and logs how many calls it made", async () => {
+  using timers = trackTimers();
   await using r = await watchRig({ claudeStream: false });
   Deno.writeTextFileSync(r.env.COORD_PROGRESS_FILE, "one\n", { append: true });
   await r.draft(/one/);
@@ -132,9 +133,9 @@ Deno.test("watchBrain() stop() ends the display and logs how many calls it made"
   const made = r.sim.drafts(CHAT).length;
   const line = r.lines.find((l) => /progress call\(s\)/.test(l.message));
   assert.equal(line?.props.calls, made);
+  // Nothing is left that could look at the file or show a line later.
+  assert.equal(timers.pending, 0, "no timer or interval left after stop()");
   Deno.writeTextFileSync(r.env.COORD_PROGRESS_FILE, "two\n", { append: true });
-  // An absence has no event to wait for: 700 ms is over the file's 500 ms look interval.
-  await new Promise((resolve) => setTimeout(resolve, 700));
   assert.equal(r.sim.drafts(CHAT).length, made, "nothing shown after stop()");
 });
 

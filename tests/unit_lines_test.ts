@@ -9,15 +9,27 @@ import assert from "node:assert/strict";
 import { readFirstLine, readLines } from "../lib/shared/lines.ts";
 import { withDeadline } from "./_helpers.ts";
 
-/** A stream under the test's control: `push()` a chunk, `end()` it, or `fail()` it (a broken pipe). */
+/**
+ * A stream under the test's control: `push()` a chunk, `end()` it, or `fail()` it (a broken pipe).
+ * `drained()` resolves once the reader has taken every chunk pushed and asks for more: with no
+ * queue of its own (high-water mark 0), the stream is pulled only then.
+ */
 function pipe() {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  let wanted = Promise.withResolvers<void>();
+  const stream = new ReadableStream<Uint8Array>({
+    start: (c) => void (controller = c),
+    pull: () => {
+      wanted.resolve();
+      wanted = Promise.withResolvers<void>();
+    },
+  }, { highWaterMark: 0 });
   const encoder = new TextEncoder();
   return {
     stream,
     push: (text: string | Uint8Array) =>
       controller.enqueue(typeof text === "string" ? encoder.encode(text) : text),
+    drained: () => wanted.promise,
     end: () => controller.close(),
     fail: () => controller.error(new Error("broken pipe")),
   };
@@ -54,7 +66,7 @@ Deno.test("readFirstLine() returns the first line at once, and rest resolves onl
   let ended = false;
   rest.then(() => ended = true);
   p.push(" and more\n");
-  await new Promise((r) => setTimeout(r, 0));
+  await withDeadline(p.drained(), "the reader to take it");
   assert.equal(ended, false, "the stream is still open");
   p.end();
   await withDeadline(rest, "rest after EOF");
@@ -120,7 +132,7 @@ Deno.test("readLines() ends at a broken pipe, with what it had", async () => {
   const p = pipe();
   const lines = collect(readLines(p.stream));
   p.push("whole\nhal");
-  await new Promise((r) => setTimeout(r, 0));
+  await withDeadline(p.drained(), "the reader to take it");
   p.fail();
   assert.deepEqual(await withDeadline(lines, "the lines"), ["whole", "hal"]);
 });
