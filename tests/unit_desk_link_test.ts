@@ -8,19 +8,10 @@
 import assert from "node:assert/strict";
 import { DeskLink, type DeskLinkOptions } from "../lib/loop/desk_link.ts";
 import type { DeskJob, DeskReport } from "../lib/shared/desk_protocol.ts";
+import type { Control } from "./stubs/desk_stub.ts";
 import { denoDir, isAlive, killAll, projectPath, tempDir, waitUntil } from "./_helpers.ts";
 
 const STUB_DESK = projectPath("tests/stubs/desk_stub.ts");
-
-/** What the stub desk controls (see the stub's module doc). */
-interface Control {
-  holdReady?: boolean;
-  silent?: boolean;
-  silentPids?: number[];
-  dieOn?: number[];
-  dieAfter?: number;
-  ignoreTerm?: boolean;
-}
 
 /** One line of the stub's log. */
 interface Event {

@@ -127,6 +127,21 @@ function message(updateId: number, text = `m${updateId}`, extra: Record<string, 
 }
 
 /** A desk running on a feed, with its fakes; ended (EOF, then its run awaited) on dispose. */
+/**
+ * Feeds the 👀 job of message 1 and holds its reaction's call until the returned function is
+ * called; resolves once that call is under way.
+ */
+async function holdAcknowledgement(desk: Awaited<ReturnType<typeof startDesk>>) {
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  desk.api.gate = gate;
+  desk.feed.job({ job: "ack", update: message(1) });
+  await waitUntil(() => desk.api.of("setMessageReaction").length > 0 || undefined, {
+    timeoutMs: 5000,
+    description: "the reaction's call",
+  });
+  return open;
+}
+
 async function startDesk(options: { drainMs?: number } = {}) {
   const dir = await tempDir();
   const journal = new Journal(`${dir.path}/journal`, { durable: false });
@@ -191,13 +206,7 @@ Deno.test("runDesk() reports ready before it reads any job", async () => {
 
 Deno.test("runDesk() acknowledges a message, and reports acked once the reaction's call has ended", async () => {
   await using desk = await startDesk();
-  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
-  desk.api.gate = gate;
-  desk.feed.job({ job: "ack", update: message(1) });
-  await waitUntil(() => desk.api.of("setMessageReaction").length > 0 || undefined, {
-    timeoutMs: 5000,
-    description: "the reaction's call",
-  });
+  const open = await holdAcknowledgement(desk);
   const [chatId, messageId, reaction] = desk.api.of("setMessageReaction")[0];
   assert.deepEqual([chatId, messageId, reaction], [CHAT, 101, [{ type: "emoji", emoji: "👀" }]]);
   assert.deepEqual(desk.api.of("sendChatAction").map((a) => a.slice(0, 2)), [[CHAT, "typing"]]);
@@ -314,13 +323,7 @@ Deno.test("runDesk() logs a line that is not a job and goes on", async () => {
 
 Deno.test("runDesk() runs jobs concurrently: one slow reaction holds up no other job", async () => {
   await using desk = await startDesk();
-  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
-  desk.api.gate = gate;
-  desk.feed.job({ job: "ack", update: message(1) });
-  await waitUntil(() => desk.api.of("setMessageReaction").length > 0 || undefined, {
-    timeoutMs: 5000,
-    description: "the first reaction's call",
-  });
+  const open = await holdAcknowledgement(desk);
   const status = message(2, "/status");
   desk.record(status);
   desk.feed.job({ job: "answer", update: status });
@@ -332,13 +335,7 @@ Deno.test("runDesk() runs jobs concurrently: one slow reaction holds up no other
 
 Deno.test("runDesk() at EOF waits for the jobs under way", async () => {
   await using desk = await startDesk();
-  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
-  desk.api.gate = gate;
-  desk.feed.job({ job: "ack", update: message(1) });
-  await waitUntil(() => desk.api.of("setMessageReaction").length > 0 || undefined, {
-    timeoutMs: 5000,
-    description: "the reaction's call",
-  });
+  const open = await holdAcknowledgement(desk);
   let ended = false;
   desk.run.then(() => ended = true);
   desk.feed.end();
@@ -351,14 +348,8 @@ Deno.test("runDesk() at EOF waits for the jobs under way", async () => {
 
 Deno.test("runDesk() at EOF waits no longer than drainMs", async () => {
   await using desk = await startDesk({ drainMs: 50 });
-  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
-  desk.api.gate = gate;
+  const open = await holdAcknowledgement(desk);
   try {
-    desk.feed.job({ job: "ack", update: message(1) });
-    await waitUntil(() => desk.api.of("setMessageReaction").length > 0 || undefined, {
-      timeoutMs: 5000,
-      description: "the reaction's call",
-    });
     desk.feed.end();
     await withDeadline(desk.run, "the desk to end after drainMs", 2000);
     assert.deepEqual(desk.reports, [{ ready: true }], "the stuck job was not reported");

@@ -20,7 +20,8 @@
  * @module
  */
 
-interface Control {
+/** What a test tells the stub through its control file (see above). */
+export interface Control {
   holdReady?: boolean;
   silent?: boolean;
   silentPids?: number[];
