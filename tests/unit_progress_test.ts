@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type { Api } from "grammy/web";
 import { Progress } from "../lib/handler/progress.ts";
 import { getLog } from "../lib/shared/log.ts";
-import { waitUntil } from "./_helpers.ts";
+import { trackTimers, waitUntil } from "./_helpers.ts";
 
 const IDS = { updateId: 7, chatId: 42, messageId: 3 };
 
@@ -66,6 +66,7 @@ Deno.test("Progress: notes that come together are coalesced, and calls keep the 
 });
 
 Deno.test("Progress: shown after the first delay without notes, refreshed, and stops calling when stopped", async () => {
+  using timers = trackTimers();
   const { api, calls } = recordingApi();
   const progress = new Progress({
     api,
@@ -82,8 +83,8 @@ Deno.test("Progress: shown after the first delay without notes, refreshed, and s
   await progress.stop();
   const made = calls.length;
   assert.match(calls[0].text!, /· 1 tool call\n🔧 Read a\.ts$/);
-  // An absence has no event to wait for: 400 ms is over two refresh periods of silence.
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  // Nothing is left that could make a call later.
+  assert.equal(timers.pending, 0, "no timer left after stop()");
   assert.equal(calls.length, made, "no call after stop()");
 });
 

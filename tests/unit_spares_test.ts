@@ -195,8 +195,7 @@ Deno.test("SparePool.stop() starts no spare from then on; close() lets go of tho
   p.take();
   p.spares.fill();
   p.spares.hold(false); // would fill soon, were it not stopped
-  // An absence: a spare would start SPARE_DELAY_MS (25 ms) after hold(false); 10 times that.
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  assert.equal(p.spares.due, false, "none due after stop()");
   assert.equal(p.started.length, 2, "none started after stop()");
 
   p.spares.close();

@@ -18,7 +18,7 @@ import {
 } from "../lib/handler/work.ts";
 import type { Config } from "../lib/shared/config.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
-import { messageRig, recordingLog, waitUntil } from "./_helpers.ts";
+import { messageRig, recordingLog, trackTimers, waitUntil } from "./_helpers.ts";
 
 const CHAT = 1001;
 
@@ -118,12 +118,13 @@ Deno.test("whileWorking()'s signal aborts when the handler must stop, which is n
 
 Deno.test("whileWorking() disposed: no more typing, and a later cancel marker is not watched", async () => {
   await using r = await rig();
+  using timers = trackTimers();
   const working = whileWorking(startWork({ ...r.options, typingEveryMs: CANCEL_POLL_MS }));
   await waitUntil(() => r.typings().length >= 1, { timeoutMs: 5000, description: "typing" });
   working[Symbol.dispose]();
   new CancelBox(r.dir.path).request(r.ids.updateId);
-  // An absence has no event to wait for: four periods of the watch (and of the typing) go by.
-  await new Promise((resolve) => setTimeout(resolve, 4 * CANCEL_POLL_MS));
+  // Nothing is left that could watch for the marker or send typing later.
+  assert.equal(timers.pending, 0, "no timer or interval left after the work");
   assert.equal(working.cancel.aborted, false, "the watch ended with the work");
   assert.equal(r.typings().length, 1, "no typing after the work");
 });
