@@ -1,6 +1,7 @@
 /**
- * The poll loop: fetch updates, hand each authorized message to its own handler process (and
- * commands and edits to the desk), reap, beat. It never waits on a brain.
+ * The poll process: the poll loop (`lib/loop/poll.ts`) hands what Telegram sends to the scheduler
+ * (`lib/loop/scheduler.ts`), which owns every message's life: the desk acknowledges and answers
+ * commands, one handler process per message does its work. It never waits on a brain.
  *
  * Run with `deno task start`; configuration comes from the environment (see the README).
  *
@@ -20,7 +21,8 @@ import { runPollLoop } from "./lib/loop/poll.ts";
 import { FatalPollError, POLL_SLACK_S, Poller } from "./lib/loop/poller.ts";
 import { apiSignal, classifyFailure, createApi, describeError } from "./lib/shared/telegram.ts";
 import { delay, isAbortOf, within } from "./lib/shared/abort.ts";
-import { Intake } from "./lib/loop/intake.ts";
+import { Scheduler } from "./lib/loop/scheduler.ts";
+import { Disk } from "./lib/loop/disk.ts";
 import { Journal } from "./lib/shared/journal.ts";
 import { DeskLink } from "./lib/loop/desk_link.ts";
 import { sweepBot } from "./lib/shared/sweep.ts";
@@ -70,6 +72,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 await sweepBot(config.stateDir, "at start");
 
 const journal = new Journal(`${config.stateDir}/journal`);
+const disk = new Disk({ journal, log });
 const launch = handlerLaunch(config, {
   denoPath: Deno.execPath(),
   handlerPath: `${import.meta.dirname}/handler.ts`,
@@ -80,36 +83,20 @@ const dispatcher = new Dispatcher({
   launch,
   cap: config.maxConcurrentHandlers,
   spares: config.spareHandlers,
-  // At once, not at the next reap: a handler that crashed must not hold up the chat behind it.
-  onExit: (child) => intake.handlerExited(child),
+  onReport: (child, report) => scheduler.onReport(child, report),
+  onExit: (child) => scheduler.onExit(child),
 });
 // The front desk: acknowledges every message and answers commands at once, whatever the brains do.
 const desk = new DeskLink({
   launch,
   holdSpares: (hold) => dispatcher.holdSpares(hold),
-  onReport: (report) => {
-    if ("acked" in report) intake.acked(report.acked);
-    else if ("done" in report) intake.deskDone(report.done);
-    else if ("withdraw" in report) intake.withdraw(report.withdraw);
-  },
-  onGiveUp: (job) => {
-    const updateId = (job.update as { update_id: number }).update_id;
-    if (job.job === "ack") return intake.acked(updateId);
-    intake.deskDone(updateId);
-    try {
-      journal.finish(updateId);
-    } catch (error) {
-      log.error("journal: cannot remove entry {updateId}: {error}", {
-        updateId,
-        error: String(error),
-      });
-    }
-  },
+  onReport: (report) => scheduler.onDeskReport(report),
 });
 // The bot's username, for telling `/status@OtherBot` from ours: asked once, in the background.
 let botUsername: string | undefined;
-const intake = new Intake({
+const scheduler = new Scheduler({
   journal,
+  disk,
   dispatcher,
   desk,
   authorized: config.authorizedUserIds,
@@ -119,7 +106,7 @@ const intake = new Intake({
 });
 try {
   journal.open();
-  intake.recover();
+  scheduler.recover();
 } catch (error) {
   exitWithConfigError(`Cannot use the journal in COORD_STATE_DIR "${journal.dir}": ${error}`);
 }
@@ -137,7 +124,7 @@ const notifier = new SystemdNotifier({
 });
 checkWatchdogInterval(Deno.env.get("WATCHDOG_USEC"));
 const status = () =>
-  `polling; ${dispatcher.live} of ${dispatcher.cap} brains busy; ${intake.waiting} waiting; ` +
+  `polling; ${dispatcher.live} of ${dispatcher.cap} brains busy; ${scheduler.waiting} waiting; ` +
   `last update ${poller.offset > 0 ? poller.offset - 1 : "none"}`;
 let ready = false;
 const poller = new Poller({
@@ -158,7 +145,7 @@ desk.start();
 await within(learnUsername(), 5000);
 dispatcher.warmUp();
 // Messages of an earlier run wait in the journal; starting them needs no poll.
-intake.drain();
+scheduler.drain();
 log.info("polling {apiRoot} with at most {cap} brains at once, {n} authorized user(s)", {
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,
@@ -170,7 +157,7 @@ try {
   await runPollLoop({
     poller,
     dispatcher,
-    intake,
+    scheduler,
     // The heartbeat feeds the watchdog timer (lib/loop/notify.ts): systemd then restarts the bot when
     // (and only when) this loop stops coming round.
     heartbeat: () => {
@@ -181,11 +168,11 @@ try {
         live: live.length,
         cap: dispatcher.cap,
         updateIds: live.map((c) => c.updateId),
-        waiting: intake.waiting,
+        waiting: scheduler.waiting,
       });
     },
-    // Everything routed is journaled by now: from here on Telegram may forget it.
-    afterBatch: () => journal.writeOffset(poller.offset),
+    // Remembered for a restart, if the disk lets it: everything below it is journaled.
+    afterBatch: (offset) => disk.write((journal) => journal.writeOffset(offset)),
     signal: stop.signal,
     maxBacklog: config.maxBacklog,
   });
@@ -197,7 +184,8 @@ try {
 
 // Teardown, top to bottom: polling has stopped; stop every handler (each stops its brain), bounded.
 // Their messages stay in the journal and run again at the next start.
-intake.stop();
+scheduler.stop();
+disk.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
 await Promise.all([dispatcher.terminateAll(), desk.terminate()]);

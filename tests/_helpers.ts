@@ -404,6 +404,11 @@ export function sentTo(chatId: number) {
     call.method === "sendMessage" && call.status === 200 && call.params.chat_id === chatId;
 }
 
+/** The text a recorded call sent. */
+export function textOf(call: RecordedCall): string {
+  return String(call.params.text);
+}
+
 /** The message id of an update the simulator's phone sent. */
 export function messageIdOf(update: { message?: { message_id: number } }): number {
   if (!update.message) throw new TypeError("Cannot take the message id: not a message update");

@@ -221,7 +221,7 @@ Deno.test({
       const other = sim.sendText(CHAT, "/status@OtherBot");
       const ours = sim.sendText(CHAT, "/status@forge_sim_bot");
       const status = await sim.waitForCall(repliedTo(CHAT, messageIdOf(ours)));
-      assert.match(String(status.params.text), /^Up \d+ s; poll loop heartbeat/);
+      assert.match(String(status.params.text), /^Up \d+ s; 0 of 4 brain slots busy\./);
       assert.deepEqual(sim.calls.filter(repliedTo(CHAT, messageIdOf(other))), []);
     });
   },

@@ -12,20 +12,16 @@ import {
   messageIdOf,
   openGate,
   reacted,
-  type RecordedCall,
   repliedTo,
   sentTo,
   tempDir,
+  textOf,
   waitUntil,
   withBot,
 } from "./_helpers.ts";
 import { FakeSystemd } from "./_systemd.ts";
 
 const CHAT = 1001;
-
-function textOf(call: RecordedCall): string {
-  return String(call.params.text);
-}
 
 Deno.test("a busy chat: every 👀 comes while the first brain runs, /status counts the queue, /cancel stops the brain, the rest go on in order", async () => {
   await withBot({}, async (sim, bot) => {

@@ -3,6 +3,7 @@
  */
 
 import assert from "node:assert/strict";
+import { LOST_TEXT } from "../lib/handler/texts.ts";
 import {
   brainLog,
   messageIdOf,
@@ -10,6 +11,7 @@ import {
   reacted,
   repliedTo,
   sentTo,
+  textOf,
   waitUntil,
   withBot,
 } from "./_helpers.ts";
@@ -98,25 +100,36 @@ Deno.test("a message that keeps crashing its handler is given up with a ⚠️ a
   });
 });
 
-Deno.test("corrupt and half-written journal entries are reported and set aside, and the bot runs on", async () => {
+Deno.test("a journal entry cut in half at start: its person is told it was lost, the others are answered, a half-written file goes", async () => {
   await withBot({}, async (sim, first) => {
-    await sim.waitForCall((c) => c.method === "getUpdates", { includePending: true });
-    first.kill("SIGTERM");
+    const lost = sim.sendText(CHAT, "gate c1");
+    await sim.waitForCall(reacted(CHAT, messageIdOf(lost), "✍"));
+    const other = sim.sendText(CHAT, "still fine");
+    await sim.waitForCall(reacted(CHAT, messageIdOf(other), "👀"));
+    first.kill("SIGKILL");
     await first.exited();
+    await waitUntil(() => first.leftovers().length === 0, {
+      description: "the first run's processes to end",
+    });
     const journal = `${first.dirs.state}/journal`;
-    Deno.writeTextFileSync(`${journal}/41.json`, '{"updateId": 41, "stage": ');
+    const entry = `${journal}/${lost.update_id}.json`;
+    const text = Deno.readTextFileSync(entry);
+    Deno.writeTextFileSync(entry, text.slice(0, Math.floor(text.length / 2)));
     Deno.writeTextFileSync(`${journal}/42.json.tmp-999`, '{"half');
 
     const second = await first.restart();
-    await second.waitForLog(/corrupt journal entry set aside: .*41\.json/);
-    await second.waitForLog(/corrupt journal entry set aside: .*42\.json\.tmp-999/);
-    const kept = [...Deno.readDirSync(`${journal}/corrupt`)].map((e) => e.name).sort();
-    assert.equal(kept.length, 2);
-    assert.ok(
-      kept.some((n) => n.endsWith("41.json")) && kept.some((n) => n.endsWith("42.json.tmp-999")),
+    const told = await sim.waitForCall(repliedTo(CHAT, messageIdOf(lost)));
+    assert.equal(textOf(told), LOST_TEXT);
+    const answered = await sim.waitForCall(repliedTo(CHAT, messageIdOf(other)));
+    assert.equal(textOf(answered), "echo: still fine");
+    await second.waitForLog(
+      new RegExp(`corrupt journal entry set aside: .*${lost.update_id}\\.json`),
     );
-    const id = messageIdOf(sim.sendText(CHAT, "still fine"));
-    await sim.waitForCall(repliedTo(CHAT, id));
+    const kept = [...Deno.readDirSync(`${journal}/corrupt`)].map((e) => e.name);
+    assert.equal(kept.length, 1, `only the cut entry is kept: ${kept}`);
+    assert.throws(() => Deno.statSync(`${journal}/42.json.tmp-999`), Deno.errors.NotFound);
+    const starts = brainLog(second).filter((l) => l.includes("gate c1"));
+    assert.equal(starts.length, 1, "the lost message's brain did not run again");
   });
 });
 

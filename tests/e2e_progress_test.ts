@@ -14,6 +14,7 @@ import {
   type RecordedCall,
   repliedTo,
   tempDir,
+  textOf,
   waitUntil,
   withBot,
 } from "./_helpers.ts";
@@ -21,10 +22,6 @@ import { draftIdOf } from "../lib/shared/update_route.ts";
 
 const CHAT = 1001;
 const GROUP = -100500;
-
-function textOf(call: RecordedCall): string {
-  return String(call.params.text);
-}
 
 /** Matches a reply to a message that is not the bot's progress message (which has a 🛑 button). */
 function answered(chatId: number, messageId: number) {

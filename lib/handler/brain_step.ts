@@ -24,10 +24,6 @@ import type { Work } from "./work.ts";
 export interface BrainStep {
   text: string;
   attachments: string[];
-  /** Aborts when the person cancels the message. */
-  cancel: AbortSignal;
-  /** Looks at the cancel marker now; true when the message is cancelled. */
-  checkCancel: () => boolean;
   /** How long the chat's lock was waited for (for the log). */
   lockWaitedMs: number;
 }
@@ -79,7 +75,7 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
       env,
       timeoutMs: config.brainTimeoutMs,
       maxAttempts: config.brainMaxAttempts,
-      signal: AbortSignal.any([work.signal, step.cancel]),
+      signal: AbortSignal.any([work.signal, work.line.cancel]),
       onStdout: watch.onStdout,
       ...hooks,
     });
@@ -154,8 +150,9 @@ function brainEnv(
 }
 
 /**
- * What each attempt tells the journal (its stage, number, marker and pid, which `/status`,
- * `/cancel` and a restart read) and the log, and what it leaves in `running.run` for the ending.
+ * What each attempt tells the journal and the poll process (its stage, number and marker, which
+ * `/status` shows and a dead handler's orphans are swept by) and the log, and what it leaves in
+ * `running.run` for the ending.
  */
 function attemptHooks(
   work: Work,
@@ -179,16 +176,10 @@ function attemptHooks(
     onRun: (marker) => record.update({ brainRun: marker }),
     onSpawn: (pid) => {
       run.pid = pid;
-      // Recorded first, then the marker looked at: a /cancel writes its marker first, then reads
-      // the entry, so one of the two always sees the other.
-      record.update({ brainPid: pid });
-      step.checkCancel();
     },
     onFailure: (attempt, failure) => {
-      // The attempt is over: its pid may belong to anyone from now on.
-      record.update({ brainPid: undefined, brainRun: undefined });
-      // A /cancel's SIGTERM may end the attempt before the watch sees the marker: no retry then.
-      if (step.checkCancel()) return;
+      record.update({ brainRun: undefined });
+      if (work.line.cancel.aborted) return;
       log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
         attempt,
         ...ids,
@@ -207,7 +198,7 @@ async function endWith(
   ended: Running & { outcome: BrainOutcome },
 ): Promise<void> {
   const { config, ids, log, signal } = work;
-  const { step, run, outcome } = ended;
+  const { run, outcome } = ended;
   if (outcome.ok) {
     recordCost(config.stateDir, { chatId: ids.chatId, usd: outcome.usage?.costUsd ?? 0 });
     const footer = config.showCost ? costFooter(outcome.usage) : "";
@@ -222,7 +213,7 @@ async function endWith(
     return;
   }
   if (signal.aborted) return;
-  if (step.checkCancel()) {
+  if (work.line.cancel.aborted) {
     // Whatever of its group ignored the SIGTERM goes too.
     if (run.pid !== undefined) killGroup(run.pid, "SIGKILL");
     log.info("update {updateId}: brain cancelled during attempt {attempt}", {
@@ -234,7 +225,7 @@ async function endWith(
       attempt: run.attempt,
       maxAttempts: config.brainMaxAttempts,
     } as const;
-    return work.reply(cancelledText(at, work.cancels.by(ids.updateId)), REACTIONS.failed);
+    return work.reply(cancelledText(at, work.line.cancelledBy), REACTIONS.failed);
   }
   if (outcome.failure.retryAt !== undefined) {
     const { retryAt: until, waitReason: reason = "the brain asked to be run later" } =

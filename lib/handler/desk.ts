@@ -1,8 +1,10 @@
 /**
  * The front desk, in a `handler.ts` process of its own: the quick work for every chat at once,
- * whatever the brains are doing. For each job from the poll loop (see `desk_protocol.ts`) it
- * acknowledges a message (👀 and typing), answers a command or an edit, or tells a withdrawn
- * message so; jobs run concurrently and none of them ever waits for a brain.
+ * whatever the brains are doing. For each job from the poll process (`shared/line.ts`) it
+ * acknowledges a message (👀 and typing), answers a command, a Stop press or a late edit, or tells
+ * a withdrawn or lost message so; jobs run concurrently and none of them ever waits for a brain.
+ * The desk decides nothing and writes no journal: the poll process decided what each job says,
+ * and finishes its entry when the desk reports it done.
  *
  * @module
  */
@@ -11,22 +13,13 @@ import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import { isAbortOf, within } from "../shared/abort.ts";
 import { parseCommand } from "../shared/command.ts";
-import { handleCommand, handleStopPress } from "./commands.ts";
-import { stopTarget } from "../shared/update_route.ts";
+import { answerPress, handleCommand } from "./commands.ts";
 import type { Config } from "../shared/config.ts";
-import {
-  type DeskJob,
-  type DeskReport,
-  jobUpdateId,
-  parseDeskJob,
-} from "../shared/desk_protocol.ts";
-import { handleEdit } from "./edits.ts";
+import { type Control, type DeskJob, jobUpdateId, type Report } from "../shared/line.ts";
 import { type MessageRef, REACTIONS, setReaction, showTyping } from "./feedback.ts";
-import { finish } from "./outbox.ts";
-import type { Journal } from "../shared/journal.ts";
-import { entryRecord } from "../shared/journal_record.ts";
 import type { Logger } from "../shared/log.ts";
-import { WITHDRAWN_TEXT } from "./texts.ts";
+import { sendReply } from "./reply.ts";
+import { lateEditText, LOST_TEXT, WITHDRAWN_TEXT } from "./texts.ts";
 import { describeError } from "../shared/telegram.ts";
 
 /** Options for {@linkcode runDesk}. */
@@ -36,137 +29,123 @@ export interface DeskOptions {
   /** For replies: retries 429 and 5xx. */
   replyApi: Api;
   config: Config;
-  journal: Journal;
   log: Logger;
   /** Aborted when the desk must stop at once (SIGTERM). */
   signal: AbortSignal;
-  /** Sends a report to the poll loop. */
-  report: (report: DeskReport) => void;
+  /** Sends a report to the poll process. */
+  report: (report: Report) => void;
   /** After the jobs end (EOF), how long the jobs under way may still take. Default: 15 000 ms. */
   drainMs?: number;
 }
 
 /**
- * Runs jobs from `lines` until they end (the loop closed our stdin: it replaced us, or it is
- * gone), then lets the jobs under way finish, at most `drainMs`.
+ * Runs jobs from `controls` until they end (the poll process closed our stdin: it replaced us, or
+ * it is gone) or `signal` aborts, then lets the jobs under way finish, at most `drainMs` (none on
+ * a stop: their jobs stay with the poll process).
  */
-export async function runDesk(lines: AsyncIterable<string>, options: DeskOptions): Promise<void> {
-  const { log, report, drainMs = 15_000 } = options;
+export async function runDesk(
+  controls: AsyncIterable<Control>,
+  options: DeskOptions,
+): Promise<void> {
+  const { log, report, signal, drainMs = 15_000 } = options;
   const running = new Set<Promise<void>>();
-  report({ ready: true });
-  for await (const line of lines) {
-    if (line.trim() === "") continue;
-    let job: DeskJob;
-    try {
-      job = parseDeskJob(line);
-    } catch (error) {
-      log.error("{error}", { error: String(error) });
-      continue;
+  report({ kind: "ready" });
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  const reading = (async () => {
+    for await (const control of controls) {
+      if (control.kind !== "job") {
+        log.error("desk: unexpected {kind} control", { kind: control.kind });
+        continue;
+      }
+      const task = runJob(control.job, options).finally(() => running.delete(task));
+      running.add(task);
     }
-    const task = runJob(job, options).finally(() => running.delete(task));
-    running.add(task);
-  }
+  })();
+  // A stop ends the desk at once: the loop over stdin would otherwise wait for its EOF.
+  await Promise.race([reading, stopped]);
+  if (signal.aborted) return;
   try {
-    await within(Promise.all(running), drainMs, { signal: options.signal });
+    await within(Promise.all(running), drainMs, { signal });
   } catch (error) {
-    // SIGTERM: the jobs under way are abandoned, which is a normal end: unreported, they go to
-    // the next desk (or, when the whole bot stops, to the next run's, from the journal).
-    if (!isAbortOf(options.signal, error)) throw error;
+    if (!isAbortOf(signal, error)) throw error;
   }
 }
 
 /** Runs one job; reports it whatever happens, so that a job never comes back for ever. */
 async function runJob(job: DeskJob, options: DeskOptions): Promise<void> {
-  const { log, report } = options;
+  const { log, report, signal } = options;
   const updateId = jobUpdateId(job);
   try {
-    if (job.job === "ack") await acknowledge(job.update as Update & { message: Message }, options);
-    else if (job.job === "answer") await answer(job.update as Update, options);
-    else await withdrawn(job.update as Update & { message: Message }, options);
+    await doJob(job, options);
   } catch (error) {
-    if (options.signal.aborted) return;
+    if (signal.aborted) return;
     log.error("desk: {job} job of update {updateId} failed: {error}", {
       job: job.job,
       updateId,
       error: describeError(error),
     });
-    if (job.job !== "ack") entryRecord(options.journal, updateId, { log }).finish();
   }
-  if (options.signal.aborted) return;
-  report(job.job === "ack" ? { acked: updateId } : { done: updateId });
+  if (signal.aborted) return;
+  report(job.job === "ack" ? { kind: "acked", updateId } : { kind: "done", updateId });
+}
+
+async function doJob(job: DeskJob, options: DeskOptions): Promise<void> {
+  const { api, replyApi, config, log, signal } = options;
+  switch (job.job) {
+    case "ack":
+      return acknowledge(refOf(job.update), options);
+    case "command": {
+      const update = job.update as Update & { message: Message };
+      const command = parseCommand(update.message?.text);
+      if (command === undefined) throw new TypeError("Cannot answer this update: not a command");
+      const { status, cancel } = job;
+      return handleCommand({ api: replyApi, config, update, command, status, cancel, log, signal });
+    }
+    case "press":
+      return answerPress({
+        api,
+        update: job.update as Update,
+        stopping: job.stopping,
+        log,
+        signal,
+      });
+    case "edit":
+      if (job.late === undefined) return;
+      return replyTo(refOf(job.update), lateEditText(job.late), options);
+    case "withdraw": {
+      const ref = refOf(job.update);
+      await replyTo(ref, WITHDRAWN_TEXT, options);
+      return setReaction(ref, REACTIONS.failed, { api, log });
+    }
+    case "lost":
+      return replyTo(job, LOST_TEXT, options);
+  }
 }
 
 /** The 👀 and the typing action, at once; resolves when the reaction's call has ended. */
-async function acknowledge(update: Update & { message: Message }, options: DeskOptions) {
+async function acknowledge(ref: MessageRef, options: DeskOptions) {
   const { api, log } = options;
-  const ref = refOf(update);
   void showTyping(ref, { api, log });
   await setReaction(ref, REACTIONS.received, { api, log });
 }
 
-async function answer(update: Update, options: DeskOptions) {
-  const { replyApi, config, journal, log, signal, report } = options;
-  if (journal.read(update.update_id) === undefined) {
-    // Answered by a desk that died before it could report it: the answer removes the entry.
-    log.info("update {updateId} was answered already", { updateId: update.update_id });
-    return;
-  }
-  if (stopTarget(update) !== undefined || isPress(update)) {
-    await handleStopPress({ api: options.api, config, update, journal, log, signal });
-    return;
-  }
-  if (update.edited_message !== undefined) {
-    const edit = update as Update & { edited_message: Message };
-    await handleEdit({ api: replyApi, config, update: edit, journal, log, signal });
-    return;
-  }
-  const message = update as Update & { message: Message };
-  const command = parseCommand(message.message?.text);
-  if (command === undefined) {
-    throw new TypeError("Cannot answer this update: it is neither a command nor an edit");
-  }
-  await handleCommand({
-    api: replyApi,
-    config,
-    update: message,
-    command,
-    journal,
-    log,
+async function replyTo(ref: MessageRef, text: string, options: DeskOptions): Promise<void> {
+  const { replyApi, signal } = options;
+  await sendReply(replyApi, {
+    chatId: ref.chatId,
+    replyTo: ref.messageId,
+    text,
+    formatted: false,
     signal,
-    withdraw: (updateId) => report({ withdraw: updateId }),
   });
 }
 
-/** The final reply of a message withdrawn by /cancel before it started. */
-async function withdrawn(update: Update & { message: Message }, options: DeskOptions) {
-  const { replyApi, journal } = options;
-  if (journal.read(update.update_id) === undefined) return;
-  await finish({
-    ...options,
-    api: options.api,
-    replyApi,
-    ids: refOf(update),
-    text: WITHDRAWN_TEXT,
-    emoji: REACTIONS.failed,
-  });
-}
-
-function isPress(update: Update): boolean {
-  const kinds = update as { callback_query?: unknown; stopped_message_generation?: unknown };
-  return kinds.callback_query !== undefined || kinds.stopped_message_generation !== undefined;
-}
-
-function refOf(update: Update & { message: Message }): MessageRef {
-  return {
-    updateId: update.update_id,
-    chatId: update.message.chat.id,
-    messageId: update.message.message_id,
-  };
-}
-
-/** Writes one report line to stdout, whole (the loop reads lines). */
-export function writeReport(report: DeskReport): void {
-  const bytes = new TextEncoder().encode(JSON.stringify(report) + "\n");
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+/** The message an update is about (its message, or the message an edit changed). */
+function refOf(value: unknown): MessageRef {
+  const update = value as Update;
+  const message = (update.message ?? update.edited_message)!;
+  return { updateId: update.update_id, chatId: message.chat.id, messageId: message.message_id };
 }

@@ -157,14 +157,14 @@ export interface ApplyEditOptions {
 }
 
 /**
- * An edit made while the message waited: recorded first (`turnAt`), then looked for (see
- * `edits.ts`), so that an edit either reaches the brain or is told it came too late.
+ * The message's text as the brain gets it: an edit made while it waited (the poll process keeps
+ * it in the entry), or one that came over the line since its handler started, replaces what the
+ * person first sent. From here on an edit is too late (`line.ts` says so to the poll process).
  */
 export function applyEdit(work: Work, options: ApplyEditOptions): string {
-  const { ids, edits, record, log, now = Date.now } = work;
+  const { ids, entry, line, log } = work;
   const { input, got } = options;
-  record.update({ turnAt: new Date(now()).toISOString() });
-  const edit = edits.take(ids.updateId);
+  const edit = line.takeEdit() ?? entry.edit;
   if (edit === undefined) return got.text;
   if (input.kind === "audio") {
     log.info("update {updateId}: edit {edit} ignored; a voice note goes by its transcript", {

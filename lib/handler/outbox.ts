@@ -9,25 +9,29 @@
  * failing past `COORD_REPLY_PATIENCE_S`) is kept in `$COORD_STATE_DIR/undelivered/` for the person
  * to read, and the message is finished: no retry storm, no second brain run.
  *
+ * A stop (SIGTERM, a restart) lets a request that is out finish, for up to
+ * {@linkcode SEND_GRACE_MS}, and records it: Telegram may have taken it already, and a part cut
+ * off there would be sent again after the restart. No part starts after a stop.
+ *
  * @module
  */
 
 import type { Api } from "grammy/web";
 import { InputFile } from "grammy/web";
 import type { Config } from "../shared/config.ts";
-import { CancelBox } from "./cancel.ts";
-import { EditBox } from "./edits.ts";
 import { type MessageRef, type Reaction, reactionChain } from "./feedback.ts";
 import { removeAttachments } from "../shared/attachments.ts";
-import type { Journal } from "../shared/journal.ts";
+import type { EntryRecord } from "./entry_record.ts";
 import type { Outgoing } from "../shared/journal_entry.ts";
-import { entryRecord } from "../shared/journal_record.ts";
 import type { Logger } from "../shared/log.ts";
 import { planReply, sendPart } from "./reply.ts";
 import { apiSignal, classifyFailure, describeError, PatienceError } from "../shared/telegram.ts";
 
 /** How long a delivery may take before it counts as held up. */
 export const HELD_UP_MS = 5000;
+
+/** How long a request that is out may still take after a stop (see the module doc). */
+export const SEND_GRACE_MS = 3500;
 
 /** What {@linkcode finish} needs. */
 export interface FinishOptions {
@@ -36,7 +40,8 @@ export interface FinishOptions {
   /** For the reply: waits out transient failures (see `enablePatience`). Default: `api`. */
   replyApi?: Api;
   config: Config;
-  journal?: Journal;
+  /** The message's entry: the answer is journaled and reported there. */
+  record: EntryRecord;
   log: Logger;
   ids: MessageRef;
   /** Our notes above the answer, one per line. Default: none. */
@@ -46,7 +51,10 @@ export interface FinishOptions {
   emoji: Reaction;
   /** The message's reaction chain, when it has one (so the last reaction set is the last meant). */
   react?: (emoji: Reaction) => Promise<void>;
-  /** Aborted when the handler must stop: the reply then stays in the outbox for the next run. */
+  /**
+   * Aborted when the handler must stop: the reply then stays in the outbox for the next run (a
+   * request that is out gets {@linkcode SEND_GRACE_MS} to finish).
+   */
   signal?: AbortSignal;
   /** The wall clock, ms since the epoch (for `heldUpSince`). Default: `Date.now`. */
   now?: () => number;
@@ -56,7 +64,6 @@ export interface FinishOptions {
 
 /** Journals a message's final reply, then delivers it (see the module doc). */
 export async function finish(options: FinishOptions): Promise<void> {
-  const { journal, log, ids } = options;
   const outgoing: Outgoing = {
     head: (options.notes ?? []).join("\n"),
     body: options.text,
@@ -64,12 +71,7 @@ export async function finish(options: FinishOptions): Promise<void> {
     sent: 0,
   };
   // Durable before anything is sent: from here on only sending is left, whatever happens.
-  entryRecord(journal, ids.updateId, { log }).update({
-    stage: "answered",
-    answer: outgoing,
-    brainPid: undefined,
-    brainRun: undefined,
-  });
+  options.record.update({ stage: "answered", answer: outgoing, brainRun: undefined });
   await deliver({ ...options, outgoing });
 }
 
@@ -77,9 +79,9 @@ export async function finish(options: FinishOptions): Promise<void> {
 export async function deliver(
   options: Omit<FinishOptions, "text" | "emoji" | "notes"> & { outgoing: Outgoing },
 ): Promise<void> {
-  const { api, replyApi = api, config, journal, log, ids, outgoing, signal } = options;
+  const { api, replyApi = api, config, record, log, ids, outgoing, signal } = options;
   const { now = Date.now, heldUpMs = HELD_UP_MS } = options;
-  const record = entryRecord(journal, ids.updateId, { log });
+  const inFlight = graceAfter(signal, SEND_GRACE_MS);
   const plan = planReply(outgoing.head, outgoing.body, {
     maxParts: config.maxReplyParts,
     messageId: ids.messageId,
@@ -92,12 +94,13 @@ export async function deliver(
   }, heldUpMs);
   try {
     for (let index = sent.sent; index < plan.messages.length; index++) {
+      signal?.throwIfAborted();
       await sendPart(replyApi, {
         chatId: ids.chatId,
         replyTo: ids.messageId,
         text: plan.messages[index],
         index,
-        signal,
+        signal: inFlight,
         onPlainFallback: (part, description) =>
           log.info("reply part {part} sent as plain text: {description}", { part, description }),
       });
@@ -105,11 +108,12 @@ export async function deliver(
       record.update({ answer: sent });
     }
     if (plan.document !== undefined && !sent.documentSent) {
+      signal?.throwIfAborted();
       await replyApi.sendDocument(
         ids.chatId,
         new InputFile(new TextEncoder().encode(plan.document.text), plan.document.name),
         { reply_parameters: { message_id: ids.messageId, allow_sending_without_reply: true } },
-        apiSignal(signal),
+        apiSignal(inFlight),
       );
       sent.documentSent = true;
       record.update({ answer: sent });
@@ -160,9 +164,8 @@ async function close(
   options: Parameters<typeof deliver>[0],
   ending: { outgoing: Outgoing; delivered: boolean },
 ) {
-  const { api, config, journal, log, ids } = options;
+  const { api, config, record, log, ids } = options;
   const { outgoing, delivered } = ending;
-  const record = entryRecord(journal, ids.updateId, { log });
   // Before "replied" is recorded: an answered message never leaves its files behind.
   removeAttachments(config.stateDir, ids.updateId);
   record.update({ stage: "replied" });
@@ -170,6 +173,20 @@ async function close(
     await (options.react ?? reactionChain(ids, { api, log }))(outgoing.emoji as Reaction);
   }
   record.finish();
-  new CancelBox(config.stateDir).clear(ids.updateId);
-  new EditBox(config.stateDir).clear(ids.updateId);
+}
+
+/**
+ * A signal that aborts `ms` after `signal` does: a request that is out when the handler is told
+ * to stop may still land and be recorded.
+ */
+function graceAfter(signal: AbortSignal | undefined, ms: number): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const grace = new AbortController();
+  const later = () => {
+    const timer = setTimeout(() => grace.abort(signal.reason), ms);
+    Deno.unrefTimer(timer);
+  };
+  if (signal.aborted) later();
+  else signal.addEventListener("abort", later, { once: true });
+  return grace.signal;
 }

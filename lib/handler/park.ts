@@ -10,7 +10,7 @@
 import type { Api } from "grammy/web";
 import type { MessageRef } from "./feedback.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
-import type { EntryRecord } from "../shared/journal_record.ts";
+import type { EntryRecord } from "./entry_record.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { parkedText } from "./texts.ts";
@@ -40,7 +40,6 @@ export async function park(options: ParkOptions): Promise<void> {
   record.update({
     stage: "received",
     parkedUntil: new Date(until).toISOString(),
-    brainPid: undefined,
     brainRun: undefined,
   });
   log.info("update {updateId} parked until {until}: {reason}", {

@@ -1,61 +1,19 @@
 /**
- * `/status`: where the bot and this chat stand, from the heartbeat file and the journal.
+ * `/status`: where the bot and this chat stand, as the poll process sees it (its
+ * {@linkcode StatusView}, which comes with the job), and today's brain costs.
  *
  * @module
  */
 
 import { formatDuration } from "../shared/duration.ts";
 import { dollars } from "./costs.ts";
-import type { PollStatus } from "../shared/heartbeat.ts";
-import { isRunning, type JournalEntry } from "../shared/journal_entry.ts";
-import { takesTurn } from "../shared/update_route.ts";
-
-/** A chat's messages, as `/status` tells them. */
-export interface ChatStanding {
-  /** The message being worked on (its input fetched, or its brain running), if any. */
-  running?: JournalEntry;
-  /** Messages still waiting for their turn (commands and withdrawn ones not counted). */
-  waiting: number;
-  /** Answers decided whose delivery is held up (Telegram or the network is failing). */
-  delivering: number;
-  /** A message of the chat parked until a usage limit's reset, if any. */
-  parked?: JournalEntry;
-}
-
-/** Options for {@linkcode chatStanding}. */
-export interface ChatStandingOptions {
-  /** Whether a message was cancelled (it is then not counted as waiting). Default: none was. */
-  isCancelled?: (updateId: number) => boolean;
-}
-
-/** Sorts a chat's journal entries (every chat's, for `chatId` undefined) into running and waiting. */
-export function chatStanding(
-  entries: readonly JournalEntry[],
-  chatId: number | undefined,
-  options: ChatStandingOptions = {},
-): ChatStanding {
-  const { isCancelled = () => false } = options;
-  const mine = entries.filter((e) =>
-    (chatId === undefined || e.chatId === chatId) && e.stage !== "replied" && takesTurn(e.update)
-  );
-  const running = mine.find(isRunning);
-  const delivering =
-    mine.filter((e) => e.stage === "answered" && e.answer?.heldUpSince !== undefined).length;
-  const waiting =
-    mine.filter((e) => !isRunning(e) && e.stage !== "answered" && !isCancelled(e.updateId)).length;
-  const parked = mine.find((e) => e.parkedUntil !== undefined && !isRunning(e));
-  return { running, waiting, delivering, parked };
-}
+import type { JournalEntry } from "../shared/journal_entry.ts";
+import type { StatusView } from "../shared/line.ts";
 
 /** What {@linkcode statusText} reports. */
 export interface StatusSnapshot {
-  /** The heartbeat's time, if there is one. */
-  beatAt?: Date;
-  /** What the poll loop recorded with it. */
-  poll?: PollStatus;
-  standing: ChatStanding;
-  /** Messages waiting for their turn in every chat. Default: this chat's. */
-  waitingInAll?: number;
+  /** Where the bot and the chat stand (from the poll process). */
+  view: StatusView;
   /** Today's brain costs in US dollars (the Claude brain's own account): this chat's and all. */
   costs?: { chat: number; total: number };
   /** Brain attempts per message. */
@@ -66,12 +24,16 @@ export interface StatusSnapshot {
 
 /** The `/status` reply: a few short lines. */
 export function statusText(snapshot: StatusSnapshot): string {
-  const { standing, now } = snapshot;
-  const { running, waiting, parked, delivering } = standing;
-  const waitingInAll = snapshot.waitingInAll ?? standing.waiting;
-  // The bot first, then this chat, then all chats; a line with nothing to say is left out.
+  const { view, now } = snapshot;
+  const { running, waiting, parked, delivering, waitingInAll } = view;
+  // Trouble first, then the bot, then this chat, then all chats; a line with nothing to say is
+  // left out.
   const lines = [
-    pollLine(snapshot),
+    diskLine(view.diskFailing, now),
+    view.telegramFailing === undefined
+      ? undefined
+      : `⚠️ Telegram can't be reached right now (${view.telegramFailing}); answers wait.`,
+    `Up ${since(view.startedAt, now)}; ${view.live} of ${view.cap} brain slots busy.`,
     runningLine(running, snapshot),
     waitingLine(waiting, running !== undefined),
     parked === undefined ? undefined : parkedLine(parked, now),
@@ -82,15 +44,12 @@ export function statusText(snapshot: StatusSnapshot): string {
   return lines.filter((line) => line !== undefined).join("\n");
 }
 
-/** The poll loop's heartbeat, and with what it recorded, the uptime and the brain slots. */
-function pollLine(snapshot: Pick<StatusSnapshot, "beatAt" | "poll" | "now">): string {
-  const { beatAt, poll, now } = snapshot;
-  if (beatAt === undefined) return "⚠️ No heartbeat from the poll loop.";
-  const age = `${(Math.max(0, now - beatAt.getTime()) / 1000).toFixed(1)} s`;
-  if (poll === undefined) return `Poll loop heartbeat ${age} ago.`;
-  return `Up ${
-    since(poll.startedAt, now)
-  }; poll loop heartbeat ${age} ago; ${poll.live} of ${poll.cap} brain slots busy.`;
+/** The state folder can't be written: since when, and what that means for the messages. */
+function diskLine(failing: StatusView["diskFailing"], now: number): string | undefined {
+  if (failing === undefined) return undefined;
+  return `⚠️ The state folder can't be written for ${
+    since(failing.since, now)
+  } (${failing.error}): new messages are seen but wait until it can.`;
 }
 
 /** The chat's running message, if any: its brain since when and which attempt, or its input. */

@@ -15,6 +15,10 @@ export const RERUN_NOTE = "(re-run: an earlier run was cut off before it answere
 /** The reply to a message withdrawn by `/cancel` before it started. */
 export const WITHDRAWN_TEXT = "🚫 Withdrawn by /cancel: the brain never saw this message.";
 
+/** The reply to a message whose journal entry was found cut (a disk failure) at start. */
+export const LOST_TEXT =
+  "⚠️ This message was lost in a disk failure on the bot's box before it was answered. Please send it again.";
+
 /** Where a message stood when `/cancel` stopped it. */
 export type CancelledAt =
   | { stage: "input"; what: string }

@@ -1,28 +1,25 @@
 /**
  * One message's work in its handler, as every step of the pipeline (`handle.ts`) sees it: who it
- * is, its journal entry, how it replies and reacts, and whether the person cancelled it.
+ * is, its journal entry, how it replies and reacts, and the line to the poll process (a cancel, an
+ * edit, the reports).
  *
  * @module
  */
 
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
-import { CancelBox } from "./cancel.ts";
-import { EditBox } from "./edits.ts";
 import type { Config } from "../shared/config.ts";
+import { type EntryRecord, entryRecord } from "./entry_record.ts";
 import { type MessageRef, type Reaction, reactionChain, showTyping } from "./feedback.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
-import { type EntryRecord, entryRecord } from "../shared/journal_record.ts";
+import type { HandlerLine } from "./line.ts";
 import type { Logger } from "../shared/log.ts";
 import { finish } from "./outbox.ts";
 import { RERUN_NOTE } from "./texts.ts";
 
 /** How often the typing action is renewed while the message is worked on (Telegram shows it ~5 s). */
 export const TYPING_EVERY_MS = 4000;
-
-/** How often the cancel marker is looked at. */
-export const CANCEL_POLL_MS = 250;
 
 /** Options for `handleMessage`: what the handler process gives a message. */
 export interface HandleOptions {
@@ -31,13 +28,16 @@ export interface HandleOptions {
   /** For the calls that must land (replies, files): waits out what is transient. Default: `api`. */
   replyApi?: Api;
   config: Config;
-  update: Update & { message: Message };
-  /** The bot's environment; the brain gets it without the token variables. */
+  /** The message's journal entry, as the poll process handed it over (its update inside). */
+  entry: JournalEntry;
+  /** The line to the poll process: cancels and edits come in, reports go out. */
+  line: HandlerLine;
+  /** The bot's environment (without the token); the brain gets it. */
   env: Readonly<Record<string, string>>;
   log: Logger;
   /** Aborted when the handler must stop (SIGTERM, or the poll process is gone). */
   signal: AbortSignal;
-  /** The journal the poll loop recorded the message in. Default: none (nothing recorded). */
+  /** The journal the entry is kept in. Default: none (reports only). */
   journal?: Journal;
   /** The wall clock, ms since the epoch, for the times the journal records. Default: `Date.now`. */
   now?: () => number;
@@ -48,12 +48,9 @@ export interface HandleOptions {
 /** One message's work: see the module doc. */
 export interface Work extends HandleOptions {
   replyApi: Api;
+  update: Update & { message: Message };
   ids: MessageRef;
   record: EntryRecord;
-  /** The entry as it was when the handler started. */
-  entry?: JournalEntry;
-  cancels: CancelBox;
-  edits: EditBox;
   /** The message's reactions, in order. */
   react: (emoji: Reaction) => Promise<void>;
   /** Our notes above its final reply (re-run, wait, resume). */
@@ -64,58 +61,40 @@ export interface Work extends HandleOptions {
 
 /** Sets a message's work up from what the handler was given. */
 export function startWork(options: HandleOptions): Work {
-  const { api, config, update, log, journal } = options;
-  const message = update.message;
+  const { api, entry, log, journal, line } = options;
+  const update = entry.update as Update & { message: Message };
   const ids: MessageRef = {
-    updateId: update.update_id,
-    chatId: message.chat.id,
-    messageId: message.message_id,
+    updateId: entry.updateId,
+    chatId: update.message.chat.id,
+    messageId: update.message.message_id,
   };
-  const record = entryRecord(journal, ids.updateId, { log });
-  const entry = record.read();
+  const record = entryRecord(entry, { journal, log, report: (r) => line.report(r) });
   const react = reactionChain(ids, { api, log });
-  const notes: string[] = entry?.rerun ? [RERUN_NOTE] : [];
+  const notes: string[] = entry.rerun ? [RERUN_NOTE] : [];
   const replyApi = options.replyApi ?? api;
   return {
     ...options,
     replyApi,
+    update,
     ids,
     record,
-    entry,
-    cancels: new CancelBox(config.stateDir),
-    edits: new EditBox(config.stateDir),
     react,
     notes,
-    reply: (text, emoji) => finish({ ...options, replyApi, ids, notes, text, emoji, react }),
+    reply: (text, emoji) =>
+      finish({ ...options, replyApi, ids, record, notes, text, emoji, react }),
   };
 }
 
 /**
- * While a message is worked on: "typing…" renewed, and the cancel marker watched; `cancel` aborts
- * when the person cancels it (by /cancel or Stop), `signal` also when the handler must stop.
- * Dispose of it when the work is done.
+ * While a message is worked on: "typing…" renewed; `signal` aborts when the person cancels it or
+ * the handler must stop. Dispose of it when the work is done.
  */
-export function whileWorking(
-  work: Work,
-): Disposable & { cancel: AbortSignal; signal: AbortSignal; checkCancel: () => boolean } {
-  const { api, ids, log, cancels, typingEveryMs = TYPING_EVERY_MS } = work;
-  const cancel = new AbortController();
-  const check = () => {
-    if (!cancel.signal.aborted && cancels.requested(ids.updateId)) {
-      cancel.abort(new Error(`cancelled by ${cancels.by(ids.updateId)}`));
-    }
-    return cancel.signal.aborted;
-  };
-  const watch = setInterval(check, CANCEL_POLL_MS);
+export function whileWorking(work: Work): Disposable & { signal: AbortSignal } {
+  const { api, ids, log, typingEveryMs = TYPING_EVERY_MS } = work;
   void showTyping(ids, { api, log });
   const typing = setInterval(() => void showTyping(ids, { api, log }), typingEveryMs);
   return {
-    cancel: cancel.signal,
-    signal: AbortSignal.any([work.signal, cancel.signal]),
-    checkCancel: check,
-    [Symbol.dispose]: () => {
-      clearInterval(watch);
-      clearInterval(typing);
-    },
+    signal: AbortSignal.any([work.signal, work.line.cancel]),
+    [Symbol.dispose]: () => clearInterval(typing),
   };
 }

@@ -1,26 +1,18 @@
 /**
- * The poll loop's handle on the front desk: one `handler.ts` process in the desk role, started at
- * boot, started again when it dies, and replaced now and then so that it can't grow.
+ * The poll process's handle on the front desk: one `handler.ts` process in the desk role, started
+ * at boot, started again when it dies, and replaced now and then so that it can't grow.
  *
- * Jobs (see `desk_protocol.ts`) are written to the desk's stdin as soon as they are made, and kept
- * here until the desk reports them done: a desk that dies mid-job loses nothing, its jobs go to
+ * Jobs (`shared/line.ts`) are written on the desk's line as soon as they are made, and kept here
+ * until the desk reports them done: a desk that dies mid-job loses nothing, its jobs go to
  * the next desk. While no desk is ready (at start, after a death, while one loads), jobs wait here.
  *
  * @module
  */
 
-import { within } from "../shared/abort.ts";
 import { backoffMs } from "../shared/backoff.ts";
-import { type HandlerLaunch, startHandler } from "./launch.ts";
-import {
-  DESK_ENV,
-  type DeskJob,
-  type DeskReport,
-  jobKey,
-  jobUpdateId,
-  parseDeskReport,
-} from "../shared/desk_protocol.ts";
-import { readLines } from "../shared/lines.ts";
+import type { HandlerLaunch } from "./launch.ts";
+import { HandlerProcess } from "./handler_process.ts";
+import { type DeskJob, jobUpdateId, type Report } from "../shared/line.ts";
 import { getLog } from "../shared/log.ts";
 import { stopGroups } from "../shared/process_tree.ts";
 
@@ -28,10 +20,8 @@ import { stopGroups } from "../shared/process_tree.ts";
 export interface DeskLinkOptions {
   /** How to start a handler (the desk gets the desk role on top). */
   launch: HandlerLaunch;
-  /** Told of every report (after this link has settled its jobs). */
-  onReport: (report: DeskReport) => void;
-  /** Told when a job was given up because desks kept dying on it. */
-  onGiveUp?: (job: DeskJob) => void;
+  /** Told of every `acked` and `done` report (after this link has settled its job). */
+  onReport: (report: Extract<Report, { kind: "acked" | "done" }>) => void;
   /** Jobs after which a desk is replaced by a fresh one. Default: 2000. */
   recycleAfter?: number;
   /** Desk deaths while it held a job, after which that job is given up. Default: 3. */
@@ -45,8 +35,7 @@ export interface DeskLinkOptions {
 }
 
 interface Desk {
-  process: Deno.ChildProcess;
-  stdin: WritableStreamDefaultWriter<Uint8Array>;
+  handler: HandlerProcess;
   /** It said it is ready: jobs may be written to it. */
   ready: boolean;
   jobs: number;
@@ -56,7 +45,6 @@ interface Desk {
 
 interface PendingJob {
   job: DeskJob;
-  line: Uint8Array;
   /** The desk it was written to, if any. */
   desk?: Desk;
   /** When it was written to that desk (`performance.now()`). */
@@ -64,8 +52,6 @@ interface PendingJob {
   deaths: number;
 }
 
-/** How long a job's last reports may still be read after its desk exited. */
-const REPORT_DRAIN_MS = 1000;
 /** A desk's death counts against the jobs written to it this shortly before. */
 const SUSPECT_MS = 5000;
 
@@ -88,12 +74,10 @@ export class DeskLink {
   /** Desks that were replaced and finish what they hold. */
   #retiring = new Set<Desk>();
   #pending = new Map<string, PendingJob>();
-  #lastWrite: Promise<unknown> = Promise.resolve();
   #quickDeaths = 0;
   #sparesHeld = false;
   #restartTimer?: ReturnType<typeof setTimeout>;
   #stopped = false;
-  #encoder = new TextEncoder();
   #log = getLog("desk");
 
   constructor(options: DeskLinkOptions) {
@@ -106,7 +90,7 @@ export class DeskLink {
 
   /** The desk processes alive (the current one, and any being replaced or replacing). */
   get pids(): number[] {
-    return this.#desks().filter((d) => d.status === undefined).map((d) => d.process.pid);
+    return this.#desks().filter((d) => d.status === undefined).map((d) => d.handler.pid);
   }
 
   /** Jobs the desk has not reported done. */
@@ -121,16 +105,15 @@ export class DeskLink {
 
   /** Hands the desk a job: at once if a desk is ready, else as soon as one is. */
   send(job: DeskJob): void {
-    const line = this.#encoder.encode(JSON.stringify(job) + "\n");
-    const pending: PendingJob = { job, line, writtenAt: 0, deaths: 0 };
-    this.#pending.set(jobKey(job), pending);
+    const pending: PendingJob = { job, writtenAt: 0, deaths: 0 };
+    this.#pending.set(jobKey(job.job === "ack" ? "ack" : "answer", jobUpdateId(job)), pending);
     const desk = this.#current;
     if (desk?.ready) this.#write(desk, pending);
   }
 
   /** Resolves once the jobs written so far are in the desk's pipe (a moment; nothing waits long). */
   async flushed(): Promise<void> {
-    await this.#lastWrite;
+    await this.#current?.handler.flushed();
   }
 
   /** Stops every desk: SIGTERM, then SIGKILL after the grace period; waits for them. */
@@ -138,9 +121,9 @@ export class DeskLink {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
     const desks = this.#desks().filter((d) => d.status === undefined);
-    const late = await stopGroups(desks.map((d) => d.process), this.#graceMs);
+    const late = await stopGroups(desks.map((d) => d.handler.process), this.#graceMs);
     if (late.length > 0) this.#log.warn("the desk did not stop in time; killed it");
-    for (const desk of desks) desk.stdin.close().catch(() => {});
+    for (const desk of desks) desk.handler.close();
   }
 
   #desks(): Desk[] {
@@ -148,48 +131,27 @@ export class DeskLink {
   }
 
   #spawn(): Desk {
-    const process = startHandler(this.#options.launch, { extraEnv: DESK_ENV, stdout: "piped" });
-    const desk: Desk = {
-      process,
-      stdin: process.stdin.getWriter(),
-      ready: false,
-      jobs: 0,
-      startedAt: performance.now(),
-    };
-    this.#log.info("desk started: pid {pid}", { pid: process.pid });
-    const reading = this.#readReports(desk);
-    // Its last reports are read before its jobs are handed on, so none is handed on needlessly.
-    process.status.then(async (status) => {
-      desk.status = status;
-      await within(reading, REPORT_DRAIN_MS);
-      this.#exited(desk, status);
+    const desk = { ready: false, jobs: 0, startedAt: performance.now() } as Desk;
+    desk.handler = new HandlerProcess(this.#options.launch, {
+      role: "desk",
+      onReport: (report) => this.#onReport(desk, report),
+      onBadLine: (line) =>
+        this.#log.warn("the desk (pid {pid}) said something else than a report: {line}", {
+          pid: desk.handler.pid,
+          line: line.slice(0, 200),
+        }),
     });
+    this.#log.info("desk started: pid {pid}", { pid: desk.handler.pid });
+    // Its last reports are read before its jobs are handed on, so none is handed on needlessly.
+    desk.handler.ended.then((status) => this.#exited(desk, status));
     return desk;
   }
 
-  async #readReports(desk: Desk) {
-    // readLines ends quietly on a broken pipe: the desk's exit is reported by its status.
-    for await (const line of readLines(desk.process.stdout)) this.#onLine(desk, line);
-  }
-
-  #onLine(desk: Desk, line: string) {
-    const report = parseDeskReport(line);
-    if (report === undefined) {
-      this.#log.warn("the desk (pid {pid}) said something else than a report: {line}", {
-        pid: desk.process.pid,
-        line: line.slice(0, 200),
-      });
-      return;
-    }
-    if ("ready" in report) {
-      this.#ready(desk);
-      return;
-    }
-    if ("acked" in report) this.#pending.delete(`ack:${report.acked}`);
-    if ("done" in report) {
-      this.#pending.delete(`answer:${report.done}`);
-      this.#pending.delete(`withdraw:${report.done}`);
-    }
+  #onReport(desk: Desk, report: Report) {
+    if (report.kind === "ready") return this.#ready(desk);
+    if (report.kind !== "acked" && report.kind !== "done") return;
+    // An ack is one job, any other job of the update is the other: one of each at a time.
+    this.#pending.delete(jobKey(report.kind === "acked" ? "ack" : "answer", report.updateId));
     this.#options.onReport(report);
   }
 
@@ -202,10 +164,10 @@ export class DeskLink {
       this.#successor = undefined;
       if (old !== undefined) {
         this.#retiring.add(old);
-        old.stdin.close().catch(() => {});
+        old.handler.close();
         this.#log.info("desk replaced: pid {old} finishes its jobs, pid {pid} takes new ones", {
-          old: old.process.pid,
-          pid: desk.process.pid,
+          old: old.handler.pid,
+          pid: desk.handler.pid,
         });
       }
     }
@@ -221,7 +183,7 @@ export class DeskLink {
     pending.writtenAt = performance.now();
     desk.jobs++;
     // A desk that died before reading fails the write; its exit hands the job on.
-    this.#lastWrite = desk.stdin.write(pending.line).catch(() => {});
+    desk.handler.send({ kind: "job", job: pending.job });
     if (
       desk.jobs >= this.#recycleAfter && this.#successor === undefined && !this.#stopped &&
       this.#retiring.size === 0
@@ -233,7 +195,7 @@ export class DeskLink {
 
   #exited(desk: Desk, status: Deno.CommandStatus) {
     desk.status = status;
-    desk.stdin.close().catch(() => {});
+    desk.handler.close();
     const wasCurrent = desk === this.#current;
     if (wasCurrent) this.#current = undefined;
     if (desk === this.#successor) this.#successor = undefined;
@@ -241,7 +203,7 @@ export class DeskLink {
     if (this.#stopped) return;
     if (!retired) {
       this.#log.warn("the desk (pid {pid}) ended (exit status {code}); starting another", {
-        pid: desk.process.pid,
+        pid: desk.handler.pid,
         code: status.signal ? `signal ${status.signal}` : status.code,
       });
     }
@@ -277,7 +239,11 @@ export class DeskLink {
           n: pending.deaths,
           kind: job.job,
         });
-        this.#options.onGiveUp?.(job);
+        // Given up is done with, for whoever waits on it.
+        const updateId = jobUpdateId(job);
+        this.#options.onReport(
+          job.job === "ack" ? { kind: "acked", updateId } : { kind: "done", updateId },
+        );
         continue;
       }
       if (this.#current?.ready) this.#write(this.#current, pending);
@@ -297,4 +263,9 @@ export class DeskLink {
       if (this.#current.ready) this.#ready(this.#current);
     }, delay);
   }
+}
+
+/** A job's key: one ack and one other job per update at a time. */
+function jobKey(kind: "ack" | "answer", updateId: number): string {
+  return `${kind}:${updateId}`;
 }

@@ -1,95 +1,87 @@
 /**
- * Message handler processes: spawning one per message that can start, the hard cap, reaping, and
- * teardown.
+ * Message handler processes: one per message that can start, the hard cap, reaping, and teardown.
  *
  * Each handler runs in its own process group (so a signal to the group reaches whatever it
- * started in it), gets its update as one JSON line on stdin, and keeps that stdin open: when the
- * poll process dies, even by SIGKILL, the handler reads EOF and stops its brain instead of living
- * on as an orphan.
+ * started in it), is told its message over its line (`handler_process.ts`) and keeps that line
+ * open: when the poll process dies, even by SIGKILL, the handler reads EOF and stops its brain
+ * instead of living on as an orphan.
  *
  * Starting a Deno process and loading its modules takes 0.1 to 0.3 s, which would come before
  * every brain. So the dispatcher keeps `spares` handlers (`spares.ts`) started ahead of time,
- * modules loaded, waiting on stdin. A message goes to a spare when there is one, and a new spare
- * starts behind it. A spare handles exactly one update like any handler, and does not count
- * against the cap until it has one.
+ * waiting on their line. A message goes to a spare when there is one, and a new spare starts
+ * behind it. A spare does not count against the cap until it has a message.
  *
  * @module
  */
 
 import { within } from "../shared/abort.ts";
+import type { JournalEntry } from "../shared/journal_entry.ts";
+import type { Report } from "../shared/line.ts";
 import { getLog } from "../shared/log.ts";
 import { stopGroups } from "../shared/process_tree.ts";
-import { type HandlerLaunch, startHandler } from "./launch.ts";
+import { HandlerProcess } from "./handler_process.ts";
+import type { HandlerLaunch } from "./launch.ts";
 import { SparePool } from "./spares.ts";
 
-/**
- * Set in a spare's environment: marks a handler started ahead of its update. The handler needs
- * nothing of it; it tells spares apart in `/proc` (and in the tests).
- */
-export const WARM_ENV = "COORD_HANDLER_WARM";
-
-/** One handler process, as the poll loop sees it. */
+/** One message handler, as the poll process sees it. */
 export interface ChildRecord {
-  pid: number;
-  updateId: number;
-  chatId: number;
-  /** `performance.now()` when it was given its update. */
-  startedAt: number;
-  /** Set once the process has exited. */
+  readonly handler: HandlerProcess;
+  readonly pid: number;
+  readonly updateId: number;
+  readonly chatId: number;
+  /** `performance.now()` when it was given its message. */
+  readonly startedAt: number;
+  /** Set once the process has exited (and its last reports were read). */
   status?: Deno.CommandStatus;
-  /** `performance.now()` at exit. */
-  endedAt?: number;
-  /** True when a spare, started ahead of time, took the update. */
-  warm?: boolean;
+  /** True when a spare, started ahead of time, took the message. */
+  readonly warm: boolean;
 }
 
 /** Options for {@linkcode Dispatcher}. */
 export interface DispatcherOptions {
   /** How to start a handler. */
   launch: HandlerLaunch;
-  /** The most message handlers alive at once (spares waiting for an update not counted). */
+  /** The most message handlers alive at once (spares waiting for a message not counted). */
   cap: number;
   /** Handlers kept started ahead of time. Default: 0. */
   spares?: number;
-  /** Between SIGTERM and SIGKILL at teardown. Default: 5000 ms. */
+  /** Between SIGTERM and SIGKILL at teardown. Default: 6000 ms (a reply's grace fits in it). */
   terminateGraceMs?: number;
-  /** Called as soon as a child exits (before it is reaped), e.g. to free its turn. */
+  /** Told each report of a handler. */
+  onReport?: (child: ChildRecord, report: Report) => void;
+  /** Told as soon as a handler has exited and its last reports were read. */
   onExit?: (child: ChildRecord) => void;
 }
 
-interface Entry {
-  record: ChildRecord;
-  process: Deno.ChildProcess;
-  stdin: WritableStreamDefaultWriter<Uint8Array>;
-}
-
-/** Starts, counts, reaps and tears down handler processes. */
+/** Starts, counts, reaps and tears down message handlers. */
 export class Dispatcher {
   #launch: HandlerLaunch;
   #cap: number;
   #graceMs: number;
-  #onExit?: (child: ChildRecord) => void;
-  #entries = new Map<number, Entry>();
+  #onReport: NonNullable<DispatcherOptions["onReport"]>;
+  #onExit: NonNullable<DispatcherOptions["onExit"]>;
+  #children = new Map<number, ChildRecord>();
   #spares: SparePool;
   #exitListeners = new Set<() => void>();
   #log = getLog("dispatch");
 
   constructor(options: DispatcherOptions) {
-    const { launch, cap, spares = 0, terminateGraceMs = 5000, onExit } = options;
+    const { launch, cap, spares = 0, terminateGraceMs = 6000 } = options;
     if (!Number.isInteger(cap) || cap < 1) {
       throw new RangeError(`Cannot dispatch with a cap of ${cap}: expected a positive integer`);
     }
     this.#launch = launch;
     this.#cap = cap;
-    this.#spares = new SparePool(() => this.#start(true), spares);
+    this.#spares = new SparePool(() => this.#start(), spares);
     this.#graceMs = terminateGraceMs;
-    this.#onExit = onExit;
+    this.#onReport = options.onReport ?? (() => {});
+    this.#onExit = options.onExit ?? (() => {});
   }
 
-  /** Handlers that have an update and have not exited yet. */
+  /** Handlers that have a message and have not exited yet. */
   get live(): number {
     let n = 0;
-    for (const { record } of this.#entries.values()) if (!record.status) n++;
+    for (const child of this.#children.values()) if (!child.status) n++;
     return n;
   }
 
@@ -103,14 +95,9 @@ export class Dispatcher {
     return Math.max(0, this.#cap - this.live);
   }
 
-  /** True when no handler may start until one exits. */
-  get atCap(): boolean {
-    return this.free === 0;
-  }
-
-  /** The records of the handlers not yet reaped. */
+  /** The handlers not yet reaped. */
   get children(): ChildRecord[] {
-    return [...this.#entries.values()].map((e) => e.record);
+    return [...this.#children.values()];
   }
 
   /** Spares started and not yet used (some may still be loading). */
@@ -138,60 +125,48 @@ export class Dispatcher {
   }
 
   /**
-   * Hands one update (`payload`, one line of JSON) to a spare, or to a handler started now.
-   * Throws when the process can't be spawned or the cap is reached: the caller logs a dispatch
-   * crash and goes on.
+   * Hands `entry` to a spare, or to a handler started now. Throws when the process can't be
+   * spawned or the cap is reached: the caller logs a dispatch crash and goes on.
    */
-  spawn(payload: string, meta: { updateId: number; chatId: number }): ChildRecord {
-    if (this.atCap) {
+  spawn(entry: JournalEntry): ChildRecord {
+    if (this.free === 0) {
       throw new RangeError(`Cannot spawn a handler: ${this.#cap} are alive, the cap`);
     }
     const spare = this.#spares.take();
-    const process = spare?.process ?? this.#start(false);
-    const stdin = spare?.stdin ?? process.stdin.getWriter();
-    const record: ChildRecord = {
-      pid: process.pid,
-      ...meta,
+    const handler = spare ?? this.#start();
+    const child: ChildRecord = {
+      handler,
+      pid: handler.pid,
+      updateId: entry.updateId,
+      chatId: entry.chatId,
       startedAt: performance.now(),
       warm: spare !== undefined,
     };
-    // If the handler dies before reading, the write fails with a broken pipe; its exit is logged.
-    stdin.write(new TextEncoder().encode(payload + "\n")).catch(() => {});
+    handler.onReport = (report) => this.#onReport(child, report);
+    handler.send({ kind: "start", entry });
     this.#spares.fillSoon();
-    this.#entries.set(process.pid, { record, process, stdin });
-    process.status.then((status) => this.#exited(record, status));
+    this.#children.set(handler.pid, child);
+    handler.ended.then((status) => this.#exited(child, status));
     this.#log.info(
       "child started: update {updateId}, chat {chatId}, pid {pid}, {live} of {cap} live, {kind}",
-      {
-        updateId: meta.updateId,
-        chatId: meta.chatId,
-        pid: process.pid,
-        live: this.live,
-        cap: this.#cap,
-        kind: record.warm ? "warm" : "cold",
-      },
+      { ...child, live: this.live, cap: this.#cap, kind: child.warm ? "warm" : "cold" },
     );
-    return record;
+    return child;
   }
 
-  /** Forgets the handlers that have exited, closing their stdin; returns them. Keeps spares up. */
+  /** Forgets the handlers that have exited, closing their line; returns them. Keeps spares up. */
   reap(): ChildRecord[] {
     const reaped: ChildRecord[] = [];
-    for (const [pid, entry] of this.#entries) {
-      const { record } = entry;
-      if (!record.status) continue;
-      this.#entries.delete(pid);
-      entry.stdin.close().catch(() => {});
-      reaped.push(record);
-      this.#log.info(
-        "child reaped: pid {pid}, update {updateId}, exit status {code}, {seconds} s",
-        {
-          pid,
-          updateId: record.updateId,
-          code: record.status.signal ? `signal ${record.status.signal}` : record.status.code,
-          seconds: Number((((record.endedAt ?? 0) - record.startedAt) / 1000).toFixed(3)),
-        },
-      );
+    for (const [pid, child] of this.#children) {
+      if (!child.status) continue;
+      this.#children.delete(pid);
+      child.handler.close();
+      reaped.push(child);
+      this.#log.info("child reaped: pid {pid}, update {updateId}, exit status {code}", {
+        pid,
+        updateId: child.updateId,
+        code: child.status.signal ? `signal ${child.status.signal}` : child.status.code,
+      });
     }
     this.#spares.forgetDead();
     this.#spares.fillSoon();
@@ -203,7 +178,7 @@ export class Dispatcher {
    * `signal.reason` when `signal` aborts first.
    */
   async waitForExit(ms: number, signal?: AbortSignal): Promise<boolean> {
-    if ([...this.#entries.values()].some((e) => e.record.status)) return true;
+    if (this.children.some((c) => c.status)) return true;
     let listener = () => {};
     const exited = new Promise<true>((resolve) => {
       listener = () => resolve(true);
@@ -222,35 +197,38 @@ export class Dispatcher {
    */
   async terminateAll(): Promise<void> {
     const running = [
-      ...[...this.#entries.values()].filter((e) => !e.record.status).map((e) => e.process),
-      ...this.#spares.processes,
+      ...this.children.filter((c) => !c.status).map((c) => c.handler.process),
+      ...this.#spares.handlers.map((h) => h.process),
     ];
     // No new spare from now on; the idle ones are signalled with the rest, and let go after:
-    // closing a spare's stdin first would make it log that the poll process went away.
+    // closing a spare's line first would make it log that the poll process went away.
     this.#spares.stop();
     const late = await stopGroups(running, this.#graceMs);
     for (const pid of late) {
       this.#log.warn("child did not stop in time, killed: pid {pid}", { pid });
     }
     this.#spares.close();
+    await Promise.all(this.children.map((c) => c.handler.ended));
     this.reap();
   }
 
-  #start(warm: boolean): Deno.ChildProcess {
-    return startHandler(this.#launch, {
-      extraEnv: warm ? { [WARM_ENV]: "1" } : {},
-      stdout: "null",
+  #start(): HandlerProcess {
+    return new HandlerProcess(this.#launch, {
+      role: "message",
+      onBadLine: (line) =>
+        this.#log.warn("a handler said something else than a report: {line}", {
+          line: line.slice(0, 200),
+        }),
     });
   }
 
-  #exited(record: ChildRecord, status: Deno.CommandStatus) {
-    record.status = status;
-    record.endedAt = performance.now();
-    if (record.warm) this.#spares.served();
+  #exited(child: ChildRecord, status: Deno.CommandStatus) {
+    child.status = status;
+    if (child.warm) this.#spares.served();
     try {
-      this.#onExit?.(record);
+      this.#onExit(child);
     } catch (error) {
-      this.#log.error("exit hook failed for pid {pid}: {error}", { pid: record.pid, error });
+      this.#log.error("exit hook failed for pid {pid}: {error}", { pid: child.pid, error });
     }
     for (const listener of this.#exitListeners) listener();
   }

@@ -1,6 +1,6 @@
 /**
- * How a handler process is started: the Deno binary, the narrowest permissions that work, an
- * environment that carries the token (never the argv), and a process group of its own.
+ * How a handler process is started: the Deno binary, the narrowest permissions that work, and an
+ * environment without the token (which it is told over its stdin, `handler_process.ts`).
  *
  * @module
  */
@@ -14,36 +14,10 @@ export interface HandlerLaunch {
   command: string;
   /** Its arguments (permissions, the script). Never the token. */
   args: readonly string[];
-  /** The handler's complete environment. */
+  /** The handler's complete environment (never the token). */
   env: Record<string, string>;
-}
-
-/** Options for {@linkcode startHandler}. */
-export interface StartHandlerOptions {
-  /** Variables set on top of the launch's environment (a role, a warm start). Required. */
-  extraEnv: Readonly<Record<string, string>>;
-  /** What becomes of the handler's stdout: `"piped"` for the desk's reports. Required. */
-  stdout: "null" | "piped";
-}
-
-/**
- * Starts a `handler.ts` process in its own process group, with `extraEnv` on top of the launch's
- * environment. Its stdin is piped (EOF tells it the poll process is gone); its stderr is ours.
- */
-export function startHandler(
-  launch: HandlerLaunch,
-  options: StartHandlerOptions,
-): Deno.ChildProcess {
-  const { extraEnv, stdout } = options;
-  return new Deno.Command(launch.command, {
-    args: [...launch.args],
-    env: { ...launch.env, ...extraEnv },
-    clearEnv: true,
-    stdin: "piped",
-    stdout,
-    stderr: "inherit",
-    detached: true,
-  }).spawn();
+  /** The bot token, told to the handler first over its stdin. */
+  token: string;
 }
 
 /** Options for {@linkcode handlerLaunch}. */
@@ -80,7 +54,7 @@ export function handlerLaunch(config: Config, options: HandlerLaunchOptions): Ha
     "--allow-run",
     handlerPath,
   ];
-  return { command: denoPath, args, env: handlerEnv(config, env) };
+  return { command: denoPath, args, env: handlerEnv(config, env), token: config.token };
 }
 
 /** `host:port` of the API root, with the scheme's default port made explicit. */

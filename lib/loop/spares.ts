@@ -1,6 +1,6 @@
 /**
- * Spare handlers: started ahead of their update, modules loaded, waiting on stdin, so that a
- * message's brain starts 0.1 to 0.3 s sooner (a Deno process's start). The `Dispatcher` takes
+ * Spare handlers: started ahead of their message, modules loaded and told the token, waiting on
+ * their line, so that a message's brain starts 0.1 to 0.3 s sooner (a Deno process's start). The `Dispatcher` takes
  * one per message and asks for a new one behind it. Spares that keep dying before they are used
  * are given up: handlers then start only when messages arrive.
  *
@@ -8,13 +8,7 @@
  */
 
 import { getLog } from "../shared/log.ts";
-
-/** A handler process started ahead of its update. */
-export interface Spare {
-  process: Deno.ChildProcess;
-  stdin: WritableStreamDefaultWriter<Uint8Array>;
-  status?: Deno.CommandStatus;
-}
+import type { HandlerProcess } from "./handler_process.ts";
 
 /** How long after a spare was taken (or a handler reaped) the next one is started. */
 const SPARE_DELAY_MS = 25;
@@ -24,9 +18,9 @@ const SPARE_FAILURE_LIMIT = 3;
 
 /** The spares of one dispatcher; see the module doc. */
 export class SparePool {
-  #start: () => Deno.ChildProcess;
+  #start: () => HandlerProcess;
   #wanted: number;
-  #spares: Spare[] = [];
+  #spares: HandlerProcess[] = [];
   #failures = 0;
   #scheduled = false;
   #held = false;
@@ -34,19 +28,19 @@ export class SparePool {
   #log = getLog("dispatch");
 
   /** `start` starts a spare handler; `wanted` of them are kept. */
-  constructor(start: () => Deno.ChildProcess, wanted: number) {
+  constructor(start: () => HandlerProcess, wanted: number) {
     this.#start = start;
     this.#wanted = wanted;
   }
 
   /** Spares started and not yet used (some may still be loading). */
   get size(): number {
-    return this.#spares.filter((s) => !s.status).length;
+    return this.#spares.filter((s) => !s.exit).length;
   }
 
-  /** The processes of the spares not yet used. */
-  get processes(): Deno.ChildProcess[] {
-    return this.#spares.map((s) => s.process);
+  /** The spares not yet used. */
+  get handlers(): HandlerProcess[] {
+    return [...this.#spares];
   }
 
   /** True while spares are due to start: {@linkcode fillSoon} asked, and its moment has not come. */
@@ -58,13 +52,9 @@ export class SparePool {
   fill(): void {
     if (!this.#mayFill()) return;
     while (this.size < this.#wanted) {
-      const process = this.#start();
-      const spare: Spare = { process, stdin: process.stdin.getWriter() };
-      process.status.then((status) => {
-        spare.status = status;
-      });
+      const spare = this.#start();
       this.#spares.push(spare);
-      this.#log.info("spare started: pid {pid}", { pid: process.pid });
+      this.#log.info("spare started: pid {pid}", { pid: spare.pid });
     }
   }
 
@@ -84,7 +74,7 @@ export class SparePool {
   }
 
   /** A spare ready to take an update, out of the pool; undefined if none. */
-  take(): Spare | undefined {
+  take(): HandlerProcess | undefined {
     this.forgetDead();
     return this.#spares.shift();
   }
@@ -107,13 +97,13 @@ export class SparePool {
 
   /** Counts and forgets the spares that died before they were used. */
   forgetDead(): void {
-    for (const spare of this.#spares.filter((s) => s.status)) {
+    for (const spare of this.#spares.filter((s) => s.exit)) {
       this.#spares.splice(this.#spares.indexOf(spare), 1);
-      spare.stdin.close().catch(() => {});
+      spare.close();
       this.#failures++;
       this.#log.warn("spare handler {pid} exited before it was used (exit status {code})", {
-        pid: spare.process.pid,
-        code: spare.status!.code,
+        pid: spare.pid,
+        code: spare.exit!.code,
       });
       if (this.#failures === SPARE_FAILURE_LIMIT) {
         this.#log.error("spare handlers keep dying; starting handlers only when messages arrive");
@@ -136,7 +126,7 @@ export class SparePool {
   }
 
   #closeAll() {
-    for (const spare of this.#spares) spare.stdin.close().catch(() => {});
+    for (const spare of this.#spares) spare.close();
     this.#spares = [];
   }
 }

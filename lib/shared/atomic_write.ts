@@ -26,14 +26,24 @@ export function writeFileAtomic(
   const tmp = `${path}.tmp-${Deno.pid}`;
   const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
   try {
-    const bytes = new TextEncoder().encode(text);
-    let written = 0;
-    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-    if (durable) file.syncSync();
-  } finally {
-    file.close();
+    try {
+      const bytes = new TextEncoder().encode(text);
+      let written = 0;
+      while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+      if (durable) file.syncSync();
+    } finally {
+      file.close();
+    }
+    Deno.renameSync(tmp, path);
+  } catch (error) {
+    // A full disk or an I/O error: the half-written file goes, and gives its space back.
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // Never made, or gone with its folder.
+    }
+    throw error;
   }
-  Deno.renameSync(tmp, path);
   if (durable) syncFolder(path.slice(0, Math.max(1, path.lastIndexOf("/"))));
 }
 

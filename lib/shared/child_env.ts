@@ -1,22 +1,21 @@
 /**
- * The environment each kind of child gets, in one place: a handler gets the bot's, with the token
- * itself (never its file, never systemd's socket or credentials); a brain or transcriber gets the
- * bot's without the token in any form, plus the message's ids.
+ * The environment each kind of child gets, in one place: a handler gets the bot's without the
+ * token in any form (it comes over the handler's stdin, `line.ts`: a brain can read its parent's
+ * environment in `/proc`) and without systemd's socket or credentials; a brain or transcriber gets
+ * the same, plus the message's ids.
  *
  * @module
  */
 
 import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
 
-/** A handler's environment: the poll process's, minus what is only its own, plus the token. */
+/** A handler's environment: the poll process's, minus the token and what is only its own. */
 export function handlerEnv(
   config: Config,
   env: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const out: Record<string, string> = { ...env };
-  delete out.TELEGRAM_BOT_TOKEN_FILE;
-  for (const name of POLL_PROCESS_VARIABLES) delete out[name];
-  out.TELEGRAM_BOT_TOKEN = config.token;
+  for (const name of [...TOKEN_VARIABLES, ...POLL_PROCESS_VARIABLES]) delete out[name];
   // Resolved once here, so a handler never has to guess a default differently.
   out.COORD_LOCK_DIR = config.lockDir;
   out.COORD_STATE_DIR = config.stateDir;

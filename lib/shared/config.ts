@@ -218,14 +218,24 @@ export interface LoadConfigOptions {
    * brain reads the persona, not the handler).
    */
   checkFiles?: boolean;
+  /**
+   * The token, when it came another way than the environment (a handler gets it over its stdin,
+   * `line.ts`). Default: from `TELEGRAM_BOT_TOKEN` or `TELEGRAM_BOT_TOKEN_FILE`.
+   */
+  token?: string;
 }
 
 /** Reads the configuration from this process's real environment. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
-  const { checkFiles = true } = options;
+  const { checkFiles = true, token } = options;
+  const env: Record<string, string | undefined> = Deno.env.toObject();
+  if (token !== undefined) {
+    env.TELEGRAM_BOT_TOKEN = token;
+    delete env.TELEGRAM_BOT_TOKEN_FILE;
+  }
   return parseConfig({
     folderInfo: checkFiles ? folderInfo : undefined,
-    env: Deno.env.toObject(),
+    env,
     uid() {
       try {
         return Deno.uid();

@@ -35,7 +35,18 @@ export class Heartbeat {
   /** Records that the loop is alive now, and what it sees. Throws when the file can't be written. */
   beat(status?: PollStatus): void {
     const second = status === undefined ? "" : JSON.stringify(status) + "\n";
-    writeFileAtomic(this.#path, new Date(this.#now()).toISOString() + "\n" + second);
+    const text = new Date(this.#now()).toISOString() + "\n" + second;
+    try {
+      writeFileAtomic(this.#path, text);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // The state folder was deleted under us: it is made again, private.
+      Deno.mkdirSync(this.#path.slice(0, this.#path.lastIndexOf("/")), {
+        recursive: true,
+        mode: 0o700,
+      });
+      writeFileAtomic(this.#path, text);
+    }
   }
 }
 

@@ -18,7 +18,7 @@
  */
 
 import { syncFolder, writeFileAtomic } from "./atomic_write.ts";
-import { type JournalEntry, parseEntry } from "./journal_entry.ts";
+import { type JournalEntry, parseEntry, patched } from "./journal_entry.ts";
 
 /** What {@linkcode Journal.recover} found. */
 export interface Recovery {
@@ -26,8 +26,18 @@ export interface Recovery {
   unfinished: JournalEntry[];
   /** Entries whose reply had been sent; now removed. */
   removed: number[];
-  /** Files that were not valid entries, moved to the `corrupt/` folder (their new paths). */
-  setAside: string[];
+  /** Entries that could not be read, moved to the `corrupt/` folder. */
+  setAside: SetAside[];
+}
+
+/** An entry that could not be read, and what could still be made out of it. */
+export interface SetAside {
+  /** Its new path, in the `corrupt/` folder. */
+  path: string;
+  updateId: number;
+  /** The chat and message it was about, when the cut text still says. */
+  chatId?: number;
+  messageId?: number;
 }
 
 /** Options for {@linkcode Journal}. */
@@ -59,9 +69,9 @@ export class Journal {
     this.#now = now;
   }
 
-  /** Creates the folder if needed; throws when it can't be created. */
+  /** Creates the folder (and the state folder, if it is gone), private; throws when it can't. */
   open(): void {
-    Deno.mkdirSync(this.dir, { recursive: true });
+    Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
   /**
@@ -106,9 +116,21 @@ export class Journal {
   ): JournalEntry | undefined {
     const entry = this.read(updateId);
     if (entry === undefined) return undefined;
-    const next = { ...entry, ...patch, updateId };
+    const next = patched(entry, patch);
     this.#write(next);
     return next;
+  }
+
+  /** Writes an entry whole, as its owner holds it (creating it if it is gone). */
+  put(entry: JournalEntry): void {
+    this.#write(entry);
+  }
+
+  /** Checks that the folder can be written (a small file written and removed); throws if not. */
+  probe(): void {
+    const path = `${this.dir}/probe`;
+    writeFileAtomic(path, "");
+    Deno.removeSync(path);
   }
 
   /** Removes a finished message. */
@@ -141,29 +163,32 @@ export class Journal {
   }
 
   /**
-   * Reads the whole journal at start: removes entries whose reply was sent, sets aside anything
-   * that is not a valid entry (half-written temporary files included), and returns the rest in
+   * Reads the whole journal at start: removes entries whose reply was sent and what failed writes
+   * left (temporary files), sets aside entries that can't be read, and returns the rest in
    * `update_id` order.
    */
   recover(): Recovery {
     const unfinished: JournalEntry[] = [];
     const removed: number[] = [];
-    const setAside: string[] = [];
+    const setAside: SetAside[] = [];
     for (const item of Deno.readDirSync(this.dir)) {
-      if (!item.isFile) continue;
+      if (!item.isFile || item.name === OFFSET_FILE) continue;
       const match = item.name.match(ENTRY);
-      let entry: JournalEntry | undefined;
-      if (match) {
-        try {
-          entry = this.read(Number(match[1]));
-        } catch {
-          entry = undefined;
-        }
+      if (!match) {
+        // A write cut short (a crash, a full disk): never an entry, only its space to give back.
+        if (TEMPORARY.test(item.name)) Deno.removeSync(`${this.dir}/${item.name}`);
+        continue;
       }
-      if (entry === undefined) {
-        if (item.name === OFFSET_FILE) continue;
-        setAside.push(this.#setAside(item.name));
-      } else if (entry.stage === "replied") {
+      const updateId = Number(match[1]);
+      let entry: JournalEntry | undefined;
+      try {
+        entry = this.read(updateId);
+      } catch {
+        setAside.push(this.#setAside(item.name, updateId));
+        continue;
+      }
+      if (entry === undefined) continue;
+      if (entry.stage === "replied") {
         this.finish(entry.updateId);
         removed.push(entry.updateId);
       } else {
@@ -211,13 +236,36 @@ export class Journal {
     if (this.#durable) syncFolder(this.dir);
   }
 
-  #setAside(name: string): string {
+  #setAside(name: string, updateId: number): SetAside {
+    const source = `${this.dir}/${name}`;
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(source);
+    } catch {
+      // Unreadable: nothing to make out of it.
+    }
     const corrupt = `${this.dir}/corrupt`;
     Deno.mkdirSync(corrupt, { recursive: true });
-    const target = `${corrupt}/${new Date(this.#now()).toISOString().replaceAll(":", "")}-${name}`;
-    Deno.renameSync(`${this.dir}/${name}`, target);
-    return target;
+    const path = `${corrupt}/${new Date(this.#now()).toISOString().replaceAll(":", "")}-${name}`;
+    Deno.renameSync(source, path);
+    return { path, updateId, ...idsIn(text) };
   }
 }
 
 const OFFSET_FILE = "offset";
+/** A temporary file of `writeFileAtomic`. */
+const TEMPORARY = /\.tmp-\d+$/;
+
+/**
+ * The chat and message ids a cut entry still shows: its `chatId` and the first `message_id` of
+ * its update, read from the text, since it no longer parses.
+ */
+function idsIn(text: string): { chatId?: number; messageId?: number } {
+  const chat = text.match(/"chatId":(-?\d+)/)?.[1];
+  const message = text.match(/"message_id":(\d+)/)?.[1];
+  const chatId = chat === undefined ? NaN : Number(chat);
+  const messageId = message === undefined ? NaN : Number(message);
+  return Number.isSafeInteger(chatId) && Number.isSafeInteger(messageId) && messageId > 0
+    ? { chatId, messageId }
+    : {};
+}

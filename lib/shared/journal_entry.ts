@@ -4,23 +4,22 @@
  * ({@linkcode parseEntry}), and the questions asked of an entry alone (is it running, is it
  * parked). The store that keeps entries on disk is `journal.ts`.
  *
- * Who writes an entry, and when (the others only read it):
+ * The poll process owns every entry (`lib/loop/scheduler.ts`): it holds it in memory, decides
+ * from memory, and writes it to disk when the disk lets it. While a message's handler runs, that
+ * handler writes the entry's changes too, and reports each one over the line
+ * (`lib/handler/entry_record.ts`), so the poll process's copy stays whole whatever the disk does:
  *
  * | process | writes | when |
  * | --- | --- | --- |
- * | poll loop | the entry (`received`), `startedAt`, `dispatches`, `stage: "started"` | on arrival; as it starts the handler |
- * | poll loop | `stage: "received"`, `rerun`, `deaths`, `lastEnd`; removes a `replied` one | after that handler has exited; at start-up |
- * | message handler | `turnAt`, `stage: "brain"`, `attempt`, `brainStartedAt`, `brainPid`, `brainRun`, `parkedUntil`, `parkNotified` | while the loop waits for it to exit |
- * | message handler | `stage: "answered"` and `answer` (the outbox), `stage: "replied"`; removes it | at its end |
- * | desk | removes the entry of a command, an edit, a Stop press or a withdrawn message | handed over by the loop, which then leaves it alone |
- *
- * Readers: the desk reads every entry for `/status`, `/cancel` and edits (`turnAt`, `stage`,
- * `brainPid`), never writing them; an edit's or cancel's answer goes through marker files the
- * message's handler takes (`edits.ts`, `cancel.ts`), so no entry ever has two writers at once and
- * `Journal.update` needs no lock.
+ * | poll process | the entry (`received`), `edit`, `startedAt`, `dispatches`, `stage: "started"` | on arrival; an edit while it waits; as it starts the handler |
+ * | poll process | `stage: "received"`, `rerun`, `deaths`, `lastEnd`, `parkedUntil`; removes a finished one | after that handler has exited; at start-up |
+ * | message handler (reported) | `stage: "brain"`, `attempt`, `brainStartedAt`, `brainRun`, `parkedUntil`, `parkNotified` | while the poll process waits for it to exit |
+ * | message handler (reported) | `stage: "answered"` and `answer` (the outbox), `stage: "replied"`; removes it | at its end |
  *
  * @module
  */
+
+import type { Edit } from "./line.ts";
 
 /** How far a message got. */
 export type Stage =
@@ -69,20 +68,12 @@ export interface JournalEntry {
   /** The brain attempt under way, once `stage` is "brain". */
   attempt?: number;
   /**
-   * The process group of the brain attempt under way, for `/cancel` to signal at once; removed
-   * when the attempt ends.
-   */
-  brainPid?: number;
-  /**
    * The marker (`COORD_BRAIN_RUN`) of the brain attempt under way: if its handler dies, the loop
    * sweeps every process carrying it. A marker, unlike a pid, can't be reused by another process.
    */
   brainRun?: string;
-  /**
-   * When its handler took the chat's turn (ISO 8601), before it looked for an edit: an edit that
-   * comes later is too late for the brain. Cleared at each acknowledgement (a re-run waits again).
-   */
-  turnAt?: string;
+  /** An edit made while it waited: the brain gets this text instead. */
+  edit?: Edit;
   /** When the poll loop last started its handler (ISO 8601): its wait for its turn ended then. */
   startedAt?: string;
   /** When its first brain attempt started (ISO 8601). */
@@ -109,8 +100,24 @@ export interface JournalEntry {
   rerun?: boolean;
   /** Handlers were started for it too often: the next one only says so and finishes it. */
   giveUp?: boolean;
+  /** Withdrawn by `/cancel` before it started: only the desk's reply saying so is left. */
+  withdrawn?: boolean;
   /** When the poll loop received it (ISO 8601). */
   receivedAt: string;
+}
+
+/**
+ * `entry` with `patch` applied; a field patched to `undefined` or `null` (how a removal travels in
+ * a report) is removed.
+ */
+export function patched(entry: JournalEntry, patch: Partial<JournalEntry>): JournalEntry {
+  const out: Record<string, unknown> = { ...entry };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined || value === null) delete out[key];
+    else out[key] = value;
+  }
+  out.updateId = entry.updateId;
+  return out as unknown as JournalEntry;
 }
 
 const STAGES: readonly Stage[] = ["received", "started", "acked", "brain", "answered", "replied"];

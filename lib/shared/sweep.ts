@@ -144,3 +144,25 @@ export async function sweepBot(stateDir: string, when: string): Promise<number[]
     return [];
   }
 }
+
+/**
+ * Kills what one brain attempt left behind when its handler died without ending it (the handler's
+ * own sweep never ran), and logs it. Never throws.
+ */
+export async function sweepOrphan(run: string, updateId: number): Promise<void> {
+  const log = getLog("sweep");
+  try {
+    const killed = await sweep({ run });
+    if (killed.length > 0) {
+      log.warn("stopped the orphaned brain of update {updateId}: pids {pids}", {
+        updateId,
+        pids: killed.join(", "),
+      });
+    }
+  } catch (error) {
+    log.error("cannot stop the orphaned brain of update {updateId}: {error}", {
+      updateId,
+      error: String(error),
+    });
+  }
+}

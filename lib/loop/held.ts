@@ -1,0 +1,135 @@
+/**
+ * A message as the scheduler holds it in memory (the truth, of which the journal is a copy): how
+ * an update becomes one ({@linkcode admit}), how an earlier run's are found again
+ * ({@linkcode recoverHeld}), and what `/status` is told of a chat's messages ({@linkcode viewOf}).
+ *
+ * @module
+ */
+
+import type { ChildRecord } from "./dispatch.ts";
+import { afterCutOff } from "./decide.ts";
+import type { Journal } from "../shared/journal.ts";
+import { type JournalEntry, patched } from "../shared/journal_entry.ts";
+import type { StatusView } from "../shared/line.ts";
+import type { Logger } from "../shared/log.ts";
+import { routeUpdate, takesTurn } from "../shared/update_route.ts";
+
+/** One update the scheduler holds, from when it is taken until it is finished. */
+export interface Held {
+  /** Its entry as it stands (its handler's reports applied). */
+  entry: JournalEntry;
+  /** A message that takes its chat's turn and goes to a brain (else the desk's: a command...). */
+  readonly turn: boolean;
+  /** Written to the journal (else it waits in memory for the disk, not confirmed to Telegram). */
+  journaled: boolean;
+  /** Handed on: a desk update to the desk (once, journaled or not). */
+  released?: boolean;
+  /** Its handler, while one runs. */
+  child?: ChildRecord;
+  /** Its handler reported it finished. */
+  finished?: boolean;
+  /** Found cut off at start (its handler was at work when an earlier run ended). */
+  cutOff?: boolean;
+}
+
+/** A new held update. */
+export function heldFor(entry: JournalEntry, state: { journaled: boolean }): Held {
+  return { entry, turn: takesTurn(entry.update), journaled: state.journaled };
+}
+
+/** What `/status` says of one chat's messages and of the waiting in all chats. */
+export function viewOf(
+  held: readonly Held[],
+  chatId: number,
+): Pick<StatusView, "running" | "waiting" | "waitingInAll" | "delivering" | "parked"> {
+  const messages = held.filter((h) =>
+    h.turn && !h.entry.withdrawn && !h.finished && h.entry.stage !== "replied"
+  );
+  const mine = messages.filter((h) => h.entry.chatId === chatId);
+  const waits = (h: Held) => h.child === undefined && h.entry.stage !== "answered";
+  return {
+    running: mine.find((h) => h.child !== undefined && h.entry.stage !== "answered")?.entry,
+    waiting: mine.filter(waits).length,
+    waitingInAll: messages.filter(waits).length,
+    delivering:
+      mine.filter((h) => h.entry.stage === "answered" && h.entry.answer?.heldUpSince !== undefined)
+        .length,
+    parked: mine.find((h) => h.child === undefined && h.entry.parkedUntil !== undefined)?.entry,
+  };
+}
+
+/** Options for {@linkcode admit}. */
+export interface AdmitOptions {
+  /** Telegram user ids whose updates are taken. Required. */
+  authorized: ReadonlySet<number>;
+  /** `COORD_ALLOWED_CHAT_IDS`. Default: any chat. */
+  allowedChats?: ReadonlySet<number>;
+  /** The bot's username, when known. Default: unknown. */
+  botUsername?: string;
+  /** The wall clock now, ms since the epoch (its `receivedAt`). Required. */
+  wallNow: number;
+  /** Where skipped and refused updates are logged. Required. */
+  log: Logger;
+}
+
+/**
+ * The entry a new update becomes (`update_route.ts` decides), or `undefined` when it is skipped
+ * (logged: another kind, a malformed one, a stranger's, a chat not allowed).
+ */
+export function admit(update: unknown, options: AdmitOptions): JournalEntry | undefined {
+  const { authorized, allowedChats, botUsername, wallNow, log } = options;
+  const route = routeUpdate(update, authorized, { allowedChats, botUsername });
+  if (route.kind === "skip") {
+    log.info("update {updateId} skipped: {reason}", route);
+    return undefined;
+  }
+  if (route.kind === "unauthorized") {
+    log.warn(
+      route.reason === "chat"
+        ? "message in chat {chatId} ignored: not in COORD_ALLOWED_CHAT_IDS (update {updateId})"
+        : "message from unauthorized user {userId} ignored (chat {chatId}, update {updateId})",
+      { ...route, userId: route.userId ?? "unknown" },
+    );
+    return undefined;
+  }
+  const { updateId, chatId } = route;
+  const receivedAt = new Date(wallNow).toISOString();
+  return { updateId, chatId, update, stage: "received", dispatches: 0, receivedAt };
+}
+
+/** What an earlier run left: its unfinished updates, and the messages of entries found cut. */
+export interface Recovered {
+  /** In `update_id` order; those cut off are patched back to waiting (`cutOff` set). */
+  held: Held[];
+  /** Messages whose entries could not be read: their person is told to send them again. */
+  lost: { updateId: number; chatId: number; messageId: number }[];
+}
+
+/** Reads what an earlier run left in the journal (see `Journal.recover`), and logs it. */
+export function recoverHeld(journal: Journal, log: Logger): Recovered {
+  const { unfinished, removed, setAside } = journal.recover();
+  const lost: Recovered["lost"] = [];
+  for (const cut of setAside) {
+    log.error("corrupt journal entry set aside: {path}", { ...cut });
+    const { updateId, chatId, messageId } = cut;
+    if (chatId !== undefined && messageId !== undefined) lost.push({ updateId, chatId, messageId });
+  }
+  if (removed.length > 0) {
+    log.info("journal: {n} answered message(s) removed: {ids}", {
+      n: removed.length,
+      ids: removed.join(", "),
+    });
+  }
+  if (unfinished.length > 0) {
+    log.info("journal: {n} unfinished message(s) from an earlier run queued: {ids}", {
+      n: unfinished.length,
+      ids: unfinished.map((e) => e.updateId).join(", "),
+    });
+  }
+  const held = unfinished.map((entry) => {
+    const cutOff = afterCutOff(entry);
+    if (cutOff === undefined) return heldFor(entry, { journaled: true });
+    return { ...heldFor(patched(entry, cutOff), { journaled: true }), cutOff: true };
+  });
+  return { held, lost };
+}

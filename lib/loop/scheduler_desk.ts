@@ -1,0 +1,223 @@
+/**
+ * The scheduler's side of the front desk: every update that does not take a turn (a command, an
+ * edit, a Stop press) is decided here, from the messages the scheduler holds, and the desk is
+ * given a job that says what to answer. A cancel, a Stop press or an edit that concerns a working
+ * message is told to its handler over the line; a waiting message is withdrawn or edited here.
+ * The desk decides nothing: it words and sends (`lib/handler/desk.ts`).
+ *
+ * @module
+ */
+
+import { within } from "../shared/abort.ts";
+import type { ChatQueues } from "./chat_queues.ts";
+import { decideCancel, messageIdOf } from "./decide.ts";
+import { type Held, viewOf } from "./held.ts";
+import { patched } from "../shared/journal_entry.ts";
+import type { DeskJob, Report, StatusView } from "../shared/line.ts";
+import { getLog } from "../shared/log.ts";
+import { parseCommand } from "../shared/command.ts";
+import { isRecord } from "../shared/update.ts";
+import { stopTarget } from "../shared/update_route.ts";
+
+/** What the scheduler needs of the desk. */
+export interface SchedulerDesk {
+  /** Hands the desk a job; never blocks (jobs wait in memory while no desk is ready). */
+  send(job: DeskJob): void;
+  /** Resolves once the jobs so far are handed to the desk process. */
+  flushed?(): Promise<void>;
+}
+
+/** Options for {@linkcode DeskWork}: the scheduler's state it works on. */
+export interface DeskWorkOptions {
+  desk: SchedulerDesk;
+  /** The scheduler's messages, by update id (an edit or a withdrawal changes one). */
+  held: Map<number, Held>;
+  queues: ChatQueues;
+  /** Where the bot stands, for `/status` (the chat's messages are read from `held`). */
+  bot: () => Omit<StatusView, keyof ReturnType<typeof viewOf>>;
+  /** Finishes a held update (its job is done). */
+  finish: (held: Held) => void;
+  /** Writes a held message's entry (it was withdrawn or edited). */
+  save: (held: Held) => void;
+}
+
+/** Desk updates, decided and handed to the desk; see the module doc. */
+export class DeskWork {
+  #options: DeskWorkOptions;
+  /** Edits told to a working handler, by the edit's update id: the message each edits. */
+  #editsOut = new Map<number, number>();
+  #log = getLog("scheduler");
+
+  constructor(options: DeskWorkOptions) {
+    this.#options = options;
+  }
+
+  /** Has the desk acknowledge a message (👀); it may start once the desk says so, or late. */
+  ack(held: Held): void {
+    this.#options.queues.awaitAck(held.entry.updateId);
+    this.#options.desk.send({ job: "ack", update: held.entry.update });
+  }
+
+  /** Has the desk tell the person a message was lost in a disk failure. */
+  lost(ids: { updateId: number; chatId: number; messageId: number }): void {
+    this.#options.desk.send({ job: "lost", ...ids });
+  }
+
+  /** Resolves once the desk's jobs so far are in its pipe, or after `ms`. */
+  async flushed(ms: number): Promise<void> {
+    await within(this.#options.desk.flushed?.() ?? Promise.resolve(), ms);
+  }
+
+  /** Decides a desk update (once) and gives the desk its job. */
+  take(held: Held): void {
+    if (held.released) return;
+    held.released = true;
+    const update = held.entry.update;
+    if (held.entry.withdrawn) return this.#send({ job: "withdraw", update });
+    const kinds = isRecord(update) ? update : {};
+    if (stopTarget(update) !== undefined || "callback_query" in kinds) return this.#press(held);
+    if ("stopped_message_generation" in kinds) return this.#press(held);
+    if ("edited_message" in kinds) return this.#edit(held);
+    const message = kinds.message as { text?: string } | undefined;
+    const command = parseCommand(message?.text);
+    if (command === "status") {
+      const status = {
+        ...this.#options.bot(),
+        ...viewOf([...this.#options.held.values()], held.entry.chatId),
+      };
+      return this.#send({ job: "command", update, status });
+    }
+    if (command === "cancel") return this.#cancel(held);
+    this.#send({ job: "command", update });
+  }
+
+  /** The desk finished the job of an update: it is done. */
+  done(updateId: number): void {
+    const held = this.#options.held.get(updateId);
+    if (held !== undefined) this.#options.finish(held);
+  }
+
+  /** A handler said whether it used an edit: the edit is answered (a note if it came too late). */
+  editReported(report: Extract<Report, { kind: "edit" }>): void {
+    if (this.#editsOut.get(report.editUpdateId) !== report.updateId) return;
+    this.#editsOut.delete(report.editUpdateId);
+    this.#editAnswered(report.editUpdateId, report.taken ? undefined : "working");
+  }
+
+  /** A message's handler ended: its edits it never answered came too late for it. */
+  handlerEnded(updateId: number): void {
+    for (const [editId, target] of this.#editsOut) {
+      if (target !== updateId) continue;
+      this.#editsOut.delete(editId);
+      this.#editAnswered(editId, "working");
+    }
+  }
+
+  #cancel(held: Held) {
+    const { chatId, update } = held.entry;
+    const candidates = this.#chatMessages(chatId)
+      .map((h) => ({ entry: h.entry, running: h.child !== undefined }));
+    const replyTo = (update as { message?: { reply_to_message?: { message_id?: number } } })
+      .message?.reply_to_message?.message_id;
+    const decision = decideCancel(candidates, replyTo);
+    const target = decision.target === undefined
+      ? undefined
+      : this.#options.held.get(decision.target);
+    if (target !== undefined && decision.target !== undefined) {
+      if (decision.action === "withdraw") this.#withdraw(target);
+      else target.child?.handler.send({ kind: "cancel", by: "/cancel" });
+      this.#log.info("/cancel: update {target} {action}", {
+        target: decision.target,
+        action: decision.action === "withdraw" ? "withdrawn before it started" : "told to stop",
+      });
+    }
+    this.#send({ job: "command", update, cancel: decision.verdict });
+  }
+
+  #withdraw(target: Held) {
+    const { queues } = this.#options;
+    queues.remove(target.entry.updateId);
+    target.entry = patched(target.entry, { withdrawn: true });
+    this.#options.save(target);
+    target.released = true;
+    this.#send({ job: "withdraw", update: target.entry.update });
+  }
+
+  #press(held: Held) {
+    const { update } = held.entry;
+    const targetId = stopTarget(update);
+    const target = targetId === undefined ? undefined : this.#options.held.get(targetId);
+    const stopping = target !== undefined && target.entry.chatId === pressChat(update) &&
+      target.child !== undefined && target.entry.stage !== "answered";
+    if (stopping) {
+      target.child!.handler.send({ kind: "cancel", by: "Stop" });
+      this.#log.info("a Stop press stops update {updateId}", { updateId: targetId });
+    }
+    this.#send({ job: "press", update, stopping });
+  }
+
+  #edit(held: Held) {
+    const { chatId, updateId, update } = held.entry;
+    const edited =
+      (update as { edited_message: { message_id: number; text?: string; caption?: string } })
+        .edited_message;
+    const original = this.#chatMessages(chatId).find((h) =>
+      messageIdOf(h.entry) === edited.message_id
+    );
+    const edit = { editUpdateId: updateId, text: edited.text ?? edited.caption ?? "" };
+    if (original === undefined || original.entry.stage === "answered") {
+      return this.#editAnswered(updateId, "answered");
+    }
+    if (original.child === undefined) {
+      // It still waits: its handler will be started with the new text.
+      if ((original.entry.edit?.editUpdateId ?? -1) < updateId) {
+        original.entry = patched(original.entry, { edit });
+        this.#options.save(original);
+      }
+      this.#log.info("edit {updateId} left for update {original}: it still waited", {
+        updateId,
+        original: original.entry.updateId,
+      });
+      return this.#editAnswered(updateId, undefined);
+    }
+    if (original.entry.stage === "brain") return this.#editAnswered(updateId, "working");
+    // Its handler runs, its brain not yet: the handler takes it or says it came too late.
+    this.#editsOut.set(updateId, original.entry.updateId);
+    original.child.handler.send({ kind: "edit", edit });
+  }
+
+  #editAnswered(editUpdateId: number, late: "working" | "answered" | undefined) {
+    const held = this.#options.held.get(editUpdateId);
+    if (held === undefined) return;
+    if (late !== undefined) {
+      this.#log.info("edit {updateId} came too late: the brain was {standing}", {
+        updateId: editUpdateId,
+        standing: late === "working" ? "working on it" : "done with it",
+      });
+    }
+    this.#send({ job: "edit", update: held.entry.update, late });
+  }
+
+  /** A chat's messages that take turns and are not withdrawn nor delivered, oldest first. */
+  #chatMessages(chatId: number): Held[] {
+    return [...this.#options.held.values()]
+      .filter((h) =>
+        h.turn && h.entry.chatId === chatId && !h.entry.withdrawn && !h.finished &&
+        h.entry.stage !== "replied"
+      )
+      .sort((a, b) => a.entry.updateId - b.entry.updateId);
+  }
+
+  #send(job: DeskJob) {
+    this.#options.desk.send(job);
+  }
+}
+
+/** The chat a Stop press came from. */
+function pressChat(update: unknown): number | undefined {
+  const u = update as {
+    callback_query?: { message?: { chat?: { id?: number } } };
+    stopped_message_generation?: { chat?: { id?: number } };
+  };
+  return u.callback_query?.message?.chat?.id ?? u.stopped_message_generation?.chat?.id;
+}

@@ -1,0 +1,162 @@
+/**
+ * The live line between the poll process and each handler it starts: JSON lines on the handler's
+ * stdin (controls) and on its stdout (reports), kept open for the handler's whole life. The poll
+ * process decides; a handler does the work and says what became of it.
+ *
+ * ```
+ * poll process ── hello (the token) ──────────────▶ every handler, first
+ *              ── start (the message's entry) ────▶ a message handler
+ *              ── job ────────────────────────────▶ the desk, one per update
+ *              ── cancel · edit ──────────────────▶ a message handler, while it works
+ *              ◀── ready ──────────────────────── the desk, once loaded
+ *              ◀── patch · finished ───────────── a message handler: its entry, as it changes
+ *              ◀── edit ───────────────────────── a message handler: an edit taken or too late
+ *              ◀── acked · done ───────────────── the desk: a 👀 out, a job finished
+ * ```
+ *
+ * The token comes this way, never in a handler's environment: a brain can read its parent's
+ * environment from `/proc`, not its stdin. The stdin staying open tells a handler that the poll
+ * process lives: at EOF (even after a SIGKILL of the poll process) the handler stops.
+ *
+ * @module
+ */
+
+import type { JournalEntry } from "./journal_entry.ts";
+
+/** What asked for a cancel. */
+export type CancelledBy = "/cancel" | "Stop";
+
+/** An edit of a message's text, for the brain if it comes in time. */
+export interface Edit {
+  /** The edit's own update id (a later edit wins). */
+  editUpdateId: number;
+  /** The new text, or the new caption ("" when the caption was removed). */
+  text: string;
+}
+
+/** What the poll process tells a handler. */
+export type Control =
+  /** First, to every handler: the token, for its Bot API clients, and its role. */
+  | { kind: "hello"; token: string; role: "desk" | "message" }
+  /** A message handler's message: its journal entry as the poll process holds it. */
+  | { kind: "start"; entry: JournalEntry }
+  /** A job for the desk. */
+  | { kind: "job"; job: DeskJob }
+  /** The person asked to stop this message's work. */
+  | { kind: "cancel"; by: CancelledBy }
+  /** An edit of this message: used if its brain has not started, else reported too late. */
+  | { kind: "edit"; edit: Edit };
+
+/** What a handler tells the poll process. */
+export type Report =
+  /** The desk has loaded and takes jobs. */
+  | { kind: "ready" }
+  /** A message's entry changed as shown (also when the journal could not be written). */
+  | { kind: "patch"; updateId: number; patch: Partial<JournalEntry> }
+  /** A message is finished: its final reply delivered (or kept as undelivered). */
+  | { kind: "finished"; updateId: number }
+  /** An edit sent to a working message was used (`taken`), or came too late. */
+  | { kind: "edit"; updateId: number; editUpdateId: number; taken: boolean }
+  /** The desk: this message's 👀 is out (or its call failed): its handler may set ✍. */
+  | { kind: "acked"; updateId: number }
+  /** The desk: this job is finished. */
+  | { kind: "done"; updateId: number };
+
+/** What `/cancel` (or a Stop press) came to, decided by the poll process. */
+export type CancelVerdict =
+  /** Nothing of this chat waits or runs. */
+  | { kind: "nothing" }
+  /** The message replied to is not waiting or running. */
+  | { kind: "not-found" }
+  /** Its answer is decided and on its way. */
+  | { kind: "delivering"; messageId: number }
+  /** It waited: it leaves its queue, and never reaches the brain. */
+  | { kind: "withdrawn"; messageId: number }
+  /** Its handler was told to stop, before its brain or during it. */
+  | { kind: "stopping"; messageId: number; brain: boolean };
+
+/** A job for the desk: the quick work for one update, never waiting for a brain. */
+export type DeskJob =
+  /** Acknowledge a message (👀 and typing); report `acked` when the reaction call has ended. */
+  | { job: "ack"; update: unknown }
+  /** Answer a command; for `/status` and `/cancel` the poll process says what to answer. */
+  | { job: "command"; update: unknown; status?: StatusView; cancel?: CancelVerdict }
+  /** Answer a Stop press (a draft's Stop needs no answer): whether it stops something. */
+  | { job: "press"; update: unknown; stopping: boolean }
+  /** Say that an edit came too late for its message (`late`), or nothing when it was used. */
+  | { job: "edit"; update: unknown; late?: "working" | "answered" }
+  /** The final reply of a message withdrawn by /cancel before it started. */
+  | { job: "withdraw"; update: unknown }
+  /** Tell the person a message was lost in a disk failure (its entry could not be read). */
+  | { job: "lost"; updateId: number; chatId: number; messageId: number };
+
+/** Where the bot and one chat stand, as the poll process knows it, for `/status`. */
+export interface StatusView {
+  /** When the poll process started (ISO 8601). */
+  startedAt: string;
+  /** Handlers with a message, and the cap on them. */
+  live: number;
+  cap: number;
+  /** This chat's message being worked on, if any. */
+  running?: JournalEntry;
+  /** This chat's messages waiting for their turn. */
+  waiting: number;
+  /** Waiting in every chat. */
+  waitingInAll: number;
+  /** This chat's answers whose delivery is held up. */
+  delivering: number;
+  /** A message of this chat parked until a usage limit's reset, if any. */
+  parked?: JournalEntry;
+  /** Since when the state folder can't be written (ISO 8601), and why, if it can't. */
+  diskFailing?: { since: string; error: string };
+  /** Why Telegram can't be reached right now, if it can't. */
+  telegramFailing?: string;
+}
+
+/** The update id a job is about. */
+export function jobUpdateId(job: DeskJob): number {
+  return job.job === "lost" ? job.updateId : (job.update as { update_id: number }).update_id;
+}
+
+/** One JSON line, with its newline. */
+export function encodeLine(value: Control | Report): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value) + "\n");
+}
+
+const CONTROL_KINDS = new Set(["hello", "start", "job", "cancel", "edit"]);
+const REPORT_KINDS = new Set(["ready", "patch", "finished", "edit", "acked", "done"]);
+
+/** Parses one control line; throws `TypeError` when it is not one. */
+export function parseControl(line: string): Control {
+  const value = parseObject(line, "control");
+  if (!CONTROL_KINDS.has(value.kind as string)) {
+    throw new TypeError(`Cannot parse a control: unknown kind "${String(value.kind)}"`);
+  }
+  return value as Control;
+}
+
+/** Parses one report line; `undefined` for anything else (the caller logs it). */
+export function parseReport(line: string): Report | undefined {
+  let value: Record<string, unknown>;
+  try {
+    value = parseObject(line, "report");
+  } catch {
+    return undefined;
+  }
+  if (!REPORT_KINDS.has(value.kind as string)) return undefined;
+  if (value.kind !== "ready" && !Number.isSafeInteger(value.updateId)) return undefined;
+  return value as Report;
+}
+
+function parseObject(line: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new TypeError(`Cannot parse a ${what}: invalid JSON (${line.length} characters)`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`Cannot parse a ${what}: expected a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
