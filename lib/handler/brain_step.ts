@@ -55,6 +55,10 @@ export async function askBrain(work: Work, step: BrainStep): Promise<void> {
 async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
   const { config, ids, log } = work;
   const { step } = running;
+  // Made again if it went with a deleted state folder; if it can't be, the brain's start says why.
+  try {
+    Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
+  } catch { /* reported by the spawn */ }
   const conversation = conversationAtStart(work);
   const env = brainEnv(work, { attachments: step.attachments, conversation });
   const watch = watchBrain({
@@ -73,6 +77,7 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
       parse: config.claudeSessions ? claudeVerdict : undefined,
       input: step.text,
       env,
+      cwd: config.brainWorkdir,
       timeoutMs: config.brainTimeoutMs,
       maxAttempts: config.brainMaxAttempts,
       signal: AbortSignal.any([work.signal, work.line.cancel]),

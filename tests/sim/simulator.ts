@@ -112,6 +112,11 @@ export type Fault =
   | { kind: "refused" }
   /** The normal answer after `ms`; dropped if the client leaves or the simulator closes first. */
   | { kind: "delay"; ms: number }
+  /**
+   * The call takes effect at once (a message is delivered to the chat), but its answer comes only
+   * after `ms`, and is lost if the client leaves first: the request received, the answer late.
+   */
+  | { kind: "slowAnswer"; ms: number }
   /** No answer until the client leaves or the simulator closes (which cuts the connection). */
   | { kind: "hang" };
 
@@ -1253,6 +1258,9 @@ export class BotApiSimulator implements AsyncDisposable {
         this.#front?.cut(peerPort);
         return { kind: "drop" };
       }
+      if (fault.kind === "slowAnswer") {
+        return await this.#slowAnswer(call, fault.ms, request.signal);
+      }
       const faulted = await this.#applyFault(fault, request.signal);
       if (faulted) return faulted;
     }
@@ -1273,6 +1281,13 @@ export class BotApiSimulator implements AsyncDisposable {
     const rule = this.#faults[index];
     if (--rule.remaining === 0) this.#faults.splice(index, 1);
     return rule.fault;
+  }
+
+  /** Carries the call out now and answers it after `ms` (nobody hears it if the client left). */
+  async #slowAnswer(call: RecordedCall, ms: number, signal: AbortSignal): Promise<Reply> {
+    const reply = await this.#dispatch(call, this.#lifetime.signal);
+    const outcome = await sleep(ms, AbortSignal.any([signal, this.#lifetime.signal]));
+    return outcome === "aborted" ? { kind: "drop" } : reply;
   }
 
   /** Answers with the fault, or returns undefined to go on normally (after a delay). */
@@ -1322,6 +1337,7 @@ export class BotApiSimulator implements AsyncDisposable {
         return outcome === "aborted" ? { kind: "drop" } : undefined;
       }
       case "hang":
+      case "slowAnswer": // carried out by #route
         return { kind: "drop" };
     }
   }
