@@ -76,8 +76,12 @@ Deno.test("what a SIGKILLed run left behind is gone after the next start", async
     const helper = await recorded(first, "helper", update.update_id);
     const brain = await recorded(first, "brain", update.update_id);
     const handler = await recorded(first, "handler", update.update_id);
-    // The poll process and the handler die at once: nobody is left to stop the brain.
+    // The poll process and the handler die "at once": nobody is left to stop the brain. The
+    // handler is frozen first, so that it can't hear its line end and stop the brain itself.
+    Deno.kill(handler, "SIGSTOP");
     first.kill("SIGKILL");
+    // Its status only: the frozen handler still holds the stderr they share.
+    await first.status;
     Deno.kill(handler, "SIGKILL");
     await first.exited();
     await gone(handler);
