@@ -34,7 +34,8 @@ Deno.test({
       env: {
         COORD_BRAIN_CMD: undefined,
         COORD_PERSONA_FILE: persona,
-        COORD_BRAIN_MAX_ITERS: "1",
+        // Not logged in is final: one attempt, whatever the attempts allowed.
+        COORD_BRAIN_MAX_ITERS: "3",
         COORD_BRAIN_TIMEOUT_S: "60",
         // A home of its own, so the CLI finds no credentials and writes nothing into ours.
         HOME: home.path,
@@ -44,7 +45,7 @@ Deno.test({
       const id = messageIdOf(sim.sendText(CHAT, "hello claude"));
       const reply = await sim.waitForCall(repliedTo(CHAT, id), { timeoutMs: 90_000 });
       const text = String(reply.params.text);
-      assert.match(text, /^⚠️ The brain failed after 1 attempt: exited with status 1/);
+      assert.match(text, /^⚠️ The brain failed after 1 attempt: it is not logged in\./);
       assert.match(text, /Not logged in · Please run \/login/);
       await sim.waitForCall(reacted(CHAT, id, "👎"));
     });
