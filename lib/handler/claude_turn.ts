@@ -27,36 +27,18 @@ import {
   type TreeRun,
 } from "../shared/process_tree.ts";
 import {
-  type AssistantLine,
-  type CliLine,
   type ControlRequest,
   controlRequestLine,
   type ControlResponse,
   controlResponseLine,
   type InitLine,
   type Json,
-  type LimitLine,
   parseCliLine,
-  type ResultLine,
   userLine,
 } from "./claude_protocol.ts";
+import { type TurnEnd, TurnTranscript } from "./claude_transcript.ts";
 
-/** How a turn ended: at its result line, or at the CLI's exit without one. */
-export interface TurnEnd {
-  /** The result line, when one came. */
-  result?: ResultLine;
-  /**
-   * The words of the turn's last assistant message(s): the text blocks written after its last
-   * tool result, joined by blank lines (the answer when the result itself is empty).
-   */
-  text: string;
-  /** A rejected `rate_limit_event` came during the turn. */
-  limit?: LimitLine;
-  /** The last API error an assistant line wrapped (`authentication_failed`, `overloaded`, …). */
-  apiError?: string;
-  /** Without a result: how the process ended (`timedOut` when the turn's limit ran out). */
-  exit?: RunTreeResult;
-}
+export type { TurnEnd };
 
 /** The answer to one of the CLI's control requests: a success payload, or an error. */
 export type ControlAnswer = { response: Json } | { error: string };
@@ -90,10 +72,7 @@ export interface ClaudeTurnOptions extends Omit<StartTreeOptions, "args" | "time
 export class ClaudeTurn {
   #tree: TreeRun;
   #lines = new LineSplitter();
-  #init: InitLine | undefined;
-  #texts: string[] = [];
-  #limit: LimitLine | undefined;
-  #apiError: string | undefined;
+  #transcript = new TurnTranscript();
   #over = false;
   #ended = Promise.withResolvers<TurnEnd>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -139,7 +118,7 @@ export class ClaudeTurn {
 
   /** What the CLI's `system/init` said (its version, `capabilities`), once it came. */
   get init(): InitLine | undefined {
-    return this.#init;
+    return this.#transcript.init;
   }
 
   /** Resolves at the turn's result line, or when the CLI ends without one. Never rejects. */
@@ -186,46 +165,24 @@ export class ClaudeTurn {
   #read(text: string): void {
     const line = parseCliLine(text);
     if (line === undefined) return;
-    this.#take(line);
-  }
-
-  #take(line: CliLine): void {
-    switch (line.type) {
-      case "init":
-        this.#init = line.init;
-        return;
-      case "assistant":
-        return this.#assistant(line.assistant);
-      case "tool_result":
-        // The words before a tool call are not the answer: only those after the last result are.
-        if (!line.subagent) this.#texts = [];
-        return;
-      case "limit":
-        this.#limit = line.limit;
-        return;
-      case "result":
-        return this.#end({ result: line.result });
-      case "control_request":
-        return void this.#answer(line.request);
-      case "control_response":
-        return this.#settle(line.response.requestId, line.response);
+    if (line.type === "control_request") return void this.#answer(line.request);
+    if (line.type === "control_response") {
+      return this.#settle(line.response.requestId, line.response);
     }
+    const result = this.#transcript.take(line);
+    if (result !== undefined) this.#end({ result });
   }
 
-  #assistant(assistant: AssistantLine): void {
-    if (assistant.subagent) return;
-    this.#texts.push(...assistant.texts.filter((t) => t.trim() !== ""));
-    if (assistant.error !== undefined) this.#apiError = assistant.error;
-  }
-
+  /** Answers the CLI's request at once; never throws (an answer that fails is an error answer). */
   async #answer(request: ControlRequest): Promise<void> {
-    let answer: ControlAnswer;
+    let line: string;
     try {
-      answer = await this.#onControlRequest(request);
+      line = controlResponseLine(request.requestId, await this.#onControlRequest(request));
     } catch (error) {
-      answer = { error: error instanceof Error ? error.message : String(error) };
+      const message = error instanceof Error ? error.message : String(error);
+      line = controlResponseLine(request.requestId, { error: message });
     }
-    await this.#tree.write(controlResponseLine(request.requestId, answer));
+    await this.#tree.write(line);
   }
 
   #settle(id: string, response: ControlResponse | undefined): void {
@@ -239,12 +196,6 @@ export class ClaudeTurn {
     this.#over = true;
     clearTimeout(this.#timer);
     for (const id of [...this.#pending.keys()]) this.#settle(id, undefined);
-    const text = this.#texts.join("\n\n").trim();
-    this.#ended.resolve({
-      ...how,
-      text,
-      ...(this.#limit === undefined ? {} : { limit: this.#limit }),
-      ...(this.#apiError === undefined ? {} : { apiError: this.#apiError }),
-    });
+    this.#ended.resolve(this.#transcript.end(how));
   }
 }
