@@ -127,6 +127,14 @@ Deno.test("A tool that asks for permission is refused at once, and the turn goes
     assert.equal(asked[0].requestId, "ask-1");
     assert.deepEqual(asked[0].request.input, { command: "rm -rf build" });
   });
+  await t.step("by an error answer, when the caller's answer fails", async () => {
+    await using r = await rig();
+    const end = await r.start("ask now", {
+      timeoutMs: 20_000,
+      onControlRequest: () => Promise.reject(new Error("no answer here")),
+    }).ended;
+    assert.equal(end.result?.text, "Bash: error (no answer here)");
+  });
 });
 
 Deno.test("send() writes a user line into the running turn; interrupt() ends it", async () => {
