@@ -5,6 +5,10 @@
  * running under PID 1 and holding our pipes, so every process we start is started `detached` (its own
  * session and process group, pgid = pid) and is stopped by signalling the group: `kill(-pid)`.
  *
+ * `runTree` runs a command to its end with its input given at once; `startTree` keeps its stdin
+ * open for the caller to write to while it runs, and lets the caller end it early (the Claude
+ * driver, which has its answer before the CLI exits).
+ *
  * @module
  */
 
