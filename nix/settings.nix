@@ -47,7 +47,20 @@ in
     description = ''
       The brain's command line: a list of words, or one string split at whitespace. `null` is the
       bot's default: `claude -p`, plus `--append-system-prompt-file <persona>` when `personaFile`
-      is set, and one Claude conversation per chat.
+      is set. A command whose program is named `claude` is run by the Claude driver (see
+      `brainKind`).
+    '';
+  };
+  brainKind = {
+    variable = "COORD_BRAIN_KIND";
+    type = types.nullOr (types.enum [ "claude" "plain" ]);
+    default = null;
+    example = "plain";
+    description = ''
+      The brain's protocol: `claude` (the Claude driver: stream-json in and out, one conversation
+      per chat, progress notes, the cost line, usage-limit waits) or `plain` (the message on stdin,
+      the reply on stdout). `null`: `claude` when the command's program is named `claude`, else
+      `plain`.
     '';
   };
   brainWorkdir = {

@@ -1,11 +1,14 @@
 /**
- * End to end with the real default brain: the Claude Code CLI that npm ships, which can't answer
- * here (no credentials, no network) but shows what the person sees when it isn't logged in.
+ * With the real default brain: the Claude Code CLI that npm ships, which can't answer here (no
+ * credentials, no network) but shows what the person sees when it isn't logged in, and whose
+ * `--help` lists the flags the Claude driver passes.
  *
- * `.ci/run` installs it; elsewhere the test runs when `claude` is on PATH and is ignored otherwise.
+ * `.ci/run` installs it; elsewhere these tests run when `claude` is on PATH and are ignored
+ * otherwise (saying so).
  */
 
 import assert from "node:assert/strict";
+import { claudeCommand } from "../lib/handler/claude.ts";
 import { messageIdOf, reacted, repliedTo, tempDir, withBot } from "./_helpers.ts";
 
 const CHAT = 1001;
@@ -22,6 +25,38 @@ function findOnPath(name: string): string | undefined {
 }
 
 const claudeDir = findOnPath("claude");
+if (claudeDir === undefined) {
+  console.log("tests/e2e_claude_test.ts: claude is not on PATH (.ci/run installs it): ignored");
+}
+
+Deno.test({
+  name: "the real CLI's --help lists every flag the Claude driver passes",
+  ignore: claudeDir === undefined,
+  async fn() {
+    const output = await new Deno.Command(`${claudeDir}/claude`, {
+      args: ["--help"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const help = new TextDecoder().decode(output.stdout);
+    const passed = claudeCommand(["claude"], "some-session").slice(1);
+    const flags = passed.map((arg) => arg.split("=")[0]);
+    assert.deepEqual(flags, ["-p", "--input-format", "--output-format", "--verbose", "--resume"]);
+    for (const flag of flags) {
+      assert.match(
+        help,
+        new RegExp(`(^|[\\s,])${flag}([\\s,]|$)`, "m"),
+        `${flag} is not in --help`,
+      );
+    }
+    for (const option of ["--input-format", "--output-format"]) {
+      const described = help.slice(help.indexOf(`${option} <format>`)).split(/\n\s{2}-/)[0];
+      assert.match(described, /"stream-json"/, `${option} takes stream-json`);
+    }
+  },
+});
 
 Deno.test({
   name: "the default brain (claude -p, with the persona) that is not logged in gets a ⚠️ saying so",
@@ -34,7 +69,8 @@ Deno.test({
       env: {
         COORD_BRAIN_CMD: undefined,
         COORD_PERSONA_FILE: persona,
-        COORD_BRAIN_MAX_ITERS: "1",
+        // Not logged in is final: one attempt, whatever the attempts allowed.
+        COORD_BRAIN_MAX_ITERS: "3",
         COORD_BRAIN_TIMEOUT_S: "60",
         // A home of its own, so the CLI finds no credentials and writes nothing into ours.
         HOME: home.path,
@@ -44,7 +80,7 @@ Deno.test({
       const id = messageIdOf(sim.sendText(CHAT, "hello claude"));
       const reply = await sim.waitForCall(repliedTo(CHAT, id), { timeoutMs: 90_000 });
       const text = String(reply.params.text);
-      assert.match(text, /^⚠️ The brain failed after 1 attempt: exited with status 1/);
+      assert.match(text, /^⚠️ The brain failed after 1 attempt: it is not logged in\./);
       assert.match(text, /Not logged in · Please run \/login/);
       await sim.waitForCall(reacted(CHAT, id, "👎"));
     });

@@ -182,7 +182,9 @@ Deno.test("the default Claude brain keeps one conversation per chat; /new and a 
     assert.equal(await ask("again"), `turn 2 of ${session}: again`);
     assert.match(
       brainLog(bot)[1],
-      new RegExp(`--output-format stream-json --verbose --resume ${session}$`),
+      new RegExp(
+        ` -p --input-format=stream-json --output-format=stream-json --verbose --resume=${session}$`,
+      ),
     );
 
     assert.equal(await ask("/new"), "🆕 The next message starts a new conversation.");

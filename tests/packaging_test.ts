@@ -862,6 +862,7 @@ Deno.test({
     const { unit } = await moduleUnit({
       allowedChatIds: [-100123, 5],
       brainCommand: ["claude", "-p"],
+      brainKind: "claude",
       brainWorkdir: "/home/me/work",
       personaFile: "/home/me/persona.md",
       lockDir: "/run/user/1000/coord",

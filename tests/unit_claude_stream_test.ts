@@ -51,6 +51,7 @@ Deno.test("parseStream() turns the recorded stream into notes, one limit-free re
     costUsd: 0.18425115,
     durationMs: 78342,
     turns: 9,
+    terminalReason: "completed",
   });
   assert.equal(events.filter((e) => e.kind === "result").length, 1);
 });

@@ -58,7 +58,7 @@ function message(updateId: number, text: string, replyTo?: number): Update & { m
 }
 
 /** A state folder with its journal, a fake API, and what `withdraw` was asked. */
-async function rig(options: { claudeSessions?: boolean } = {}) {
+async function rig(options: { claude?: boolean } = {}) {
   const dir = await tempDir();
   const journal = new Journal(`${dir.path}/journal`, { durable: false, now: () => NOW });
   journal.open();
@@ -67,7 +67,7 @@ async function rig(options: { claudeSessions?: boolean } = {}) {
   const config = {
     stateDir: dir.path,
     brainMaxAttempts: 3,
-    claudeSessions: options.claudeSessions ?? false,
+    brainKind: options.claude ? "claude" : "plain",
   } as Config;
   /** Journals a message of the chat at `stage`. */
   const put = (updateId: number, patch: Partial<JournalEntry> = {}) => {
@@ -204,7 +204,7 @@ Deno.test("/cancel with nothing to cancel says so and changes nothing", async (t
 
 Deno.test("/new marks the chat's next message to start a new conversation", async (t) => {
   await t.step("the Claude brain", async () => {
-    await using r = await rig({ claudeSessions: true });
+    await using r = await rig({ claude: true });
     assert.equal(await r.command("new"), "🆕 The next message starts a new conversation.");
     assert.equal(new SessionStore(r.dir.path, CHAT).newAt(), 500);
   });

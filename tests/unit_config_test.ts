@@ -126,7 +126,7 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     poisonLimit: 2,
     spareHandlers: 0,
     waitNoteMs: 90_000,
-    claudeSessions: false,
+    brainKind: "plain",
     showCost: true,
   });
 });
@@ -151,7 +151,7 @@ Deno.test("parseConfig() fills in every default", async (t) => {
     assert.equal(config.replyPatienceMs, 3_600_000);
     assert.equal(config.maxReplyParts, 5);
     assert.equal(config.showCost, false);
-    assert.equal(config.claudeSessions, true, "the default brain keeps conversations");
+    assert.equal(config.brainKind, "claude", "the default brain is run by the Claude driver");
   });
 
   await t.step("the brain gets the persona file when one is set", () => {
@@ -322,6 +322,30 @@ Deno.test("parseConfig() refuses a lock folder that is not ours or that others c
   });
 });
 
+Deno.test("parseConfig() picks the brain's protocol by its program's name, or as set", async (t) => {
+  const kind = (env: Record<string, string>) => parseWith(env).brainKind;
+  await t.step("a command whose program is named claude gets the Claude driver", () => {
+    assert.equal(kind({ COORD_BRAIN_CMD: "claude -p --model sonnet" }), "claude");
+    assert.equal(kind({ COORD_BRAIN_CMD: '["/opt/bin/claude", "-p"]' }), "claude");
+  });
+  await t.step("any other program is plain", () => {
+    assert.equal(kind({ COORD_BRAIN_CMD: "my-brain --claude" }), "plain");
+    assert.equal(kind({ COORD_BRAIN_CMD: "/usr/bin/claude-wrapper" }), "plain");
+  });
+  await t.step("COORD_BRAIN_KIND decides either way", () => {
+    assert.equal(kind({ COORD_BRAIN_CMD: "claude -p", COORD_BRAIN_KIND: "plain" }), "plain");
+    assert.equal(kind({ COORD_BRAIN_CMD: "my-claude", COORD_BRAIN_KIND: "claude" }), "claude");
+    assert.equal(kind({ COORD_BRAIN_KIND: "plain" }), "plain", "even for the default brain");
+  });
+  await t.step("anything else is refused with what it takes", () => {
+    const error = assertConfigError(() => kind({ COORD_BRAIN_KIND: "Claude" }), "COORD_BRAIN_KIND");
+    assert.equal(
+      error.message,
+      'Cannot parse COORD_BRAIN_KIND: expected "claude" or "plain", got "Claude"',
+    );
+  });
+});
+
 Deno.test("parseConfig() names the variable at fault, whichever setting it is", async (t) => {
   const faults: [string, Record<string, string | undefined>, string][] = [
     ["a malformed token", { TELEGRAM_BOT_TOKEN: "not-a-token" }, "TELEGRAM_BOT_TOKEN"],
@@ -337,6 +361,7 @@ Deno.test("parseConfig() names the variable at fault, whichever setting it is", 
     ["an API root that is not http(s)", { COORD_API_ROOT: "ftp://x" }, "COORD_API_ROOT"],
     ["an empty brain command", { COORD_BRAIN_CMD: "[]" }, "COORD_BRAIN_CMD"],
     ["a flag that is not 0 or 1", { COORD_SHOW_COST: "yes" }, "COORD_SHOW_COST"],
+    ["an unknown brain kind", { COORD_BRAIN_KIND: "gpt" }, "COORD_BRAIN_KIND"],
     ["a backlog of 0", { COORD_MAX_BACKLOG: "0" }, "COORD_MAX_BACKLOG"],
     ["0 reply parts", { COORD_MAX_REPLY_PARTS: "0" }, "COORD_MAX_REPLY_PARTS"],
     ["a download time limit of 0", { COORD_DOWNLOAD_TIMEOUT_S: "0" }, "COORD_DOWNLOAD_TIMEOUT_S"],

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { BrainOutcome } from "../lib/handler/brain.ts";
+import type { BrainFailure, BrainOutcome } from "../lib/handler/brain.ts";
 import { claudeCommand } from "../lib/handler/claude.ts";
 import { converse, type ConverseOptions } from "../lib/handler/conversation.ts";
 import { SessionStore } from "../lib/handler/session.ts";
@@ -19,7 +19,7 @@ function answered(sessionId?: string): BrainOutcome {
   return { ok: true, reply: "hi", attempts: 1, sessionId };
 }
 
-function failed(failure: { resumeFailed?: boolean } = {}, aborted = false): BrainOutcome {
+function failed(failure: Partial<BrainFailure> = {}, aborted = false): BrainOutcome {
   return {
     ok: false,
     failure: { reason: "exited with status 1", detail: "", ...failure },
@@ -41,7 +41,7 @@ async function rig(outcomes: BrainOutcome[], options: Partial<ConverseOptions> =
       newAt: sessions.newAt(),
       updateId,
       brainCommand: BRAIN,
-      claudeSessions: true,
+      brainKind: "claude",
       ask: (command) => {
         asked.push(command);
         const outcome = outcomes.shift();
@@ -69,7 +69,7 @@ Deno.test("converse() starts a conversation, then resumes it", async () => {
 
   await r.run(11);
   assert.deepEqual(r.asked[1], claudeCommand(BRAIN, "s-1"));
-  assert.ok(r.asked[1].includes("--resume"));
+  assert.ok(r.asked[1].includes("--resume=s-1"), "the id in the same argument");
   assert.deepEqual(r.sessions.saved(), { sessionId: "s-1", updateId: 11 });
   assert.deepEqual(r.resumeFailed, []);
 });
@@ -125,13 +125,13 @@ Deno.test("converse() saves nothing for an answer without a conversation id", as
 
 Deno.test("converse() runs a custom brain as configured, and records only that it went on", async (t) => {
   await t.step("an answer is recorded, with no conversation id", async () => {
-    await using r = await rig([answered("ignored")], { claudeSessions: false });
+    await using r = await rig([answered("ignored")], { brainKind: "plain" });
     assert.deepEqual(await r.run(10), answered("ignored"));
     assert.deepEqual(r.asked, [BRAIN], "its own argv, no Claude flags");
     assert.deepEqual(r.sessions.saved(), { sessionId: "", updateId: 10 });
   });
   await t.step("a failure is not", async () => {
-    await using r = await rig([failed({ resumeFailed: true })], { claudeSessions: false });
+    await using r = await rig([failed({ resumeFailed: true })], { brainKind: "plain" });
     assert.equal((await r.run(10)).ok, false);
     assert.equal(r.asked.length, 1, "a custom brain is never asked again for a resume");
     assert.deepEqual(r.resumeFailed, []);
@@ -150,4 +150,51 @@ Deno.test("converse() saves through guard, and goes on when guard swallows a fai
   assert.deepEqual(await r.run(10), answered("s-1"));
   assert.equal(guarded.length, 1, "the save went through guard");
   assert.equal(r.sessions.saved(), undefined, "guard did not run it");
+});
+
+Deno.test("converse() asks once more in its conversation after an empty result, once its CLI is gone", async () => {
+  const cliGone = Promise.withResolvers<void>();
+  const empty: BrainOutcome = {
+    ...failed({
+      emptyResult: true,
+      final: true,
+      sessionId: "s-9",
+      reason: "returned an empty result",
+    }),
+    settled: cliGone.promise,
+  };
+  const empties: string[] = [];
+  await using r = await rig([empty, answered("s-9")], { onEmptyResult: (s) => empties.push(s) });
+  const running = r.run(10);
+  // Let everything that can run without the first CLI's end run.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(r.asked.length, 1, "not while the first CLI may still hold the conversation");
+  cliGone.resolve();
+  const outcome = await running;
+  assert.deepEqual(outcome, { ...answered("s-9"), attempts: 2 });
+  assert.deepEqual(r.asked[1], claudeCommand(BRAIN, "s-9"), "resumed");
+  assert.deepEqual(empties, ["s-9"]);
+  assert.deepEqual(r.sessions.saved(), { sessionId: "s-9", updateId: 10 });
+});
+
+Deno.test("converse() reports a second empty result plainly, and asks no third time", async (t) => {
+  const empty = () =>
+    failed({
+      emptyResult: true,
+      final: true,
+      sessionId: "s-9",
+      reason: "returned an empty result",
+    });
+  await t.step("two empty results", async () => {
+    await using r = await rig([empty(), empty()]);
+    const outcome = await r.run(10);
+    assert.equal(!outcome.ok && outcome.failure.reason, "returned an empty result");
+    assert.equal(outcome.attempts, 2);
+    assert.equal(r.asked.length, 2);
+  });
+  await t.step("an empty result of a stopped turn is not asked again", async () => {
+    await using r = await rig([failed({ emptyResult: true, sessionId: "s-9" }, true)]);
+    assert.equal((await r.run(10)).ok, false);
+    assert.equal(r.asked.length, 1);
+  });
 });

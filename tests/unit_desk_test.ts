@@ -156,7 +156,7 @@ async function startDesk(options: { drainMs?: number } = {}) {
   const config = {
     stateDir: dir.path,
     brainMaxAttempts: 3,
-    claudeSessions: false,
+    brainKind: "plain",
     maxReplyParts: 5,
     replyPatienceMs: 0,
   } as Config;

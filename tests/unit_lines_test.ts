@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readFirstLine, readLines } from "../lib/shared/lines.ts";
+import { LineSplitter, readFirstLine, readLines } from "../lib/shared/lines.ts";
 import { withDeadline } from "./_helpers.ts";
 
 /**
@@ -135,4 +135,16 @@ Deno.test("readLines() ends at a broken pipe, with what it had", async () => {
   await withDeadline(p.drained(), "the reader to take it");
   p.fail();
   assert.deepEqual(await withDeadline(lines, "the lines"), ["whole", "hal"]);
+});
+
+Deno.test("LineSplitter gives the same lines whatever the pieces, and keeps a last partial one", () => {
+  const text = "first\nsecond ✓\n\nfourth";
+  const whole = new LineSplitter();
+  assert.deepEqual(whole.push(text), ["first", "second ✓", ""]);
+  assert.equal(whole.end(), "fourth");
+  assert.equal(whole.end(), undefined, "forgotten once given");
+  const split = new LineSplitter();
+  const lines = [...text].flatMap((ch) => split.push(ch));
+  assert.deepEqual(lines, ["first", "second ✓", ""]);
+  assert.equal(split.end(), "fourth");
 });

@@ -1,11 +1,12 @@
 /**
- * Unit tests for `lib/shared/process_tree.ts`: `runTree()` and `stopGroups()` with real processes.
+ * Unit tests for `lib/shared/process_tree.ts`: `runTree()`, `startTree()` and `stopGroups()` with
+ * real processes.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { runTree, stopGroups } from "../lib/shared/process_tree.ts";
+import { runTree, startTree, stopGroups } from "../lib/shared/process_tree.ts";
 import { gone, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
 const PATH = Deno.env.get("PATH")!;
@@ -208,4 +209,58 @@ Deno.test("stopGroups() ends every group: SIGTERM, then SIGKILL to the members a
   } finally {
     killAll([...member, polite.pid, stubborn.pid]);
   }
+});
+
+Deno.test("startTree() keeps stdin open for the caller's writes, in order, until closed", async () => {
+  const seen: string[] = [];
+  const run = startTree("bash", {
+    args: ["-c", `while read -r line; do echo "got $line"; done; echo "eof"`],
+    env: { PATH },
+    onStdout: (text) => seen.push(text),
+  });
+  assert.equal(await run.write("one\n"), true);
+  // The child answers while its stdin is still open: nothing waits for the end of the input.
+  await waitUntil(() => seen.join("").includes("got one") ? true : undefined, {
+    description: "the first line answered",
+  });
+  await Promise.all([run.write("two\n"), run.write("three\n")]);
+  await run.closeInput();
+  assert.equal(await run.write("late\n"), false, "nothing is written after the close");
+  const result = await run.result;
+  assert.equal(result.stdout, "got one\ngot two\ngot three\neof\n");
+  assert.equal(result.code, 0);
+  assert.equal(result.ended, undefined);
+});
+
+Deno.test("startTree().end() stops the whole group at once, and the result says so", async () => {
+  await using dir = await tempDir();
+  const pids = `${dir.path}/pids`;
+  let children: number[] = [];
+  try {
+    const run = startTree("bash", {
+      args: ["-c", `sleep 100 & echo $! >> "${pids}"; wait`],
+      env: { PATH },
+      timeoutMs: 60_000,
+      killGraceMs: 300,
+    });
+    children = await readPids(pids, 1);
+    run.end();
+    const result = await run.result;
+    assert.equal(result.ended, true);
+    assert.equal(result.timedOut, false);
+    assert.equal(result.aborted, false);
+    assert.equal(result.signal, "SIGTERM");
+    await gone(children[0]);
+    assert.equal(await run.write("x"), false, "a gone child's stdin takes nothing");
+  } finally {
+    killAll(children);
+  }
+});
+
+Deno.test("startTree() of a command that can't start reports it and takes no input", async () => {
+  const run = startTree("no-such-command-coord-test", { env: { PATH } });
+  assert.equal(run.pid, undefined);
+  assert.equal(await run.write("x"), false);
+  run.end();
+  assert.equal((await run.result).spawnError, 'command not found: "no-such-command-coord-test"');
 });

@@ -1,10 +1,13 @@
 /**
- * One brain call: the message on stdin, the reply on stdout, a time limit per attempt, retries.
+ * One brain call: attempts, each under a time limit and with a marker of its own, until one
+ * answers, the attempts run out, or another wouldn't help.
  *
- * The brain is any executable. Exit 0 with a non-empty stdout is an answer; anything else is a
- * failed attempt. A timed-out attempt's whole process group is killed, and so, once any attempt
- * ends (answered, failed, timed out, cancelled or stopped), is every process that carries the
- * attempt's marker (`sweep.ts`): what a brain starts dies with it, even what left its group.
+ * How one attempt runs is its {@linkcode AttemptRunner}'s: by default the plain protocol (the
+ * message on stdin, the reply on stdout: exit 0 with a non-empty stdout is an answer, anything
+ * else a failed attempt); the Claude CLI has its driver (`claude_driver.ts`). A timed-out
+ * attempt's whole process group is killed, and so, once any attempt ends (answered, failed, timed
+ * out, cancelled or stopped), is every process that carries the attempt's marker (`sweep.ts`):
+ * what a brain starts dies with it, even what left its group.
  *
  * @module
  */
@@ -48,11 +51,8 @@ export interface BrainOptions {
   onFailure?: (attempt: number, failure: BrainFailure) => void;
   /** Between SIGTERM and SIGKILL when an attempt is killed. Default: 2000 ms. */
   killGraceMs?: number;
-  /**
-   * Reads one attempt's result. Default: {@linkcode plainVerdict} (stdout is the reply). The
-   * default Claude brain's JSON output has its own (`claude.ts`).
-   */
-  parse?: (result: RunTreeResult, timeoutMs: number) => AttemptVerdict;
+  /** Runs one attempt. Default: {@linkcode plainAttempts}`()`, the plain protocol. */
+  runner?: AttemptRunner;
   /**
    * This bot's marker (`botMarker()` of the state folder). Default: derived from
    * `env.COORD_STATE_DIR`, else a random one (then only the attempt's own sweep finds its escapes).
@@ -64,6 +64,55 @@ export interface BrainOptions {
   umask?: number;
   /** Told about a sweep that killed escaped processes, or could not run. */
   onSweep?: (report: { killed: number[]; error?: string }) => void;
+}
+
+/** What one attempt is given to run with (see {@linkcode AttemptRunner}). */
+export interface AttemptContext {
+  /** The message text. */
+  input: string;
+  /** The brain's complete environment, the attempt's marker included. */
+  env: Record<string, string>;
+  cwd?: string;
+  umask?: number;
+  /** The attempt's limit in ms. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  killGraceMs?: number;
+  onSpawn?: (pid: number) => void;
+  onStdout?: (text: string) => void;
+  /** Run once the attempt's process has exited or been killed: the sweep of its marker. */
+  afterExit: () => Promise<unknown>;
+}
+
+/** One attempt, run. */
+export interface AttemptRun {
+  verdict: AttemptVerdict;
+  /** The signal aborted it. */
+  aborted: boolean;
+  /** Why the command could not start (no later attempt would start either). */
+  spawnError?: string;
+  /**
+   * Resolves once every process of the attempt is gone, when that may come after the verdict (the
+   * Claude driver answers at the CLI's result and ends the CLI after). Absent: gone already.
+   */
+  settled?: Promise<void>;
+}
+
+/** Runs one attempt of the brain with `command`. */
+export type AttemptRunner = (
+  command: readonly string[],
+  context: AttemptContext,
+) => Promise<AttemptRun>;
+
+/** The plain protocol's attempts: `runTree`, the input on stdin, read by `parse`. */
+export function plainAttempts(
+  parse: (result: RunTreeResult, timeoutMs: number) => AttemptVerdict = plainVerdict,
+): AttemptRunner {
+  return async (command, context) => {
+    const result = await runTree(command[0], { ...context, args: command.slice(1) });
+    const verdict = parse(result, context.timeoutMs);
+    return { verdict, aborted: result.aborted, spawnError: result.spawnError };
+  };
 }
 
 /** What one attempt came to. */
@@ -79,8 +128,15 @@ export interface BrainFailure {
   detail: string;
   /** The signal that ended it, when one did and it was not our timeout. */
   signal?: Deno.Signal;
-  /** Another attempt won't cure it (the conversation to resume is gone): no retry. */
+  /** Another attempt won't cure it (the conversation to resume is gone, not logged in): no retry. */
   final?: boolean;
+  /**
+   * The Claude CLI's result was empty and no words came before it: its conversation
+   * (`sessionId`) is tried once more, resumed (`conversation.ts`).
+   */
+  emptyResult?: boolean;
+  /** The conversation the attempt ran in, when known. */
+  sessionId?: string;
   /** The conversation asked for could not be resumed. */
   resumeFailed?: boolean;
   /**
@@ -92,10 +148,16 @@ export interface BrainFailure {
   waitReason?: string;
 }
 
-/** What the brain call came to. */
+/**
+ * What the brain call came to. `settled`, when present, resolves once the last attempt's
+ * processes are gone (they may outlive the answer by a few seconds: `claude_turn.ts`).
+ */
 export type BrainOutcome =
-  | { ok: true; reply: string; attempts: number; sessionId?: string; usage?: Usage }
-  | { ok: false; failure: BrainFailure; attempts: number; aborted: boolean };
+  & (
+    | { ok: true; reply: string; attempts: number; sessionId?: string; usage?: Usage }
+    | { ok: false; failure: BrainFailure; attempts: number; aborted: boolean }
+  )
+  & { settled?: Promise<void> };
 
 /** Runs the brain until an attempt answers, the attempts run out, or `signal` aborts. */
 export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
@@ -112,7 +174,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     onStdout,
     onFailure,
     killGraceMs,
-    parse = plainVerdict,
+    runner = plainAttempts(),
     bot = env.COORD_STATE_DIR ? botMarker(env.COORD_STATE_DIR) : botMarker(crypto.randomUUID()),
     cwd = env[BRAIN_WORKDIR_ENV] || undefined,
     umask,
@@ -124,12 +186,11 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     onAttempt?.(attempt);
     const run = runMarker(bot);
     onRun?.(run);
-    const result = await runTree(command[0], {
-      args: command.slice(1),
+    const { verdict, aborted, spawnError, settled } = await runner(command, {
+      input,
       env: { ...env, [RUN_MARKER_ENV]: run },
       cwd,
       umask,
-      input,
       timeoutMs,
       signal,
       killGraceMs,
@@ -137,15 +198,17 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
       onStdout,
       afterExit: () => sweepRun(run, onSweep),
     });
-    const verdict = parse(result, timeoutMs);
-    if (verdict.ok) return { ...verdict, attempts: attempt };
+    const gone = settled === undefined ? {} : { settled };
+    if (verdict.ok) return { ...verdict, attempts: attempt, ...gone };
     failure = verdict.failure;
-    if (result.aborted) return { ok: false, failure, attempts: attempt, aborted: true };
+    if (aborted) return { ok: false, failure, attempts: attempt, aborted: true, ...gone };
     onFailure?.(attempt, failure);
     // A brain that can't even start won't start on the next attempt either.
-    if (result.spawnError !== undefined || failure.final) {
-      return { ok: false, failure, attempts: attempt, aborted: false };
+    if (spawnError !== undefined || failure.final || attempt === maxAttempts) {
+      return { ok: false, failure, attempts: attempt, aborted: false, ...gone };
     }
+    // The next attempt starts once this one's processes are gone (one CLI per conversation).
+    await settled;
   }
   return { ok: false, failure, attempts: maxAttempts, aborted: false };
 }

@@ -6,8 +6,10 @@
  * @module
  */
 
-import { type BrainOptions, type BrainOutcome, callBrain } from "./brain.ts";
-import { claudeVerdict, RESUME_NOTE } from "./claude.ts";
+import { type AttemptRunner, type BrainOptions, type BrainOutcome, callBrain } from "./brain.ts";
+import { RESUME_NOTE } from "./claude.ts";
+import { claudeAttempts } from "./claude_driver.ts";
+import { refuseAsks } from "./claude_turn.ts";
 import { converse } from "./conversation.ts";
 import { costFooter, recordCost } from "./costs.ts";
 import { REACTIONS } from "./feedback.ts";
@@ -49,6 +51,9 @@ export async function askBrain(work: Work, step: BrainStep): Promise<void> {
   const running: Running = { step, run: { attempt: 0, pid: undefined } };
   const outcome = await runBrain(work, running);
   await endWith(work, { ...running, outcome });
+  // The answer is out; what the brain left running (a CLI after its result) is ended by now, or
+  // within seconds: the handler holds the chat until then, so the chat's next brain never meets it.
+  await outcome.settled;
 }
 
 /** The brain in the chat's conversation, its progress shown while it works. */
@@ -68,13 +73,13 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
     log,
     dir: attachmentDir(config.stateDir, ids.updateId),
     env,
-    claudeStream: config.claudeSessions,
+    claudeStream: config.brainKind === "claude",
   });
   const hooks = attemptHooks(work, running);
   const ask = (command: readonly string[]) =>
     callBrain({
       command,
-      parse: config.claudeSessions ? claudeVerdict : undefined,
+      runner: brainRunner(work),
       input: step.text,
       env,
       cwd: config.brainWorkdir,
@@ -91,7 +96,7 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
     newAt,
     updateId: ids.updateId,
     brainCommand: config.brainCommand,
-    claudeSessions: config.claudeSessions,
+    brainKind: config.brainKind,
     ask,
     onResumeFailed: (session) => {
       log.warn("update {updateId}: conversation {session} could not be resumed; starting anew", {
@@ -100,8 +105,32 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
       });
       work.notes.push(RESUME_NOTE);
     },
+    onEmptyResult: (session) =>
+      log.warn("update {updateId}: empty result in conversation {session}; asking once more", {
+        ...ids,
+        session,
+      }),
     guard,
   }).finally(() => watch.stop());
+}
+
+/**
+ * How one attempt runs: the Claude driver for a Claude brain, which refuses every tool that asks
+ * for permission (nobody is asked: approvals from the phone are not built yet), else the default.
+ */
+function brainRunner(work: Work): AttemptRunner | undefined {
+  const { config, ids, log } = work;
+  if (config.brainKind !== "claude") return undefined;
+  return claudeAttempts({
+    onControlRequest: (request) => {
+      const tool = request.request.tool_name;
+      log.info("update {updateId}: the brain asked for {what}; refused (nobody is asked)", {
+        ...ids,
+        what: request.subtype === "can_use_tool" ? `the tool ${String(tool)}` : request.subtype,
+      });
+      return refuseAsks(request);
+    },
+  });
 }
 
 /** The chat's conversation as the message finds it, read once before the brain starts. */

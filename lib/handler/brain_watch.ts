@@ -1,6 +1,6 @@
 /**
  * Where a brain's progress notes come from: the lines it appends to its progress file
- * (`COORD_PROGRESS_FILE`, any brain) and the events of the default Claude brain's stream
+ * (`COORD_PROGRESS_FILE`, any brain) and the events of a Claude brain's stream
  * (`claude_stream.ts`). Both are handed to a {@linkcode Progress}, which shows them on the phone.
  *
  * @module
@@ -55,7 +55,7 @@ export interface WatchOptions extends ProgressOptions {
   dir: string;
   /** The brain's environment: `COORD_PROGRESS_FILE` is added to it. */
   env: Record<string, string>;
-  /** True for the default Claude brain, whose stream-json output is read for notes too. */
+  /** True for a Claude brain (the Claude driver), whose stream-json output is read for notes too. */
   claudeStream: boolean;
 }
 

@@ -1,11 +1,23 @@
 /**
- * The default brain, the Claude Code CLI, as a conversation: `claude -p --output-format
- * stream-json --verbose` prints one JSON event a line while it works (read live for progress,
- * `claude_stream.ts`) and last a result object with the reply (`result`), the conversation id
- * (`session_id`), `is_error` (which can be true with `subtype` "success") and the cost;
- * `--resume <id>` continues a conversation. When the conversation is gone the CLI says `No
- * conversation found with session ID: <id>` and exits 1. A subscription usage limit is not a
- * failure: the message waits for the reset (`usage_limit.ts`).
+ * The Claude Code CLI as a brain: its command line, and what one turn of it came to.
+ *
+ * The command is the configured one with what the Claude driver needs added (`-p`,
+ * `--input-format stream-json --output-format stream-json --verbose`, and `--resume=<id>` to go
+ * on with the chat's conversation: an option's value goes in the same argument, so that an id
+ * can never be read as a flag).
+ *
+ * The verdict is taken from the turn's `result` line (`claude_turn.ts`), whatever the CLI does
+ * after it:
+ * - a result with text is the answer; an empty one is answered by the words the assistant wrote
+ *   after the turn's last tool result (claude-code#38673: `result` empty though the text was
+ *   written); with no words at all it is an empty result, which the conversation tries once more,
+ *   resumed (`conversation.ts`);
+ * - an error result says what failed: the API overloaded (529), failing (5xx) or rate limiting
+ *   (429) can pass, and is retried; not logged in, a refused request, the turn or budget limit
+ *   cannot, and is final; a subscription usage limit is no failure: the message waits for the
+ *   reset (`usage_limit.ts`);
+ * - a conversation that can't be resumed (`No conversation found with session ID: <id>`, exit 1)
+ *   is final, and the conversation starts anew.
  *
  * @module
  */
@@ -18,9 +30,9 @@ import {
   DETAIL_LINES,
   tail,
 } from "./brain.ts";
-import type { RunTreeResult } from "../shared/process_tree.ts";
 import type { Usage } from "./costs.ts";
-import { parseStream } from "./claude_stream.ts";
+import { parseObject, type ResultLine } from "./claude_protocol.ts";
+import type { TurnEnd } from "./claude_turn.ts";
 import { claudeUsageLimit } from "./usage_limit.ts";
 
 /** The first line of a reply whose conversation could not be resumed. */
@@ -28,118 +40,144 @@ export const RESUME_NOTE = "(the earlier conversation could not be resumed; this
 
 const RESUME_FAILED = /No conversation found with session ID/i;
 
-/** The CLI's command line for one message: JSON output, and the conversation to resume if any. */
+/** The options the driver sets itself: a configured value of theirs is replaced. */
+const DRIVER_OPTIONS = ["--input-format", "--output-format"];
+
+/**
+ * The CLI's command line for one turn: the configured one plus what the driver needs (see the
+ * module doc), and the conversation to resume if any.
+ */
 export function claudeCommand(base: readonly string[], resume?: string): string[] {
+  const [program, ...configured] = base;
+  const args: string[] = [];
+  for (let i = 0; i < configured.length; i++) {
+    const arg = configured[i];
+    if (DRIVER_OPTIONS.includes(arg)) i++; // and its value
+    else if (!DRIVER_OPTIONS.some((option) => arg.startsWith(`${option}=`))) args.push(arg);
+  }
   return [
-    ...base,
-    "--output-format",
-    "stream-json",
+    program,
+    ...(args.includes("-p") || args.includes("--print") ? [] : ["-p"]),
+    ...args,
+    "--input-format=stream-json",
+    "--output-format=stream-json",
     // The CLI refuses stream-json in print mode without it.
-    "--verbose",
-    ...(resume === undefined ? [] : ["--resume", resume]),
+    ...(args.includes("--verbose") ? [] : ["--verbose"]),
+    ...(resume === undefined ? [] : [`--resume=${resume}`]),
   ];
 }
 
 /** How long a usage limit whose reset time the CLI didn't say is waited out. */
 const UNKNOWN_RESET_MS = 30 * 60_000;
 
-/** The CLI's result object, as far as the bot reads it. */
-interface ClaudeResult {
-  type: "result";
-  is_error?: boolean;
-  result?: unknown;
-  session_id?: unknown;
-  total_cost_usd?: unknown;
-  duration_ms?: unknown;
-  num_turns?: unknown;
-}
-
-/** Finds the CLI's result object in its stdout (the whole of it, or its last JSON line). */
-function findResult(stdout: string): ClaudeResult | undefined {
-  const candidates = [stdout.trim(), ...stdout.trim().split("\n").reverse()];
-  for (const text of candidates) {
-    if (!text.startsWith("{")) continue;
-    try {
-      const value = JSON.parse(text);
-      if (value?.type === "result") return value as ClaudeResult;
-    } catch {
-      // Not this one.
-    }
+/** Reads one turn of the CLI (see the module doc). */
+export function claudeVerdict(end: TurnEnd, timeoutMs: number): AttemptVerdict {
+  const { result } = end;
+  if (result === undefined) return exitVerdict(end, timeoutMs);
+  const reply = result.text.trim() || end.text;
+  const sessionId = result.sessionId;
+  if (!result.isError && reply !== "") {
+    return { ok: true, reply, sessionId, usage: usageOf(result) };
   }
-  return undefined;
-}
-
-/** Reads one attempt of `claude -p --output-format json`. */
-export function claudeVerdict(result: RunTreeResult, timeoutMs: number): AttemptVerdict {
-  const base = describeFailure(result, timeoutMs);
-  if (result.timedOut || result.aborted || result.spawnError !== undefined || result.signal) {
-    return { ok: false, failure: base };
+  if (!result.isError) {
+    const failure = { reason: "returned an empty result", detail: "", final: true };
+    return { ok: false, failure: { ...failure, emptyResult: true, sessionId } };
   }
-  const parsed = findResult(result.stdout);
-  if (parsed === undefined) {
-    if (RESUME_FAILED.test(`${result.stdout}\n${result.stderr}`)) {
-      const failure: BrainFailure = {
-        reason: "could not resume the conversation",
-        detail: base.detail,
-        final: true,
-        resumeFailed: true,
-      };
-      return { ok: false, failure };
-    }
-    const limit = usageLimit(result);
-    if (limit !== undefined) return { ok: false, failure: limit };
-    // Not JSON at all: a CLI that ignored the flag still answers by the plain protocol.
-    if (result.code === 0 && result.stdout.trim() !== "") {
-      return { ok: true, reply: result.stdout.trim() };
-    }
-    return { ok: false, failure: base };
-  }
-  const text = typeof parsed.result === "string" ? parsed.result.trim() : "";
-  const sessionId = typeof parsed.session_id === "string" ? parsed.session_id : undefined;
-  if (result.code === 0 && parsed.is_error !== true && text !== "") {
-    return { ok: true, reply: text, sessionId, usage: usageOf(parsed) };
-  }
-  const limit = usageLimit(result);
+  const limit = usageLimit(end, result.text);
   if (limit !== undefined) return { ok: false, failure: limit };
-  // The reply text is where the CLI says what went wrong ("Not logged in · Please run /login").
-  const detail = result.stderr.trim() !== ""
-    ? base.detail
-    : tail(text, { lines: DETAIL_LINES, chars: DETAIL_CHARS });
-  const reason = result.code !== 0
-    ? base.reason
-    : parsed.is_error === true
-    ? "reported an error"
-    : "printed nothing";
-  return { ok: false, failure: { reason, detail } };
+  if (RESUME_FAILED.test(result.text)) return { ok: false, failure: resumeFailure("") };
+  const detail = tail(result.text || end.text, { lines: DETAIL_LINES, chars: DETAIL_CHARS });
+  const cause = errorCause(result, end.apiError);
+  return { ok: false, failure: { reason: cause.reason, detail, final: cause.final } };
 }
 
-/** The cost, duration and turns of the result, as far as it says. */
-function usageOf(parsed: ClaudeResult): Usage {
-  const number = (value: unknown) => typeof value === "number" && value >= 0 ? value : undefined;
+/** A turn that ended without a result: timed out, stopped, or the CLI exited on its own. */
+function exitVerdict(end: TurnEnd, timeoutMs: number): AttemptVerdict {
+  const exit = end.exit!;
+  const base = describeFailure(exit, timeoutMs);
+  if (exit.timedOut || exit.aborted || exit.spawnError !== undefined || exit.signal) {
+    return { ok: false, failure: base };
+  }
+  const said = `${exit.stdout}\n${exit.stderr}`;
+  if (RESUME_FAILED.test(said)) return { ok: false, failure: resumeFailure(base.detail) };
+  const limit = usageLimit(end, said);
+  if (limit !== undefined) return { ok: false, failure: limit };
+  const lines = exit.stdout.split("\n").filter((line) => line.trim() !== "");
+  // Not JSON at all: a program that ignored the flags still answers by the plain protocol.
+  if (exit.code === 0 && lines.length > 0 && lines.every((l) => parseObject(l) === undefined)) {
+    return { ok: true, reply: exit.stdout.trim() };
+  }
+  const reason = exit.code === 0 ? "ended without a result" : base.reason;
+  return { ok: false, failure: { ...base, reason } };
+}
+
+function resumeFailure(detail: string): BrainFailure {
   return {
-    costUsd: number(parsed.total_cost_usd),
-    durationMs: number(parsed.duration_ms),
-    turns: number(parsed.num_turns),
+    reason: "could not resume the conversation",
+    detail,
+    final: true,
+    resumeFailed: true,
   };
 }
 
-/** A subscription usage limit in the CLI's output (its stream's events, or its limit message). */
-function usageLimit(result: RunTreeResult): BrainFailure | undefined {
-  const now = Date.now();
-  let resetsAt: number | undefined;
-  let hit = false;
-  for (const event of parseStream(result.stdout)) {
-    if (event.kind === "limit") {
-      hit = true;
-      resetsAt = event.resetsAt ?? resetsAt;
-    } else if (event.kind === "result" && event.isError) {
-      const said = claudeUsageLimit(event.text, now);
-      if (said !== undefined) [hit, resetsAt] = [true, said.resetsAt ?? resetsAt];
-    }
+/** The API errors (an assistant line's `error`) that another attempt won't cure. */
+const FINAL_API_ERRORS = new Set([
+  "authentication_failed",
+  "oauth_org_not_allowed",
+  "account_on_hold",
+  "verification_required",
+  "billing_error",
+  "invalid_request",
+  "model_not_found",
+  "cloud_credential_error",
+]);
+
+/** What an error result says failed, and whether another attempt could pass. */
+function errorCause(result: ResultLine, apiError?: string): { reason: string; final: boolean } {
+  const status = result.apiErrorStatus;
+  const http = status === undefined ? "" : ` (HTTP ${status})`;
+  if (result.subtype === "error_max_turns") return { reason: "it hit its turn limit", final: true };
+  if (result.subtype === "error_max_budget_usd") {
+    return { reason: "it hit its budget limit", final: true };
   }
-  const said = claudeUsageLimit(`${result.stdout}\n${result.stderr}`, now);
-  if (said !== undefined) [hit, resetsAt] = [true, said.resetsAt ?? resetsAt];
-  if (!hit) return undefined;
+  if (
+    /not logged in/i.test(result.text) || apiError === "authentication_failed" || status === 401
+  ) {
+    return { reason: "it is not logged in", final: true };
+  }
+  if (status === 529 || apiError === "overloaded") {
+    return { reason: `Claude's API is overloaded${http}`, final: false };
+  }
+  if (status === 429 || apiError === "rate_limit") {
+    return { reason: `Claude's API rate limit was hit${http}`, final: false };
+  }
+  if ((status !== undefined && status >= 500) || apiError === "server_error") {
+    return { reason: `Claude's API failed${http}`, final: false };
+  }
+  if (status !== undefined || (apiError !== undefined && FINAL_API_ERRORS.has(apiError))) {
+    const what = apiError === undefined ? "" : `: ${apiError.replaceAll("_", " ")}`;
+    return { reason: `Claude's API refused the request${http}${what}`, final: true };
+  }
+  return { reason: "reported an error", final: false };
+}
+
+/** The cost, duration and turns of the result, as far as it says. */
+function usageOf(result: ResultLine): Usage {
+  const count = (value: number | undefined) =>
+    value !== undefined && value >= 0 ? value : undefined;
+  return {
+    costUsd: count(result.costUsd),
+    durationMs: count(result.durationMs),
+    turns: count(result.turns),
+  };
+}
+
+/** A subscription usage limit: a rejected limit event, or the CLI's words for one. */
+function usageLimit(end: TurnEnd, said: string): BrainFailure | undefined {
+  const now = Date.now();
+  const words = claudeUsageLimit(said, now) ?? claudeUsageLimit(end.text, now);
+  if (end.limit === undefined && words === undefined) return undefined;
+  const resetsAt = end.limit?.resetsAt ?? words?.resetsAt;
   return {
     reason: "hit Claude's usage limit",
     detail: "",

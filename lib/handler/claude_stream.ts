@@ -34,67 +34,47 @@
  * @module
  */
 
+import {
+  isObject,
+  type Json,
+  limitOf,
+  parseObject,
+  type ResultLine,
+  resultOf,
+} from "./claude_protocol.ts";
+import { LineSplitter } from "../shared/lines.ts";
+
 /** One thing worth showing from the CLI's stream-json output. */
 export type StreamEvent =
   | { kind: "tool"; name: string; note: string }
   | { kind: "text"; note: string }
   | { kind: "limit"; resetsAt?: number; status?: string }
-  | {
-    kind: "result";
-    text: string;
-    isError: boolean;
-    subtype?: string;
-    sessionId?: string;
-    costUsd?: number;
-    durationMs?: number;
-    turns?: number;
-  };
+  | { kind: "result" } & ResultLine;
 
 /** The longest note, in UTF-16 code units (what `String.length` counts). */
 const NOTE_MAX = 80;
 const TOOL = "🔧";
 const TEXT = "💬";
 
-type Json = Record<string, unknown>;
-
 /** Incremental parser: feed it stdout chunks as they come; it returns the events of the complete lines. */
 export class StreamParser {
-  #parts: string[] = [];
+  #lines = new LineSplitter();
   #cwd: string | undefined;
 
   /** Takes the next chunk of stdout; returns the events of the lines it completed. */
   push(chunk: string): StreamEvent[] {
-    const events: StreamEvent[] = [];
-    let start = 0;
-    // Only the new chunk is searched for newlines, so a long line in many chunks stays linear.
-    for (let nl = chunk.indexOf("\n"); nl !== -1; nl = chunk.indexOf("\n", start)) {
-      this.#parts.push(chunk.slice(start, nl));
-      const line = this.#parts.join("");
-      this.#parts = [];
-      events.push(...this.#line(line));
-      start = nl + 1;
-    }
-    if (start < chunk.length) this.#parts.push(chunk.slice(start));
-    return events;
+    return this.#lines.push(chunk).flatMap((line) => this.#line(line));
   }
 
   /** The events of a last unterminated line, if it is complete JSON. */
   end(): StreamEvent[] {
-    const line = this.#parts.join("");
-    this.#parts = [];
-    return this.#line(line);
+    const line = this.#lines.end();
+    return line === undefined ? [] : this.#line(line);
   }
 
   #line(line: string): StreamEvent[] {
-    const text = line.trim();
-    if (!text.startsWith("{")) return [];
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return []; // Truncated or not JSON: skipped.
-    }
-    if (!isObject(value)) return [];
+    const value = parseObject(line);
+    if (value === undefined) return [];
     if (value.type === "system" && value.subtype === "init" && typeof value.cwd === "string") {
       this.#cwd = value.cwd;
     }
@@ -140,33 +120,12 @@ function assistantEvents(value: Json, cwd: string | undefined): StreamEvent[] {
 }
 
 function limitEvents(value: Json): StreamEvent[] {
-  const info = value.rate_limit_info;
-  if (!isObject(info) || info.status !== "rejected") return [];
-  // Paid overage covers the overflow: the CLI shows no error then, and the brain goes on.
-  if (info.isUsingOverage === true || info.overageInUse === true) return [];
-  const resetsAt = epochMs(info.resetsAt);
-  return [{ kind: "limit", status: info.status, ...(resetsAt === undefined ? {} : { resetsAt }) }];
+  const limit = limitOf(value);
+  return limit === undefined ? [] : [{ kind: "limit", status: "rejected", ...limit }];
 }
 
 function resultEvent(value: Json): StreamEvent {
-  const subtype = typeof value.subtype === "string" ? value.subtype : undefined;
-  const errors = Array.isArray(value.errors)
-    ? value.errors.filter((e): e is string => typeof e === "string")
-    : [];
-  const text = typeof value.result === "string" ? value.result : errors.join("\n");
-  const cost = finite(value.total_cost_usd) ?? finite(value.cost_usd);
-  const duration = finite(value.duration_ms);
-  const turns = finite(value.num_turns);
-  return {
-    kind: "result",
-    text,
-    isError: value.is_error === true || (subtype?.startsWith("error") ?? false),
-    ...(subtype === undefined ? {} : { subtype }),
-    ...(typeof value.session_id === "string" ? { sessionId: value.session_id } : {}),
-    ...(cost === undefined ? {} : { costUsd: cost }),
-    ...(duration === undefined ? {} : { durationMs: duration }),
-    ...(turns === undefined ? {} : { turns }),
-  };
+  return { kind: "result", ...resultOf(value) };
 }
 
 /** The first non-empty line of an assistant text block, or undefined for a blank one. */
@@ -267,19 +226,4 @@ function cutStart(text: string, max: number): string {
     out = chars[i] + out;
   }
   return `…${out}`;
-}
-
-/** Unix seconds (as the CLI sends them) to ms; a value already in ms is kept. */
-function epochMs(value: unknown): number | undefined {
-  const n = finite(value);
-  if (n === undefined || n <= 0) return undefined;
-  return n < 1e12 ? n * 1000 : n;
-}
-
-function finite(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -47,7 +47,7 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
     text = cancelText(options.cancel ?? { kind: "nothing" });
   } else {
     new SessionStore(config.stateDir, chatId).markNew(update.update_id);
-    text = config.claudeSessions
+    text = config.brainKind === "claude"
       ? "🆕 The next message starts a new conversation."
       : "🆕 The next message starts a new conversation (the brain is told with COORD_NEW_CONVERSATION=1).";
   }

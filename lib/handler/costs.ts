@@ -1,5 +1,5 @@
 /**
- * What the default Claude brain cost: one line per answer in `<state dir>/costs/<YYYY-MM-DD>.jsonl`
+ * What a Claude brain cost: one line per answer in `<state dir>/costs/<YYYY-MM-DD>.jsonl`
  * (the day in UTC), for the optional footer under an answer and for `/status`'s total of the day.
  *
  * @module

@@ -2,7 +2,7 @@
  * Live progress on the phone while a brain works, never holding up the answer.
  *
  * Notes come from the brain, gathered by `brain_watch.ts`: lines it appends to
- * `COORD_PROGRESS_FILE` (any brain), and the events of the default Claude brain's stream
+ * `COORD_PROGRESS_FILE` (any brain), and the events of a Claude brain's stream
  * (`claude_stream.ts`). They are shown
  * - in a private chat as a draft (`sendMessageDraft`, with Telegram's own Stop button): the
  *   elapsed time, the count of tool calls and the last few notes, refreshed when notes arrive and

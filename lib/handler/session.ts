@@ -1,6 +1,6 @@
 /**
  * One conversation per chat: the folder `<state dir>/sessions/<chat id>/`, the conversation id the
- * default Claude brain resumes, and `/new`.
+ * Claude driver resumes, and `/new`.
  *
  * `/new` is answered at once, without the chat's turn, while earlier messages may still wait or
  * work. So it doesn't delete anything: it records its own `update_id` (`new`), and a message

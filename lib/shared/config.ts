@@ -25,6 +25,7 @@ import {
   type NumberRule,
   parseArgv,
   parseChatIds,
+  parseChoice,
   parseFlag,
   parseNumber,
   parseRootUrl,
@@ -82,13 +83,18 @@ export interface Config {
   /** A reply to a message that waited at least this long for its turn says how long, in ms. */
   waitNoteMs: number;
   /**
-   * True when the brain is the default Claude Code CLI (`COORD_BRAIN_CMD` unset): the bot then
-   * keeps one conversation per chat with `--output-format json` and `--resume`.
+   * The protocol the brain speaks (`COORD_BRAIN_KIND`): `claude`, the Claude Code CLI run by the
+   * Claude driver (stream-json both ways, one conversation per chat, progress, cost, usage-limit
+   * waits); `plain`, the message on stdin and the reply on stdout. Unset: `claude` when the
+   * command's program is named `claude` (the default brain is), else `plain`.
    */
-  claudeSessions: boolean;
+  brainKind: BrainKind;
   /** Add the Claude brain's cost, duration and turns under each answer (`COORD_SHOW_COST=1`). */
   showCost: boolean;
 }
+
+/** The brain protocols (see {@linkcode Config.brainKind}). */
+export type BrainKind = "claude" | "plain";
 
 /** Where {@linkcode parseConfig} reads from: passed in so that it stays pure and testable. */
 export interface ConfigSources {
@@ -141,7 +147,9 @@ export function parseConfig(sources: ConfigSources): Config {
 
   const personaFile = get("COORD_PERSONA_FILE");
   checkPersonaFile(personaFile, (path) => sources.isReadableFile(path));
-  const customBrain = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD"));
+  const brainCommand = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD")) ??
+    defaultBrainCommand(personaFile);
+  const brainKind = parseChoice("COORD_BRAIN_KIND", get("COORD_BRAIN_KIND"), BRAIN_KINDS);
   const stateDir = get("COORD_STATE_DIR") ?? defaultStateDir(get("XDG_STATE_HOME"), get("HOME"));
   const lockDir = get("COORD_LOCK_DIR") ?? defaultLockDir(get("XDG_RUNTIME_DIR"), sources.uid);
   if (sources.folderInfo !== undefined) {
@@ -158,7 +166,7 @@ export function parseConfig(sources: ConfigSources): Config {
     allowedChatIds: parseChatIds("COORD_ALLOWED_CHAT_IDS", get("COORD_ALLOWED_CHAT_IDS")),
     brainWorkdir: get("COORD_BRAIN_WORKDIR") ?? `${stateDir.replace(/\/+$/, "")}/brain`,
     apiRoot: parseRootUrl("COORD_API_ROOT", get("COORD_API_ROOT") ?? "https://api.telegram.org"),
-    brainCommand: customBrain ?? defaultBrainCommand(personaFile),
+    brainCommand,
     brainTimeoutMs: seconds("COORD_BRAIN_TIMEOUT_S", { fallback: 300, min: 0.001 }),
     brainMaxAttempts: number("COORD_BRAIN_MAX_ITERS", { fallback: 3, min: 1 }),
     maxConcurrentHandlers: number("COORD_MAX_CONCURRENT_BRAINS", { fallback: 4, min: 1 }),
@@ -175,7 +183,7 @@ export function parseConfig(sources: ConfigSources): Config {
     poisonLimit: number("COORD_POISON_LIMIT", { fallback: 3, min: 1 }),
     spareHandlers: number("COORD_SPARE_HANDLERS", { fallback: 1, min: 0, max: 16 }),
     waitNoteMs: seconds("COORD_WAIT_NOTE_S", { fallback: 60, min: 0 }),
-    claudeSessions: customBrain === undefined,
+    brainKind: brainKind ?? kindOfCommand(brainCommand),
     showCost: parseFlag("COORD_SHOW_COST", get("COORD_SHOW_COST")),
   };
 }
@@ -202,6 +210,13 @@ export function parseHealthSettings(
       POLL_TIMEOUT_RULE,
     ),
   };
+}
+
+const BRAIN_KINDS: readonly BrainKind[] = ["claude", "plain"];
+
+/** `claude` for a command whose program is named `claude` (wherever it lives), else `plain`. */
+export function kindOfCommand(command: readonly string[]): BrainKind {
+  return command[0].split("/").at(-1) === "claude" ? "claude" : "plain";
 }
 
 function defaultBrainCommand(personaFile: string | undefined): string[] {

@@ -101,6 +101,18 @@ export function parseFlag(variable: string, value: string | undefined): boolean 
   throw new ConfigError(variable, `Cannot parse ${variable}: expected 0 or 1, got "${value}"`);
 }
 
+/** Parses one of `choices`; `undefined` when unset. */
+export function parseChoice<T extends string>(
+  variable: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  const expected = choices.map((c) => `"${c}"`).join(" or ");
+  throw new ConfigError(variable, `Cannot parse ${variable}: expected ${expected}, got "${value}"`);
+}
+
 /** Parses a plain http(s) root URL (no query, fragment or credentials), without trailing slashes. */
 export function parseRootUrl(variable: string, value: string): string {
   let url: URL;

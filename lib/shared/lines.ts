@@ -1,6 +1,6 @@
 /**
- * Reading lines from a process's pipe: a handler's stdin (its update, or the desk's jobs) and the
- * desk's reports on its stdout, read by the poll loop.
+ * Reading lines from a process's pipe: a handler's stdin (its update, or the desk's jobs), the
+ * desk's reports on its stdout, read by the poll loop, and the Claude CLI's stream-json output.
  *
  * @module
  */
@@ -46,4 +46,34 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
     // A broken pipe is an end too.
   }
   if (buffered !== "") yield buffered;
+}
+
+/**
+ * Splits text that comes in pieces (a child's stdout as `runTree` hands it over) into lines,
+ * without their newlines. Only each new piece is searched, so a long line in many pieces stays
+ * linear.
+ */
+export class LineSplitter {
+  #parts: string[] = [];
+
+  /** Takes the next piece; returns the lines it completed. */
+  push(piece: string): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    for (let nl = piece.indexOf("\n"); nl !== -1; nl = piece.indexOf("\n", start)) {
+      this.#parts.push(piece.slice(start, nl));
+      lines.push(this.#parts.join(""));
+      this.#parts = [];
+      start = nl + 1;
+    }
+    if (start < piece.length) this.#parts.push(piece.slice(start));
+    return lines;
+  }
+
+  /** The last unterminated line, if any (and forgets it). */
+  end(): string | undefined {
+    const line = this.#parts.join("");
+    this.#parts = [];
+    return line === "" ? undefined : line;
+  }
 }

@@ -5,10 +5,15 @@
  * running under PID 1 and holding our pipes, so every process we start is started `detached` (its own
  * session and process group, pgid = pid) and is stopped by signalling the group: `kill(-pid)`.
  *
+ * `runTree` runs a command to its end with its input given at once; `startTree` keeps its stdin
+ * open for the caller to write to while it runs, and lets the caller end it early (the Claude
+ * driver, which has its answer before the CLI exits).
+ *
  * @module
  */
 
 import { within } from "./abort.ts";
+import { collect, type Collector, inputOf } from "./pipes.ts";
 import { parseUmask, PERSON_UMASK_ENV } from "./private.ts";
 
 /** Sends `signal` to the process group led by `pid`; a group that is already gone is not an error. */
@@ -22,16 +27,14 @@ export function killGroup(pid: number, signal: Deno.Signal): boolean {
   }
 }
 
-/** Options for {@linkcode runTree}. */
-export interface RunTreeOptions {
+/** Options for {@linkcode startTree}. */
+export interface StartTreeOptions {
   /** Arguments after the command. Default: none. */
   args?: readonly string[];
   /** The complete environment of the child (nothing is inherited). Default: empty. */
   env?: Record<string, string>;
   /** Working directory. Default: ours. */
   cwd?: string;
-  /** Written to the child's stdin, which is then closed. Default: stdin is closed at once. */
-  input?: string | Uint8Array;
   /** The run's limit in milliseconds; past it the whole group is killed. Default: no limit. */
   timeoutMs?: number;
   /** Aborting it kills the whole group. */
@@ -58,6 +61,12 @@ export interface RunTreeOptions {
   umask?: number;
 }
 
+/** Options for {@linkcode runTree}. */
+export interface RunTreeOptions extends StartTreeOptions {
+  /** Written to the child's stdin, which is then closed. Default: stdin is closed at once. */
+  input?: string | Uint8Array;
+}
+
 /** What one run of a command ended with. */
 export interface RunTreeResult {
   /** Exit code (128 + n when killed by signal n), or `undefined` when the command could not start. */
@@ -70,8 +79,24 @@ export interface RunTreeResult {
   timedOut: boolean;
   /** True when `signal` aborted the run and the group was killed. */
   aborted: boolean;
+  /** True when the caller ended the run early ({@linkcode TreeRun.end}); absent otherwise. */
+  ended?: boolean;
   /** Why the command could not start (e.g. `command not found: "claude"`). */
   spawnError?: string;
+}
+
+/** A command running in its own process group, talked to while it runs (see {@linkcode startTree}). */
+export interface TreeRun {
+  /** The child's pid (= its process group id); undefined when it could not start. */
+  readonly pid?: number;
+  /** Writes to its stdin, after what was written before; false once stdin is closed or broken. */
+  write(data: string | Uint8Array): Promise<boolean>;
+  /** Closes its stdin after what was written; idempotent. */
+  closeInput(): Promise<void>;
+  /** Ends the run now: its group is stopped as at the time limit, and the result says `ended`. */
+  end(): void;
+  /** How the run ended, once the child has exited and its output is drained. Never rejects. */
+  readonly result: Promise<RunTreeResult>;
 }
 
 /** How long stream readers may lag behind the child's exit before they are cancelled. */
@@ -82,10 +107,19 @@ const STREAM_DRAIN_MS = 1000;
  * the whole group (SIGTERM, then SIGKILL after `killGraceMs`) on timeout or abort. Never throws for
  * the child's own failures: they are in the result.
  */
-export async function runTree(
-  command: string,
-  options: RunTreeOptions = {},
-): Promise<RunTreeResult> {
+export function runTree(command: string, options: RunTreeOptions = {}): Promise<RunTreeResult> {
+  const run = startTree(command, options);
+  if (options.input !== undefined) void run.write(options.input);
+  void run.closeInput();
+  return run.result;
+}
+
+/**
+ * Starts `command` in a new process group with its stdin left open: the caller writes to it,
+ * closes it, and may end the run early. Otherwise as {@linkcode runTree}: stdout and stderr are
+ * collected, and the whole group is killed on timeout, abort or `end()`.
+ */
+export function startTree(command: string, options: StartTreeOptions = {}): TreeRun {
   const { env = {}, maxOutputBytes = 1024 * 1024, umask = parseUmask(env[PERSON_UMASK_ENV]) } =
     options;
   const args = options.args ?? [];
@@ -95,26 +129,61 @@ export async function runTree(
     child = spawnGroup(argv, { env, cwd: options.cwd });
   } catch (error) {
     const spawnError = describeSpawnError(command, error);
-    return { stdout: "", stderr: "", timedOut: false, aborted: false, spawnError };
+    return {
+      write: () => Promise.resolve(false),
+      closeInput: () => Promise.resolve(),
+      end: () => {},
+      result: Promise.resolve({
+        stdout: "",
+        stderr: "",
+        timedOut: false,
+        aborted: false,
+        spawnError,
+      }),
+    };
   }
   options.onSpawn?.(child.pid);
   const stdout = collect(child.stdout, { maxBytes: maxOutputBytes, onText: options.onStdout });
   const stderr = collect(child.stderr, { maxBytes: maxOutputBytes });
-  writeInput(child.stdin, options.input);
-  const { status, timedOut, aborted } = await exitWithin(child, options);
-  await options.afterExit?.().catch(() => {});
+  const input = inputOf(child.stdin);
+  const ender = new AbortController();
+  const output = { stdout, stderr };
+  const result = endOf(child, { ...options, command, umask, ender: ender.signal, output });
+  return {
+    pid: child.pid,
+    write: (data) => input.write(data),
+    closeInput: () => input.close(),
+    end: () => ender.abort(),
+    result,
+  };
+}
+
+/** How a started run ends: its exit, the sweep after it, its output drained. */
+async function endOf(
+  child: Deno.ChildProcess,
+  run: StartTreeOptions & {
+    command: string;
+    umask: number | undefined;
+    ender: AbortSignal;
+    output: { stdout: Collector; stderr: Collector };
+  },
+): Promise<RunTreeResult> {
+  const { command, umask, output } = run;
+  const { status, timedOut, aborted, ended } = await exitWithin(child, run);
+  await run.afterExit?.().catch(() => {});
   // A grandchild that escaped the group may still hold the pipes: don't wait for it forever.
-  const [out, err] = await Promise.all([
-    stdout.drain(STREAM_DRAIN_MS),
-    stderr.drain(STREAM_DRAIN_MS),
+  const [stdout, stderr] = await Promise.all([
+    output.stdout.drain(STREAM_DRAIN_MS),
+    output.stderr.drain(STREAM_DRAIN_MS),
   ]);
-  if (umask !== undefined) {
-    const spawnError = shellExecError(command, { code: status.code, stderr: err });
-    if (spawnError !== undefined) {
-      return { stdout: out, stderr: "", timedOut: false, aborted: false, spawnError };
-    }
+  const spawnError = umask === undefined
+    ? undefined
+    : shellExecError(command, { code: status.code, stderr });
+  if (spawnError !== undefined) {
+    return { stdout, stderr: "", timedOut: false, aborted: false, spawnError };
   }
-  return { code: status.code, signal: status.signal, stdout: out, stderr: err, timedOut, aborted };
+  const { code, signal } = status;
+  return { code, signal, stdout, stderr, timedOut, aborted, ...(ended ? { ended } : {}) };
 }
 
 /** Starts `argv` in a process group of its own, with exactly `env`, all three streams piped. */
@@ -131,22 +200,26 @@ function spawnGroup(argv: string[], { env, cwd }: Pick<RunTreeOptions, "env" | "
   }).spawn();
 }
 
-/** Waits for the child's exit; stops its group (`stopGroups`) at the time limit or on abort. */
+/**
+ * Waits for the child's exit; stops its group (`stopGroups`) at the time limit, on abort, or when
+ * the caller ends the run (`ender`).
+ */
 async function exitWithin(
   child: Deno.ChildProcess,
-  options: Pick<RunTreeOptions, "timeoutMs" | "signal" | "killGraceMs">,
+  options: Pick<RunTreeOptions, "timeoutMs" | "signal" | "killGraceMs"> & { ender: AbortSignal },
 ) {
-  const { timeoutMs, signal, killGraceMs = 2000 } = options;
+  const { timeoutMs, signal, killGraceMs = 2000, ender } = options;
   const limit = new AbortController();
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => limit.abort(), timeoutMs);
-  const stop = signal ? AbortSignal.any([limit.signal, signal]) : limit.signal;
+  const stop = AbortSignal.any([limit.signal, ender, ...(signal ? [signal] : [])]);
   const onStop = () => void stopGroups([child], killGraceMs);
   stop.addEventListener("abort", onStop, { once: true });
   if (stop.aborted) onStop();
   try {
     const status = await child.status;
     const timedOut = limit.signal.aborted;
-    return { status, timedOut, aborted: !timedOut && (signal?.aborted ?? false) };
+    const aborted = !timedOut && (signal?.aborted ?? false);
+    return { status, timedOut, aborted, ended: !timedOut && !aborted && ender.aborted };
   } finally {
     clearTimeout(timer);
     stop.removeEventListener("abort", onStop);
@@ -213,71 +286,4 @@ function describeSpawnError(command: string, error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return `command not found: "${command}"`;
   if (error instanceof Deno.errors.PermissionDenied) return `permission denied: "${command}"`;
   return `cannot start "${command}": ${error instanceof Error ? error.message : String(error)}`;
-}
-
-function writeInput(stdin: WritableStream<Uint8Array>, input: string | Uint8Array | undefined) {
-  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  const writer = stdin.getWriter();
-  // A child that exits without reading its input makes the write fail with a broken pipe: harmless.
-  (bytes ? writer.write(bytes) : Promise.resolve())
-    .then(() => writer.close())
-    .catch(() => writer.abort().catch(() => {}));
-}
-
-interface Collector {
-  /** The text read so far once the stream ends, or after `ms` (then the stream is cancelled). */
-  drain(ms: number): Promise<string>;
-}
-
-function collect(
-  stream: ReadableStream<Uint8Array>,
-  options: { maxBytes: number; onText?: (text: string) => void },
-): Collector {
-  const { maxBytes, onText } = options;
-  const chunks: Uint8Array[] = [];
-  let kept = 0;
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  const done = (async () => {
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        if (onText !== undefined) {
-          try {
-            onText(decoder.decode(value, { stream: true }));
-          } catch {
-            // A listener's failure is not the child's.
-          }
-        }
-        if (kept < maxBytes) {
-          const part = value.subarray(0, maxBytes - kept);
-          chunks.push(part);
-          kept += part.length;
-        }
-      }
-    } catch {
-      // Cancelled or broken: keep what was read.
-    }
-  })();
-  return {
-    async drain(ms) {
-      if (!(await within(done, ms)).settled) {
-        await reader.cancel().catch(() => {});
-        await done;
-      }
-      reader.releaseLock();
-      return new TextDecoder().decode(concat(chunks));
-    },
-  };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
