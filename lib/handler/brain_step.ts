@@ -54,6 +54,8 @@ export async function askBrain(work: Work, step: BrainStep): Promise<void> {
   // The answer is out; what the brain left running (a CLI after its result) is ended by now, or
   // within seconds: the handler holds the chat until then, so the chat's next brain never meets it.
   await outcome.settled;
+  // Until now a handler that died would have left the poll process the attempt's marker to sweep.
+  work.record.update({ brainRun: undefined });
 }
 
 /** The brain in the chat's conversation, its progress shown while it works. */

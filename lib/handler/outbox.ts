@@ -71,7 +71,7 @@ export async function finish(options: FinishOptions): Promise<void> {
     sent: 0,
   };
   // Durable before anything is sent: from here on only sending is left, whatever happens.
-  options.record.update({ stage: "answered", answer: outgoing, brainRun: undefined });
+  options.record.update({ stage: "answered", answer: outgoing });
   await deliver({ ...options, outgoing });
 }
 

@@ -259,8 +259,9 @@ export class Scheduler {
   #settle(held: Held, child: ChildRecord) {
     const { updateId, brainRun } = held.entry;
     held.child = undefined;
-    // The handler is gone: its brain must not live on without it.
-    if (brainRun !== undefined && !held.finished) {
+    // The handler is gone before its brain's end (a crash, a kill, even after its answer went
+    // out): the brain must not live on without it.
+    if (brainRun !== undefined) {
       void (this.#options.sweepOrphan ?? sweepOrphan)(brainRun, updateId);
     }
     const end = afterHandler(held.entry, {
