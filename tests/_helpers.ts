@@ -355,6 +355,22 @@ export async function startBot(options: BotOptions): Promise<BotProcess> {
   return new BotProcess(process, dirs, options.dirs === undefined, options);
 }
 
+/**
+ * The settings of a bot whose brain is the stand-in Claude CLI (`tests/stubs/claude-bin/claude`,
+ * on PATH as the default brain), its conversations in `dir`; `env` on top.
+ */
+export function claudeEnv(
+  dir: string,
+  env: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    COORD_BRAIN_CMD: undefined,
+    PATH: `${projectPath("tests/stubs/claude-bin")}:${Deno.env.get("PATH")}`,
+    STUB_CLAUDE_DIR: dir,
+    ...env,
+  };
+}
+
 /** Lets the stub brains waiting at gate `name` answer. */
 export function openGate(bot: BotProcess, name: string): void {
   Deno.writeTextFileSync(`${bot.dirs.root}/gates/${name}`, "");

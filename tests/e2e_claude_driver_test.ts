@@ -10,31 +10,17 @@ import assert from "node:assert/strict";
 import {
   type BotProcess,
   brainLog,
+  claudeEnv,
   isAlive,
   messageIdOf,
-  projectPath,
-  type RecordedCall,
   repliedTo,
   tempDir,
+  textOf,
   waitUntil,
   withBot,
 } from "./_helpers.ts";
 
 const CHAT = 1001;
-
-function textOf(call: RecordedCall): string {
-  return String(call.params.text);
-}
-
-/** The stand-in on PATH, its conversations in `dir`, and the default brain (or `env`'s). */
-function claudeEnv(dir: string, env: Record<string, string | undefined> = {}) {
-  return {
-    COORD_BRAIN_CMD: undefined,
-    PATH: `${projectPath("tests/stubs/claude-bin")}:${Deno.env.get("PATH")}`,
-    STUB_CLAUDE_DIR: dir,
-    ...env,
-  };
-}
 
 /** The stand-in's runs so far ("claude ARGS" lines of the brain log). */
 function starts(bot: BotProcess): string[] {

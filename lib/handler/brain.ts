@@ -117,7 +117,7 @@ export function plainAttempts(
 
 /** What one attempt came to. */
 export type AttemptVerdict =
-  | { ok: true; reply: string; sessionId?: string; usage?: Usage }
+  | { ok: true; reply: string; sessionId?: string; usage?: Usage; stopped?: boolean }
   | { ok: false; failure: BrainFailure };
 
 /** Why an attempt failed. */
@@ -154,7 +154,15 @@ export interface BrainFailure {
  */
 export type BrainOutcome =
   & (
-    | { ok: true; reply: string; attempts: number; sessionId?: string; usage?: Usage }
+    | {
+      ok: true;
+      reply: string;
+      attempts: number;
+      sessionId?: string;
+      usage?: Usage;
+      /** The turn was interrupted: `reply` is what it had by then. */
+      stopped?: boolean;
+    }
     | { ok: false; failure: BrainFailure; attempts: number; aborted: boolean }
   )
   & { settled?: Promise<void> };

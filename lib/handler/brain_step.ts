@@ -6,17 +6,16 @@
  * @module
  */
 
-import { type AttemptRunner, type BrainOptions, type BrainOutcome, callBrain } from "./brain.ts";
+import { type BrainOptions, type BrainOutcome, callBrain } from "./brain.ts";
 import { RESUME_NOTE } from "./claude.ts";
-import { claudeAttempts } from "./claude_driver.ts";
-import { refuseAsks } from "./claude_turn.ts";
 import { converse } from "./conversation.ts";
 import { costFooter, recordCost } from "./costs.ts";
 import { REACTIONS } from "./feedback.ts";
 import { park } from "./park.ts";
 import { watchBrain } from "./brain_watch.ts";
 import { type SavedSession, SessionStore, startsFresh } from "./session.ts";
-import { cancelledText, failureText } from "./texts.ts";
+import { cancelledText, failureText, stoppedText } from "./texts.ts";
+import { brainRunner } from "./brain_runner.ts";
 import { attachmentDir } from "../shared/attachments.ts";
 import { childEnv } from "../shared/child_env.ts";
 import { killGroup } from "../shared/process_tree.ts";
@@ -76,13 +75,19 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
     dir: attachmentDir(config.stateDir, ids.updateId),
     env,
     claudeStream: config.brainKind === "claude",
+    onMessage: (messageId) => work.record.update({ progressMessageId: messageId }),
   });
+  // What came for the brain before it started (and, in a re-run, what was steered into the turn
+  // that was cut off) goes in with the message; from now on a steer goes into the turn.
+  const input = withSteers(step.text, work.turns.steers);
+  work.turns.brainStarts();
+  work.turns.onShow = watch.status;
   const hooks = attemptHooks(work, running);
   const ask = (command: readonly string[]) =>
     callBrain({
       command,
       runner: brainRunner(work),
-      input: step.text,
+      input,
       env,
       cwd: config.brainWorkdir,
       timeoutMs: config.brainTimeoutMs,
@@ -113,26 +118,15 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
         session,
       }),
     guard,
-  }).finally(() => watch.stop());
+  }).finally(() => {
+    work.turns.brainEnded();
+    return watch.stop();
+  });
 }
 
-/**
- * How one attempt runs: the Claude driver for a Claude brain, which refuses every tool that asks
- * for permission (nobody is asked: approvals from the phone are not built yet), else the default.
- */
-function brainRunner(work: Work): AttemptRunner | undefined {
-  const { config, ids, log } = work;
-  if (config.brainKind !== "claude") return undefined;
-  return claudeAttempts({
-    onControlRequest: (request) => {
-      const tool = request.request.tool_name;
-      log.info("update {updateId}: the brain asked for {what}; refused (nobody is asked)", {
-        ...ids,
-        what: request.subtype === "can_use_tool" ? `the tool ${String(tool)}` : request.subtype,
-      });
-      return refuseAsks(request);
-    },
-  });
+/** The message's text with the messages steered into it after it, in order. */
+function withSteers(text: string, steers: readonly { text: string }[]): string {
+  return [text, ...steers.map((s) => s.text)].join("\n\n");
 }
 
 /** The chat's conversation as the message finds it, read once before the brain starts. */
@@ -238,10 +232,13 @@ async function endWith(
   if (outcome.ok) {
     recordCost(config.stateDir, { chatId: ids.chatId, usd: outcome.usage?.costUsd ?? 0 });
     const footer = config.showCost ? costFooter(outcome.usage) : "";
-    await work.reply(
-      footer === "" ? outcome.reply : `${outcome.reply}\n\n${footer}`,
-      REACTIONS.done,
-    );
+    const by = work.turns.interruptedBy;
+    const answer = outcome.stopped && by !== undefined
+      ? stoppedText(outcome.reply, by)
+      : outcome.reply;
+    await work.reply(footer === "" ? answer : `${answer}\n\n${footer}`, REACTIONS.done);
+    // The messages steered into it are answered with it.
+    await Promise.all(work.turns.steers.map((s) => work.reactOn(s.messageId, REACTIONS.done)));
     log.info("update {updateId} answered after {attempts} attempt(s)", {
       ...ids,
       attempts: outcome.attempts,

@@ -66,7 +66,11 @@ export interface WatchOptions extends ProgressOptions {
  */
 export function watchBrain(
   options: WatchOptions,
-): { onStdout: (text: string) => void; stop: () => Promise<void> } {
+): {
+  onStdout: (text: string) => void;
+  status: Progress["status"];
+  stop: () => Promise<void>;
+} {
   const { dir, env, claudeStream, log, ids } = options;
   const progress = new Progress(options);
   const path = `${dir}/progress.log`;
@@ -89,6 +93,7 @@ export function watchBrain(
         else if (event.kind === "text") progress.note(event.note);
       }
     },
+    status: (shown) => progress.status(shown),
     stop: async () => {
       // The file's last lines reach the display, which stops at once: the answer follows and
       // takes the progress's place, so they are never shown on their own.

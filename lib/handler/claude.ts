@@ -76,6 +76,11 @@ export function claudeVerdict(end: TurnEnd, timeoutMs: number): AttemptVerdict {
   if (result === undefined) return exitVerdict(end, timeoutMs);
   const reply = result.text.trim() || end.text;
   const sessionId = result.sessionId;
+  if (result.terminalReason?.startsWith("aborted")) {
+    // Interrupted (`/stop`, a Stop button, a `!`): what it had is the answer, however short, and
+    // the conversation keeps what was done. Never asked again.
+    return { ok: true, reply, sessionId, usage: usageOf(result), stopped: true };
+  }
   if (!result.isError && reply !== "") {
     return { ok: true, reply, sessionId, usage: usageOf(result) };
   }

@@ -76,6 +76,10 @@ export class ClaudeTurn {
   #over = false;
   #ended = Promise.withResolvers<TurnEnd>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The time limit left, in ms, and when it was last counted from (`performance.now()`). */
+  #left = Infinity;
+  #countedFrom = 0;
+  #holds = 0;
   #timedOut = false;
   #requests = 0;
   #pending = new Map<string, (response: ControlResponse | undefined) => void>();
@@ -99,10 +103,8 @@ export class ClaudeTurn {
     });
     void this.#tree.write(userLine(message));
     if (timeoutMs !== undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timedOut = true;
-        this.#tree.end();
-      }, timeoutMs);
+      this.#left = timeoutMs;
+      this.#runClock();
     }
     void this.#tree.result.then((exit) => {
       const last = this.#lines.end();
@@ -124,6 +126,32 @@ export class ClaudeTurn {
   /** Resolves at the turn's result line, or when the CLI ends without one. Never rejects. */
   get ended(): Promise<TurnEnd> {
     return this.#ended.promise;
+  }
+
+  /**
+   * Stops the turn's time limit while the brain waits for the person (an ask to use a tool); the
+   * returned function lets it run on with what was left. Holds may overlap.
+   */
+  holdClock(): () => void {
+    if (this.#holds++ === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#left -= performance.now() - this.#countedFrom;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0 && !this.#over && this.#left !== Infinity) this.#runClock();
+    };
+  }
+
+  #runClock() {
+    this.#countedFrom = performance.now();
+    this.#timer = setTimeout(() => {
+      this.#timedOut = true;
+      this.#tree.end();
+    }, Math.max(0, this.#left));
   }
 
   /** Writes `text` into the running turn as a user line; false once the turn is over. */

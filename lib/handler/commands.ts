@@ -11,7 +11,7 @@ import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import type { Command } from "../shared/command.ts";
 import type { Config } from "../shared/config.ts";
-import type { CancelVerdict, StatusView } from "../shared/line.ts";
+import type { CancelVerdict, PressAnswer, StatusView, StopVerdict } from "../shared/line.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore } from "./session.ts";
@@ -30,6 +30,8 @@ export interface CommandOptions {
   status?: StatusView;
   /** For `/cancel`: what it came to. */
   cancel?: CancelVerdict;
+  /** For `/stop`: what it came to. */
+  stop?: StopVerdict;
   log: Logger;
   signal: AbortSignal;
   /** The clock, ms since the epoch. Default: `Date.now`. */
@@ -45,6 +47,8 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
     text = options.status === undefined ? "⚠️ No status to give." : status(options.status, options);
   } else if (command === "cancel") {
     text = cancelText(options.cancel ?? { kind: "nothing" });
+  } else if (command === "stop") {
+    text = stopText(options.stop ?? { kind: "nothing" });
   } else {
     new SessionStore(config.stateDir, chatId).markNew(update.update_id);
     text = config.brainKind === "claude"
@@ -94,26 +98,43 @@ export function cancelText(verdict: CancelVerdict): string {
   }
 }
 
+/** What the person reads after `/stop`. */
+export function stopText(verdict: StopVerdict): string {
+  return verdict.kind === "nothing"
+    ? "Nothing is running in this chat: nothing to stop."
+    : `Stopping the brain working on message ${verdict.messageId}; it keeps what it did so far (/cancel ends it outright).`;
+}
+
+/** What a button press is answered with (the small notice on the phone). */
+const PRESS_TEXTS: Record<PressAnswer, string> = {
+  stopping: "Stopping…",
+  nothing: "Nothing to stop: it has finished.",
+  allowed: "Allowed.",
+  always: "Allowed, and from now on without asking in this chat.",
+  denied: "Denied.",
+  stale: "This is no longer asked.",
+};
+
 /** Options for {@linkcode answerPress}. */
 export interface PressOptions {
   api: Api;
   update: Update;
-  /** Whether the press stops something (else it came after the work had finished). */
-  stopping: boolean;
+  /** What the press came to. */
+  answer: PressAnswer;
   log: Logger;
   signal: AbortSignal;
 }
 
-/** Answers a Stop press on a progress message's 🛑 (a draft's Stop needs no answer). */
+/** Answers a button press (a draft's Stop needs no answer). */
 export async function answerPress(options: PressOptions): Promise<void> {
-  const { api, update, stopping, log, signal } = options;
+  const { api, update, answer, log, signal } = options;
   const query = update.callback_query;
   if (query === undefined) return;
-  const text = stopping ? "Stopping…" : "Nothing to stop: it has finished.";
+  const text = PRESS_TEXTS[answer];
   try {
     await api.answerCallbackQuery(query.id, { text }, apiSignal(signal));
   } catch (error) {
-    log.warn("cannot answer the Stop press {updateId}: {error}", {
+    log.warn("cannot answer the press {updateId}: {error}", {
       updateId: update.update_id,
       error: describeError(error),
     });

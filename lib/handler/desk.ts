@@ -19,7 +19,7 @@ import { type Control, type DeskJob, jobUpdateId, type Report } from "../shared/
 import { type MessageRef, REACTIONS, setReaction, showTyping } from "./feedback.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
-import { lateEditText, LOST_TEXT, WITHDRAWN_TEXT } from "./texts.ts";
+import { lateEditText, LOST_TEXT, UNSTEERABLE_TEXT, WITHDRAWN_TEXT } from "./texts.ts";
 import { describeError } from "../shared/telegram.ts";
 
 /** Options for {@linkcode runDesk}. */
@@ -101,17 +101,23 @@ async function doJob(job: DeskJob, options: DeskOptions): Promise<void> {
       const update = job.update as Update & { message: Message };
       const command = parseCommand(update.message?.text);
       if (command === undefined) throw new TypeError("Cannot answer this update: not a command");
-      const { status, cancel } = job;
-      return handleCommand({ api: replyApi, config, update, command, status, cancel, log, signal });
-    }
-    case "press":
-      return answerPress({
-        api,
-        update: job.update as Update,
-        stopping: job.stopping,
+      const { status, cancel, stop } = job;
+      return handleCommand({
+        api: replyApi,
+        config,
+        update,
+        command,
+        status,
+        cancel,
+        stop,
         log,
         signal,
       });
+    }
+    case "press":
+      return answerPress({ api, update: job.update as Update, answer: job.answer, log, signal });
+    case "unsteerable":
+      return replyTo(refOf(job.update), UNSTEERABLE_TEXT, options);
     case "edit":
       if (job.late === undefined) return;
       return replyTo(refOf(job.update), lateEditText(job.late), options);

@@ -12,6 +12,7 @@
 
 import { attachmentDir } from "../shared/attachments.ts";
 import type { MessageInput } from "../shared/update.ts";
+import { unmarked } from "../shared/command.ts";
 import { REACTIONS } from "./feedback.ts";
 import { attachmentText, downloadFile } from "./files.ts";
 import { childEnv } from "../shared/child_env.ts";
@@ -41,7 +42,8 @@ export async function getInput(
   input: MessageInput,
   options: GetInputOptions,
 ): Promise<Input> {
-  if (input.kind === "text") return { text: input.text, attachments: [] };
+  // A `/steer` or `!` asked how to meet a working brain (the scheduler saw to it): not for the brain.
+  if (input.kind === "text") return { text: unmarked(input.text), attachments: [] };
   if (input.kind === "unsupported") {
     await work.reply(
       `I can pass on photos, documents, text, captions and voice notes; ${input.what} is not something I can send to the brain.`,

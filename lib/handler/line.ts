@@ -14,6 +14,9 @@ import {
   parseControl,
   type Report,
 } from "../shared/line.ts";
+
+/** The controls about a working brain (`turn_link.ts` takes them). */
+export type TurnControl = Extract<Control, { kind: "steer" | "interrupt" | "approval" | "queued" }>;
 import { readLines } from "../shared/lines.ts";
 
 /** Options for {@linkcode HandlerLine}. */
@@ -34,6 +37,9 @@ export class HandlerLine {
   #edit?: Edit;
   #editsClosed = false;
   #updateId?: number;
+  #turn?: (control: TurnControl) => void;
+  /** Controls for the working brain that came before anyone took them. */
+  #early: TurnControl[] = [];
 
   constructor(stream: ReadableStream<Uint8Array>, options: HandlerLineOptions = {}) {
     this.#lines = readLines(stream)[Symbol.asyncIterator]();
@@ -70,14 +76,26 @@ export class HandlerLine {
   async listen(updateId: number): Promise<void> {
     this.#updateId = updateId;
     for await (const control of this.controls()) {
-      if (control.kind === "cancel") {
-        if (this.#cancel.signal.aborted) continue;
-        this.#cancelledBy = control.by;
-        this.#cancel.abort(new Error(`cancelled by ${control.by}`));
-      } else if (control.kind === "edit") {
-        this.#takeIn(control.edit);
+      if (control.kind === "cancel") this.cancelFor(control.by);
+      else if (control.kind === "edit") this.#takeIn(control.edit);
+      else if (control.kind !== "hello" && control.kind !== "start" && control.kind !== "job") {
+        if (this.#turn === undefined) this.#early.push(control);
+        else this.#turn(control);
       }
     }
+  }
+
+  /** Stops the message's work outright (a cancel, or a stop of a brain that can't be interrupted). */
+  cancelFor(by: CancelledBy): void {
+    if (this.#cancel.signal.aborted) return;
+    this.#cancelledBy = by;
+    this.#cancel.abort(new Error(`cancelled by ${by}`));
+  }
+
+  /** Hands the controls about the working brain to `take` (those that came already first). */
+  onTurnControl(take: (control: TurnControl) => void): void {
+    this.#turn = take;
+    for (const control of this.#early.splice(0)) take(control);
   }
 
   /** Aborted when the person cancels the message (by `/cancel` or a Stop press). */

@@ -50,6 +50,8 @@ export interface ProgressOptions {
   refreshMs?: number;
   /** Default: {@linkcode FIRST_SHOW_MS}. */
   firstShowMs?: number;
+  /** Told the group's progress message id once it is sent (a reply to it steers). */
+  onMessage?: (messageId: number) => void;
 }
 
 /** One message's progress display; see the module doc. */
@@ -71,6 +73,9 @@ export class Progress {
   #stopped = false;
   /** The group's progress message, once sent. */
   #messageId?: number;
+  /** Messages waiting behind this one; the tool the brain waits for the person to allow. */
+  #waiting = 0;
+  #asking?: string;
   #lastText = "";
 
   constructor(options: ProgressOptions) {
@@ -106,6 +111,14 @@ export class Progress {
     this.note(note);
   }
 
+  /** What else the display says: how many wait behind, and whether the brain waits for an answer. */
+  status(shown: { waiting?: number; asking?: string }): void {
+    if ("waiting" in shown) this.#waiting = shown.waiting ?? 0;
+    if ("asking" in shown) this.#asking = shown.asking;
+    this.#dirty = true;
+    this.#schedule(0);
+  }
+
   /** The brain is done: no more calls; a group's progress message goes. Never throws. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -131,7 +144,15 @@ export class Progress {
       : this.#tools === 1
       ? " · 1 tool call"
       : ` · ${this.#tools} tool calls`;
-    return [`✍ Working for ${elapsed}${tools}`, ...this.#notes].join("\n");
+    const head = this.#asking === undefined
+      ? `✍ Working for ${elapsed}${tools}`
+      : `🔐 Waiting for your approval to use ${this.#asking} · ${elapsed}${tools}`;
+    const queued = this.#waiting === 0 ? [] : [
+      `queued: ${
+        this.#waiting === 1 ? "1 message runs" : `${this.#waiting} messages run`
+      } after the current task`,
+    ];
+    return [head, ...this.#notes, ...queued].join("\n");
   }
 
   /**
@@ -193,6 +214,7 @@ export class Progress {
           reply_markup: stop,
         }, signal);
         this.#messageId = sent.message_id;
+        this.#options.onMessage?.(sent.message_id);
       } else if (text !== this.#lastText) {
         // The keyboard goes with every edit: an edit without it removes it.
         await api.editMessageText(

@@ -8,6 +8,7 @@
 
 import type { BrainFailure } from "./brain.ts";
 import { formatDuration } from "../shared/duration.ts";
+import type { CancelledBy } from "../shared/line.ts";
 
 /** The line a reply starts with when its brain had been cut off by a restart and was run again. */
 export const RERUN_NOTE = "(re-run: an earlier run was cut off before it answered)";
@@ -19,19 +20,40 @@ export const WITHDRAWN_TEXT = "🚫 Withdrawn by /cancel: the brain never saw th
 export const LOST_TEXT =
   "⚠️ This message was lost in a disk failure on the bot's box before it was answered. Please send it again.";
 
+/** The note to a message that was meant for a working brain that can't take one. */
+export const UNSTEERABLE_TEXT =
+  "⏳ This brain can't take a message while it works: yours waits for the current task. (Said once.)";
+
 /** Where a message stood when `/cancel` stopped it. */
 export type CancelledAt =
   | { stage: "input"; what: string }
   | { stage: "brain"; attempt: number; maxAttempts: number };
 
+/** How each kind of stop starts its reply. */
+const STOPPED_BY: Record<CancelledBy, string> = {
+  "/cancel": "🛑 Cancelled by /cancel",
+  "Stop": "🛑 Stopped from the phone",
+  "/stop": "🛑 Stopped by /stop",
+  "!": "🛑 Stopped for a newer message sent with !",
+};
+
 /** The reply to a message that `/cancel` (or a Stop press) stopped while it was worked on. */
-export function cancelledText(at: CancelledAt, by: "/cancel" | "Stop" = "/cancel"): string {
-  const head = by === "Stop" ? "🛑 Stopped from the phone" : "🛑 Cancelled by /cancel";
+export function cancelledText(at: CancelledAt, by: CancelledBy = "/cancel"): string {
+  const head = STOPPED_BY[by];
   if (at.stage === "input") {
     return `${head} while ${at.what}: the brain never saw this message.`;
   }
   return `${head}: the brain was stopped during attempt ${at.attempt} of ${at.maxAttempts}. ` +
     "It may have done part of the work.";
+}
+
+/**
+ * The answer of a turn that was interrupted (`/stop`, a Stop button, a `!`): what the brain had by
+ * then, marked as stopped; the conversation keeps what it did.
+ */
+export function stoppedText(reply: string, by: CancelledBy): string {
+  const head = `${STOPPED_BY[by]}; the conversation keeps what it did.`;
+  return reply.trim() === "" ? `${head} It had no answer yet.` : `${head} What it had:\n\n${reply}`;
 }
 
 /** The first line of a reply to a message that waited long for its turn. */

@@ -10,7 +10,14 @@ import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import type { Config } from "../shared/config.ts";
 import { type EntryRecord, entryRecord } from "./entry_record.ts";
-import { type MessageRef, type Reaction, reactionChain, showTyping } from "./feedback.ts";
+import {
+  type MessageRef,
+  type Reaction,
+  reactionChain,
+  setReaction,
+  showTyping,
+} from "./feedback.ts";
+import { TurnLink } from "./turn_link.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
 import type { HandlerLine } from "./line.ts";
@@ -53,6 +60,10 @@ export interface Work extends HandleOptions {
   record: EntryRecord;
   /** The message's reactions, in order. */
   react: (emoji: Reaction) => Promise<void>;
+  /** A reaction on another message of the chat (one steered into this one); never throws. */
+  reactOn: (messageId: number, emoji: Reaction) => Promise<void>;
+  /** What reaches the working brain over the line: steers, interrupts, answers to its asks. */
+  turns: TurnLink;
   /** Our notes above its final reply (re-run, wait, resume). */
   notes: string[];
   /** Its final reply (see `finish`): the one way it ends. */
@@ -72,6 +83,14 @@ export function startWork(options: HandleOptions): Work {
   const react = reactionChain(ids, { api, log });
   const notes: string[] = entry.rerun ? [RERUN_NOTE] : [];
   const replyApi = options.replyApi ?? api;
+  const reactOn = (messageId: number, emoji: Reaction) =>
+    setReaction({ ...ids, messageId }, emoji, { api, log });
+  const turns = new TurnLink({
+    line,
+    record,
+    steerable: options.config.brainKind === "claude",
+    react: (messageId, emoji) => void reactOn(messageId, emoji),
+  });
   return {
     ...options,
     replyApi,
@@ -79,6 +98,8 @@ export function startWork(options: HandleOptions): Work {
     ids,
     record,
     react,
+    reactOn,
+    turns,
     notes,
     reply: (text, emoji) =>
       finish({ ...options, replyApi, ids, record, notes, text, emoji, react }),

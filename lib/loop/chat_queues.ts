@@ -1,7 +1,7 @@
 /**
  * The chats' queues of waiting messages, and which message may start next: the head of a chat
  * with nothing running, once its 👀 is out (or late) and its back-off, if any, is over. Oldest
- * first across chats. Pure bookkeeping in memory: `Intake` journals, `Starter` starts.
+ * first across chats. Pure bookkeeping in memory, owned by the scheduler (`scheduler.ts`).
  *
  * @module
  */
@@ -64,11 +64,19 @@ export class ChatQueues {
     return false;
   }
 
-  /** Queues a message in its chat, in `update_id` order. */
+  /** Messages waiting for their turn in one chat. */
+  waitingIn(chatId: number): number {
+    return this.#chats.get(chatId)?.waiting.length ?? 0;
+  }
+
+  /** Queues a message in its chat, in `update_id` order (those sent with `!` first). */
   enqueue(entry: JournalEntry): void {
     let chat = this.#chats.get(entry.chatId);
     if (chat === undefined) this.#chats.set(entry.chatId, chat = { waiting: [] });
-    const at = chat.waiting.findIndex((e) => e.updateId > entry.updateId);
+    const rank = (e: JournalEntry) => e.urgent ? 0 : 1;
+    const at = chat.waiting.findIndex((e) =>
+      rank(e) > rank(entry) || (rank(e) === rank(entry) && e.updateId > entry.updateId)
+    );
     if (at < 0) chat.waiting.push(entry);
     else chat.waiting.splice(at, 0, entry);
   }

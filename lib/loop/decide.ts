@@ -10,6 +10,7 @@
 import { backoffMs } from "../shared/backoff.ts";
 import { isRunning, type JournalEntry, parkedFor } from "../shared/journal_entry.ts";
 import type { CancelVerdict } from "../shared/line.ts";
+import { markOf } from "../shared/command.ts";
 
 /** The first wait before a message whose handler died starts again; it doubles with each death. */
 const REQUEUE_BASE_MS = 1000;
@@ -145,6 +146,37 @@ export function decideCancel(
   }
   const verdict: CancelVerdict = { kind: "stopping", messageId, brain: entry.stage === "brain" };
   return { verdict, target: entry.updateId, action: "stop" };
+}
+
+/** What a plain message does while its chat's brain works (`COORD_BUSY_MODE`). */
+export type BusyMode = "queue" | "steer";
+
+/** What a new message does to its chat's working message. */
+export type BusyChoice = "queue" | "steer" | "interrupt";
+
+/**
+ * How a new message meets its chat's working message (`working`, if any): a text that replies to
+ * it or to its progress message, or says `/steer …`, steers into its turn (any text does with
+ * `busyMode` "steer"); `!…` interrupts it and goes next; anything else waits its turn.
+ */
+export function decideBusy(
+  message: JournalEntry,
+  working: JournalEntry | undefined,
+  options: { busyMode: BusyMode },
+): BusyChoice {
+  if (working === undefined) return "queue";
+  const update = message.update as {
+    message?: { text?: unknown; reply_to_message?: { message_id?: unknown } };
+  };
+  const text = update.message?.text;
+  if (typeof text !== "string") return "queue";
+  const mark = markOf(text);
+  if (mark === "urgent") return "interrupt";
+  const replyTo = update.message?.reply_to_message?.message_id;
+  const repliesToIt = replyTo !== undefined &&
+    (replyTo === messageIdOf(working) || replyTo === working.progressMessageId);
+  if (mark === "steer" || repliesToIt || options.busyMode === "steer") return "steer";
+  return "queue";
 }
 
 /** The `message_id` of an entry's message. */

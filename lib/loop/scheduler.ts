@@ -19,6 +19,8 @@ import { afterHandler, startPatch } from "./decide.ts";
 import type { Disk } from "./disk.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
 import { DeskWork, type SchedulerDesk } from "./scheduler_desk.ts";
+import { Working } from "./working.ts";
+import type { BusyMode } from "./decide.ts";
 import type { Journal } from "../shared/journal.ts";
 import { parkedFor, patched } from "../shared/journal_entry.ts";
 import type { Report } from "../shared/line.ts";
@@ -48,6 +50,8 @@ export interface SchedulerOptions {
   wallNow?: () => number;
   /** Kills what a dead handler's brain left. Default: `sweepOrphan` (`sweep.ts`). */
   sweepOrphan?: (run: string, updateId: number) => Promise<void>;
+  /** What a plain message does while its chat's brain works. Default: "queue". */
+  busyMode?: BusyMode;
   /** Why Telegram can't be reached now, if it can't (for `/status`). */
   telegramTrouble?: () => string | undefined;
 }
@@ -62,6 +66,7 @@ export class Scheduler {
   #unconfirmed = new Unconfirmed();
   #queues: ChatQueues;
   #desk: DeskWork;
+  #working: Working;
   #disk: Disk;
   #timer?: ReturnType<typeof setTimeout>;
   #stopping = false;
@@ -74,8 +79,18 @@ export class Scheduler {
     this.#startedAt = new Date(wallNow()).toISOString();
     this.#queues = new ChatQueues({ ackWaitMs: options.ackWaitMs ?? 2000, now });
     this.#disk = options.disk;
+    this.#working = new Working({
+      held: this.#held,
+      busyMode: options.busyMode ?? "queue",
+      enqueue: (held) => this.#enqueue(held),
+      waitingIn: (chatId) => this.#queues.waitingIn(chatId),
+      save: (held) => this.#save(held),
+      finish: (held) => this.#finish(held),
+      desk: (job) => options.desk.send(job),
+    });
     this.#desk = new DeskWork({
       desk: options.desk,
+      working: this.#working,
       held: this.#held,
       queues: this.#queues,
       bot: () => ({
@@ -112,8 +127,13 @@ export class Scheduler {
       if (item.cutOff) this.#save(item);
       this.#held.set(item.entry.updateId, item);
       this.#unconfirmed.seen(item.entry.updateId);
-      if (item.turn && !item.entry.withdrawn) this.#desk.ack(item);
-      this.#release(item);
+    }
+    for (const item of held) {
+      const host = item.entry.steeredInto;
+      // Steered into a message that was finished: it was answered with it.
+      if (host !== undefined && !this.#held.has(host)) this.#finish(item);
+      else if (host === undefined && item.turn && !item.entry.withdrawn) this.#desk.ack(item);
+      if (this.#held.has(item.entry.updateId)) this.#release(item);
     }
   }
 
@@ -167,6 +187,7 @@ export class Scheduler {
     if (report.kind === "patch") held.entry = patched(held.entry, report.patch);
     else if (report.kind === "finished") held.finished = true;
     else if (report.kind === "edit") this.#desk.editReported(report);
+    else if (report.kind === "steered") this.#working.steered(report);
   }
 
   /** A message handler exited (its last reports read): what becomes of its message. */
@@ -175,7 +196,10 @@ export class Scheduler {
     this.#queues.ended(child.chatId, child.updateId);
     this.#desk.handlerEnded(child.updateId);
     try {
-      if (held !== undefined && held.child === child) this.#settle(held, child);
+      if (held !== undefined && held.child === child) {
+        this.#settle(held, child);
+        this.#working.hostEnded(held);
+      }
     } finally {
       this.drain();
     }
@@ -217,12 +241,22 @@ export class Scheduler {
     this.drain();
   }
 
-  /** A journaled update goes on: a message to its chat's queue, anything else to the desk. */
+  /**
+   * A journaled update goes on: a message into its chat's working turn or its queue
+   * (`working.ts`), anything else to the desk.
+   */
   #release(held: Held) {
     if (!held.turn || held.entry.withdrawn) return this.#desk.take(held);
+    if (!this.#working.arrive(held)) this.#enqueue(held);
+  }
+
+  #enqueue(held: Held) {
+    const { updateId, chatId } = held.entry;
     const parked = parkedFor(held.entry, this.#options.wallNow!());
-    if (parked !== undefined) this.#queues.holdBack(held.entry.updateId, parked);
+    if (parked !== undefined) this.#queues.holdBack(updateId, parked);
     this.#queues.enqueue(held.entry);
+    this.#working.queued(chatId);
+    this.drain();
   }
 
   #start(held: Held) {

@@ -12,6 +12,7 @@ import { within } from "../shared/abort.ts";
 import type { ChatQueues } from "./chat_queues.ts";
 import { decideCancel, messageIdOf } from "./decide.ts";
 import { type Held, viewOf } from "./held.ts";
+import type { Working } from "./working.ts";
 import { patched } from "../shared/journal_entry.ts";
 import type { DeskJob, Report, StatusView } from "../shared/line.ts";
 import { getLog } from "../shared/log.ts";
@@ -30,6 +31,8 @@ export interface SchedulerDesk {
 /** Options for {@linkcode DeskWork}: the scheduler's state it works on. */
 export interface DeskWorkOptions {
   desk: SchedulerDesk;
+  /** What reaches working messages (`/stop`, the buttons on them). */
+  working: Working;
   /** The scheduler's messages, by update id (an edit or a withdrawal changes one). */
   held: Map<number, Held>;
   queues: ChatQueues;
@@ -88,13 +91,23 @@ export class DeskWork {
       return this.#send({ job: "command", update, status });
     }
     if (command === "cancel") return this.#cancel(held);
+    if (command === "stop") {
+      return this.#send({
+        job: "command",
+        update,
+        stop: this.#options.working.stop(held.entry.chatId),
+      });
+    }
     this.#send({ job: "command", update });
   }
 
-  /** The desk finished the job of an update: it is done. */
+  /**
+   * The desk finished the job of an update: a command, an edit, a press or a withdrawn message is
+   * done (a note about a message that goes on, like "can't be steered", finishes nothing).
+   */
   done(updateId: number): void {
     const held = this.#options.held.get(updateId);
-    if (held !== undefined) this.#options.finish(held);
+    if (held !== undefined && (!held.turn || held.entry.withdrawn)) this.#options.finish(held);
   }
 
   /** A handler said whether it used an edit: the edit is answered (a note if it came too late). */
@@ -145,15 +158,16 @@ export class DeskWork {
 
   #press(held: Held) {
     const { update } = held.entry;
-    const targetId = stopTarget(update);
-    const target = targetId === undefined ? undefined : this.#options.held.get(targetId);
-    const stopping = target !== undefined && target.entry.chatId === pressChat(update) &&
-      target.child !== undefined && target.entry.stage !== "answered";
-    if (stopping) {
-      target.child!.handler.send({ kind: "cancel", by: "Stop" });
-      this.#log.info("a Stop press stops update {updateId}", { updateId: targetId });
-    }
-    this.#send({ job: "press", update, stopping });
+    const u = update as {
+      callback_query?: { data?: string; message?: { chat?: { id?: number } } };
+      stopped_message_generation?: { chat?: { id?: number } };
+    };
+    const answer = this.#options.working.press({
+      chatId: u.callback_query?.message?.chat?.id ?? u.stopped_message_generation?.chat?.id,
+      data: u.callback_query?.data,
+      stopOf: stopTarget(update),
+    }) ?? "nothing";
+    this.#send({ job: "press", update, answer });
   }
 
   #edit(held: Held) {
@@ -211,13 +225,4 @@ export class DeskWork {
   #send(job: DeskJob) {
     this.#options.desk.send(job);
   }
-}
-
-/** The chat a Stop press came from. */
-function pressChat(update: unknown): number | undefined {
-  const u = update as {
-    callback_query?: { message?: { chat?: { id?: number } } };
-    stopped_message_generation?: { chat?: { id?: number } };
-  };
-  return u.callback_query?.message?.chat?.id ?? u.stopped_message_generation?.chat?.id;
 }

@@ -1,14 +1,36 @@
 /**
- * The bot's own commands: `/status`, `/cancel` and `/new`. They are answered by their handler at
- * once, without the chat's turn; every other text (other commands included) goes to the brain.
+ * The bot's own commands: `/status`, `/cancel`, `/stop` and `/new`. They are answered at once,
+ * without the chat's turn; every other text (other commands included) goes to the brain. And the
+ * marks a message for the brain may carry: `/steer …` (into the turn that runs) and a leading
+ * `!` (interrupt the turn that runs, and go next).
  *
  * @module
  */
 
 /** A command the bot answers itself. */
-export type Command = "status" | "cancel" | "new";
+export type Command = "status" | "cancel" | "stop" | "new";
 
-const COMMANDS: ReadonlySet<string> = new Set<Command>(["status", "cancel", "new"]);
+const COMMANDS: ReadonlySet<string> = new Set<Command>(["status", "cancel", "stop", "new"]);
+
+/** How a message for the brain asks to be taken while its chat's brain works. */
+export type Mark = "steer" | "urgent" | undefined;
+
+const STEER = /^\/steer(?:@[A-Za-z0-9_]+)?(?:\s+|$)/i;
+
+/** The mark a message's text carries: `/steer …`, or `!…`; undefined for a plain one. */
+export function markOf(text: unknown): Mark {
+  if (typeof text !== "string") return undefined;
+  const start = text.trimStart();
+  if (STEER.test(start)) return "steer";
+  return start.startsWith("!") && start.length > 1 ? "urgent" : undefined;
+}
+
+/** The text for the brain, without its mark. */
+export function unmarked(text: string): string {
+  const start = text.trimStart();
+  if (STEER.test(start)) return start.replace(STEER, "");
+  return markOf(text) === "urgent" ? start.slice(1).trimStart() : text;
+}
 
 /**
  * The command a message's text starts with (`/status`, `/Status@my_bot`, `/cancel now`), or

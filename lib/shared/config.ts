@@ -91,6 +91,12 @@ export interface Config {
   brainKind: BrainKind;
   /** Add the Claude brain's cost, duration and turns under each answer (`COORD_SHOW_COST=1`). */
   showCost: boolean;
+  /** What a plain message does while its chat's brain works (`COORD_BUSY_MODE`): wait, or steer. */
+  busyMode: "queue" | "steer";
+  /** Who answers a Claude brain's permission asks (`COORD_APPROVALS`): nobody, or the phone. */
+  approvals: "off" | "phone";
+  /** How long an ask waits for the person before it is denied, in ms. */
+  approvalTimeoutMs: number;
 }
 
 /** The brain protocols (see {@linkcode Config.brainKind}). */
@@ -185,6 +191,9 @@ export function parseConfig(sources: ConfigSources): Config {
     waitNoteMs: seconds("COORD_WAIT_NOTE_S", { fallback: 60, min: 0 }),
     brainKind: brainKind ?? kindOfCommand(brainCommand),
     showCost: parseFlag("COORD_SHOW_COST", get("COORD_SHOW_COST")),
+    busyMode: parseChoice("COORD_BUSY_MODE", get("COORD_BUSY_MODE"), ["queue", "steer"]) ?? "queue",
+    approvals: parseChoice("COORD_APPROVALS", get("COORD_APPROVALS"), ["off", "phone"]) ?? "off",
+    approvalTimeoutMs: seconds("COORD_APPROVAL_TIMEOUT_S", { fallback: 900, min: 1 }),
   };
 }
 

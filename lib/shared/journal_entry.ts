@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Edit } from "./line.ts";
+import type { Edit, Steer } from "./line.ts";
 
 /** How far a message got. */
 export type Stage =
@@ -74,6 +74,16 @@ export interface JournalEntry {
   brainRun?: string;
   /** An edit made while it waited: the brain gets this text instead. */
   edit?: Edit;
+  /** Messages steered into its brain's turn, in order (a re-run takes them in again). */
+  steers?: Steer[];
+  /** Steered into this message's turn: it ends with that message. */
+  steeredInto?: number;
+  /** Sent with `!`: it goes ahead of its chat's waiting messages. */
+  urgent?: boolean;
+  /** The progress message shown in a group while its brain works (a reply to it steers). */
+  progressMessageId?: number;
+  /** Its brain waits for the person's answer to ask number `seq`, to use `tool`. */
+  asking?: { seq: number; tool: string };
   /** When the poll loop last started its handler (ISO 8601): its wait for its turn ended then. */
   startedAt?: string;
   /** When its first brain attempt started (ISO 8601). */

@@ -7,10 +7,11 @@
  * poll process ── hello (the token) ──────────────▶ every handler, first
  *              ── start (the message's entry) ────▶ a message handler
  *              ── job ────────────────────────────▶ the desk, one per update
- *              ── cancel · edit ──────────────────▶ a message handler, while it works
+ *              ── cancel · edit · steer · interrupt ▶ a message handler, while it works
+ *              ── approval · queued ─────────────▶ (the person's answer to an ask; who waits)
  *              ◀── ready ──────────────────────── the desk, once loaded
  *              ◀── patch · finished ───────────── a message handler: its entry, as it changes
- *              ◀── edit ───────────────────────── a message handler: an edit taken or too late
+ *              ◀── edit · steered ─────────────── a message handler: an edit or a steer taken, or not
  *              ◀── acked · done ───────────────── the desk: a 👀 out, a job finished
  * ```
  *
@@ -23,8 +24,22 @@
 
 import type { JournalEntry } from "./journal_entry.ts";
 
-/** What asked for a cancel. */
-export type CancelledBy = "/cancel" | "Stop";
+/** What asked for a cancel (`/stop` and `!` end a brain that can't be interrupted). */
+export type CancelledBy = "/cancel" | "Stop" | "/stop" | "!";
+
+/** What asked to interrupt a working brain (it keeps what it did; see `/cancel` for the end). */
+export type InterruptedBy = "/stop" | "Stop" | "!";
+
+/** The person's answer to a brain's ask to use a tool. */
+export type Decision = "allow" | "always" | "deny";
+
+/** A message steered into a working brain's turn. */
+export interface Steer {
+  updateId: number;
+  messageId: number;
+  /** Its text for the brain (without its `/steer`). */
+  text: string;
+}
 
 /** An edit of a message's text, for the brain if it comes in time. */
 export interface Edit {
@@ -45,7 +60,15 @@ export type Control =
   /** The person asked to stop this message's work. */
   | { kind: "cancel"; by: CancelledBy }
   /** An edit of this message: used if its brain has not started, else reported too late. */
-  | { kind: "edit"; edit: Edit };
+  | { kind: "edit"; edit: Edit }
+  /** A message for this message's working turn: into it if it can, else reported not taken. */
+  | { kind: "steer"; steer: Steer }
+  /** Interrupt the working turn (the conversation keeps what it did), else stop the work. */
+  | { kind: "interrupt"; by: InterruptedBy }
+  /** The person's answer to ask number `seq` of this message's brain. */
+  | { kind: "approval"; seq: number; decision: Decision }
+  /** How many of the chat's messages wait behind this one (for the progress display). */
+  | { kind: "queued"; waiting: number };
 
 /** What a handler tells the poll process. */
 export type Report =
@@ -57,6 +80,17 @@ export type Report =
   | { kind: "finished"; updateId: number }
   /** An edit sent to a working message was used (`taken`), or came too late. */
   | { kind: "edit"; updateId: number; editUpdateId: number; taken: boolean }
+  /**
+   * A steer sent to a working message went into its turn (`taken`), or not: its brain can't be
+   * steered (`plain`), or its turn is over (`late`).
+   */
+  | {
+    kind: "steered";
+    updateId: number;
+    steerUpdateId: number;
+    taken: boolean;
+    reason?: "plain" | "late";
+  }
   /** The desk: this message's 👀 is out (or its call failed): its handler may set ✍. */
   | { kind: "acked"; updateId: number }
   /** The desk: this job is finished. */
@@ -75,14 +109,28 @@ export type CancelVerdict =
   /** Its handler was told to stop, before its brain or during it. */
   | { kind: "stopping"; messageId: number; brain: boolean };
 
+/** What `/stop` came to: nothing working, or the working brain told to stop its turn. */
+export type StopVerdict = { kind: "nothing" } | { kind: "stopping"; messageId: number };
+
+/** How the desk answers a button press. */
+export type PressAnswer = "stopping" | "nothing" | "allowed" | "always" | "denied" | "stale";
+
 /** A job for the desk: the quick work for one update, never waiting for a brain. */
 export type DeskJob =
   /** Acknowledge a message (👀 and typing); report `acked` when the reaction call has ended. */
   | { job: "ack"; update: unknown }
-  /** Answer a command; for `/status` and `/cancel` the poll process says what to answer. */
-  | { job: "command"; update: unknown; status?: StatusView; cancel?: CancelVerdict }
-  /** Answer a Stop press (a draft's Stop needs no answer): whether it stops something. */
-  | { job: "press"; update: unknown; stopping: boolean }
+  /** Answer a command; for `/status`, `/cancel`, `/stop` the poll process says what to answer. */
+  | {
+    job: "command";
+    update: unknown;
+    status?: StatusView;
+    cancel?: CancelVerdict;
+    stop?: StopVerdict;
+  }
+  /** Answer a button press (a draft's Stop needs no answer). */
+  | { job: "press"; update: unknown; answer: PressAnswer }
+  /** Tell the person their message can't go into the working brain: it waits its turn. */
+  | { job: "unsteerable"; update: unknown }
   /** Say that an edit came too late for its message (`late`), or nothing when it was used. */
   | { job: "edit"; update: unknown; late?: "working" | "answered" }
   /** The final reply of a message withdrawn by /cancel before it started. */
@@ -123,8 +171,18 @@ export function encodeLine(value: Control | Report): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value) + "\n");
 }
 
-const CONTROL_KINDS = new Set(["hello", "start", "job", "cancel", "edit"]);
-const REPORT_KINDS = new Set(["ready", "patch", "finished", "edit", "acked", "done"]);
+const CONTROL_KINDS = new Set([
+  "hello",
+  "start",
+  "job",
+  "cancel",
+  "edit",
+  "steer",
+  "interrupt",
+  "approval",
+  "queued",
+]);
+const REPORT_KINDS = new Set(["ready", "patch", "finished", "edit", "steered", "acked", "done"]);
 
 /** Parses one control line; throws `TypeError` when it is not one. */
 export function parseControl(line: string): Control {

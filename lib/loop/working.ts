@@ -1,0 +1,181 @@
+/**
+ * What reaches a chat's working message from the person, decided in the scheduler and told to its
+ * handler over the line: a new message that steers into the working turn (a reply to the message
+ * or to its progress message, `/steer …`, or any message with `COORD_BUSY_MODE=steer`), one that
+ * interrupts it and goes next (`!…`), one that waits behind it (the progress display says how
+ * many), `/stop` and the Stop buttons (interrupt: the conversation keeps what was done), and the
+ * person's answers to the brain's asks to use a tool.
+ *
+ * A steered message is journaled like any other and marked as steered into its host; it ends
+ * when its host ends. A steer the handler can't take (a brain that is not the Claude driver, or a
+ * turn already over) waits its turn like a plain message instead.
+ *
+ * @module
+ */
+
+import { type BusyMode, decideBusy, messageIdOf } from "./decide.ts";
+import type { Held } from "./held.ts";
+import { patched } from "../shared/journal_entry.ts";
+import type { Decision, DeskJob, PressAnswer, Report, StopVerdict } from "../shared/line.ts";
+import { getLog } from "../shared/log.ts";
+import { unmarked } from "../shared/command.ts";
+
+/** Options for {@linkcode Working}: the scheduler's state it works on. */
+export interface WorkingOptions {
+  /** The scheduler's messages, by update id. */
+  held: Map<number, Held>;
+  /** What a plain message does while its chat's brain works. */
+  busyMode: BusyMode;
+  /** Queues a message in its chat (as the scheduler does for any journaled message). */
+  enqueue: (held: Held) => void;
+  /** How many of a chat's messages wait for their turn. */
+  waitingIn: (chatId: number) => number;
+  /** Writes a held message's entry. */
+  save: (held: Held) => void;
+  /** Finishes a held message. */
+  finish: (held: Held) => void;
+  /** Hands the desk a job. */
+  desk: (job: DeskJob) => void;
+}
+
+const APPROVAL_DATA = /^ap:(\d+):(\d+):([aAd])$/;
+const DECISIONS: Record<string, Decision> = { a: "allow", A: "always", d: "deny" };
+const ANSWERS: Record<Decision, PressAnswer> = {
+  allow: "allowed",
+  always: "always",
+  deny: "denied",
+};
+
+/** See the module doc. */
+export class Working {
+  #options: WorkingOptions;
+  /** Steers told to a working handler, awaiting its report: steer update id → host update id. */
+  #steering = new Map<number, number>();
+  /** Chats told once that their brain can't be steered. */
+  #toldUnsteerable = new Set<number>();
+  #log = getLog("scheduler");
+
+  constructor(options: WorkingOptions) {
+    this.#options = options;
+  }
+
+  /** The chat's message being worked on (its handler runs, its answer not yet decided), if any. */
+  working(chatId: number): Held | undefined {
+    for (const held of this.#options.held.values()) {
+      if (
+        held.turn && held.entry.chatId === chatId && held.child !== undefined && !held.finished &&
+        held.entry.stage !== "answered" && held.entry.stage !== "replied"
+      ) return held;
+    }
+    return undefined;
+  }
+
+  /**
+   * A journaled message arrives in its chat: into the working turn (true: the scheduler leaves it
+   * to its host), or to its chat's queue (false), after interrupting the working turn for a `!`.
+   */
+  arrive(held: Held): boolean {
+    if (held.entry.steeredInto !== undefined) return true;
+    const host = this.working(held.entry.chatId);
+    const choice = decideBusy(held.entry, host?.entry, { busyMode: this.#options.busyMode });
+    if (host === undefined || choice === "queue") return false;
+    if (choice === "interrupt") {
+      host.child!.handler.send({ kind: "interrupt", by: "!" });
+      held.entry = patched(held.entry, { urgent: true });
+      this.#options.save(held);
+      this.#log.info("update {updateId} interrupts update {host} and goes next", {
+        updateId: held.entry.updateId,
+        host: host.entry.updateId,
+      });
+      return false;
+    }
+    const update = held.entry.update as { message: { message_id: number; text: string } };
+    this.#steering.set(held.entry.updateId, host.entry.updateId);
+    host.child!.handler.send({
+      kind: "steer",
+      steer: {
+        updateId: held.entry.updateId,
+        messageId: update.message.message_id,
+        text: unmarked(update.message.text),
+      },
+    });
+    return true;
+  }
+
+  /** A message was queued: the working message's progress display says how many wait. */
+  queued(chatId: number): void {
+    this.working(chatId)?.child?.handler.send({
+      kind: "queued",
+      waiting: this.#options.waitingIn(chatId),
+    });
+  }
+
+  /** The host's handler said whether a steer went into its turn. */
+  steered(report: Extract<Report, { kind: "steered" }>): void {
+    if (this.#steering.get(report.steerUpdateId) !== report.updateId) return;
+    this.#steering.delete(report.steerUpdateId);
+    const held = this.#options.held.get(report.steerUpdateId);
+    if (held === undefined) return;
+    if (report.taken) {
+      held.entry = patched(held.entry, { steeredInto: report.updateId });
+      this.#options.save(held);
+      return;
+    }
+    if (report.reason === "plain" && !this.#toldUnsteerable.has(held.entry.chatId)) {
+      this.#toldUnsteerable.add(held.entry.chatId);
+      this.#options.desk({ job: "unsteerable", update: held.entry.update });
+    }
+    this.#options.enqueue(held);
+  }
+
+  /**
+   * A host's handler ended: steers it never answered wait their turn; when it is finished, the
+   * messages steered into it are finished with it.
+   */
+  hostEnded(host: Held): void {
+    const { updateId } = host.entry;
+    for (const [steerId, hostId] of this.#steering) {
+      if (hostId !== updateId) continue;
+      this.#steering.delete(steerId);
+      const held = this.#options.held.get(steerId);
+      if (held !== undefined) this.#options.enqueue(held);
+    }
+    if (this.#options.held.has(updateId)) return;
+    for (const held of [...this.#options.held.values()]) {
+      if (held.entry.steeredInto === updateId) this.#options.finish(held);
+    }
+  }
+
+  /** `/stop` in a chat: its working brain is told to stop its turn. */
+  stop(chatId: number): StopVerdict {
+    const host = this.working(chatId);
+    if (host === undefined) return { kind: "nothing" };
+    host.child!.handler.send({ kind: "interrupt", by: "/stop" });
+    return { kind: "stopping", messageId: messageIdOf(host.entry) ?? 0 };
+  }
+
+  /** A press on a working message's buttons (Stop, or an ask's answer); undefined if not one. */
+  press(target: { chatId?: number; data?: string; stopOf?: number }): PressAnswer | undefined {
+    const approval = target.data?.match(APPROVAL_DATA);
+    const hostId = approval ? Number(approval[1]) : target.stopOf;
+    if (hostId === undefined) return undefined;
+    const host = this.#options.held.get(hostId);
+    const live = host !== undefined && host.entry.chatId === target.chatId &&
+      host.child !== undefined && !host.finished && host.entry.stage !== "answered" &&
+      host.entry.stage !== "replied";
+    if (approval === null || approval === undefined) {
+      if (live) host!.child!.handler.send({ kind: "interrupt", by: "Stop" });
+      return live ? "stopping" : "nothing";
+    }
+    const seq = Number(approval[2]);
+    const decision = DECISIONS[approval[3]];
+    if (!live || host!.entry.asking?.seq !== seq) return "stale";
+    host!.child!.handler.send({ kind: "approval", seq, decision });
+    this.#log.info("update {updateId}: ask {seq} answered from the phone: {decision}", {
+      updateId: hostId,
+      seq,
+      decision,
+    });
+    return ANSWERS[decision];
+  }
+}
