@@ -17,7 +17,7 @@ import { runDesk, writeReport } from "./lib/handler/desk.ts";
 import { handleMessage, reportCrash } from "./lib/handler/handle.ts";
 import { Journal } from "./lib/shared/journal.ts";
 import { entryRecord } from "./lib/shared/journal_record.ts";
-import { getLog, logUncaught, setupLogging } from "./lib/shared/log.ts";
+import { getLog, logUncaught, setupLogging, writeEarlyLine } from "./lib/shared/log.ts";
 import { createApi, enablePatience } from "./lib/shared/telegram.ts";
 import { parseHandlerUpdate } from "./lib/shared/update.ts";
 import { readFirstLine, readLines } from "./lib/shared/lines.ts";
@@ -27,7 +27,7 @@ try {
   config = loadConfig({ checkFiles: false });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
-  console.error(`forge-coordinator handler: ${error.message}`);
+  writeEarlyLine(`forge-coordinator handler: ${error.message}`);
   Deno.exit(EX_CONFIG);
 }
 await setupLogging({ secrets: [config.token] });
@@ -67,7 +67,9 @@ if (Deno.env.get(DESK_ROLE_ENV) === "desk") {
   // The desk works until its stdin ends: the loop replaced it, or the loop is gone. A SIGTERM
   // (teardown) stops it at once; its unfinished jobs stay in the journal.
   working = true;
-  await runDesk(readLines(Deno.stdin.readable), {
+  // The stop ends the read of stdin too: otherwise the desk waits for an EOF that the loop,
+  // which keeps the pipe open until the desk has exited, never sends before its 4 s timer.
+  await runDesk(readLines(Deno.stdin.readable, { signal: stop.signal }), {
     api,
     replyApi,
     config,

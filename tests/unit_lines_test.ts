@@ -136,3 +136,19 @@ Deno.test("readLines() ends at a broken pipe, with what it had", async () => {
   p.fail();
   assert.deepEqual(await withDeadline(lines, "the lines"), ["whole", "hal"]);
 });
+
+Deno.test("readLines() with a signal ends as soon as it aborts, even while a read waits, and yields nothing after", async () => {
+  const p = pipe();
+  const stop = new AbortController();
+  const lines = readLines(p.stream, { signal: stop.signal });
+  p.push("one\npartial");
+  assert.deepEqual(await lines.next(), { value: "one", done: false });
+  // The next read waits for more from the pipe, which never comes (the loop keeps it open): it
+  // can't end but by the abort.
+  const next = lines.next();
+  stop.abort();
+  assert.deepEqual(await withDeadline(next, "the end of the lines", 1000), {
+    value: undefined,
+    done: true,
+  });
+});

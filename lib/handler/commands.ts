@@ -11,6 +11,7 @@ import { CancelBox } from "./cancel.ts";
 import type { Command } from "../shared/command.ts";
 import type { Config } from "../shared/config.ts";
 import { readHeartbeatFile } from "../shared/heartbeat.ts";
+import { readBrainReport } from "../shared/brain_report.ts";
 import type { Journal } from "../shared/journal.ts";
 import { isRunning, type JournalEntry } from "../shared/journal_entry.ts";
 import { entryRecord } from "../shared/journal_record.ts";
@@ -74,6 +75,7 @@ function status(options: CommandOptions): string {
   return statusText({
     beatAt: beat?.at,
     poll: beat?.status,
+    brain: readBrainReport(config.stateDir),
     standing: chatStanding(entries, update.message.chat.id, { isCancelled }),
     waitingInAll: chatStanding(entries, undefined, { isCancelled }).waiting,
     costs: {

@@ -7,6 +7,7 @@
 import { formatDuration } from "../shared/duration.ts";
 import { dollars } from "./costs.ts";
 import type { PollStatus } from "../shared/heartbeat.ts";
+import type { BrainReport } from "../shared/brain_report.ts";
 import { isRunning, type JournalEntry } from "../shared/journal_entry.ts";
 import { takesTurn } from "../shared/update_route.ts";
 
@@ -53,6 +54,8 @@ export interface StatusSnapshot {
   beatAt?: Date;
   /** What the poll loop recorded with it. */
   poll?: PollStatus;
+  /** The brain as the poll process checked it at start, once it has (shown if of this run). */
+  brain?: BrainReport;
   standing: ChatStanding;
   /** Messages waiting for their turn in every chat. Default: this chat's. */
   waitingInAll?: number;
@@ -72,6 +75,7 @@ export function statusText(snapshot: StatusSnapshot): string {
   // The bot first, then this chat, then all chats; a line with nothing to say is left out.
   const lines = [
     pollLine(snapshot),
+    brainLine(snapshot),
     runningLine(running, snapshot),
     waitingLine(waiting, running !== undefined),
     parked === undefined ? undefined : parkedLine(parked, now),
@@ -91,6 +95,17 @@ function pollLine(snapshot: Pick<StatusSnapshot, "beatAt" | "poll" | "now">): st
   return `Up ${
     since(poll.startedAt, now)
   }; poll loop heartbeat ${age} ago; ${poll.live} of ${poll.cap} brain slots busy.`;
+}
+
+/**
+ * The brain as the poll process checked it at start, when something is wrong (missing, not logged
+ * in) or it couldn't tell; a brain found fine goes unsaid, and so does an earlier run's finding
+ * (another `startedAt`).
+ */
+function brainLine(snapshot: Pick<StatusSnapshot, "poll" | "brain">): string | undefined {
+  const { poll, brain } = snapshot;
+  if (brain === undefined || brain.ok === true || brain.startedAt !== poll?.startedAt) return;
+  return `${brain.ok === false ? "⚠️ " : ""}Brain: ${brain.note}.`;
 }
 
 /** The chat's running message, if any: its brain since when and which attempt, or its input. */
