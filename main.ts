@@ -70,6 +70,11 @@ if (!instance.taken) {
   log.error("{line}", { line: instanceInUseLine(config.stateDir, instance.holder) });
   Deno.exit(EX_IN_USE);
 }
+// Where each run begins in the journal (smoke.sh tells runs apart by it).
+log.info("started: pid {pid}, state folder {stateDir}", {
+  pid: Deno.pid,
+  stateDir: config.stateDir,
+});
 
 const startedAt = new Date().toISOString();
 const stop = new AbortController();
