@@ -413,3 +413,17 @@ Deno.test("parseConfig() names the token file the unit couldn't find, from its c
     assert.equal(config.tokenSource, `TELEGRAM_BOT_TOKEN_FILE ("${env.TELEGRAM_BOT_TOKEN_FILE}")`);
   });
 });
+
+Deno.test("parseConfig() says a token file in systemd's credentials folder is the unit's copy of its LoadCredential= file", () => {
+  const file = "/run/user/1000/credentials/forge-coordinator.service/telegram-bot-token";
+  const config = parseConfig(sources({
+    ...MINIMAL,
+    TELEGRAM_BOT_TOKEN: undefined,
+    TELEGRAM_BOT_TOKEN_FILE: file,
+    CREDENTIALS_DIRECTORY: "/run/user/1000/credentials/forge-coordinator.service",
+  }, { files: { [file]: TOKEN } }));
+  assert.equal(
+    config.tokenSource,
+    `TELEGRAM_BOT_TOKEN_FILE ("${file}"), the unit's copy of the file its LoadCredential= names (systemctl --user cat forge-coordinator)`,
+  );
+});

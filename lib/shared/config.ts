@@ -162,7 +162,7 @@ export function parseConfig(sources: ConfigSources): Config {
       readTextFile: (path) => sources.readTextFile(path),
       expand: (path) => expandUnitPath(path, sources.env),
     }),
-    tokenSource: tokenSource(token),
+    tokenSource: tokenSource(token, get("CREDENTIALS_DIRECTORY")),
     authorizedUserIds: parseUserIds("COORD_AUTHORIZED_USER_IDS", get("COORD_AUTHORIZED_USER_IDS")),
     allowedChatIds: parseChatIds("COORD_ALLOWED_CHAT_IDS", get("COORD_ALLOWED_CHAT_IDS")),
     brainWorkdir: get("COORD_BRAIN_WORKDIR") ?? `${stateDir.replace(/\/+$/, "")}/brain`,

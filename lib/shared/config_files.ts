@@ -39,11 +39,22 @@ export interface TokenSources {
   expand?(path: string): string;
 }
 
-/** Where the token came from, for a line that says to check it (never the token itself). */
-export function tokenSource(sources: Pick<TokenSources, "direct" | "file">): string {
-  return sources.file === undefined
-    ? "TELEGRAM_BOT_TOKEN"
-    : `TELEGRAM_BOT_TOKEN_FILE ("${sources.file}")`;
+/**
+ * Where the token came from, for a line that says to check it (never the token itself). A file in
+ * systemd's credentials folder (`credentialsDir`, `$CREDENTIALS_DIRECTORY`) is the unit's copy of
+ * the file its `LoadCredential=` names, which is the one to fix.
+ */
+export function tokenSource(
+  sources: Pick<TokenSources, "direct" | "file">,
+  credentialsDir?: string,
+): string {
+  const { file } = sources;
+  if (file === undefined) return "TELEGRAM_BOT_TOKEN";
+  const copy = credentialsDir !== undefined &&
+    file.startsWith(`${credentialsDir.replace(/\/+$/, "")}/`);
+  return copy
+    ? `TELEGRAM_BOT_TOKEN_FILE ("${file}"), the unit's copy of the file its LoadCredential= names (systemctl --user cat forge-coordinator)`
+    : `TELEGRAM_BOT_TOKEN_FILE ("${file}")`;
 }
 
 /** The token, given directly or read from its file (exactly one of them), its shape checked. */
