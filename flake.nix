@@ -20,8 +20,6 @@
 
       # The whole tree (flakes copy only the files git tracks), for the checks.
       src = self.outPath;
-      # Part of the name of the network-using checks below, so that a new source runs them again.
-      srcTag = builtins.substring 0 16 (builtins.hashString "sha256" (builtins.unsafeDiscardStringContext src));
     in
     {
       packages = forAllSystems (pkgs: {
@@ -38,13 +36,14 @@
 
       devShells = forAllSystems (pkgs: {
         default = pkgs.mkShell {
-          # What `deno task test` and .ci/run use: systemd for systemd-analyze, nix for
-          # nix-instantiate, procps for the process checks.
+          # What `deno task test` and .ci/run use: systemd for systemd-analyze and
+          # systemd-notify, nix for nix-instantiate, procps and util-linux for the process checks.
           packages = with pkgs; [
             deno
             bash
             coreutils
             procps
+            util-linux
             shellcheck
             systemd
             nix
@@ -64,21 +63,37 @@
               ${command}
               touch "$out"
             '';
+          # What the network-using checks run with: every tool the tests call (ps, setsid and
+          # unshare, systemd-notify and systemd-analyze, shellcheck), besides stdenv's own. The
+          # tests that need a tool still missing here (nix, git, npm, the Claude CLI, root for a
+          # mount namespace) are ignored, and the check says which and why.
+          # (pkgs.deno, not `deno`: that name is the binary's path in here.)
+          tools = with pkgs; [
+            pkgs.deno
+            bash
+            coreutils
+            procps
+            util-linux
+            systemd
+            shellcheck
+          ];
           # `deno check` and the tests need the npm packages deno.lock pins, which Deno fetches,
           # and the build sandbox has no network. A fixed-output derivation does get the network;
           # its output is always the two bytes "ok\n", whose hash is known, so no hash here waits
-          # for a real build to be filled in.
+          # for a real build to be filled in. A fixed output is built once per name, so the name
+          # carries a digest of what the check depends on: the source (this file and its list of
+          # tools among it) and nixpkgs, where Deno and the tools come from. A new source, or a
+          # nixpkgs update (a new Deno), runs the check again.
+          tag = builtins.substring 0 16 (
+            builtins.hashString "sha256" (
+              builtins.unsafeDiscardStringContext "${src} ${nixpkgs.narHash or nixpkgs.rev or ""}"
+            )
+          );
           networked =
             name: command:
-            pkgs.runCommand "forge-coordinator-${name}-${srcTag}"
+            pkgs.runCommand "forge-coordinator-${name}-${tag}"
               {
-                nativeBuildInputs = with pkgs; [
-                  deno
-                  bash
-                  coreutils
-                  procps
-                  shellcheck
-                ];
+                nativeBuildInputs = tools;
                 outputHashMode = "flat";
                 outputHashAlgo = "sha256";
                 outputHash = "dc51b8c96c2d745df3bd5590d990230a482fd247123599548e0632fdbf97fc22";
@@ -98,8 +113,17 @@
           fmt = offline "fmt" "${deno} fmt --check";
           lint = offline "lint" "${deno} lint";
           check = networked "check" "${deno} check --frozen .";
-          # The README's test command. Tools it lacks here (nix, systemd-analyze) are ignored steps.
-          test = networked "test" "${deno} task test";
+          # The README's test command. The tests that need what the sandbox hasn't are ignored:
+          # said first, so that an ignored test is never taken for a passed one.
+          test = networked "test" ''
+            for tool in nix nix-instantiate git npm claude; do
+              command -v "$tool" >/dev/null ||
+                echo "forge-coordinator check: no $tool in the build sandbox: the tests that need it are ignored"
+            done
+            [ "$(id -u)" = 0 ] ||
+              echo "forge-coordinator check: not root: the test that hides /usr/bin/env in a mount namespace is ignored"
+            ${deno} task test
+          '';
           package = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
         }
       );

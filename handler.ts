@@ -17,11 +17,11 @@ import { runDesk } from "./lib/handler/desk.ts";
 import { handleMessage } from "./lib/handler/handle.ts";
 import { HandlerLine } from "./lib/handler/line.ts";
 import { Journal } from "./lib/shared/journal.ts";
-import { getLog, logUncaught, setupLogging } from "./lib/shared/log.ts";
+import { getLog, logUncaught, setupLogging, writeEarlyLine } from "./lib/shared/log.ts";
 import { createApi, enablePatience } from "./lib/shared/telegram.ts";
 
 const line = new HandlerLine(Deno.stdin.readable, {
-  onBadLine: (error) => console.error(`forge-coordinator handler: ${error.message}`),
+  onBadLine: (error) => writeEarlyLine(`forge-coordinator handler: ${error.message}`),
 });
 const stop = new AbortController();
 let working = false;
@@ -44,7 +44,7 @@ try {
   config = loadConfig({ checkFiles: false, token: hello.token });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
-  console.error(`forge-coordinator handler: ${error.message}`);
+  writeEarlyLine(`forge-coordinator handler: ${error.message}`);
   Deno.exit(EX_CONFIG);
 }
 await setupLogging({ secrets: [config.token] });
@@ -71,6 +71,8 @@ if (hello.role === "desk") {
   // jobs it did not report done stay with the poll process.
   working = true;
   const report = (r: Parameters<typeof line.report>[0]) => line.report(r);
+  // runDesk ends at once on the stop, without waiting for the EOF of our stdin, which the poll
+  // process keeps open until we have exited.
   await runDesk(line.controls(), { api, replyApi, config, log, signal: stop.signal, report });
   Deno.exit(stop.signal.aborted ? 143 : 0);
 }

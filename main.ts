@@ -16,7 +16,7 @@ import { SystemdNotifier } from "./lib/loop/notify.ts";
 import { Dispatcher } from "./lib/loop/dispatch.ts";
 import { Heartbeat } from "./lib/shared/heartbeat.ts";
 import { handlerLaunch } from "./lib/loop/launch.ts";
-import { getLog, logUncaught, setupLogging } from "./lib/shared/log.ts";
+import { getLog, logUncaught, setupLogging, writeEarlyLine } from "./lib/shared/log.ts";
 import { runPollLoop } from "./lib/loop/poll.ts";
 import { FatalPollError, POLL_SLACK_S, Poller } from "./lib/loop/poller.ts";
 import { apiSignal, classifyFailure, createApi, describeError } from "./lib/shared/telegram.ts";
@@ -26,6 +26,11 @@ import { Disk } from "./lib/loop/disk.ts";
 import { Journal } from "./lib/shared/journal.ts";
 import { DeskLink } from "./lib/loop/desk_link.ts";
 import { sweepBot } from "./lib/shared/sweep.ts";
+import { EX_IN_USE, instanceInUseLine, takeInstanceLock } from "./lib/loop/instance_lock.ts";
+import { findLaunchers, watchLaunchers } from "./lib/loop/launcher.ts";
+import { type BrainCheck, checkBrain } from "./lib/loop/brain_check.ts";
+import { brainBaseEnv } from "./lib/shared/child_env.ts";
+import { writeBrainReport } from "./lib/shared/brain_report.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -50,7 +55,8 @@ const stateError = prepareState(config);
 if (stateError !== undefined) exitWithConfigError(stateError);
 
 function exitWithConfigError(line: string): never {
-  console.error(`forge-coordinator: ${line.split("\n")[0]}`);
+  // With its priority under journald: the line that says why the bot is down is an error.
+  writeEarlyLine(`forge-coordinator: ${line.split("\n")[0]}`);
   Deno.exit(EX_CONFIG);
 }
 
@@ -58,6 +64,19 @@ await setupLogging({ secrets: [config.token] });
 const log = getLog("main");
 // Anything uncaught still goes through the redacting logger; exit 70 (EX_SOFTWARE).
 logUncaught(log, 70);
+
+// One bot per state folder (lib/loop/instance_lock.ts): a second start leaves at once, naming the
+// one that runs, before it can sweep that one's brains or read its journal.
+const instance = takeInstanceLock(config.stateDir);
+if (!instance.taken) {
+  log.error("{line}", { line: instanceInUseLine(config.stateDir, instance.holder) });
+  Deno.exit(EX_IN_USE);
+}
+// Where each run begins in the journal (smoke.sh tells runs apart by it).
+log.info("started: pid {pid}, state folder {stateDir}", {
+  pid: Deno.pid,
+  stateDir: config.stateDir,
+});
 
 const startedAt = new Date().toISOString();
 const stop = new AbortController();
@@ -67,6 +86,18 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     stop.abort();
   });
 }
+// Started by hand through npx or `deno task` (lib/loop/launcher.ts): when one of those is gone (a
+// SIGTERM to npx ends it and its shell, but not `deno task`), the bot stops as on SIGTERM.
+watchLaunchers(
+  await findLaunchers(Deno.ppid, { userAgent: Deno.env.get("npm_config_user_agent") }),
+  {
+    signal: stop.signal,
+    onGone: ({ pid, args }) => {
+      log.info("{args} (pid {pid}), which started the bot, is gone: stopping", { args, pid });
+      stop.abort();
+    },
+  },
+);
 
 // What brains of an earlier run left behind (a crash, a SIGKILL) dies before anything new starts.
 await sweepBot(config.stateDir, "at start");
@@ -103,6 +134,8 @@ const scheduler = new Scheduler({
   allowedChats: config.allowedChatIds,
   botUsername: () => botUsername,
   poisonLimit: config.poisonLimit,
+  busyMode: config.busyMode,
+  startedAt,
 });
 try {
   journal.open();
@@ -116,33 +149,27 @@ const api = createApi(config.token, {
   apiRoot: config.apiRoot,
   timeoutSeconds: config.pollTimeoutS + 30,
 });
+const status = () =>
+  `${poller.standing}; ${dispatcher.live} of ${dispatcher.cap} brains busy; ${scheduler.waiting} waiting; ` +
+  `last update ${poller.offset > 0 ? poller.offset - 1 : "none"}`;
 const notifier = new SystemdNotifier({
   socket: Deno.env.get("NOTIFY_SOCKET"),
   // Pinged on a timer while the loop's heartbeat is younger than the longest turn of the loop.
   watchdogUsec: Deno.env.get("WATCHDOG_USEC"),
   maxBeatAgeMs: (config.pollTimeoutS + POLL_SLACK_S) * 1000,
+  // STATUS= as soon as it changes (at most once a second), not only with the pings.
+  status,
 });
 checkWatchdogInterval(Deno.env.get("WATCHDOG_USEC"));
-const status = () =>
-  `polling; ${dispatcher.live} of ${dispatcher.cap} brains busy; ${scheduler.waiting} waiting; ` +
-  `last update ${poller.offset > 0 ? poller.offset - 1 : "none"}`;
-let ready = false;
-const poller = new Poller({
-  api,
-  timeoutS: config.pollTimeoutS,
-  offset: journal.readOffset(),
-  // Ready once the configuration is checked and Telegram has answered a first getUpdates.
-  onAnswered: () => {
-    if (!ready) notifier.ready(status());
-    ready = true;
-  },
-});
+const poller = new Poller({ api, timeoutS: config.pollTimeoutS, offset: journal.readOffset() });
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
 desk.start();
-// Known before the first batch is routed, unless Telegram is slow to say (then it is learnt later).
-// learnUsername() ends by itself on a stop.
-await within(learnUsername(), 5000);
+// Known before the first batch is routed, unless Telegram is slow to say or can't be reached (then
+// it is learnt later, in the background). learnUsername() ends by itself on a stop.
+const firstGetMe = Promise.withResolvers<void>();
+void learnUsername(firstGetMe.resolve);
+await within(firstGetMe.promise, 5000);
 dispatcher.warmUp();
 // Messages of an earlier run wait in the journal; starting them needs no poll.
 scheduler.drain();
@@ -150,6 +177,25 @@ log.info("polling {apiRoot} with at most {cap} brains at once, {n} authorized us
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,
   n: config.authorizedUserIds.size,
+});
+// Ready: the journal is open, the desk runs and the loop polls, whether or not Telegram answers
+// yet (STATUS= then says it is waiting for Telegram). systemd's start timeout never depends on the
+// network, and a start never re-runs the brains of the one before it for nothing.
+notifier.ready();
+// The brain, checked once in the background (lib/loop/brain_check.ts): a warning in the journal
+// now rather than a ⚠️ per message later; /status shows it (lib/shared/brain_report.ts).
+void checkBrain(config.brainCommand, {
+  env: brainBaseEnv(Deno.env.toObject()),
+  cwd: config.brainWorkdir,
+  signal: stop.signal,
+}).then((check: BrainCheck) => {
+  if (check.ok === true) log.info("brain: {note}", { note: check.note });
+  else log.warn("brain: {note}", { note: check.note });
+  try {
+    writeBrainReport(config.stateDir, { startedAt, ...check });
+  } catch (error) {
+    log.warn("cannot keep the brain check for /status: {error}", { error: String(error) });
+  }
 });
 
 let exitCode = 0;
@@ -161,7 +207,7 @@ try {
     // The heartbeat feeds the watchdog timer (lib/loop/notify.ts): systemd then restarts the bot when
     // (and only when) this loop stops coming round.
     heartbeat: () => {
-      notifier.alive(status());
+      notifier.alive();
       const live = dispatcher.children.filter((c) => c.status === undefined);
       heartbeat.beat({
         startedAt,
@@ -178,7 +224,10 @@ try {
   });
 } catch (error) {
   if (!(error instanceof FatalPollError)) throw error;
-  log.error("{message}", { message: error.message });
+  log.error("{message}; check the token in {source}", {
+    message: error.message,
+    source: config.tokenSource,
+  });
   exitCode = EX_NOPERM;
 }
 
@@ -196,14 +245,15 @@ Deno.exit(exitCode);
 
 /**
  * Asks Telegram for the bot's username (`getMe`), again every 10 s until it answers or the bot
- * stops.
+ * stops; `tried` is told when the first call has ended, either way.
  */
-async function learnUsername() {
+async function learnUsername(tried: () => void) {
   while (!stop.signal.aborted && botUsername === undefined) {
     try {
       botUsername = (await api.getMe(apiSignal(stop.signal))).username;
       log.info("this bot is @{username}", { username: botUsername });
     } catch (error) {
+      tried();
       // A refused token is the poll loop's to report (exit 77).
       if (stop.signal.aborted || classifyFailure(error).kind === "fatal") return;
       log.warn("getMe failed ({error}); commands for other bots are taken as ours meanwhile", {
@@ -214,6 +264,7 @@ async function learnUsername() {
       });
     }
   }
+  tried();
 }
 
 /** Warns when systemd's watchdog would fire during an ordinary long poll. */

@@ -5,10 +5,13 @@
 #   ./smoke.sh --sim         run the same recipe against the built-in simulator (no phone, no token)
 #   ./smoke.sh --journal F   check a saved journal (or any log) in file F instead of the unit's
 #
-# The journal check reads the last 200 lines and prints how many handlers were started and reaped,
-# any "dispatch crash", any "Empty message", any update started twice (duplicated work) and any
-# line holding something shaped like a bot token (never printed). Exit status: 0 when healthy,
-# 1 with the reasons otherwise, 2 for a usage error.
+# The journal check reads the last 200 lines (`journalctl -q`), tells the bot's runs in them apart
+# (each begins with its "started: pid N" line), says which ones it looked at, and prints how many
+# handlers were started and reaped, any "dispatch crash", any "Empty message", any update started
+# twice within one run (duplicated work; one started again by a later run is the journal re-running
+# what a restart cut off, and is reported as such) and any line holding something shaped like a
+# bot token (never printed). Exit status: 0 when healthy, 1 with the reasons otherwise, 2 for a
+# usage error.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,6 +19,8 @@ UNIT=forge-coordinator
 DENO_VERSION=2.9.6
 LINES=200
 TOKEN_SHAPE='[0-9]{6,}:[A-Za-z0-9_-]{30,}'
+# The first line of each run of the bot (main.ts logs it once its instance lock is taken).
+RUN_START='main: started: pid [0-9]+'
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
@@ -32,20 +37,48 @@ The journal summary below is the bot's side of it: run ./smoke.sh again once bot
 RECIPE
 }
 
+# starts FILE: "<run> <update>" for each handler started, the run counted by the start lines
+# before it (0: a run that began before the first line shown).
+starts() {
+  awk -v start="$RUN_START" '
+    $0 ~ start { run++ }
+    match($0, /child started: update [0-9]+/) {
+      n = split(substr($0, RSTART, RLENGTH), word, " ")
+      print run + 0, word[n]
+    }
+  ' "$1"
+}
+
+# runs FILE: which runs of the bot the lines hold, one line each.
+runs() {
+  local file=$1 count
+  count=$(grep -cE "$RUN_START" "$file" || true)
+  if [ "$count" -eq 0 ]; then
+    echo "runs: one, begun before these lines"
+    return
+  fi
+  local earlier=""
+  grep -qvE "$RUN_START" <(head -n 1 "$file") && earlier=", after the end of an earlier one"
+  echo "runs: $count started in these lines$earlier; the last:"
+  grep -E "$RUN_START" "$file" | tail -n 1 | sed -E "s/$TOKEN_SHAPE/[token]/g; s/^/    /"
+}
+
 # summarize FILE: prints the summary of a journal; returns 0 when healthy, 1 otherwise.
 summarize() {
   local file=$1 problems=()
-  local total started reaped crashes empties tokens duplicates
+  local total started reaped crashes empties tokens duplicates reruns
   total=$(grep -cv -e '^-- No entries --$' -e '^$' "$file" || true)
   started=$(grep -c 'child started' "$file" || true)
   reaped=$(grep -c 'child reaped' "$file" || true)
   crashes=$(grep -c 'dispatch crash' "$file" || true)
   empties=$(grep -c 'Empty message' "$file" || true)
   tokens=$(grep -cE "$TOKEN_SHAPE" "$file" || true)
-  duplicates=$(grep -oE 'child started: update [0-9]+' "$file" | sort | uniq -d |
-    sed -E 's/.* ([0-9]+)$/\1/' | paste -sd, - || true)
+  # Started twice within one run: duplicated work. In two runs: the journal's re-run.
+  duplicates=$(starts "$file" | sort | uniq -d | cut -d' ' -f2 | sort -un | paste -sd, - || true)
+  reruns=$(starts "$file" | sort -u | cut -d' ' -f2 | sort -n | uniq -d | paste -sd, - || true)
 
   echo "journal: $total line(s)"
+  runs "$file"
   echo "  child started:  $started"
   echo "  child reaped:   $reaped"
   echo "  dispatch crash: $crashes"
@@ -54,6 +87,10 @@ summarize() {
   fi
   echo "  Empty message:  $empties"
   echo "  token-looking:  $tokens"
+  if [ -n "$reruns" ]; then
+    echo "  re-run after a restart: update(s) $reruns (expected: a restart cut them off, and the"
+    echo "    journal ran them again; their replies say so)"
+  fi
 
   [ "$total" -gt 0 ] || problems+=("the journal has no lines")
   [ "$crashes" -eq 0 ] || problems+=("$crashes dispatch crash line(s)")
@@ -120,9 +157,10 @@ journal() {
     return 1
   fi
   local out="$scratch/journal" err="$scratch/journal-errors"
-  if ! journalctl --user -u "$UNIT" -n "$LINES" --no-pager >"$out" 2>"$err"; then
+  # -q: no "Hint:" or "-- Boot" lines among the bot's own.
+  if ! journalctl --user -q -u "$UNIT" -n "$LINES" --no-pager >"$out" 2>"$err"; then
     sed 's/^/  /' "$err"
-    echo "UNHEALTHY: journalctl --user -u $UNIT -n $LINES failed"
+    echo "UNHEALTHY: journalctl --user -q -u $UNIT -n $LINES failed"
     return 1
   fi
   # e.g. "No journal files were found.": said on stderr, with exit status 0.
@@ -166,7 +204,7 @@ while [ $# -gt 0 ]; do
       shift
       ;;
     -h | --help)
-      sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) echo "usage: $0 [--sim | --journal FILE]" >&2; exit 2 ;;

@@ -22,9 +22,22 @@ rec {
       example = "https://npm.example.org/";
       description = ''
         The npm registry the default `package` fetches its npm tarballs from, once, at build time
-        (each checked against deno.lock's sha512): the root URL `npm config get registry` prints.
-        This repository names no registry. `null`: the package's own (NPM_CONFIG_REGISTRY, seen
-        only with `--impure`); without one, the build stops and says so.
+        (each checked against deno.lock's sha512, so a mirror can't change them): a root URL as
+        `npm config get registry` prints it, for a mirror of your own. `null`: npm's public
+        registry, which nixpkgs' own npm asks by default (this repository names no registry
+        itself), unless NPM_CONFIG_REGISTRY says otherwise under `--impure`.
+      '';
+    };
+
+    watchdogSec = mkOption {
+      type = types.nullOr types.ints.positive;
+      default = null;
+      example = 90;
+      description = ''
+        systemd's `WatchdogSec=`, in seconds: how long after the bot's last ping systemd takes its
+        poll loop for stuck and restarts it. It must be above the longest turn of the loop (the
+        poll timeout plus 10 s). `null`: `pollTimeoutSeconds` + 30 (60 with the default poll
+        timeout).
       '';
     };
 
@@ -138,8 +151,20 @@ rec {
           "/bin"
         ]
       );
-      inherit (cfg) tokenFile;
+      inherit (cfg) tokenFile environmentFile;
       environment = environmentOf cfg;
-      environmentFiles = lib.optional (cfg.environmentFile != null) cfg.environmentFile;
+      watchdogSec = watchdogOf cfg;
     };
+
+  # WatchdogSec= in seconds: the option, or derived from the poll timeout; checked against it.
+  watchdogOf =
+    cfg:
+    let
+      poll = cfg.pollTimeoutSeconds;
+      watchdog = if cfg.watchdogSec == null then poll + 30 else cfg.watchdogSec;
+    in
+    assert
+      watchdog > poll + 10
+      || throw "services.forge-coordinator.watchdogSec (${toString watchdog}) must be above pollTimeoutSeconds + 10 (${toString (poll + 10)}): a long poll would trip it";
+    watchdog;
 }

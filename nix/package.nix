@@ -13,13 +13,17 @@
 #   forge-coordinator health     the heartbeat check
 #   forge-coordinator smoke      smoke.sh: the journal check (see the README)
 {
+  lib,
   deno,
+  nodejs,
+  cacert,
   runCommand,
   fetchurl,
   writeShellApplication,
   project ? import ./project.nix { },
-  # Root URL of the npm registry to fetch the tarballs from, as npm writes it (e.g. what
-  # `npm config get registry` prints). null: ./project.nix's (NPM_CONFIG_REGISTRY with --impure).
+  # Root URL of an npm registry (a mirror) to fetch the tarballs from, as npm writes it (what
+  # `npm config get registry` prints). null: ./project.nix's (NPM_CONFIG_REGISTRY with --impure),
+  # else npm's own default: its public registry, which this repository doesn't name.
   npmRegistry ? project.npmRegistry,
 }:
 let
@@ -36,8 +40,10 @@ let
       in
       if trimmed == null then throw "npmRegistry: not a URL: \"${npmRegistry}\"" else builtins.head trimmed;
 
-  # One tarball, by deno.lock's integrity. Without a registry the same fixed output is asked for
-  # (a store or binary cache that has it can still provide it), and building it says what to set.
+  # One tarball, by deno.lock's integrity: from the registry given, with fetchurl; else with
+  # nixpkgs' npm, which asks its default registry (npm's public one) and writes the very tarball
+  # the registry serves (`npm pack <name>@<version>`). Either is a fixed output: Nix checks it
+  # against the lock's sha512, and a store or binary cache that has it serves it without asking.
   tarball =
     p:
     let
@@ -52,12 +58,18 @@ let
     else
       runCommand name
         {
+          nativeBuildInputs = [ nodejs ];
           outputHashMode = "flat";
           outputHash = p.integrity;
+          impureEnvVars = lib.fetchers.proxyImpureEnvVars;
+          NODE_EXTRA_CA_CERTS = "${cacert}/etc/ssl/certs/ca-bundle.crt";
         }
         ''
-          echo "forge-coordinator: no npm registry to fetch ${p.key} from: pass npmRegistry to nix/package.nix (the modules' npmRegistry option), or evaluate with --impure and NPM_CONFIG_REGISTRY set (the README says how)" >&2
-          exit 1
+          export HOME="$TMPDIR" npm_config_cache="$TMPDIR/npm-cache" npm_config_update_notifier=false
+          mkdir "$TMPDIR/packed"
+          npm pack --ignore-scripts --loglevel=warn --pack-destination "$TMPDIR/packed" ${escape "${p.name}@${p.version}"} >/dev/null ||
+            { echo "forge-coordinator: npm could not fetch ${p.key} from its registry; give the modules' npmRegistry (a mirror) or NPM_CONFIG_REGISTRY with --impure (the README says how)" >&2; exit 1; }
+          mv "$TMPDIR"/packed/*.tgz "$out"
         '';
 
   # The source, the packaged deno.json and deno.lock, and node_modules, in one folder.

@@ -145,7 +145,8 @@ in
     type = types.nullOr types.str;
     default = null;
     description = ''
-      Where the per-chat locks live; must exist, ours, mode 700. `null`: the
+      Where the per-chat locks live: a folder of ours that no one else can write (else the bot
+      stops at start); if it is missing, the handlers warn and answer without the lock. `null`: the
       unit's runtime directory, `$XDG_RUNTIME_DIR/forge-coordinator`, made at start and removed
       at stop.
     '';
@@ -185,7 +186,7 @@ in
     variable = "COORD_SPARE_HANDLERS";
     type = types.ints.between 0 16;
     default = 1;
-    description = "Handlers kept started ahead of their messages, so that the 👀 needn't wait for one.";
+    description = "Handlers kept started ahead of their messages, so that a brain needn't wait for a process start (the 👀 comes from the desk either way).";
   };
   waitNoteSeconds = {
     variable = "COORD_WAIT_NOTE_S";

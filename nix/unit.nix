@@ -1,8 +1,9 @@
 # The systemd user unit in home-manager's form (`systemd.user.services.<name>`: sections of
 # keys, a list value written as repeated keys). Builtins only, so that tests/packaging_test.ts can
 # evaluate it offline and compare it, key for key, with systemd/forge-coordinator.service: the two
-# differ only in ExecStart, PATH, LoadCredential's source and how the settings arrive (Environment=
-# lines here, an EnvironmentFile= there). Every choice is explained in that file's comments.
+# differ only in ExecStart, PATH, the token file's path (LoadCredential=, SetCredential=), how the
+# settings arrive (Environment= lines here, an EnvironmentFile= there) and WatchdogSec= (derived
+# from the poll timeout here). Every choice is explained in that file's comments.
 {
   # The command line, e.g. "/nix/store/...-forge-coordinator/bin/forge-coordinator".
   execStart,
@@ -13,8 +14,11 @@
   tokenFile,
   # Settings and extra variables: name -> literal value (`%` is escaped, nothing is expanded).
   environment ? { },
-  # More EnvironmentFile= paths (e.g. for the brain's own secrets).
-  environmentFiles ? [ ],
+  # An EnvironmentFile= path (e.g. for the brain's own secrets), or null. Read with `-` and named
+  # in COORD_ENV_FILE, so that the bot, not systemd, says when it is missing.
+  environmentFile ? null,
+  # WatchdogSec=, in seconds: above the longest turn of the loop (the poll timeout plus 10 s).
+  watchdogSec ? 60,
 }:
 let
   # One Environment= assignment, quoted when it has to be. systemd resolves `%` specifiers in
@@ -31,17 +35,25 @@ let
     assert builtins.match ".*[\n\r].*" string == null || throw "${name}: a newline can't be passed in Environment=";
     if plain then text else quoted;
 
+  # Quoted when it must be, for an assignment whose `%` specifiers systemd is to expand.
+  quote =
+    text:
+    assert builtins.match ".*[\n\r\"\\].*" text == null || throw "Can't be written in Environment=: ${text}";
+    if builtins.match "[A-Za-z0-9_./:,@+=%-]*" text != null then text else "\"${text}\"";
+
   settings = map (name: assignment name environment.${name}) (builtins.attrNames environment);
+  tokenSource = import ./token-file.nix tokenFile;
 in
 {
   Unit = {
     Description = "forge-coordinator Telegram bot";
-    StartLimitIntervalSec = "0";
+    StartLimitIntervalSec = "10min";
+    StartLimitBurst = "5";
   };
   Service = {
     Type = "notify";
     NotifyAccess = "all";
-    WatchdogSec = "60s";
+    WatchdogSec = "${toString watchdogSec}s";
     WorkingDirectory = "%h";
     ExecStart = execStart;
     Environment = [
@@ -49,13 +61,17 @@ in
       "TELEGRAM_BOT_TOKEN_FILE=%d/telegram-bot-token"
       "COORD_LOCK_DIR=%t/forge-coordinator"
       "COORD_STATE_DIR=%h/.local/state/forge-coordinator"
-    ] ++ settings;
-    LoadCredential = "telegram-bot-token:${import ./token-file.nix tokenFile}";
+    ]
+    # Not through `assignment`: the same specifiers as in EnvironmentFile= must expand here.
+    ++ (if environmentFile == null then [ ] else [ (quote "COORD_ENV_FILE=${environmentFile}") ])
+    ++ settings;
+    LoadCredential = "telegram-bot-token:${tokenSource}";
+    SetCredential = "telegram-bot-token:missing:${tokenSource}";
     RuntimeDirectory = "forge-coordinator";
     RuntimeDirectoryMode = "0700";
     Restart = "on-failure";
     RestartSec = "15s";
-    RestartPreventExitStatus = "77 78";
+    RestartPreventExitStatus = "73 77 78";
     KillMode = "mixed";
     TimeoutStopSec = "20s";
     OOMPolicy = "continue";
@@ -68,7 +84,7 @@ in
     RestrictSUIDSGID = "yes";
     SystemCallArchitectures = "native";
   }
-  // (if environmentFiles == [ ] then { } else { EnvironmentFile = environmentFiles; });
+  // (if environmentFile == null then { } else { EnvironmentFile = "-${environmentFile}"; });
   Install = {
     WantedBy = [ "default.target" ];
   };

@@ -59,7 +59,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the default brain (claude -p, with the persona) that is not logged in gets a ⚠️ saying so",
+  name:
+    "the default brain (claude -p, with the persona) that is not logged in: said at start and in /status, and each message gets a ⚠️ saying what to run on the box",
   ignore: claudeDir === undefined,
   async fn() {
     await using home = await tempDir("coord-claude-home-");
@@ -76,12 +77,22 @@ Deno.test({
         HOME: home.path,
         PATH: `${claudeDir}:${Deno.env.get("PATH")}`,
       },
-    }, async (sim) => {
+    }, async (sim, bot) => {
+      // Said at start already, in the journal and in /status.
+      await bot.waitForLog(
+        /\[WRN\] .*brain: \S+\/claude is not logged in: on the box, run `claude setup-token`/,
+        { timeoutMs: 60_000 },
+      );
+      const asked = messageIdOf(sim.sendText(CHAT, "/status"));
+      const status = await sim.waitForCall(repliedTo(CHAT, asked));
+      assert.match(String(status.params.text), /^⚠️ Brain: \S+\/claude is not logged in: /m);
       const id = messageIdOf(sim.sendText(CHAT, "hello claude"));
       const reply = await sim.waitForCall(repliedTo(CHAT, id), { timeoutMs: 90_000 });
       const text = String(reply.params.text);
       assert.match(text, /^⚠️ The brain failed after 1 attempt: it is not logged in\./);
-      assert.match(text, /Not logged in · Please run \/login/);
+      // What to run on the box, not the CLI's own "Please run /login" (that goes to the bot).
+      assert.match(text, /Not logged in: on the box, run (`|<code>)claude setup-token/);
+      assert.doesNotMatch(text, /\/login/);
       await sim.waitForCall(reacted(CHAT, id, "👎"));
     });
   },

@@ -266,7 +266,10 @@ function packageExpression(
     let
       store = name: "/nix/store/00000000000000000000000000000000-\${name}";
       pkg = import ${nixPath("nix/package.nix")} {
+        lib = import ${nixPath("tests/nix-stand-in/lib.nix")};
         deno = { version = "${version}"; outPath = store "deno"; };
+        nodejs = { outPath = store "nodejs"; };
+        cacert = { outPath = store "cacert"; };
         writeShellApplication = args: args;
         runCommand = name: env: script: env // { inherit name script; outPath = store name; };
         fetchurl = args: args // { outPath = store args.name; };
@@ -325,17 +328,34 @@ Deno.test({
       },
     );
     await t.step(
-      "without a registry: the same fixed outputs, whose build says what to set",
+      "without a registry: the same fixed outputs, fetched by nixpkgs' npm from its default registry",
       async () => {
         const tarballs = await nixEval(
-          `map (f: { inherit (f) outputHash script; }) (${
+          `map (f: { inherit (f) outputHash script nativeBuildInputs impureEnvVars; }) (${
             packageExpression("2.9.6", null)
           }).passthru.npmTarballs`,
-        ) as { outputHash: string; script: string }[];
-        assert.ok(tarballs.length > 0);
-        for (const t of tarballs) {
-          assert.match(t.outputHash, /^sha512-/);
-          assert.match(t.script, /no npm registry to fetch .*NPM_CONFIG_REGISTRY/);
+        ) as {
+          outputHash: string;
+          script: string;
+          nativeBuildInputs: string[];
+          impureEnvVars: string[];
+        }[];
+        const deps = await npmDeps();
+        assert.equal(tarballs.length, deps.packages.length);
+        for (const [i, t] of tarballs.entries()) {
+          const p = deps.packages[i];
+          assert.equal(t.outputHash, p.integrity, p.key);
+          // npm's own default registry: no registry named here (and none in the repository).
+          assert.ok(
+            t.script.includes(`--pack-destination "$TMPDIR/packed" '${p.name}@${p.version}'`),
+            t.script,
+          );
+          assert.doesNotMatch(t.script, /https?:\/\/|registry=/);
+          // (A derivation is its outPath in JSON.)
+          assert.deepEqual(t.nativeBuildInputs, [
+            "/nix/store/00000000000000000000000000000000-nodejs",
+          ]);
+          assert.ok(t.impureEnvVars.includes("https_proxy"), "a proxy reaches npm");
         }
       },
     );
@@ -725,6 +745,38 @@ Deno.test({
     const program = await nix("eval", "--raw", ".#apps.x86_64-linux.default.program");
     assertOk(program, "nix eval apps.default.program");
     assert.match(program.stdout, /^\/nix\/store\/\w+-forge-coordinator\/bin\/forge-coordinator$/);
+
+    // The network-using checks are fixed outputs, built once per name: a new nixpkgs (here, a
+    // stand-in whose Deno is another) must give them a new name, or they never run again. (A new
+    // source does too.)
+    const checkName = async (nixpkgs: string) => {
+      const name = await run("nix", [
+        "eval",
+        "--raw",
+        ".#checks.x86_64-linux.test.name",
+        "--override-input",
+        "nixpkgs",
+        nixpkgs,
+      ], { cwd: repo.path, env: { ...NIX_ENV, HOME: repo.path } });
+      assertOk(name, "nix eval checks.test.name");
+      return name.stdout;
+    };
+    const before = await checkName(standIn);
+    assert.match(before, /^forge-coordinator-test-[0-9a-f]{16}$/);
+    const newer = `${repo.path}-newer-deno`;
+    assertOk(await run("cp", ["-r", projectPath("tests/nix-stand-in"), newer]), "cp stand-in");
+    const flake = Deno.readTextFileSync(`${newer}/flake.nix`);
+    Deno.writeTextFileSync(`${newer}/flake.nix`, flake.replaceAll("2.9.6", "2.9.7"));
+    try {
+      const after = await checkName(`path:${newer}`);
+      assert.notEqual(after, before, "a new Deno renames the check");
+    } finally {
+      await Deno.remove(newer, { recursive: true });
+    }
+    assert.equal(await checkName(standIn), before, "the same inputs, the same name");
+    Deno.writeTextFileSync(`${repo.path}/main.ts`, "// another source\n", { append: true });
+    assertOk(await git("add", "-A"), "git add");
+    assert.notEqual(await checkName(standIn), before, "a new source renames the check");
   },
 });
 
@@ -746,6 +798,7 @@ Deno.test({
           "Environment",
           "EnvironmentFile",
           "LoadCredential",
+          "SetCredential",
           "Documentation",
         ];
         const strip = (u: Unit) =>
@@ -768,9 +821,20 @@ Deno.test({
           rendered.Service.LoadCredential[0],
           "telegram-bot-token:/home/me/.config/forge-coordinator/token",
         );
-        for (const shared of byHand.Service.Environment.filter((e) => !e.startsWith("PATH="))) {
-          assert.ok(rendered.Service.Environment.includes(shared), `Environment=${shared}`);
+        // A missing token file: the credential's fallback names it, in both (see the unit).
+        for (const u of [byHand, rendered]) {
+          const source = u.Service.LoadCredential[0].slice("telegram-bot-token:".length);
+          assert.deepEqual(u.Service.SetCredential, [`telegram-bot-token:missing:${source}`]);
         }
+        // The settings file is the unit by hand's (COORD_ENV_FILE names it); the module has none
+        // unless environmentFile is set.
+        const shared = byHand.Service.Environment.filter((e) =>
+          !e.startsWith("PATH=") && !e.startsWith("COORD_ENV_FILE=")
+        );
+        for (const line of shared) {
+          assert.ok(rendered.Service.Environment.includes(line), `Environment=${line}`);
+        }
+        assert.ok(!rendered.Service.Environment.some((e) => e.startsWith("COORD_ENV_FILE=")));
       },
     );
 
@@ -816,11 +880,77 @@ Deno.test({
           env.some((e) => /^PATH=\/home\/me\/\.nix-profile\/bin:/.test(e)),
           "no empty PATH entry",
         );
-        assert.deepEqual(unit.Service.EnvironmentFile, [
-          "/home/me/.config/forge-coordinator/brain.env",
-        ]);
+        // Read with `-` and named in COORD_ENV_FILE: the bot, not systemd, says it is missing.
+        assert.equal(unit.Service.EnvironmentFile, "-/home/me/.config/forge-coordinator/brain.env");
+        assert.ok(env.includes("COORD_ENV_FILE=/home/me/.config/forge-coordinator/brain.env"));
       },
     );
+  },
+});
+
+Deno.test({
+  name:
+    "the units run main.ts as their main process, with deno.json's start flags, and stop restarting what can't start",
+  ignore: needs("nix-instantiate"),
+  async fn(t) {
+    const byHand = parseUnit(
+      Deno.readTextFileSync(projectPath("systemd/forge-coordinator.service")),
+    );
+    const { unit } = await moduleUnit();
+    const rendered = parseUnit(renderUnit(unit));
+    const words = String(denoJson.tasks.start).split(/\s+/);
+
+    await t.step("by hand: env execs deno run main.ts itself: no deno task, no npx", () => {
+      const argv = byHand.Service.ExecStart[0].split(/\s+/);
+      assert.deepEqual(argv, [
+        "/usr/bin/env",
+        "deno",
+        "run",
+        ...words.slice(2, -1),
+        "--config=%h/forge-coordinator/deno.json",
+        `%h/forge-coordinator/${words.at(-1)}`,
+      ]);
+      assert.equal(words.at(-1), "main.ts");
+    });
+    await t.step("the module's: the package's binary, which execs deno run main.ts", async () => {
+      assert.equal(
+        rendered.Service.ExecStart[0],
+        "/nix/store/00000000000000000000000000000000-forge-coordinator/bin/forge-coordinator",
+      );
+      const text = await nixEval(`(${packageExpression("2.9.6")}).text`) as string;
+      const last = text.trim().split("\n").at(-1)!;
+      assert.match(last, /^exec \/nix\/store\/\w+-deno\/bin\/deno run .* \S+\/main\.ts "\$@"$/);
+    });
+    for (const [name, u] of [["by hand", byHand], ["the module's", rendered]] as const) {
+      await t.step(`${name}: a start limit, and no restart where it can't help`, () => {
+        assert.deepEqual(u.Unit.StartLimitIntervalSec, ["10min"]);
+        assert.deepEqual(u.Unit.StartLimitBurst, ["5"]);
+        assert.deepEqual(u.Service.RestartPreventExitStatus, ["73 77 78"]);
+        assert.deepEqual(u.Service.Restart, ["on-failure"]);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the modules' watchdogSec follows the poll timeout unless set, and is refused at or below the longest turn of the loop",
+  ignore: needs("nix-instantiate"),
+  async fn(t) {
+    await t.step("the default: the poll timeout + 30 s", async () => {
+      assert.equal((await moduleUnit()).unit.Service.WatchdogSec, "60s");
+      const { unit } = await moduleUnit({ pollTimeoutSeconds: 50 });
+      assert.equal(unit.Service.WatchdogSec, "80s");
+    });
+    await t.step("set", async () => {
+      assert.equal((await moduleUnit({ watchdogSec: 120 })).unit.Service.WatchdogSec, "120s");
+    });
+    await t.step("too short for a long poll", async () => {
+      await assert.rejects(
+        moduleUnit({ pollTimeoutSeconds: 50, watchdogSec: 60 }),
+        /watchdogSec \(60\) must be above pollTimeoutSeconds \+ 10 \(60\)/,
+      );
+    });
   },
 });
 
@@ -845,6 +975,7 @@ Deno.test({
     const byDesign: Record<string, string> = {
       TELEGRAM_BOT_TOKEN: "no option: the token must not reach the store",
       TELEGRAM_BOT_TOKEN_FILE: "tokenFile",
+      COORD_ENV_FILE: "set by the unit, naming its EnvironmentFile= (environmentFile)",
     };
     const example = Deno.readTextFileSync(projectPath("systemd/forge-coordinator.env.example"));
     const missing: string[] = [];
@@ -898,6 +1029,8 @@ Deno.test({
       ["${XDG_RUNTIME_DIR}/agenix/telegram-bot-token", "%t/agenix/telegram-bot-token"],
       ["$XDG_RUNTIME_DIR/agenix/telegram-bot-token", "%t/agenix/telegram-bot-token"],
       ["${HOME}/.config/token", "%h/.config/token"],
+      // Not %S: that is ~/.config in a user unit before systemd 254.
+      ["${XDG_STATE_HOME}/forge-coordinator/token", "%h/.local/state/forge-coordinator/token"],
       ["/run/secrets/telegram-bot-token", "/run/secrets/telegram-bot-token"],
     ];
     for (const [tokenFile, expected] of accepted) {
@@ -913,6 +1046,7 @@ Deno.test({
       ["~/token", /must be an absolute path/],
       ["${SECRETS}/token", /systemd can't expand \$SECRETS/],
       ["/home/me/my token", /no spaces/],
+      ["%S/forge-coordinator/token", /%S is ~\/\.config in a user unit before systemd 254/],
     ];
     for (const [tokenFile, message] of refused) {
       await t.step(`refuses ${tokenFile}`, async () => {
@@ -1043,7 +1177,11 @@ Deno.test({
     await t.step(
       "the home-manager module's, its store path replaced by an existing binary",
       async () => {
-        const { unit } = await moduleUnit({ brainCommand: "claude -p --model sonnet" });
+        const { unit } = await moduleUnit({
+          brainCommand: "claude -p --model sonnet",
+          environmentFile: "%h/.config/forge-coordinator/brain.env",
+          watchdogSec: 90,
+        });
         unit.Service.ExecStart = which("env") ?? "/usr/bin/env";
         await verify(renderUnit(unit));
       },
@@ -1081,7 +1219,10 @@ Deno.test("./smoke.sh --sim plays the phone recipe against the simulator and fin
 
 Deno.test("smoke.sh's journal check names what is wrong and exits non-zero", async (t) => {
   await using dir = await tempDir("coord-smoke-");
+  const start = (pid: number, at: string) =>
+    `2026-01-01 ${at}.000 +00 [INF] coord·main: started: pid ${pid}, state folder /s`;
   const healthy = [
+    start(100, "10:00:00"),
     "2026-01-01 10:00:00.000 +00 [INF] coord·main: polling https://api.telegram.org/ with at most 4 handlers",
     "2026-01-01 10:00:01.000 +00 [INF] coord·dispatch: child started: update 7, chat 1, pid 10, 1 of 4 live",
     "2026-01-01 10:00:05.000 +00 [INF] coord·dispatch: child reaped: pid 10, update 7, exit status 0, 4 s",
@@ -1112,10 +1253,62 @@ Deno.test("smoke.sh's journal check names what is wrong and exits non-zero", asy
     assert.match(result.stdout, /UNHEALTHY: 1 line\(s\) hold a token-looking string/);
     assert.ok(!result.stdout.includes(token));
   });
-  await t.step("an update started twice", async () => {
-    const result = await check([...healthy, healthy[1]]);
+  await t.step("an update started twice within one run: duplicated work", async () => {
+    const result = await check([...healthy, healthy[2]]);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /UNHEALTHY: update\(s\) 7 started more than once/);
+  });
+  await t.step(
+    "a restart, and the journal's re-run of what it cut off: healthy, and said",
+    async () => {
+      const result = await check([
+        // The window begins in the middle of an earlier run.
+        healthy[2],
+        "2026-01-01 10:00:02.000 +00 [INF] coord·main: SIGTERM received: stopping",
+        start(200, "10:00:30"),
+        "2026-01-01 10:00:31.000 +00 [INF] coord·dispatch: child started: update 7, chat 1, pid 20, 1 of 4 live",
+        "2026-01-01 10:00:35.000 +00 [INF] coord·dispatch: child reaped: pid 20, update 7, exit status 0, 4 s",
+      ]);
+      assertOk(result, "smoke.sh --journal");
+      assert.match(
+        result.stdout,
+        /^runs: 1 started in these lines, after the end of an earlier one; the last:\n {4}.*started: pid 200/m,
+      );
+      assert.match(result.stdout, /re-run after a restart: update\(s\) 7 \(expected/);
+      assert.match(result.stdout, /^healthy$/m);
+    },
+  );
+  await t.step("started twice in the second run after a restart: duplicated work", async () => {
+    const again =
+      "2026-01-01 10:00:40.000 +00 [INF] coord·dispatch: child started: update 9, chat 1, pid 21, 1 of 4 live";
+    const result = await check([...healthy, start(200, "10:00:30"), again, again]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /UNHEALTHY: update\(s\) 9 started more than once/);
+    assert.doesNotMatch(result.stdout, /update\(s\) 7/);
+  });
+  await t.step("the unit's journal is read with journalctl -q", async () => {
+    const bin = `${dir.path}/bin`;
+    await Deno.mkdir(bin, { recursive: true });
+    await Deno.writeTextFile(
+      `${bin}/journalctl`,
+      `#!/bin/sh\necho "$*" > "${dir.path}/journalctl-args"\nprintf '%s\\n' ${
+        healthy.map((l) => `'${l}'`).join(" ")
+      }\n`,
+    );
+    await Deno.chmod(`${bin}/journalctl`, 0o755);
+    const result = await run("./smoke.sh", [], {
+      env: {
+        PATH: `${bin}:${Deno.env.get("PATH")}`,
+        COORD_STATE_DIR: `${dir.path}/no-state`,
+        SMOKE_DENO: Deno.execPath(),
+      },
+    });
+    assert.match(
+      Deno.readTextFileSync(`${dir.path}/journalctl-args`),
+      /^--user -q -u forge-coordinator -n 200 --no-pager$/m,
+    );
+    assert.match(result.stdout, /^runs: 1 started in these lines; the last:$/m);
+    assert.match(result.stdout, /^healthy$/m);
   });
   await t.step("an empty journal", async () => {
     const result = await check([]);

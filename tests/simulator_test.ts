@@ -1457,3 +1457,43 @@ Deno.test("editMessageText, editMessageReplyMarkup and deleteMessage change what
     );
   });
 });
+
+Deno.test("refuseConnections({ forMs }) listens again by itself on the same port, and a 404 fault answers as for a mistyped token", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  await t.step("refused, then back after forMs", async () => {
+    const port = sim.port;
+    await sim.refuseConnections({ forMs: 300 });
+    await assert.rejects(callApi(sim, "getMe"), TypeError);
+    const back = await waitUntilAnswered(sim);
+    assert.equal(back.status, 200);
+    assert.equal(sim.port, port);
+  });
+  await t.step("acceptConnections() ends a timed refusal at once", async () => {
+    await sim.refuseConnections({ forMs: 60_000 });
+    await sim.acceptConnections();
+    assert.equal((await callApi(sim, "getMe")).status, 200);
+  });
+  await t.step("forMs must be positive", async () => {
+    await assert.rejects(sim.refuseConnections({ forMs: 0 }), RangeError);
+  });
+  await t.step("notFound: 404 Not Found to every call while it lasts", async () => {
+    sim.injectFault({ fault: { kind: "notFound" }, times: Infinity });
+    assertError(await callApi(sim, "getMe"), 404, "Not Found");
+    assertError(await callApi(sim, "getUpdates"), 404, "Not Found");
+    sim.clearFaults();
+    assert.equal((await callApi(sim, "getMe")).status, 200);
+  });
+});
+
+/** Calls getMe until the simulator answers (it refuses connections meanwhile), with a deadline. */
+async function waitUntilAnswered(sim: BotApiSimulator) {
+  const deadline = performance.now() + 10_000;
+  while (true) {
+    try {
+      return await callApi(sim, "getMe");
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}

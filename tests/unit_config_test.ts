@@ -105,6 +105,7 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
 
   assert.deepEqual(config, {
     token: TOKEN,
+    tokenSource: "TELEGRAM_BOT_TOKEN",
     authorizedUserIds: new Set([1001, 1002, 1003]),
     allowedChatIds: new Set([1001, -100200300]),
     brainWorkdir: "/home/coord/work",
@@ -380,4 +381,74 @@ Deno.test("parseConfig() names the variable at fault, whichever setting it is", 
       assert.ok(!error.message.includes("not-a-token"), "the token is never echoed");
     });
   }
+});
+
+Deno.test("parseConfig() stops first on a settings file the unit names but that isn't there", async (t) => {
+  await t.step("missing: COORD_ENV_FILE and the file are named, before any other setting", () => {
+    const error = assertConfigError(
+      () =>
+        parseWith({
+          COORD_ENV_FILE: "/home/me/.config/forge-coordinator/env",
+          COORD_AUTHORIZED_USER_IDS: undefined,
+        }),
+      "COORD_ENV_FILE",
+    );
+    assert.match(
+      error.message,
+      /no readable file at "\/home\/me\/\.config\/forge-coordinator\/env"/,
+    );
+    assert.match(error.message, /forge-coordinator\.env\.example/);
+  });
+  await t.step("there: the settings are read as usual", () => {
+    const config = parseWith({ COORD_ENV_FILE: "/e/env" }, { "/e/env": "" });
+    assert.equal(config.token, TOKEN);
+  });
+});
+
+Deno.test("parseConfig() names the token file the unit couldn't find, from its credential's fallback", async (t) => {
+  const env = {
+    ...MINIMAL,
+    TELEGRAM_BOT_TOKEN: undefined,
+    TELEGRAM_BOT_TOKEN_FILE:
+      "/run/user/1000/credentials/forge-coordinator.service/telegram-bot-token",
+    HOME: "/home/me",
+    XDG_RUNTIME_DIR: "/run/user/1000",
+  };
+  const withCredential = (text: string, extra: Record<string, string> = {}) => () =>
+    parseConfig(sources({ ...env, ...extra }, {
+      files: { [env.TELEGRAM_BOT_TOKEN_FILE]: text },
+    }));
+  await t.step("%E is ~/.config", () => {
+    const error = assertConfigError(
+      withCredential("missing:%E/forge-coordinator/token\n"),
+      "TELEGRAM_BOT_TOKEN_FILE",
+    );
+    assert.match(error.message, /no file at "\/home\/me\/\.config\/forge-coordinator\/token"/);
+  });
+  await t.step("or XDG_CONFIG_HOME; %h, %t and %% too; others stay", () => {
+    const error = assertConfigError(
+      withCredential("missing:%E/a:%h/b:%t/c:%%:%S/d", { XDG_CONFIG_HOME: "/cfg" }),
+      "TELEGRAM_BOT_TOKEN_FILE",
+    );
+    assert.match(error.message, /no file at "\/cfg\/a:\/home\/me\/b:\/run\/user\/1000\/c:%:%S\/d"/);
+  });
+  await t.step("a token in the file: read, and its source is the file", () => {
+    const config = parseConfig(sources(env, { files: { [env.TELEGRAM_BOT_TOKEN_FILE]: TOKEN } }));
+    assert.equal(config.token, TOKEN);
+    assert.equal(config.tokenSource, `TELEGRAM_BOT_TOKEN_FILE ("${env.TELEGRAM_BOT_TOKEN_FILE}")`);
+  });
+});
+
+Deno.test("parseConfig() says a token file in systemd's credentials folder is the unit's copy of its LoadCredential= file", () => {
+  const file = "/run/user/1000/credentials/forge-coordinator.service/telegram-bot-token";
+  const config = parseConfig(sources({
+    ...MINIMAL,
+    TELEGRAM_BOT_TOKEN: undefined,
+    TELEGRAM_BOT_TOKEN_FILE: file,
+    CREDENTIALS_DIRECTORY: "/run/user/1000/credentials/forge-coordinator.service",
+  }, { files: { [file]: TOKEN } }));
+  assert.equal(
+    config.tokenSource,
+    `TELEGRAM_BOT_TOKEN_FILE ("${file}"), the unit's copy of the file its LoadCredential= names (systemctl --user cat forge-coordinator)`,
+  );
 });

@@ -148,3 +148,19 @@ Deno.test("LineSplitter gives the same lines whatever the pieces, and keeps a la
   assert.deepEqual(lines, ["first", "second ✓", ""]);
   assert.equal(split.end(), "fourth");
 });
+
+Deno.test("readLines() with a signal ends as soon as it aborts, even while a read waits, and yields nothing after", async () => {
+  const p = pipe();
+  const stop = new AbortController();
+  const lines = readLines(p.stream, { signal: stop.signal });
+  p.push("one\npartial");
+  assert.deepEqual(await lines.next(), { value: "one", done: false });
+  // The next read waits for more from the pipe, which never comes (the loop keeps it open): it
+  // can't end but by the abort.
+  const next = lines.next();
+  stop.abort();
+  assert.deepEqual(await withDeadline(next, "the end of the lines", 1000), {
+    value: undefined,
+    done: true,
+  });
+});

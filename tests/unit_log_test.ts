@@ -6,7 +6,13 @@
 
 import assert from "node:assert/strict";
 import { reset } from "@logtape/logtape";
-import { getLog, oneLineFormatter, redact, setupLogging } from "../lib/shared/log.ts";
+import {
+  getLog,
+  oneLineFormatter,
+  redact,
+  setupLogging,
+  writeEarlyLine,
+} from "../lib/shared/log.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 /** Token-shaped, but not one we were told about. */
@@ -175,5 +181,27 @@ Deno.test("setupLogging() writes for journald: a priority prefix per level and n
       assert.doesNotMatch(line, /^</, "no priority prefix");
       assert.match(line, /^\d{4}-\d\d-\d\d /, "its own timestamp");
     }
+  });
+});
+
+Deno.test("writeEarlyLine() writes one line, with its priority under journald", async (t) => {
+  const written = (options: Parameters<typeof writeEarlyLine>[1]) => {
+    const lines: string[] = [];
+    writeEarlyLine("forge-coordinator: Missing X\nsecond", {
+      ...options,
+      write: (bytes) => lines.push(new TextDecoder().decode(bytes)),
+    });
+    return lines;
+  };
+  await t.step("an error, for journald", () => {
+    assert.deepEqual(written({ journal: true }), ["<3>forge-coordinator: Missing X second\n"]);
+  });
+  await t.step("a warning, for journald", () => {
+    assert.deepEqual(written({ journal: true, level: "warning" }), [
+      "<4>forge-coordinator: Missing X second\n",
+    ]);
+  });
+  await t.step("in a terminal: no prefix", () => {
+    assert.deepEqual(written({ journal: false }), ["forge-coordinator: Missing X second\n"]);
   });
 });

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { SystemdNotifier } from "../lib/loop/notify.ts";
-import { tempDir, waitUntil } from "./_helpers.ts";
+import { tempDir, trackTimers, waitUntil } from "./_helpers.ts";
 
 /** A notification socket that records every datagram. */
 function fakeSystemd(path: string) {
@@ -136,4 +136,54 @@ Deno.test("SystemdNotifier sends nothing without a socket, and no pings without 
   });
   assert.equal(noWatchdog.ticks, 0);
   assert.equal(systemd.count("WATCHDOG=1"), 0);
+});
+
+Deno.test("SystemdNotifier sends STATUS= as soon as the status changes, at most once per interval, and nothing while it doesn't", async () => {
+  await using dir = await tempDir();
+  await using systemd = fakeSystemd(`${dir.path}/notify.sock`);
+  let status = "connecting to Telegram";
+  const notifier = new SystemdNotifier({
+    socket: `${dir.path}/notify.sock`,
+    status: () => status,
+    statusEveryMs: 50,
+  });
+  try {
+    notifier.ready();
+    await waitUntil(() => systemd.count("READY=1") === 1, { description: "READY" });
+    assert.equal(systemd.messages[0], "READY=1\nSTATUS=connecting to Telegram");
+    status = "waiting for Telegram: connection refused";
+    await waitUntil(
+      () => systemd.messages.includes("STATUS=waiting for Telegram: connection refused"),
+      { description: "the new status on its own" },
+    );
+    // Three changes within one interval: the last is sent, not each.
+    status = "a";
+    status = "b";
+    status = "polling; 0 of 4 brains busy";
+    await waitUntil(() => systemd.messages.includes("STATUS=polling; 0 of 4 brains busy"), {
+      description: "the latest status",
+    });
+    await notifier.flush();
+    const statuses = systemd.messages.filter((m) => m.startsWith("STATUS="));
+    assert.deepEqual(statuses, [
+      "STATUS=waiting for Telegram: connection refused",
+      "STATUS=polling; 0 of 4 brains busy",
+    ]);
+  } finally {
+    await notifier.flush();
+  }
+});
+
+Deno.test("SystemdNotifier looks at the status only after READY, and no more after STOPPING", () => {
+  using timers = trackTimers();
+  const notifier = new SystemdNotifier({
+    socket: "/nonexistent/notify.sock",
+    command: "/nonexistent/systemd-notify",
+    status: () => "x",
+  });
+  assert.equal(timers.pending, 0, "nothing before READY");
+  notifier.ready();
+  assert.equal(timers.pending, 1, "the status watch (no watchdog)");
+  notifier.stopping("bye");
+  assert.equal(timers.pending, 0);
 });

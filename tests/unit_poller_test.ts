@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { FatalPollError, Poller, type PollerOptions } from "../lib/loop/poller.ts";
-import { type Api, HttpError } from "../lib/shared/telegram.ts";
+import { type Api, GrammyError, HttpError } from "../lib/shared/telegram.ts";
 import { apiError, captureLog, FakeApi, withDeadline } from "./_helpers.ts";
 
 /** A clock that moves only when told. */
@@ -252,4 +252,35 @@ Deno.test("Poller.rewind() asks for an update again, after a delay", async () =>
   assert.equal(p.waitMs, 0);
   await p.next(100, signal);
   assert.equal(api.calls[1].params.offset, 11);
+});
+
+Deno.test("Poller.next() throws FatalPollError, saying the token is unknown, when getUpdates answers 404", async () => {
+  const notFound = new GrammyError(
+    "Call to 'getUpdates' failed! (404: Not Found)",
+    { ok: false, error_code: 404, description: "Not Found" },
+    "getUpdates",
+    {},
+  );
+  await assert.rejects(
+    poller(new FakeApi([notFound])).next(1, new AbortController().signal),
+    (error) =>
+      error instanceof FatalPollError &&
+      /does not know the bot token \(getUpdates: 404 Not Found\): it is mistyped, or COORD_API_ROOT/
+        .test(error.message),
+  );
+});
+
+Deno.test("Poller.standing says where the bot stands with Telegram: connecting, waiting (and why), polling", async () => {
+  await using _log = await captureLog();
+  const api = new FakeApi([NETWORK_ERROR, [], apiError(502, "Bad Gateway")]);
+  const p = poller(api);
+  const signal = new AbortController().signal;
+  assert.equal(p.standing, "connecting to Telegram");
+  await p.next(1, signal);
+  assert.match(p.standing, /^waiting for Telegram: Network request for 'getUpdates' failed!/);
+  assert.doesNotMatch(p.standing, /api\.telegram\.org|bot1:x/, "no URL, no token");
+  await p.next(1, signal);
+  assert.equal(p.standing, "polling");
+  await p.next(1, signal);
+  assert.equal(p.standing, "waiting for Telegram: getUpdates: 502 Bad Gateway");
 });

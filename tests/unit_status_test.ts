@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import { chatStanding, statusText } from "../lib/handler/status.ts";
+import type { BrainReport } from "../lib/shared/brain_report.ts";
 
 function entry(updateId: number, patch: Partial<JournalEntry> = {}, text = `m${updateId}`) {
   return {
@@ -119,5 +120,39 @@ Deno.test("statusText() says how many wait in all chats only when others wait to
   });
   await t.step("one here, none given for all", () => {
     assert.deepEqual(lines(1), ["Nothing is running in this chat.", "1 message waits."]);
+  });
+});
+
+Deno.test("statusText() tells when the brain checked at start can't work (⚠️) or couldn't be told", async (t) => {
+  const startedAt = "1970-01-01T00:00:00.000Z";
+  const poll = { startedAt, live: 0, cap: 4, updateIds: [] };
+  const lines = (brain?: BrainReport) =>
+    statusText({
+      beatAt: new Date(0),
+      poll,
+      brain,
+      standing: chatStanding([], 7),
+      maxAttempts: 3,
+      now: 1000,
+    }).split("\n");
+  await t.step("not checked yet: nothing said", () => {
+    assert.ok(!lines().some((l) => l.includes("Brain")));
+  });
+  await t.step("fine: nothing said", () => {
+    const fine = lines({ startedAt, ok: true, note: "/x/claude is logged in (oauth_token)" });
+    assert.ok(!fine.some((l) => l.includes("Brain")));
+  });
+  await t.step("not working", () => {
+    assert.equal(
+      lines({ startedAt, ok: false, note: "/x/claude is not logged in: do this" })[1],
+      "⚠️ Brain: /x/claude is not logged in: do this.",
+    );
+  });
+  await t.step("unknown", () => {
+    assert.equal(lines({ startedAt, note: "could not tell" })[1], "Brain: could not tell.");
+  });
+  await t.step("an earlier run's finding: not said", () => {
+    const old = { startedAt: "1969-12-31T00:00:00.000Z", ok: false, note: "old news" };
+    assert.ok(!lines(old).some((l) => l.includes("old news")));
   });
 });

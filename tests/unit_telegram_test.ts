@@ -96,14 +96,17 @@ function apiOver(transport: FakeTransport): Api {
   return new Api(TOKEN, { apiRoot: API_ROOT, fetch: transport.fetch as typeof fetch });
 }
 
-/** What grammY throws for one call of `getMe` answered with `answer`. */
-async function failureOf(answer: Answer): Promise<unknown> {
+/** What grammY throws for one call (`getMe` unless `call` says) answered with `answer`. */
+async function failureOf(
+  answer: Answer,
+  call: (api: Api) => Promise<unknown> = (api) => api.getMe(),
+): Promise<unknown> {
   try {
-    await apiOver(new FakeTransport([answer])).getMe();
+    await call(apiOver(new FakeTransport([answer])));
   } catch (error) {
     return error;
   }
-  throw new Error(`getMe did not fail with ${JSON.stringify(answer)}`);
+  throw new Error(`the call did not fail with ${JSON.stringify(answer)}`);
 }
 
 const ME = { id: 123456789, is_bot: true, first_name: "Forge", username: "forge_bot" };
@@ -112,7 +115,13 @@ Deno.test("classifyFailure() sorts each Bot API failure once: fatal, wait, back 
   const cases: [string, Answer, ReturnType<typeof classifyFailure>][] = [
     ["401: the token is refused, fatal", refused(401, "Unauthorized"), {
       kind: "fatal",
+      code: 401,
       summary: "getMe: 401 Unauthorized",
+    }],
+    ["404 from getMe: not a token Telegram knows, fatal", refused(404, "Not Found"), {
+      kind: "fatal",
+      code: 404,
+      summary: "getMe: 404 Not Found",
     }],
     [
       "429: waits retry_after",
@@ -156,17 +165,27 @@ Deno.test("classifyFailure() sorts each Bot API failure once: fatal, wait, back 
       code: 403,
       summary: "getMe: 403 Forbidden: bot was blocked by the user",
     }],
-    ["404: permanent", refused(404, "Not Found"), {
-      kind: "permanent",
-      code: 404,
-      summary: "getMe: 404 Not Found",
-    }],
   ];
   for (const [name, answer, verdict] of cases) {
     await t.step(name, async () => {
       assert.deepEqual(classifyFailure(await failureOf(answer)), verdict);
     });
   }
+  await t.step("404 from getUpdates: fatal too; from any other method: permanent", async () => {
+    const notFound = refused(404, "Not Found");
+    const poll = await failureOf(notFound, (api) => api.getUpdates());
+    assert.deepEqual(classifyFailure(poll), {
+      kind: "fatal",
+      code: 404,
+      summary: "getUpdates: 404 Not Found",
+    });
+    const send = await failureOf(notFound, (api) => api.sendMessage(1, "hi"));
+    assert.deepEqual(classifyFailure(send), {
+      kind: "permanent",
+      code: 404,
+      summary: "sendMessage: 404 Not Found",
+    });
+  });
   await t.step("something thrown that is not an error: backs off", () => {
     assert.deepEqual(classifyFailure("boom"), { kind: "backoff", summary: "boom" });
   });

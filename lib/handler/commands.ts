@@ -12,6 +12,7 @@ import type { Message, Update } from "grammy/types";
 import type { Command } from "../shared/command.ts";
 import type { Config } from "../shared/config.ts";
 import type { CancelVerdict, PressAnswer, StatusView, StopVerdict } from "../shared/line.ts";
+import { readBrainReport } from "../shared/brain_report.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore } from "./session.ts";
@@ -74,6 +75,7 @@ function status(view: StatusView, options: CommandOptions): string {
   const today = costsToday(config.stateDir, now());
   return statusText({
     view,
+    brain: readBrainReport(config.stateDir),
     costs: { chat: today.byChat.get(update.message.chat.id) ?? 0, total: today.total },
     maxAttempts: config.brainMaxAttempts,
     now: now(),

@@ -7,6 +7,7 @@
 
 import { formatDuration } from "../shared/duration.ts";
 import { dollars } from "./costs.ts";
+import type { BrainReport } from "../shared/brain_report.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
 import type { StatusView } from "../shared/line.ts";
 
@@ -14,6 +15,8 @@ import type { StatusView } from "../shared/line.ts";
 export interface StatusSnapshot {
   /** Where the bot and the chat stand (from the poll process). */
   view: StatusView;
+  /** The brain as the poll process checked it at start, once it has (shown if of this run). */
+  brain?: BrainReport;
   /** Today's brain costs in US dollars (the Claude brain's own account): this chat's and all. */
   costs?: { chat: number; total: number };
   /** Brain attempts per message. */
@@ -34,6 +37,7 @@ export function statusText(snapshot: StatusSnapshot): string {
       ? undefined
       : `⚠️ Telegram can't be reached right now (${view.telegramFailing}); answers wait.`,
     `Up ${since(view.startedAt, now)}; ${view.live} of ${view.cap} brain slots busy.`,
+    brainLine(snapshot),
     runningLine(running, snapshot),
     waitingLine(waiting, running !== undefined),
     parked === undefined ? undefined : parkedLine(parked, now),
@@ -42,6 +46,17 @@ export function statusText(snapshot: StatusSnapshot): string {
     deliveringLine(delivering),
   ];
   return lines.filter((line) => line !== undefined).join("\n");
+}
+
+/**
+ * The brain as the poll process checked it at start, when something is wrong (missing, not logged
+ * in) or it couldn't tell; a brain found fine goes unsaid, and so does an earlier run's finding
+ * (another `startedAt`).
+ */
+function brainLine(snapshot: Pick<StatusSnapshot, "view" | "brain">): string | undefined {
+  const { view, brain } = snapshot;
+  if (brain === undefined || brain.ok === true || brain.startedAt !== view.startedAt) return;
+  return `${brain.ok === false ? "⚠️ " : ""}Brain: ${brain.note}.`;
 }
 
 /** The state folder can't be written: since when, and what that means for the messages. */

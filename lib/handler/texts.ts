@@ -9,6 +9,7 @@
 import type { BrainFailure } from "./brain.ts";
 import { formatDuration } from "../shared/duration.ts";
 import type { CancelledBy } from "../shared/line.ts";
+import { withLoginHint } from "../shared/claude_login.ts";
 
 /** The line a reply starts with when its brain had been cut off by a restart and was run again. */
 export const RERUN_NOTE = "(re-run: an earlier run was cut off before it answered)";
@@ -65,7 +66,9 @@ export function waitNote(waitedMs: number): string {
 export function failureText(failure: BrainFailure, attempts: number): string {
   const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
   const head = `⚠️ The brain failed after ${tries}: ${failure.reason}.`;
-  return failure.detail === "" ? head : `${head}\n\nLast output:\n${failure.detail}`;
+  // The Claude CLI's "Please run /login" would send the person to the bot: say what to run instead.
+  const detail = withLoginHint(failure.detail);
+  return detail === "" ? head : `${head}\n\nLast output:\n${detail}`;
 }
 
 /** The reply to a message given up on after the poison limit: how often and how it was cut off. */

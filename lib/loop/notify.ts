@@ -18,6 +18,11 @@
  * `$NOTIFY_SOCKET` (run by hand, in tests) every method does nothing; without `$WATCHDOG_USEC`
  * no pings are sent.
  *
+ * `STATUS=` (what `systemctl status` shows) goes with every message, and also by itself whenever
+ * what it says changes: the status is looked at once a second after `READY=1`, so that
+ * `systemctl status` is never more than a second behind `/status`, and a status that changes
+ * often costs at most one helper a second.
+ *
  * @module
  */
 
@@ -34,6 +39,13 @@ export interface NotifierOptions {
    * interval. Default: the watchdog interval.
    */
   maxBeatAgeMs?: number;
+  /**
+   * What the status says now, looked at each `statusEveryMs` after {@linkcode ready}: sent when it
+   * differs from what was last sent. Default: none (the status given to `ready` and `alive`).
+   */
+  status?: () => string;
+  /** How often the status is looked at. Default: 1000 ms. */
+  statusEveryMs?: number;
   /** The helper. Default: "systemd-notify". */
   command?: string;
   /** The clock. Default: `performance.now`. */
@@ -49,7 +61,11 @@ export class SystemdNotifier {
   #maxBeatAgeMs: number;
   #lastBeat = -Infinity;
   #status = "";
+  #statusOf?: () => string;
+  #statusEveryMs: number;
+  #sentStatus?: string;
   #timer?: ReturnType<typeof setInterval>;
+  #statusTimer?: ReturnType<typeof setInterval>;
   #ticks = 0;
   #queue: Promise<void> = Promise.resolve();
   #broken = false;
@@ -57,6 +73,8 @@ export class SystemdNotifier {
 
   constructor(options: NotifierOptions = {}) {
     const { socket, watchdogUsec, maxBeatAgeMs, command = "systemd-notify", now } = options;
+    this.#statusOf = options.status;
+    this.#statusEveryMs = options.statusEveryMs ?? 1000;
     this.#socket = socket;
     this.#command = command;
     this.#now = now ?? (() => performance.now());
@@ -78,27 +96,33 @@ export class SystemdNotifier {
   }
 
   /**
-   * Start-up is done (configuration checked, first `getUpdates` answered): `READY=1`, and the
-   * watchdog timer starts.
+   * Start-up is done (the bot is ready to poll, whether or not Telegram answers yet): `READY=1`,
+   * and the watchdog timer and the status watch start.
    */
-  ready(status: string): void {
+  ready(status?: string): void {
     this.#lastBeat = this.#now();
-    this.#status = status;
-    this.#send(["READY=1", `STATUS=${status}`]);
-    if (this.#watchdogMs !== undefined && this.enabled && this.#timer === undefined) {
+    if (status !== undefined) this.#status = status;
+    this.#send(["READY=1", `STATUS=${this.#current()}`]);
+    if (!this.enabled) return;
+    if (this.#watchdogMs !== undefined && this.#timer === undefined) {
       this.#timer = setInterval(() => this.#tick(), this.#watchdogMs / 2);
+    }
+    if (this.#statusOf !== undefined && this.#statusTimer === undefined) {
+      this.#statusTimer = setInterval(() => this.#watchStatus(), this.#statusEveryMs);
     }
   }
 
-  /** The poll loop came round: its heartbeat, with the current status. Sends nothing itself. */
-  alive(status: string): void {
+  /** The poll loop came round: its heartbeat (and the status, if given). Sends nothing itself. */
+  alive(status?: string): void {
     this.#lastBeat = this.#now();
-    this.#status = status;
+    if (status !== undefined) this.#status = status;
   }
 
-  /** The teardown has begun: no more pings. */
+  /** The teardown has begun: no more pings, no more status changes. */
   stopping(status: string): void {
     this.#stopTimer();
+    this.#status = status;
+    this.#statusOf = undefined;
     this.#send(["STOPPING=1", `STATUS=${status}`]);
   }
 
@@ -112,16 +136,29 @@ export class SystemdNotifier {
     this.#ticks++;
     // A loop that hasn't come round lately may be stuck: let systemd's watchdog decide.
     if (this.#now() - this.#lastBeat > this.#maxBeatAgeMs) return;
-    this.#send(["WATCHDOG=1", `STATUS=${this.#status}`]);
+    this.#send(["WATCHDOG=1", `STATUS=${this.#current()}`]);
+  }
+
+  #watchStatus() {
+    const status = this.#current();
+    if (status !== this.#sentStatus) this.#send([`STATUS=${status}`]);
+  }
+
+  #current(): string {
+    return this.#statusOf?.() ?? this.#status;
   }
 
   #stopTimer() {
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer);
     this.#timer = undefined;
+    this.#statusTimer = undefined;
   }
 
   #send(assignments: string[]) {
     if (!this.enabled) return;
+    const status = assignments.find((a) => a.startsWith("STATUS="));
+    if (status !== undefined) this.#sentStatus = status.slice("STATUS=".length);
     this.#queue = this.#queue.then(() => this.#run(assignments));
   }
 

@@ -13,7 +13,7 @@ import { apiSignal, classifyFailure, type FailureVerdict } from "../shared/teleg
 /** How much longer than its long-poll timeout a `getUpdates` request may take before it is cut. */
 export const POLL_SLACK_S = 10;
 
-/** The token was refused (401): polling can't go on. */
+/** The token was refused (401) or is not one Telegram knows (404): polling can't go on. */
 export class FatalPollError extends Error {
   constructor(message: string) {
     super(message);
@@ -59,6 +59,7 @@ export class Poller {
   #offset = 0;
   #failures = 0;
   #answered = false;
+  #trouble?: string;
   #retryAt = 0;
   #onAnswered?: () => void;
   #now: () => number;
@@ -108,6 +109,15 @@ export class Poller {
     this.#retryAt = Math.max(this.#retryAt, this.#now() + delayMs);
   }
 
+  /**
+   * Where the bot stands with Telegram, for systemd's `STATUS=`: "connecting to Telegram" until
+   * the first `getUpdates` ends, "waiting for Telegram: <reason>" while it fails, else "polling".
+   */
+  get standing(): string {
+    if (this.#trouble !== undefined) return `waiting for Telegram: ${this.#trouble}`;
+    return this.#answered ? "polling" : "connecting to Telegram";
+  }
+
   /** How long the back-off after the last failure still asks to wait, in ms (0: poll now). */
   get waitMs(): number {
     return Math.max(0, this.#retryAt - this.#now());
@@ -116,7 +126,8 @@ export class Poller {
   /**
    * One `getUpdates` call for at most `limit` updates. After a transient failure it returns no
    * updates and sets {@linkcode waitMs} to the back-off (or Telegram's `retry_after`): the caller
-   * waits, so that its loop keeps coming round. After a 401 it throws {@linkcode FatalPollError}.
+   * waits, so that its loop keeps coming round. After a 401 or a 404 it throws
+   * {@linkcode FatalPollError}.
    * Returns at once, with none, when `signal` aborts.
    */
   async next(limit: number, signal: AbortSignal): Promise<unknown[]> {
@@ -147,6 +158,7 @@ export class Poller {
       clearTimeout(timer);
     }
     this.#failures = 0;
+    this.#trouble = undefined;
     this.#answered = true;
     this.#onAnswered?.();
     if (!Array.isArray(updates)) {
@@ -164,9 +176,14 @@ export class Poller {
 
   #recover(verdict: FailureVerdict): void {
     if (verdict.kind === "fatal") {
-      throw new FatalPollError(`Telegram refused the bot token (${verdict.summary}); giving up`);
+      throw new FatalPollError(
+        verdict.code === 404
+          ? `Telegram does not know the bot token (${verdict.summary}): it is mistyped, or COORD_API_ROOT is not a Bot API; giving up`
+          : `Telegram refused the bot token (${verdict.summary}); giving up`,
+      );
     }
     this.#failures++;
+    this.#trouble = verdict.summary;
     const ms = verdict.kind === "wait" ? verdict.ms + this.#jitter(1000) : this.#backoffMs();
     this.#log.warn("getUpdates failed ({summary}); retrying in {seconds} s (failure {n})", {
       summary: verdict.summary,

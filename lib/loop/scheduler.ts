@@ -50,6 +50,8 @@ export interface SchedulerOptions {
   wallNow?: () => number;
   /** Kills what a dead handler's brain left. Default: `sweepOrphan` (`sweep.ts`). */
   sweepOrphan?: (run: string, updateId: number) => Promise<void>;
+  /** When the poll process started (ISO 8601), for `/status`. Default: now. */
+  startedAt?: string;
   /** What a plain message does while its chat's brain works. Default: "queue". */
   busyMode?: BusyMode;
   /** Why Telegram can't be reached now, if it can't (for `/status`). */
@@ -76,7 +78,7 @@ export class Scheduler {
   constructor(options: SchedulerOptions) {
     const { now = () => performance.now(), wallNow = Date.now } = options;
     this.#options = { ...options, now, wallNow };
-    this.#startedAt = new Date(wallNow()).toISOString();
+    this.#startedAt = options.startedAt ?? new Date(wallNow()).toISOString();
     this.#queues = new ChatQueues({ ackWaitMs: options.ackWaitMs ?? 2000, now });
     this.#disk = options.disk;
     this.#working = new Working({

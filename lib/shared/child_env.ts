@@ -23,13 +23,19 @@ export function handlerEnv(
   return out;
 }
 
+/** The bot's environment as any brain gets it: without the token in any form, or systemd's. */
+export function brainBaseEnv(env: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = { ...env };
+  for (const name of [...TOKEN_VARIABLES, ...POLL_PROCESS_VARIABLES]) delete out[name];
+  return out;
+}
+
 /** A brain's or transcriber's environment: the bot's, minus the token, plus the message's ids. */
 export function childEnv(
   env: Readonly<Record<string, string>>,
   ids: { updateId: number; chatId: number; messageId: number },
 ): Record<string, string> {
-  const out: Record<string, string> = { ...env };
-  for (const name of [...TOKEN_VARIABLES, ...POLL_PROCESS_VARIABLES]) delete out[name];
+  const out = brainBaseEnv(env);
   // Set per message, only for one with attachments.
   delete out.COORD_ATTACHMENTS;
   out.COORD_CHAT_ID = String(ids.chatId);

@@ -13,12 +13,15 @@
  */
 
 import {
+  checkEnvFile,
   checkLockDir,
   checkPersonaFile,
   defaultLockDir,
   defaultStateDir,
+  expandUnitPath,
   type FolderInfo,
   readToken,
+  tokenSource,
 } from "./config_files.ts";
 import {
   ConfigError,
@@ -37,6 +40,8 @@ import {
 export interface Config {
   /** The bot token. Never logged, never in argv, never in a brain's environment. */
   token: string;
+  /** Where the token came from (`TELEGRAM_BOT_TOKEN`, or the file): for a line that says so. */
+  tokenSource: string;
   /** Telegram user ids whose messages reach the brain. */
   authorizedUserIds: ReadonlySet<number>;
   /**
@@ -151,6 +156,8 @@ export function parseConfig(sources: ConfigSources): Config {
   const seconds = (name: string, rule: { fallback: number; min: number }) =>
     parseSecondsAsMs(name, get(name), rule);
 
+  // First: without its settings file, every other setting would look missing.
+  checkEnvFile(get("COORD_ENV_FILE"), (path) => sources.isReadableFile(path));
   const personaFile = get("COORD_PERSONA_FILE");
   checkPersonaFile(personaFile, (path) => sources.isReadableFile(path));
   const brainCommand = parseArgv("COORD_BRAIN_CMD", get("COORD_BRAIN_CMD")) ??
@@ -162,12 +169,14 @@ export function parseConfig(sources: ConfigSources): Config {
     checkLockDir(lockDir, { info: sources.folderInfo(lockDir), uid: () => sources.uid() });
   }
 
+  const token = { direct: get("TELEGRAM_BOT_TOKEN"), file: get("TELEGRAM_BOT_TOKEN_FILE") };
   return {
     token: readToken({
-      direct: get("TELEGRAM_BOT_TOKEN"),
-      file: get("TELEGRAM_BOT_TOKEN_FILE"),
+      ...token,
       readTextFile: (path) => sources.readTextFile(path),
+      expand: (path) => expandUnitPath(path, sources.env),
     }),
+    tokenSource: tokenSource(token, get("CREDENTIALS_DIRECTORY")),
     authorizedUserIds: parseUserIds("COORD_AUTHORIZED_USER_IDS", get("COORD_AUTHORIZED_USER_IDS")),
     allowedChatIds: parseChatIds("COORD_ALLOWED_CHAT_IDS", get("COORD_ALLOWED_CHAT_IDS")),
     brainWorkdir: get("COORD_BRAIN_WORKDIR") ?? `${stateDir.replace(/\/+$/, "")}/brain`,

@@ -20,6 +20,13 @@ export interface FolderInfo {
 /** Telegram's token shape: the bot id, a colon, a secret of URL-safe characters. */
 const TOKEN_PATTERN = /^\d+:[A-Za-z0-9_-]+$/;
 
+/**
+ * What the unit's credential holds when its token file is missing: the unit's fallback
+ * (`SetCredential=telegram-bot-token:missing:<the file>`, which systemd hands over instead of
+ * failing with 243/CREDENTIALS), so that the bot can name the file that isn't there.
+ */
+export const MISSING_TOKEN_MARK = "missing:";
+
 /** Where {@linkcode readToken} finds the token. */
 export interface TokenSources {
   /** `TELEGRAM_BOT_TOKEN`, trimmed; `undefined` when unset or blank. */
@@ -28,6 +35,26 @@ export interface TokenSources {
   file: string | undefined;
   /** Reads a whole text file; throws when it can't. */
   readTextFile(path: string): string;
+  /** Turns the unit's specifiers (`%h`, `%E`, `%t`) into paths. Default: leaves them. */
+  expand?(path: string): string;
+}
+
+/**
+ * Where the token came from, for a line that says to check it (never the token itself). A file in
+ * systemd's credentials folder (`credentialsDir`, `$CREDENTIALS_DIRECTORY`) is the unit's copy of
+ * the file its `LoadCredential=` names, which is the one to fix.
+ */
+export function tokenSource(
+  sources: Pick<TokenSources, "direct" | "file">,
+  credentialsDir?: string,
+): string {
+  const { file } = sources;
+  if (file === undefined) return "TELEGRAM_BOT_TOKEN";
+  const copy = credentialsDir !== undefined &&
+    file.startsWith(`${credentialsDir.replace(/\/+$/, "")}/`);
+  return copy
+    ? `TELEGRAM_BOT_TOKEN_FILE ("${file}"), the unit's copy of the file its LoadCredential= names (systemctl --user cat forge-coordinator)`
+    : `TELEGRAM_BOT_TOKEN_FILE ("${file}")`;
 }
 
 /** The token, given directly or read from its file (exactly one of them), its shape checked. */
@@ -56,7 +83,47 @@ export function readToken(sources: TokenSources): string {
       `Cannot read TELEGRAM_BOT_TOKEN_FILE: "${file}" (${reason})`,
     );
   }
-  return checkToken("TELEGRAM_BOT_TOKEN_FILE", text.trim());
+  const token = text.trim();
+  if (token.startsWith(MISSING_TOKEN_MARK)) {
+    const missing = (sources.expand ?? ((path) => path))(token.slice(MISSING_TOKEN_MARK.length));
+    throw new ConfigError(
+      "TELEGRAM_BOT_TOKEN_FILE",
+      `Cannot read the bot token: there is no file at "${missing}", which the unit hands over as TELEGRAM_BOT_TOKEN_FILE (LoadCredential=); put the token there (mode 600), then start the unit again`,
+    );
+  }
+  return checkToken("TELEGRAM_BOT_TOKEN_FILE", token);
+}
+
+/**
+ * A user unit's path as systemd would have made it: `%h` home, `%E` the config folder, `%t` the
+ * runtime folder, `%%` a percent sign; any other specifier is left as it is.
+ */
+export function expandUnitPath(path: string, env: Readonly<Record<string, string | undefined>>) {
+  const home = env.HOME;
+  const specifiers: Record<string, string | undefined> = {
+    h: home,
+    E: env.XDG_CONFIG_HOME ?? (home === undefined ? undefined : `${home}/.config`),
+    t: env.XDG_RUNTIME_DIR,
+    "%": "%",
+  };
+  return path.replace(/%(.)/g, (all, letter: string) => specifiers[letter] ?? all);
+}
+
+/**
+ * Refuses a settings file that the unit names (`COORD_ENV_FILE`, beside its
+ * `EnvironmentFile=-<file>`) but that isn't there: systemd would start the bot without its
+ * settings, and the first missing one would be blamed instead of the file.
+ */
+export function checkEnvFile(
+  path: string | undefined,
+  isReadable: (path: string) => boolean,
+): void {
+  if (path !== undefined && !isReadable(path)) {
+    throw new ConfigError(
+      "COORD_ENV_FILE",
+      `Cannot read the settings: there is no readable file at "${path}" (COORD_ENV_FILE, the unit's EnvironmentFile=); copy systemd/forge-coordinator.env.example there (mode 600) and fill it in`,
+    );
+  }
 }
 
 function checkToken(variable: string, token: string): string {

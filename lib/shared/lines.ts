@@ -30,11 +30,25 @@ export async function readFirstLine(
   }
 }
 
+/** Options for {@linkcode readLines}. */
+export interface ReadLinesOptions {
+  /**
+   * Ends the lines at once, even while a read waits (the desk's stdin on SIGTERM: the loop keeps
+   * it open). Lines already read are still yielded. Default: none.
+   */
+  signal?: AbortSignal;
+}
+
 /** The lines of a stream (without their newlines), as they come; a last unterminated one too. */
-export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+export async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+  options: ReadLinesOptions = {},
+): AsyncGenerator<string> {
+  const { signal } = options;
   let buffered = "";
   try {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    // An abort cancels the source and errors the decoded side, which ends the loop below.
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream(), { signal })) {
       buffered += chunk;
       let newline: number;
       while ((newline = buffered.indexOf("\n")) >= 0) {
@@ -43,9 +57,9 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
       }
     }
   } catch {
-    // A broken pipe is an end too.
+    // A broken pipe is an end too, and so is a stop.
   }
-  if (buffered !== "") yield buffered;
+  if (buffered !== "" && !signal?.aborted) yield buffered;
 }
 
 /**

@@ -95,6 +95,27 @@ export function getLog(name: string): Logger {
   return getLogger(["coord", name]);
 }
 
+/** Options for {@linkcode writeEarlyLine}. */
+export interface EarlyLineOptions {
+  /** The line's level. Default: "error". */
+  level?: LogRecord["level"];
+  /** Write for journald (a priority prefix). Default: true when `JOURNAL_STREAM` is set. */
+  journal?: boolean;
+  /** Where the line goes. Default: stderr. */
+  write?: (bytes: Uint8Array) => void;
+}
+
+/**
+ * Writes one line before logging is set up (a configuration error, which stops the bot before it
+ * has a token to redact), with the same priority prefix under journald as every other line: the
+ * line that says why the bot is down must show in `journalctl -p err`.
+ */
+export function writeEarlyLine(text: string, options: EarlyLineOptions = {}): void {
+  const { level = "error", journal = underJournald(), write = writeStderr } = options;
+  const line = text.replaceAll("\n", " ").replaceAll("\r", " ");
+  write(new TextEncoder().encode(`${journal ? JOURNAL_PRIORITIES[level] : ""}${line}\n`));
+}
+
 function writeStderr(bytes: Uint8Array) {
   let written = 0;
   while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));

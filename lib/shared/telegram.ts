@@ -117,8 +117,8 @@ export function apiSignal(signal: AbortSignal | undefined): ApiSignal {
 
 /** How a failed call should be met. */
 export type FailureVerdict =
-  /** The token is not (or no longer) valid: stop. */
-  | { kind: "fatal"; summary: string }
+  /** The token is not (or no longer) valid (401), or not a token at all (404): stop. */
+  | { kind: "fatal"; code: number; summary: string }
   /** Telegram asked us to wait this long (429). */
   | { kind: "wait"; ms: number; summary: string }
   /** Transient (network, 5xx, 409 from a second poller, a body that is not JSON): back off, retry. */
@@ -127,14 +127,25 @@ export type FailureVerdict =
   | { kind: "permanent"; code: number; summary: string };
 
 /**
- * Sorts a Bot API failure: 401 is fatal, 429 waits `retry_after`, other 4xx are permanent (except
- * 409, which another poller causes and which passes), everything else backs off.
+ * Methods every Bot API has: a 404 from one of them can't mean an unknown method, so it says the
+ * token is not one Telegram knows (the hosted API answers 404 to a malformed token), or the API
+ * root is not a Bot API.
+ */
+const EVERY_BOT_API_HAS: ReadonlySet<string> = new Set(["getupdates", "getme"]);
+
+/**
+ * Sorts a Bot API failure: 401 is fatal, and so is a 404 from `getUpdates` or `getMe`; 429 waits
+ * `retry_after`; other 4xx are permanent (except 409, which another poller causes and which
+ * passes); everything else backs off.
  */
 export function classifyFailure(error: unknown): FailureVerdict {
   const summary = describeError(error);
   if (error instanceof GrammyError) {
     const code = error.error_code;
-    if (code === 401) return { kind: "fatal", summary };
+    if (code === 401) return { kind: "fatal", code, summary };
+    if (code === 404 && EVERY_BOT_API_HAS.has(error.method.toLowerCase())) {
+      return { kind: "fatal", code, summary };
+    }
     const retryAfter = error.parameters.retry_after;
     if (code === 429) return { kind: "wait", ms: (retryAfter ?? 1) * 1000, summary };
     if (code >= 400 && code < 500 && code !== 409) return { kind: "permanent", code, summary };

@@ -27,6 +27,9 @@
             bash = fake "bash" { };
             coreutils = fake "coreutils" { };
             procps = fake "procps" { };
+            util-linux = fake "util-linux" { };
+            nodejs = fake "nodejs" { };
+            cacert = fake "cacert" { };
             shellcheck = fake "shellcheck" { };
             systemd = fake "systemd" { };
             nix = fake "nix" { };

@@ -40,4 +40,5 @@ rec {
   concatMapStringsSep = sep: f: xs: builtins.concatStringsSep sep (map f xs);
   makeBinPath = ps: builtins.concatStringsSep ":" (map (p: "${p}/bin") ps);
   getExe = p: "${p}/bin/${p.meta.mainProgram}";
+  fetchers.proxyImpureEnvVars = [ "http_proxy" "https_proxy" ];
 }

@@ -100,8 +100,14 @@ export type Fault =
   | { kind: "badRequest"; description: string }
   /** 409 `Conflict: terminated by other getUpdates request; ...`. */
   | { kind: "conflict" }
-  /** 401 `Unauthorized`. */
+  /** 401 `Unauthorized`: a well-formed token Telegram doesn't take (revoked). */
   | { kind: "unauthorized" }
+  /**
+   * 404 `Not Found`: what the hosted API answers to every call with a malformed or mistyped token
+   * (and to an unknown method). With no `method` and `times: Infinity`, a bot whose token Telegram
+   * doesn't know.
+   */
+  | { kind: "notFound" }
   /** 403 with a permanent `Forbidden: ...` description. Default: `bot was blocked by the user`. */
   | { kind: "forbidden"; description?: ForbiddenDescription }
   /**
@@ -595,6 +601,8 @@ export class BotApiSimulator implements AsyncDisposable {
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   /** The listener clients connect to; undefined while connections are refused. */
   #front: TcpFront | undefined;
+  /** Ends a refusal of connections made with `forMs`. */
+  #refusalTimer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -970,10 +978,21 @@ export class BotApiSimulator implements AsyncDisposable {
 
   /**
    * Stops listening: new connections are refused, open ones (and waiting long polls) are cut;
-   * resolves once the cut calls are recorded as dropped.
+   * resolves once the cut calls are recorded as dropped. With `forMs`, listens again by itself on
+   * the same port that long after (a network that is down at the bot's start, then back).
    */
-  async refuseConnections(): Promise<void> {
+  async refuseConnections(options: { forMs?: number } = {}): Promise<void> {
+    const { forMs } = options;
+    if (forMs !== undefined && !(Number.isFinite(forMs) && forMs > 0)) {
+      throw new RangeError(`Cannot refuse connections: expected forMs > 0, got ${forMs}`);
+    }
     const front = this.#front;
+    if (forMs !== undefined) {
+      clearTimeout(this.#refusalTimer);
+      this.#refusalTimer = setTimeout(() => {
+        if (!this.#closed) this.acceptConnections().catch(() => {});
+      }, forMs);
+    }
     if (front === undefined) return;
     this.#front = undefined;
     await front.close();
@@ -983,9 +1002,10 @@ export class BotApiSimulator implements AsyncDisposable {
     bound.abort();
   }
 
-  /** Listens again on the same port. */
+  /** Listens again on the same port (at once: a refusal's `forMs` is then forgotten). */
   async acceptConnections(): Promise<void> {
     if (this.#closed) throw new Error("Cannot accept connections: the simulator is closed");
+    clearTimeout(this.#refusalTimer);
     if (this.#front !== undefined) return;
     await this.#listen();
   }
@@ -1077,6 +1097,7 @@ export class BotApiSimulator implements AsyncDisposable {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#refusalTimer);
     this.#poll?.wake("close");
     this.#lifetime.abort();
     const server = this.#server!;
@@ -1328,6 +1349,8 @@ export class BotApiSimulator implements AsyncDisposable {
         return fail(409, CONFLICT_TEXT);
       case "unauthorized":
         return fail(401, "Unauthorized");
+      case "notFound":
+        return fail(404, "Not Found");
       case "forbidden":
         return fail(403, fault.description ?? "Forbidden: bot was blocked by the user");
       case "refused":
