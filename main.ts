@@ -10,7 +10,7 @@
 import { type Config, loadConfig } from "./lib/shared/config.ts";
 import { ConfigError, EX_CONFIG } from "./lib/shared/config_values.ts";
 import { runHealthCommand } from "./lib/loop/health.ts";
-import { prepareState, tidyAttachments } from "./lib/loop/startup.ts";
+import { brainCgroup, prepareState, tidyAttachments } from "./lib/loop/startup.ts";
 import { SystemdNotifier } from "./lib/loop/notify.ts";
 import { Dispatcher } from "./lib/loop/dispatch.ts";
 import { Heartbeat } from "./lib/shared/heartbeat.ts";
@@ -23,7 +23,7 @@ import { delay, isAbortOf, within } from "./lib/shared/abort.ts";
 import { Intake } from "./lib/loop/intake.ts";
 import { Journal } from "./lib/shared/journal.ts";
 import { DeskLink } from "./lib/loop/desk_link.ts";
-import { sweepBot } from "./lib/shared/sweep.ts";
+import { sweep, sweepBot } from "./lib/shared/sweep.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -67,7 +67,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 // What brains of an earlier run left behind (a crash, a SIGKILL) dies before anything new starts.
-await sweepBot(config.stateDir, "at start");
+const cgroup = await brainCgroup(log);
+await sweepBot(config.stateDir, "at start", { cgroup });
 
 const journal = new Journal(`${config.stateDir}/journal`);
 const launch = handlerLaunch(config, {
@@ -75,6 +76,7 @@ const launch = handlerLaunch(config, {
   handlerPath: `${import.meta.dirname}/handler.ts`,
   configPath: `${import.meta.dirname}/deno.json`,
   env: Deno.env.toObject(),
+  cgroup,
 });
 const dispatcher = new Dispatcher({
   launch,
@@ -116,6 +118,7 @@ const intake = new Intake({
   allowedChats: config.allowedChatIds,
   botUsername: () => botUsername,
   poisonLimit: config.poisonLimit,
+  sweep: (target) => sweep(target, { cgroup }),
 });
 try {
   journal.open();
@@ -201,7 +204,7 @@ intake.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
 await Promise.all([dispatcher.terminateAll(), desk.terminate()]);
-await sweepBot(config.stateDir, "at teardown");
+await sweepBot(config.stateDir, "at teardown", { cgroup });
 await notifier.flush();
 log.info("stopped");
 Deno.exit(exitCode);

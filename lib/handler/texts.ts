@@ -8,6 +8,7 @@
 
 import type { BrainFailure } from "./brain.ts";
 import { formatDuration } from "../shared/duration.ts";
+import { MAX_OUTPUT_BYTES } from "../shared/process_tree.ts";
 
 /** The line a reply starts with when its brain had been cut off by a restart and was run again. */
 export const RERUN_NOTE = "(re-run: an earlier run was cut off before it answered)";
@@ -35,11 +36,39 @@ export function waitNote(waitedMs: number): string {
   return `(waited ${formatDuration(waitedMs)} for its turn)`;
 }
 
-/** The ⚠️ reply for a brain that failed every attempt. */
-export function failureText(failure: BrainFailure, attempts: number): string {
+/** Options for {@linkcode failureText} and {@linkcode transcriptionFailedText}. */
+export interface FailureTextOptions {
+  /** Attempts made. Default: 1. */
+  attempts?: number;
+  /**
+   * The chat is the person's private chat: the last lines of output may be shown. In a group its
+   * members would read them, so they go only to the log. Default: false.
+   */
+  privateChat?: boolean;
+}
+
+/**
+ * The ⚠️ reply for a brain that failed every attempt: why, and in a private chat the last lines
+ * of its output.
+ */
+export function failureText(failure: BrainFailure, options: FailureTextOptions = {}): string {
+  const { attempts = 1, privateChat = false } = options;
   const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
   const head = `⚠️ The brain failed after ${tries}: ${failure.reason}.`;
-  return failure.detail === "" ? head : `${head}\n\nLast output:\n${failure.detail}`;
+  if (failure.detail === "") return head;
+  return privateChat
+    ? `${head}\n\nLast output:\n${failure.detail}`
+    : `${head} Its last output is in the bot's log.`;
+}
+
+/**
+ * The last line of an answer whose end was dropped: the brain printed more than the bot keeps
+ * (`MAX_OUTPUT_BYTES`, 1 MiB), and `droppedBytes` more.
+ */
+export function cutNote(droppedBytes: number): string {
+  const dropped = droppedBytes.toLocaleString("en-US");
+  const kept = `${MAX_OUTPUT_BYTES / 1024 / 1024} MiB`;
+  return `✂️ Cut here: the brain's answer was longer than the ${kept} the bot keeps; the last ${dropped} bytes were dropped.`;
 }
 
 /** The reply to a message given up on after the poison limit: how often and how it was cut off. */
@@ -83,9 +112,17 @@ export function lateEditText(standing: "working" | "answered"): string {
 export const NO_VOICE_TEXT =
   "⚠️ Voice is not set up on this bot (COORD_TRANSCRIBE_CMD is not set). Please send text.";
 
-/** The reply to a voice note whose transcription failed. */
-export function transcriptionFailedText(reason: string): string {
-  return `⚠️ I could not transcribe this voice note: ${reason}.`;
+/**
+ * The reply to a voice note whose transcription failed; the transcriber's last output (`detail`)
+ * only in a private chat (see {@linkcode FailureTextOptions}).
+ */
+export function transcriptionFailedText(
+  failure: { reason: string; detail?: string },
+  options: Pick<FailureTextOptions, "privateChat"> = {},
+): string {
+  const { reason, detail = "" } = failure;
+  const shown = detail !== "" && options.privateChat ? `: ${detail}` : "";
+  return `⚠️ I could not transcribe this voice note: ${reason}${shown}.`;
 }
 
 /** The reply to a photo or file that could not be fetched (`what`: "the photo", "the file"). */

@@ -194,7 +194,7 @@ export class Intake {
     if (route.kind === "unauthorized") {
       this.#log.warn(
         route.reason === "chat"
-          ? "message in chat {chatId} ignored: not in COORD_ALLOWED_CHAT_IDS (update {updateId})"
+          ? "message in group {chatId} ignored: groups are opt-in and it is not in COORD_ALLOWED_CHAT_IDS (update {updateId})"
           : "message from unauthorized user {userId} ignored (chat {chatId}, update {updateId})",
         { ...route, userId: route.userId ?? "unknown" },
       );

@@ -11,6 +11,7 @@ import { removeOrphanAttachments } from "../shared/attachments.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { Logger } from "../shared/log.ts";
 import { keepPrivate, privateFolder } from "../shared/private.ts";
+import { probeCgroup } from "../shared/cgroup.ts";
 
 /**
  * Makes the state private (umask 077 from here on, inherited by handlers; brains and the
@@ -58,4 +59,21 @@ export function tidyAttachments(config: Config, options: TidyAttachmentsOptions)
   } catch (error) {
     log.warn("cannot tidy the attachments folder: {error}", { error: String(error) });
   }
+}
+
+/**
+ * Whether brains can run in cgroups of their own (see `cgroup.ts`), said once in the log: the
+ * bot's cgroup folder, or `undefined` when brains are ended by their marker alone.
+ */
+export async function brainCgroup(log: Logger): Promise<string | undefined> {
+  const probe = await probeCgroup();
+  if (probe.ok) {
+    log.info("each brain attempt runs in a cgroup of its own under {dir}", { dir: probe.dir });
+    return probe.dir;
+  }
+  log.info(
+    "no cgroup the bot can use ({reason}): what brains start is ended by their marker alone",
+    { reason: probe.reason },
+  );
+  return undefined;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { CGROUP_ENV } from "./cgroup.ts";
 import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
 
 /** A handler's environment: the poll process's, minus what is only its own, plus the token. */
@@ -16,6 +17,8 @@ export function handlerEnv(
   const out: Record<string, string> = { ...env };
   delete out.TELEGRAM_BOT_TOKEN_FILE;
   for (const name of POLL_PROCESS_VARIABLES) delete out[name];
+  // Set by the poll process alone, and only when it checked that the cgroup can be used.
+  delete out[CGROUP_ENV];
   out.TELEGRAM_BOT_TOKEN = config.token;
   // Resolved once here, so a handler never has to guess a default differently.
   out.COORD_LOCK_DIR = config.lockDir;

@@ -9,10 +9,18 @@
  */
 
 import { within } from "./abort.ts";
+import { wrapperArgv, wrapperError } from "./exec_wrapper.ts";
 import { parseUmask, PERSON_UMASK_ENV } from "./private.ts";
 
-/** Sends `signal` to the process group led by `pid`; a group that is already gone is not an error. */
+export { withUmask } from "./exec_wrapper.ts";
+
+/**
+ * Sends `signal` to the process group led by `pid`; a group that is already gone is not an error.
+ * A pid of 1 or less (or not a whole number) is never signalled: `kill(-1)` would reach every
+ * process of ours, `kill(0)` our own group. Returns whether the signal was sent.
+ */
 export function killGroup(pid: number, signal: Deno.Signal): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 1) return false;
   try {
     Deno.kill(-pid, signal);
     return true;
@@ -51,11 +59,16 @@ export interface RunTreeOptions {
   afterExit?: () => Promise<unknown>;
   /**
    * The child's umask (the person's own, while the bot keeps 077 for its own files: the brain's
-   * and the transcriber's files are theirs to decide). The command then runs through
-   * `/bin/sh -c 'umask …; exec "$@"'`. Default: `env.COORD_PERSON_UMASK` (octal, set by the poll
-   * process), else ours, unchanged.
+   * and the transcriber's files are theirs to decide). Default: `env.COORD_PERSON_UMASK` (octal,
+   * set by the poll process), else ours, unchanged.
    */
   umask?: number;
+  /**
+   * A cgroup folder (cgroup v2) the child creates and joins before the command runs, so that the
+   * command and everything it starts are in it (`cgroup.ts`); ending it is the caller's. Default:
+   * none.
+   */
+  cgroup?: string;
 }
 
 /** What one run of a command ended with. */
@@ -72,7 +85,12 @@ export interface RunTreeResult {
   aborted: boolean;
   /** Why the command could not start (e.g. `command not found: "claude"`). */
   spawnError?: string;
+  /** Bytes of stdout past `maxOutputBytes`, read and dropped; absent when nothing was. */
+  stdoutDropped?: number;
 }
+
+/** Output kept per stream by default: 1 MiB. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 /** How long stream readers may lag behind the child's exit before they are cancelled. */
 const STREAM_DRAIN_MS = 1000;
@@ -80,16 +98,17 @@ const STREAM_DRAIN_MS = 1000;
 /**
  * Runs `command` in a new process group, feeding `input` and collecting stdout and stderr, and kills
  * the whole group (SIGTERM, then SIGKILL after `killGraceMs`) on timeout or abort. Never throws for
- * the child's own failures: they are in the result.
+ * the child's own failures: they are in the result. The command runs through the wrapper of
+ * `exec_wrapper.ts`: stdin, stdout and stderr are the only descriptors it gets, with the umask and
+ * the cgroup asked for.
  */
 export async function runTree(
   command: string,
   options: RunTreeOptions = {},
 ): Promise<RunTreeResult> {
-  const { env = {}, maxOutputBytes = 1024 * 1024, umask = parseUmask(env[PERSON_UMASK_ENV]) } =
+  const { env = {}, maxOutputBytes = MAX_OUTPUT_BYTES, umask = parseUmask(env[PERSON_UMASK_ENV]) } =
     options;
-  const args = options.args ?? [];
-  const argv = umask === undefined ? [command, ...args] : withUmask(command, { umask, args });
+  const argv = wrapperArgv(command, { args: options.args, umask, cgroup: options.cgroup, env });
   let child: Deno.ChildProcess;
   try {
     child = spawnGroup(argv, { env, cwd: options.cwd });
@@ -108,13 +127,20 @@ export async function runTree(
     stdout.drain(STREAM_DRAIN_MS),
     stderr.drain(STREAM_DRAIN_MS),
   ]);
-  if (umask !== undefined) {
-    const spawnError = shellExecError(command, { code: status.code, stderr: err });
-    if (spawnError !== undefined) {
-      return { stdout: out, stderr: "", timedOut: false, aborted: false, spawnError };
-    }
+  const spawnError = wrapperError(command, { code: status.code, stderr: err });
+  if (spawnError !== undefined) {
+    return { stdout: out, stderr: "", timedOut: false, aborted: false, spawnError };
   }
-  return { code: status.code, signal: status.signal, stdout: out, stderr: err, timedOut, aborted };
+  const dropped = stdout.dropped > 0 ? { stdoutDropped: stdout.dropped } : {};
+  return {
+    code: status.code,
+    signal: status.signal,
+    stdout: out,
+    stderr: err,
+    timedOut,
+    aborted,
+    ...dropped,
+  };
 }
 
 /** Starts `argv` in a process group of its own, with exactly `env`, all three streams piped. */
@@ -173,42 +199,6 @@ export async function stopGroups(
   return late;
 }
 
-/** The shell's exit statuses for a command it could not run: not found, not executable. */
-const SHELL_NOT_FOUND = 127;
-const SHELL_NOT_EXECUTABLE = 126;
-/** What the wrapper shell prints before the reason, so it isn't mistaken for the command's own. */
-const WRAPPER_TAG = "forge-coordinator-exec";
-
-/** Options for {@linkcode withUmask}. */
-export interface WithUmaskOptions {
-  /** The umask set before `command` runs, from 0 to 0o777. Required. */
-  umask: number;
-  /** The command's arguments. Default: none. */
-  args?: readonly string[];
-}
-
-/** The argv that runs `command` with `umask` set first. Throws `RangeError` for a bad umask. */
-export function withUmask(command: string, options: WithUmaskOptions): string[] {
-  const { umask, args = [] } = options;
-  if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) {
-    throw new RangeError(`Cannot use umask: expected 0 to 0777, got ${umask}`);
-  }
-  const mask = umask.toString(8).padStart(4, "0");
-  return ["/bin/sh", "-c", `umask ${mask} && exec "$@"`, WRAPPER_TAG, command, ...args];
-}
-
-/** The spawn error the wrapper shell reported, if it could not `exec` the command. */
-function shellExecError(
-  command: string,
-  exit: { code: number; stderr: string },
-): string | undefined {
-  const { code, stderr } = exit;
-  if (!stderr.startsWith(`${WRAPPER_TAG}:`)) return undefined;
-  if (code === SHELL_NOT_FOUND) return `command not found: "${command}"`;
-  if (code === SHELL_NOT_EXECUTABLE) return `permission denied: "${command}"`;
-  return undefined;
-}
-
 function describeSpawnError(command: string, error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return `command not found: "${command}"`;
   if (error instanceof Deno.errors.PermissionDenied) return `permission denied: "${command}"`;
@@ -227,6 +217,8 @@ function writeInput(stdin: WritableStream<Uint8Array>, input: string | Uint8Arra
 interface Collector {
   /** The text read so far once the stream ends, or after `ms` (then the stream is cancelled). */
   drain(ms: number): Promise<string>;
+  /** Bytes read past `maxBytes` and dropped, so far. */
+  readonly dropped: number;
 }
 
 function collect(
@@ -236,6 +228,7 @@ function collect(
   const { maxBytes, onText } = options;
   const chunks: Uint8Array[] = [];
   let kept = 0;
+  let dropped = 0;
   const reader = stream.getReader();
   const decoder = new TextDecoder();
   const done = (async () => {
@@ -250,17 +243,19 @@ function collect(
             // A listener's failure is not the child's.
           }
         }
-        if (kept < maxBytes) {
-          const part = value.subarray(0, maxBytes - kept);
-          chunks.push(part);
-          kept += part.length;
-        }
+        const part = value.subarray(0, Math.max(0, maxBytes - kept));
+        chunks.push(part);
+        kept += part.length;
+        dropped += value.length - part.length;
       }
     } catch {
       // Cancelled or broken: keep what was read.
     }
   })();
   return {
+    get dropped() {
+      return dropped;
+    },
     async drain(ms) {
       if (!(await within(done, ms)).settled) {
         await reader.cancel().catch(() => {});

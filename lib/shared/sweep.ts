@@ -15,6 +15,7 @@
  * @module
  */
 
+import { attemptCgroup, killBotCgroups, killCgroups } from "./cgroup.ts";
 import { getLog } from "./log.ts";
 
 /** The variable that marks a brain attempt and everything it starts. */
@@ -51,6 +52,11 @@ export interface SweepOptions {
   rounds?: number;
   /** The shell that runs `grep`. Default: "/bin/sh". */
   shell?: string;
+  /**
+   * The bot's cgroup, when brains run in cgroups of their own (`cgroup.ts`): the target's cgroups
+   * are killed and removed first. Default: none (the marker alone).
+   */
+  cgroup?: string;
 }
 
 /**
@@ -59,7 +65,15 @@ export interface SweepOptions {
  * listed (no shell or grep).
  */
 export async function sweep(target: SweepTarget, options: SweepOptions = {}): Promise<number[]> {
-  const { exclude = [Deno.pid], rounds = 5, shell = "/bin/sh" } = options;
+  const { exclude = [Deno.pid], rounds = 5, shell = "/bin/sh", cgroup } = options;
+  // What env -i took out of the marker's reach is still in its cgroup. Its failure must not keep
+  // the marker's sweep from running: it is reported after it.
+  const cgroupEnded = cgroup === undefined
+    ? Promise.resolve()
+    : "bot" in target
+    ? killBotCgroups(cgroup, target.bot, { shell }).then(() => {})
+    : killCgroups([attemptCgroup(cgroup, target.run)], { shell });
+  const cgroupError = await cgroupEnded.then(() => undefined, (error) => error);
   const pattern = "bot" in target
     ? `^${RUN_MARKER_ENV}=${hexOnly(target.bot)}\\.`
     : `^${RUN_MARKER_ENV}=${hexOnly(target.run.split(".")[0])}\\.${
@@ -67,7 +81,10 @@ export async function sweep(target: SweepTarget, options: SweepOptions = {}): Pr
     }$`;
   const killed: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const pids = (await findMarked(pattern, shell)).filter((pid) => !exclude.includes(pid));
+    // Never pid 1 or less: a kill(-1) or kill(0) would reach far more than a brain's leftovers.
+    const pids = (await findMarked(pattern, shell)).filter((pid) =>
+      pid > 1 && !exclude.includes(pid)
+    );
     if (pids.length === 0) break;
     for (const pid of pids) {
       try {
@@ -78,6 +95,7 @@ export async function sweep(target: SweepTarget, options: SweepOptions = {}): Pr
       }
     }
   }
+  if (cgroupError !== undefined) throw cgroupError;
   return killed;
 }
 
@@ -124,10 +142,14 @@ function safeRun(text: string): string {
  * start: leftovers of a run that crashed; at teardown: what escaped the handlers' own sweeps), and
  * logs what it did. Never throws.
  */
-export async function sweepBot(stateDir: string, when: string): Promise<number[]> {
+export async function sweepBot(
+  stateDir: string,
+  when: string,
+  options: Pick<SweepOptions, "cgroup"> = {},
+): Promise<number[]> {
   const log = getLog("sweep");
   try {
-    const killed = await sweep({ bot: botMarker(stateDir) });
+    const killed = await sweep({ bot: botMarker(stateDir) }, options);
     if (killed.length > 0) {
       log.info("killed {n} process(es) {when} that brains left behind: {pids}", {
         n: killed.length,
