@@ -14,12 +14,19 @@
  * @module
  */
 
-import { takeChatLock } from "./chat_lock.ts";
+import { type ChatLock, LockRefusedError, takeChatLock } from "./chat_lock.ts";
 import { REACTIONS } from "./feedback.ts";
 import { applyEdit, getInput, inputStage } from "./input.ts";
 import { askBrain } from "./brain_step.ts";
 import { deliver, finish } from "./outbox.ts";
-import { cancelledText, CRASH_TEXT, giveUpText, waitNote, WITHDRAWN_TEXT } from "./texts.ts";
+import {
+  cancelledText,
+  CRASH_TEXT,
+  giveUpText,
+  lockRefusedText,
+  waitNote,
+  WITHDRAWN_TEXT,
+} from "./texts.ts";
 import { type HandleOptions, startWork, whileWorking, type Work } from "./work.ts";
 import { removeAttachments } from "../shared/attachments.ts";
 import { messageInput } from "../shared/update.ts";
@@ -44,6 +51,7 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
     return work.reply(giveUpText(deaths, entry.lastEnd), REACTIONS.failed);
   }
   await using lock = await lockChat(work);
+  if (lock === undefined) return;
   if (answeredMeanwhile(work)) return;
   if (work.cancels.requested(ids.updateId)) {
     log.info("update {updateId} was withdrawn by /cancel as it started", ids);
@@ -70,19 +78,22 @@ export async function handleMessage(options: HandleOptions): Promise<void> {
   });
 }
 
-function lockChat(work: Work) {
+/** The chat's lock; `undefined` when it was refused, and the message got its ⚠️ instead. */
+async function lockChat(work: Work): Promise<ChatLock | undefined> {
   const { config, ids, log, signal } = work;
-  return takeChatLock({
-    lockDir: config.lockDir,
-    chatId: ids.chatId,
-    signal,
-    onWait: () => log.info("update {updateId} waits for the chat's lock", ids),
-    onUnlocked: (error) =>
-      log.warn("lock folder {dir} unusable ({error}); running the brain without the chat lock", {
-        dir: config.lockDir,
-        error: String(error),
-      }),
-  });
+  try {
+    return await takeChatLock({
+      lockDir: config.lockDir,
+      chatId: ids.chatId,
+      signal,
+      onWait: () => log.info("update {updateId} waits for the chat's lock", ids),
+    });
+  } catch (error) {
+    if (!(error instanceof LockRefusedError)) throw error;
+    log.error("update {updateId} not run: {reason}", { ...ids, reason: error.message });
+    await work.reply(lockRefusedText(error.message), REACTIONS.failed);
+    return undefined;
+  }
 }
 
 /** A handler of an earlier run answered it while this one waited for the lock. */

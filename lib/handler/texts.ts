@@ -133,6 +133,12 @@ export function fetchFailedText(what: string, failure: { reason: string; tooBig?
     : `⚠️ I could not fetch ${what}: ${failure.reason}. Please send it again.`;
 }
 
+/** The reply to a message whose chat lock was refused (`LockRefusedError`): nothing was run. */
+export function lockRefusedText(reason: string): string {
+  return `⚠️ I did not run this: ${reason}, so the chat's lock can't be trusted. ` +
+    "Nothing was run; the bot's log has the details.";
+}
+
 /** The reply when the handler itself failed. */
 export const CRASH_TEXT =
   "⚠️ Something went wrong while handling this message; the bot's log has the details.";

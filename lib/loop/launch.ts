@@ -84,6 +84,8 @@ export function handlerLaunch(config: Config, options: HandlerLaunchOptions): Ha
     "--allow-env",
     `--allow-read=${dirs}`,
     `--allow-write=${dirs}`,
+    // Our uid: the lock folder and the lock files must be ours (chat_lock.ts).
+    "--allow-sys=uid",
     "--allow-run",
     handlerPath,
   ];

@@ -1,7 +1,7 @@
 /**
  * The poll process's start-up housekeeping, before anything is polled: private state, the brains'
- * working folder, what an earlier run left behind (its brains' processes, finished messages'
- * files).
+ * working folder, the lock folder, whether brains get cgroups of their own, what an earlier run
+ * left behind (its brains' processes, finished messages' files).
  *
  * @module
  */
@@ -29,6 +29,13 @@ export function prepareState(config: Config): string | undefined {
     Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
   } catch (error) {
     return `Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}": ${error}`;
+  }
+  try {
+    // Made if missing, and 0700 (its owner and write bits were checked with the configuration):
+    // each handler refuses a lock folder that is not, rather than run without its lock.
+    privateFolder(config.lockDir);
+  } catch (error) {
+    return `Cannot create COORD_LOCK_DIR "${config.lockDir}" (mode 0700): ${error}`;
   }
   return undefined;
 }
