@@ -21,6 +21,7 @@ import { FatalPollError, POLL_SLACK_S, Poller } from "./lib/loop/poller.ts";
 import { apiSignal, classifyFailure, createApi, describeError } from "./lib/shared/telegram.ts";
 import { delay, isAbortOf, within } from "./lib/shared/abort.ts";
 import { Intake } from "./lib/loop/intake.ts";
+import { FinishedUpdates } from "./lib/loop/finished_updates.ts";
 import { Journal } from "./lib/shared/journal.ts";
 import { DeskLink } from "./lib/loop/desk_link.ts";
 import { sweep, sweepBot } from "./lib/shared/sweep.ts";
@@ -71,6 +72,9 @@ const cgroup = await brainCgroup(log);
 await sweepBot(config.stateDir, "at start", { cgroup });
 
 const journal = new Journal(`${config.stateDir}/journal`);
+// An update delivered again after its message finished is skipped (Telegram keeps them 24 h).
+const finished = new FinishedUpdates({ path: `${config.stateDir}/finished`, log });
+finished.load();
 const launch = handlerLaunch(config, {
   denoPath: Deno.execPath(),
   handlerPath: `${import.meta.dirname}/handler.ts`,
@@ -119,6 +123,7 @@ const intake = new Intake({
   botUsername: () => botUsername,
   poisonLimit: config.poisonLimit,
   sweep: (target) => sweep(target, { cgroup }),
+  finished,
 });
 try {
   journal.open();

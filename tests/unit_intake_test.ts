@@ -68,10 +68,12 @@ class FakeClock {
   readonly now = () => this.ms;
 }
 
-function message(updateId: number, chatId = CHAT, text = `m${updateId}`, fromId = CHAT) {
+/** A message in the private chat `chatId` (its person's own, so from `chatId` unless told). */
+function message(updateId: number, chatId = CHAT, text = `m${updateId}`, fromId = chatId) {
+  const chat = { id: chatId, type: "private" };
   return {
     update_id: updateId,
-    message: { message_id: updateId, chat: { id: chatId }, from: { id: fromId }, date: 0, text },
+    message: { message_id: updateId, chat, from: { id: fromId }, date: 0, text },
   };
 }
 
@@ -486,4 +488,43 @@ Deno.test("Intake queues a message again when its handler can't be spawned", asy
   s.intake.drain();
   assert.deepEqual(s.dispatcher.ids, [1], "message 1, not message 2");
   assert.equal(s.journal.read(1)?.dispatches, 2);
+});
+
+Deno.test("Intake skips an update delivered again after its message finished, and remembers each that finishes", async (t) => {
+  const finishedStore = () => {
+    const ids = new Set<number>();
+    return { ids, has: (id: number) => ids.has(id), add: (id: number) => void ids.add(id) };
+  };
+  await t.step(
+    "a message: its handler removed the entry, then Telegram sent it again",
+    async () => {
+      const finished = finishedStore();
+      await using s = await setup({ finished });
+      s.arrive(message(1));
+      s.journal.finish(1);
+      s.exit(1);
+      assert.deepEqual([...finished.ids], [1], "remembered as it finished");
+      assert.deepEqual(s.intake.accept([message(1)]), [], "skipped: no journal, no start");
+      assert.deepEqual(s.desk.log, ["ack 1"], "and no second 👀");
+      assert.deepEqual(s.dispatcher.ids, [1]);
+    },
+  );
+  await t.step("a command the desk answered", async () => {
+    const finished = finishedStore();
+    await using s = await setup({ finished });
+    take(s.intake, message(2, CHAT, "/status"));
+    s.intake.release();
+    s.intake.deskDone(2);
+    assert.deepEqual(s.intake.accept([message(2, CHAT, "/status")]), []);
+    assert.deepEqual(s.desk.log, ["answer 2"], "answered once");
+  });
+  await t.step("a message still unfinished is not in it", async () => {
+    const finished = finishedStore();
+    await using s = await setup({ finished });
+    s.arrive(message(3));
+    assert.deepEqual([...finished.ids], []);
+    s.journal.update(3, { stage: "received" });
+    s.exit(3, 1);
+    assert.deepEqual([...finished.ids], [], "a death is not a finish");
+  });
 });

@@ -22,6 +22,7 @@ import { afterCutOff } from "./handler_end.ts";
 import { Starter, type StarterDispatcher } from "./starter.ts";
 import type { Accepted } from "./poll.ts";
 import type { DeskJob } from "../shared/desk_protocol.ts";
+import type { FinishedUpdates } from "./finished_updates.ts";
 import type { Journal } from "../shared/journal.ts";
 import { type JournalEntry, parkedFor } from "../shared/journal_entry.ts";
 import { entryPatcher } from "../shared/journal_record.ts";
@@ -65,6 +66,8 @@ export interface IntakeOptions {
   wallNow?: () => number;
   /** Kills the processes of a brain attempt by its marker. Default: `sweep` (`sweep.ts`). */
   sweep?: (target: { run: string }) => Promise<number[]>;
+  /** Finished messages' update ids (`finished_updates.ts`): one come again is skipped. */
+  finished?: Pick<FinishedUpdates, "has" | "add">;
 }
 
 /** Journals, queues and starts messages; see the module doc. */
@@ -75,6 +78,7 @@ export class Intake {
   #allowedChats?: ReadonlySet<number>;
   #botUsername: () => string | undefined;
   #wallNow: () => number;
+  #finished?: Pick<FinishedUpdates, "has" | "add">;
   #queues: ChatQueues;
   #starter: Starter;
   /** Commands, edits and withdrawals the desk has not reported done. */
@@ -91,6 +95,7 @@ export class Intake {
     this.#allowedChats = options.allowedChats;
     this.#botUsername = options.botUsername ?? (() => undefined);
     this.#wallNow = wallNow;
+    this.#finished = options.finished;
     this.#queues = new ChatQueues({ ackWaitMs: options.ackWaitMs ?? 2000, now });
     this.#starter = new Starter({
       journal,
@@ -99,6 +104,7 @@ export class Intake {
       poisonLimit: options.poisonLimit ?? 3,
       sweep: options.sweep ?? sweep,
       wallNow,
+      onFinished: (updateId) => this.#finished?.add(updateId),
     });
   }
 
@@ -123,6 +129,7 @@ export class Intake {
     for (const path of setAside) {
       this.#log.error("corrupt journal entry set aside: {path}", { path });
     }
+    for (const updateId of removed) this.#finished?.add(updateId);
     if (removed.length > 0) {
       this.#log.info("journal: {n} answered message(s) removed: {ids}", {
         n: removed.length,
@@ -200,6 +207,10 @@ export class Intake {
       );
       return;
     }
+    if (this.#finished?.has(route.updateId)) {
+      this.#log.info("update {updateId} skipped: its message was already finished", route);
+      return;
+    }
     // The 👀 goes before the journal's fsync: Telegram keeps the update until the next getUpdates
     // confirms it, and that waits for the journal.
     if (!isAnswer(update) && !this.#known(route.updateId)) this.#ack(update);
@@ -229,6 +240,7 @@ export class Intake {
   /** The desk finished a command, an edit or a withdrawal. */
   deskDone(updateId: number): void {
     this.#deskJobs.delete(updateId);
+    this.#finished?.add(updateId);
   }
 
   /**

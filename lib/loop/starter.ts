@@ -32,6 +32,8 @@ export interface StarterOptions {
   sweep: (target: { run: string }) => Promise<number[]>;
   /** The wall clock, ms since the epoch (for parked messages). */
   wallNow: () => number;
+  /** Told of each message found finished when its handler exits. Default: nobody. */
+  onFinished?: (updateId: number) => void;
 }
 
 /** The wait before a message whose handler could not be spawned is tried again. */
@@ -99,7 +101,8 @@ export class Starter {
       });
       return;
     }
-    if (entry === undefined) return;
+    // Its handler removed the entry: the message is finished.
+    if (entry === undefined) return this.#options.onFinished?.(child.updateId);
     // The handler is gone (crashed, killed): its brain must not live on without it.
     if (entry.brainRun !== undefined) this.#stopOrphan(entry.updateId, entry.brainRun);
     const end = afterHandler(entry, {
@@ -110,6 +113,7 @@ export class Starter {
     switch (end.kind) {
       case "finished":
         journal.finish(entry.updateId);
+        this.#options.onFinished?.(entry.updateId);
         return;
       case "parked":
         this.#queues.holdBack(entry.updateId, end.waitMs);
