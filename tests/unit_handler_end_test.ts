@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { afterCutOff, afterHandler, type EndContext } from "../lib/loop/handler_end.ts";
-import type { JournalEntry } from "../lib/shared/journal_entry.ts";
+import { type JournalEntry, PARK_SLACK_MS, parkedFor } from "../lib/shared/journal_entry.ts";
 
 const NOW = Date.parse("2026-11-27T12:00:00Z");
 
@@ -91,6 +91,31 @@ Deno.test("afterHandler(): a parked message waits until its time, and is no deat
   // Parked but cut off mid-attempt: its handler died.
   const cut = entry({ stage: "brain", parkedUntil: new Date(NOW + 1000).toISOString() });
   assert.equal(afterHandler(cut, ended()).kind, "died");
+});
+
+Deno.test("parkedFor() never waits longer than announced plus a minute, whatever the wall clock did", async (t) => {
+  const announced = 10 * 60_000;
+  const parked = entry({
+    stage: "received",
+    parkedUntil: new Date(NOW + announced).toISOString(),
+    parkedMs: announced,
+  });
+  await t.step("the clock as it was", () => {
+    assert.equal(parkedFor(parked, NOW), announced);
+    assert.equal(parkedFor(parked, NOW + 4 * 60_000), 6 * 60_000);
+  });
+  await t.step("the clock stepped back an hour (at a handler's end, or across a restart)", () => {
+    assert.equal(parkedFor(parked, NOW - 3600_000), announced + PARK_SLACK_MS);
+    const end = afterHandler(parked, ended({ wallNow: NOW - 3600_000 }));
+    assert.deepEqual(end, { kind: "parked", waitMs: announced + PARK_SLACK_MS });
+  });
+  await t.step("the clock stepped forward: it runs at once", () => {
+    assert.equal(parkedFor(parked, NOW + 3600_000), 0);
+  });
+  await t.step("an entry of an older version, with no announced wait: by the clock alone", () => {
+    const old = entry({ stage: "received", parkedUntil: new Date(NOW + announced).toISOString() });
+    assert.equal(parkedFor(old, NOW - 3600_000), announced + 3600_000);
+  });
 });
 
 Deno.test("afterCutOff(): a message at work when an earlier run ended counts a death and waits again", () => {
