@@ -509,6 +509,16 @@ Deno.test("Intake skips an update delivered again after its message finished, an
       assert.deepEqual(s.dispatcher.ids, [1]);
     },
   );
+  await t.step("a message finishing (its entry removed, its handler not yet exited)", async () => {
+    const finished = finishedStore();
+    await using s = await setup({ finished });
+    s.arrive(message(1));
+    s.journal.finish(1);
+    assert.deepEqual(s.intake.accept([message(1)]), [], "still running: not taken again");
+    s.exit(1);
+    assert.deepEqual(s.intake.accept([message(1)]), [], "finished: not taken again");
+    assert.deepEqual(s.dispatcher.ids, [1]);
+  });
   await t.step("a command the desk answered", async () => {
     const finished = finishedStore();
     await using s = await setup({ finished });

@@ -207,13 +207,13 @@ export class Intake {
       );
       return;
     }
-    if (this.#finished?.has(route.updateId)) {
-      this.#log.info("update {updateId} skipped: its message was already finished", route);
-      return;
-    }
+    // Finished, or under way (its handler may have removed the entry and not yet exited).
+    const id = route.updateId;
+    const had = this.#finished?.has(id) ? "already finished" : this.#known(id) ? "under way" : "";
+    if (had) return void this.#log.info("update {updateId} skipped: {had}", { ...route, had });
     // The 👀 goes before the journal's fsync: Telegram keeps the update until the next getUpdates
     // confirms it, and that waits for the journal.
-    if (!isAnswer(update) && !this.#known(route.updateId)) this.#ack(update);
+    if (!isAnswer(update)) this.#ack(update);
     return route;
   }
 
