@@ -139,8 +139,9 @@ function safeRun(text: string): string {
 
 /**
  * Kills every process left by any brain run of the bot whose state folder is `stateDir` (at
- * start: leftovers of a run that crashed; at teardown: what escaped the handlers' own sweeps), and
- * logs what it did. Never throws.
+ * start: leftovers of a run that crashed; at teardown: what escaped the handlers' own sweeps):
+ * first its brains' cgroups, when `options.cgroup` is given, then by the marker. Logs what it did.
+ * Never throws.
  */
 export async function sweepBot(
   stateDir: string,
@@ -148,8 +149,21 @@ export async function sweepBot(
   options: Pick<SweepOptions, "cgroup"> = {},
 ): Promise<number[]> {
   const log = getLog("sweep");
+  const bot = botMarker(stateDir);
+  if (options.cgroup !== undefined) {
+    const ended = await killBotCgroups(options.cgroup, bot).catch((error) => {
+      log.warn("cannot end the cgroups brains left ({when}): {error}", {
+        when,
+        error: String(error),
+      });
+      return 0;
+    });
+    if (ended > 0) {
+      log.info("ended {n} brain cgroup(s) {when} that brains left behind", { n: ended, when });
+    }
+  }
   try {
-    const killed = await sweep({ bot: botMarker(stateDir) }, options);
+    const killed = await sweep({ bot });
     if (killed.length > 0) {
       log.info("killed {n} process(es) {when} that brains left behind: {pids}", {
         n: killed.length,
