@@ -75,7 +75,7 @@ export async function probeCgroup(options: CgroupOptions = {}): Promise<CgroupPr
       ? { ok: true, dir: text }
       : { ok: false, reason: text || `the check exited with status ${code}` };
   } catch (error) {
-    return { ok: false, reason: String(error) };
+    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
   }
 }
 
