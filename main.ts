@@ -69,7 +69,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 // What brains of an earlier run left behind (a crash, a SIGKILL) dies before anything new starts.
 const cgroup = await brainCgroup(log);
-await sweepBot(config.stateDir, "at start", { cgroup });
+await sweepBot(config.stateDir, { when: "at start", cgroup });
 
 const journal = new Journal(`${config.stateDir}/journal`);
 // An update delivered again after its message finished is skipped (Telegram keeps them 24 h).
@@ -209,7 +209,7 @@ intake.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
 await Promise.all([dispatcher.terminateAll(), desk.terminate()]);
-await sweepBot(config.stateDir, "at teardown", { cgroup });
+await sweepBot(config.stateDir, { when: "at teardown", cgroup });
 await notifier.flush();
 log.info("stopped");
 Deno.exit(exitCode);

@@ -61,17 +61,17 @@ Deno.test("killBotCgroups() ends every cgroup this bot's brains left, and no oth
   const theirs = await cgroupWithSleeper(probe.dir, `forge-brain-${other}.3333-cccc`);
   const all = [...mine, theirs];
   try {
-    assert.equal(await killBotCgroups(probe.dir, BOT), 2);
+    assert.equal(await killBotCgroups(probe.dir, { bot: BOT }), 2);
     for (const child of mine) assert.equal((await child.status).signal, "SIGKILL");
     assert.equal(isAlive(theirs.pid), true, "another bot's brain is left alone");
     const removed = `${probe.dir}/forge-brain-${BOT}.1111-aaaa`;
     assert.throws(() => Deno.statSync(removed), Deno.errors.NotFound);
-    assert.equal(await killBotCgroups(probe.dir, BOT), 0, "nothing left");
+    assert.equal(await killBotCgroups(probe.dir, { bot: BOT }), 0, "nothing left");
   } finally {
     killAll(all.map((c) => c.pid));
     await Promise.all(all.map((c) => c.status));
-    await killBotCgroups(probe.dir, other).catch(() => {});
-    await killBotCgroups(probe.dir, BOT).catch(() => {});
+    await killBotCgroups(probe.dir, { bot: other }).catch(() => {});
+    await killBotCgroups(probe.dir, { bot: BOT }).catch(() => {});
   }
 });
 
@@ -92,6 +92,6 @@ Deno.test("sweep() with the bot's cgroup ends an attempt's cgroup, which holds w
   } finally {
     killAll([child.pid]);
     await child.status;
-    await killBotCgroups(probe.dir, BOT).catch(() => {});
+    await killBotCgroups(probe.dir, { bot: BOT }).catch(() => {});
   }
 });

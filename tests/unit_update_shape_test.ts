@@ -147,7 +147,7 @@ Deno.test("every field of every recorded update, of any other type or absent: ha
         const type = tableType(path);
         const problem = type === undefined || value === undefined
           ? undefined
-          : checkFields(value, type, shown(path));
+          : checkFields(value, { type, path: shown(path) });
         if (problem !== undefined) {
           // A field the bot reads, of the wrong type: always a skip that names it.
           const updateId = (update as { update_id: number }).update_id;
@@ -169,26 +169,24 @@ Deno.test("every field of every recorded update, of any other type or absent: ha
 });
 
 Deno.test("checkFields() names the first field of the wrong type, and passes what the table doesn't list", () => {
-  const message = UPDATE_KINDS.message;
-  assert.equal(checkFields({ message_id: 1, chat: { id: 1 } }, message, "message"), undefined);
+  const at = { type: UPDATE_KINDS.message, path: "message" };
+  assert.equal(checkFields({ message_id: 1, chat: { id: 1 } }, at), undefined);
   assert.equal(
     checkFields(
       { message_id: 1, chat: { id: 1 }, photo: [{ file_id: "a" }, { file_id: 2 }] },
-      message,
-      "message",
+      at,
     ),
     "message.photo[1].file_id is not a string",
   );
   assert.equal(
     checkFields(
       { message_id: 1, chat: { id: 1 }, unknown_field: { any: "thing" } },
-      message,
-      "message",
+      at,
     ),
     undefined,
   );
   assert.equal(
-    checkFields({ chat: { id: 1 } }, message, "message"),
+    checkFields({ chat: { id: 1 } }, at),
     "message.message_id is missing",
   );
 });

@@ -69,7 +69,7 @@ export interface CgroupOptions {
 /** Checks whether brains can run in cgroups of their own under ours; never throws. */
 export async function probeCgroup(options: CgroupOptions = {}): Promise<CgroupProbe> {
   try {
-    const { code, stdout } = await runShell(PROBE, [], options);
+    const { code, stdout } = await runShell(PROBE, options);
     const text = stdout.trim();
     return code === 0 && text.startsWith("/")
       ? { ok: true, dir: text }
@@ -96,37 +96,43 @@ export async function killCgroups(
   options: CgroupOptions = {},
 ): Promise<void> {
   if (dirs.length === 0) return;
-  const { code, stderr } = await runShell(KILL, dirs, options);
+  const { code, stderr } = await runShell(KILL, { ...options, args: dirs });
   if (code !== 0) {
     throw new Error(`Cannot end the cgroups ${dirs.join(", ")}: ${stderr.trim() || code}`);
   }
 }
 
+/** Options for {@linkcode killBotCgroups}. */
+export interface KillBotCgroupsOptions extends CgroupOptions {
+  /** The bot's marker (`botMarker()` of its state folder). Required. */
+  bot: string;
+}
+
 /**
- * Kills and removes every brain cgroup of the bot whose marker is `bot` under `base` (at start:
- * what a crashed run left; at teardown). Returns how many there were. Throws like
+ * Kills and removes every brain cgroup of the bot whose marker is `options.bot` under `base` (at
+ * start: what a crashed run left; at teardown). Returns how many there were. Throws like
  * {@linkcode killCgroups}.
  */
 export async function killBotCgroups(
   base: string,
-  bot: string,
-  options: CgroupOptions = {},
+  options: KillBotCgroupsOptions,
 ): Promise<number> {
+  const { bot } = options;
   if (!/^[0-9a-f]+$/.test(bot)) throw new TypeError(`Cannot sweep cgroups of the bot "${bot}"`);
   const prefix = `forge-brain-${bot}.`;
   const list = `for d in "$1"/${prefix}*; do [ -d "$d" ] && printf '%s\\n' "$d"; done; exit 0`;
-  const { stdout } = await runShell(list, [base.replace(/\/+$/, "")], options);
+  const { stdout } = await runShell(list, { ...options, args: [base.replace(/\/+$/, "")] });
   const dirs = stdout.split("\n").filter((line) => line !== "");
   await killCgroups(dirs, options);
   return dirs.length;
 }
 
+/** A few lines of `/bin/sh` with `args` ($1...), with a bare environment. */
 async function runShell(
   script: string,
-  args: readonly string[],
-  options: CgroupOptions,
+  options: CgroupOptions & { args?: readonly string[] },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { shell = "/bin/sh" } = options;
+  const { shell = "/bin/sh", args = [] } = options;
   const output = await new Deno.Command(shell, {
     args: ["-c", script, "forge-coordinator-cgroup", ...args],
     env: { PATH: "/usr/bin:/bin:/run/current-system/sw/bin", LC_ALL: "C" },

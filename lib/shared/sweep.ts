@@ -71,7 +71,7 @@ export async function sweep(target: SweepTarget, options: SweepOptions = {}): Pr
   const cgroupEnded = cgroup === undefined
     ? Promise.resolve()
     : "bot" in target
-    ? killBotCgroups(cgroup, target.bot, { shell }).then(() => {})
+    ? killBotCgroups(cgroup, { bot: target.bot, shell }).then(() => {})
     : killCgroups([attemptCgroup(cgroup, target.run)], { shell });
   const cgroupError = await cgroupEnded.then(() => undefined, (error) => error);
   const pattern = "bot" in target
@@ -137,21 +137,24 @@ function safeRun(text: string): string {
   return text;
 }
 
+/** Options for {@linkcode sweepBot}. */
+export interface SweepBotOptions extends Pick<SweepOptions, "cgroup"> {
+  /** When it runs, for the log ("at start", "at teardown"). Required. */
+  when: string;
+}
+
 /**
  * Kills every process left by any brain run of the bot whose state folder is `stateDir` (at
  * start: leftovers of a run that crashed; at teardown: what escaped the handlers' own sweeps):
  * first its brains' cgroups, when `options.cgroup` is given, then by the marker. Logs what it did.
  * Never throws.
  */
-export async function sweepBot(
-  stateDir: string,
-  when: string,
-  options: Pick<SweepOptions, "cgroup"> = {},
-): Promise<number[]> {
+export async function sweepBot(stateDir: string, options: SweepBotOptions): Promise<number[]> {
+  const { when, cgroup } = options;
   const log = getLog("sweep");
   const bot = botMarker(stateDir);
-  if (options.cgroup !== undefined) {
-    const ended = await killBotCgroups(options.cgroup, bot).catch((error) => {
+  if (cgroup !== undefined) {
+    const ended = await killBotCgroups(cgroup, { bot }).catch((error) => {
       log.warn("cannot end the cgroups brains left ({when}): {error}", {
         when,
         error: String(error),

@@ -66,7 +66,7 @@ export function inspectUpdate(update: unknown): UpdateShape {
     return { ok: false, updateId, reason: `more than one kind (${read.join(", ")})` };
   }
   const kind = read[0];
-  const problem = checkFields(update[kind], UPDATE_KINDS[kind], kind);
+  const problem = checkFields(update[kind], { type: UPDATE_KINDS[kind], path: kind });
   if (problem !== undefined) return { ok: false, updateId, reason: `malformed: ${problem}` };
   const press = inspectPress(update);
   if (press !== undefined) return { ok: true, ...press, updateId };

@@ -138,16 +138,25 @@ export const UPDATE_KINDS: Readonly<Record<string, FieldType>> = {
   },
 };
 
+/** Where a value is checked: its type in the table, and its path for the reason. */
+export interface FieldAt {
+  /** The type the table gives it. Required. */
+  type: FieldType;
+  /** Its path in the update, as the reason names it (`message`, `message.photo[0]`). Required. */
+  path: string;
+}
+
 /**
  * Where `value` breaks the table (`message.document.file_name is not a string`), or `undefined`
  * when every field it holds has its type. Never throws.
  */
-export function checkFields(value: unknown, type: FieldType, path: string): string | undefined {
-  if (typeof type === "string") return checkScalar(value, type, path);
+export function checkFields(value: unknown, at: FieldAt): string | undefined {
+  const { type, path } = at;
+  if (typeof type === "string") return checkScalar(value, at);
   if ("items" in type) {
     if (!Array.isArray(value)) return `${path} is not a list`;
     for (const [i, item] of value.entries()) {
-      const problem = checkFields(item, type.items, `${path}[${i}]`);
+      const problem = checkFields(item, { type: type.items, path: `${path}[${i}]` });
       if (problem !== undefined) return problem;
     }
     return undefined;
@@ -158,13 +167,13 @@ export function checkFields(value: unknown, type: FieldType, path: string): stri
   }
   for (const [name, fieldType] of Object.entries(type.fields)) {
     if (!Object.hasOwn(value, name) || value[name] === undefined) continue;
-    const problem = checkFields(value[name], fieldType, `${path}.${name}`);
+    const problem = checkFields(value[name], { type: fieldType, path: `${path}.${name}` });
     if (problem !== undefined) return problem;
   }
   return undefined;
 }
 
-function checkScalar(value: unknown, type: string, path: string): string | undefined {
+function checkScalar(value: unknown, { type, path }: FieldAt): string | undefined {
   switch (type) {
     case "string":
       return typeof value === "string" ? undefined : `${path} is not a string`;
