@@ -1,7 +1,7 @@
 /**
  * Unit tests for `lib/shared/update.ts`: reading an update. Its shape (`inspectUpdate()`), the
  * update a handler takes (`parseHandlerUpdate()`), and what a message gives the brain
- * (`messageInput()`, `forwardedLine()`). What becomes of an update is `update_route.ts`'s, tested
+ * (`messageInput()`, `quotedText()`). What becomes of an update is `update_route.ts`'s, tested
  * in `unit_update_route_test.ts`.
  *
  * @module

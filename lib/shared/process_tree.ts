@@ -3,7 +3,8 @@
  *
  * A brain (or a handler) may start grandchildren of its own. Killing only the direct child leaves them
  * running under PID 1 and holding our pipes, so every process we start is started `detached` (its own
- * session and process group, pgid = pid) and is stopped by signalling the group: `kill(-pid)`.
+ * session and process group, pgid = pid) and is stopped by signalling the group: `kill(-pid)`. It
+ * starts through the shell of `exec_wrapper.ts` (stdin, stdout and stderr only; the umask; a cgroup).
  *
  * @module
  */

@@ -3,7 +3,8 @@
  *
  * Updates come from the network: nothing here trusts their shape. A malformed one is skipped with
  * a reason, never thrown on. What the bot does with an update (route it, give it a turn, stop a
- * message) is decided in `update_route.ts`.
+ * message) is decided in `update_route.ts`. The type each field must have is the table of
+ * `update_shape.ts`; whose words a message holds, and their fence, is `quote.ts`.
  *
  * @module
  */
