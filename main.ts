@@ -11,7 +11,7 @@
 import { type Config, loadConfig } from "./lib/shared/config.ts";
 import { ConfigError, EX_CONFIG } from "./lib/shared/config_values.ts";
 import { runHealthCommand } from "./lib/loop/health.ts";
-import { prepareState, tidyAttachments } from "./lib/loop/startup.ts";
+import { brainCgroup, prepareState, tidyAttachments } from "./lib/loop/startup.ts";
 import { SystemdNotifier } from "./lib/loop/notify.ts";
 import { Dispatcher } from "./lib/loop/dispatch.ts";
 import { Heartbeat } from "./lib/shared/heartbeat.ts";
@@ -31,6 +31,8 @@ import { findLaunchers, watchLaunchers } from "./lib/loop/launcher.ts";
 import { type BrainCheck, checkBrain } from "./lib/loop/brain_check.ts";
 import { brainBaseEnv } from "./lib/shared/child_env.ts";
 import { writeBrainReport } from "./lib/shared/brain_report.ts";
+import { FinishedUpdates } from "./lib/loop/finished_updates.ts";
+import { sweepOrphan } from "./lib/shared/sweep.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -100,15 +102,20 @@ watchLaunchers(
 );
 
 // What brains of an earlier run left behind (a crash, a SIGKILL) dies before anything new starts.
-await sweepBot(config.stateDir, "at start");
+const cgroup = await brainCgroup(log);
+await sweepBot(config.stateDir, { when: "at start", cgroup });
 
 const journal = new Journal(`${config.stateDir}/journal`);
 const disk = new Disk({ journal, log });
+// An update delivered again after its message finished is skipped (Telegram keeps them 24 h).
+const finished = new FinishedUpdates({ path: `${config.stateDir}/finished`, log });
+finished.load();
 const launch = handlerLaunch(config, {
   denoPath: Deno.execPath(),
   handlerPath: `${import.meta.dirname}/handler.ts`,
   configPath: `${import.meta.dirname}/deno.json`,
   env: Deno.env.toObject(),
+  cgroup,
 });
 const dispatcher = new Dispatcher({
   launch,
@@ -136,6 +143,8 @@ const scheduler = new Scheduler({
   poisonLimit: config.poisonLimit,
   busyMode: config.busyMode,
   startedAt,
+  sweepOrphan: (run, updateId) => sweepOrphan(run, updateId, { cgroup }),
+  finished,
 });
 try {
   journal.open();
@@ -238,7 +247,7 @@ disk.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });
 await Promise.all([dispatcher.terminateAll(), desk.terminate()]);
-await sweepBot(config.stateDir, "at teardown");
+await sweepBot(config.stateDir, { when: "at teardown", cgroup });
 await notifier.flush();
 log.info("stopped");
 Deno.exit(exitCode);

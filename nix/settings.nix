@@ -28,8 +28,9 @@ in
     example = [ 123456789 (-1001234567890) ];
     render = ids: if ids == [ ] then null else renderIds ids;
     description = ''
-      Chats the bot answers in (a group's id is negative). Empty: any chat, as long as the sender
-      is one of `authorizedUserIds`.
+      Groups the bot answers in (a group's id is negative), for their members in
+      `authorizedUserIds`. An authorized user's own private chat is always answered. Empty: no
+      group.
     '';
   };
   apiRoot = {

@@ -75,6 +75,7 @@ in
     KillMode = "mixed";
     TimeoutStopSec = "20s";
     OOMPolicy = "continue";
+    Delegate = "yes";
     SyslogIdentifier = "forge-coordinator";
     LimitCORE = "0";
     NoNewPrivileges = "yes";

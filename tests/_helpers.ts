@@ -305,6 +305,7 @@ export function botEnv(
     STUB_BRAIN_LOG: `${dirs.root}/brain.log`,
     STUB_PID_DIR: dirs.pids,
     STUB_GATE_DIR: `${dirs.root}/gates`,
+    STUB_INPUT_DIR: `${dirs.root}/inputs`,
   };
   // Keep the module cache where it is (even for a test that moves HOME), so nothing is downloaded.
   env.DENO_DIR = denoDir();
@@ -336,6 +337,7 @@ export async function startBot(options: BotOptions): Promise<BotProcess> {
     await Deno.mkdir(dirs.lock);
     await Deno.mkdir(dirs.pids);
     await Deno.mkdir(`${root}/gates`);
+    await Deno.mkdir(`${root}/inputs`);
   }
   const merged: Record<string, string> = botEnv(sim, dirs, authorized);
   for (const [name, value] of Object.entries(env)) {
@@ -374,6 +376,17 @@ export function claudeEnv(
 /** Lets the stub brains waiting at gate `name` answer. */
 export function openGate(bot: BotProcess, name: string): void {
   Deno.writeTextFileSync(`${bot.dirs.root}/gates/${name}`, "");
+}
+
+/** What the stub brain got on stdin for an update, exactly, once it has run (tests/stubs/brain.sh). */
+export function brainInput(bot: BotProcess, updateId: number): Promise<string> {
+  return waitUntil(() => {
+    try {
+      return Deno.readTextFileSync(`${bot.dirs.root}/inputs/input-${updateId}`);
+    } catch {
+      return undefined;
+    }
+  }, { description: `the brain's input for update ${updateId}` });
 }
 
 /** The brain log's lines (see tests/stubs/brain.sh). */

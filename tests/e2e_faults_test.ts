@@ -71,8 +71,8 @@ Deno.test("malformed and unhandled updates are confirmed and skipped, never retr
     const id = messageIdOf(sim.sendText(CHAT, "and a real one"));
     await sim.waitForCall(repliedTo(CHAT, id));
     await bot.waitForLog(/update 1 skipped: not a message \(empty\)/);
-    await bot.waitForLog(/update 2 skipped: malformed message/);
-    await bot.waitForLog(/update 3 skipped: malformed message/);
+    await bot.waitForLog(/update 2 skipped: malformed: message is not an object/);
+    await bot.waitForLog(/update 3 skipped: malformed: message.chat is missing/);
     // Confirmed: a later poll asks for an offset past all of them.
     await sim.waitForCall((c) => c.method === "getUpdates" && Number(c.params.offset) > 4);
     assert.equal(bot.lines.filter((l) => l.includes("child started")).length, 1);

@@ -17,6 +17,7 @@ import {
   tempDir,
   waitUntil,
   withBot,
+  withDeadline,
 } from "./_helpers.ts";
 import { readHeartbeat } from "../lib/shared/heartbeat.ts";
 
@@ -126,19 +127,30 @@ Deno.test("the token is in no argv, no log line, no reply and not in the brain's
   });
 });
 
-Deno.test("without a usable lock folder the bot warns and still answers", async () => {
+Deno.test("a missing lock folder is made 0700 at start, and the bot answers under its lock", async () => {
   await using dir = await tempDir();
-  const missing = `${dir.path}/not-there`;
-  await withBot({ env: { COORD_LOCK_DIR: missing } }, async (sim, bot) => {
+  const missing = `${dir.path}/not-there/yet`;
+  await withBot({ env: { COORD_LOCK_DIR: missing } }, async (sim) => {
     const id = messageIdOf(sim.sendText(CHAT, "no lock"));
     const reply = await sim.waitForCall(repliedTo(CHAT, id));
     assert.equal(reply.params.text, "echo: no lock");
-    await bot.waitForLog(/lock folder .* unusable/);
-    await assert.rejects(
-      Deno.stat(missing),
-      Deno.errors.NotFound,
-      "the bot created no lock folder",
+    assert.equal(Deno.statSync(missing).mode! & 0o777, 0o700, "made, private");
+    assert.ok(
+      Deno.statSync(`${missing}/forge-coordinator-chat-${CHAT}.lock`).isFile,
+      "the lock taken",
     );
+  });
+});
+
+Deno.test("a lock folder that can't be made stops the bot with status 78 before any request", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/file`, "");
+  await withBot({ env: { COORD_LOCK_DIR: `${dir.path}/file/lock` } }, async (sim, bot) => {
+    const status = await withDeadline(bot.exited(), "the bot to exit", 15_000);
+    assert.equal(status.code, 78, bot.stderr);
+    assert.match(bot.stderr, /COORD_LOCK_DIR/);
+    assert.equal(bot.stderr.trim().split("\n").length, 1, bot.stderr);
+    assert.deepEqual(sim.calls, [], "no request sent");
   });
 });
 

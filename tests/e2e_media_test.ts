@@ -84,10 +84,12 @@ Deno.test("a document is saved under its own name, its bytes intact", async () =
 
     const bare = sim.sendDocument(CHAT, bytes, { fileName: "../../escape.sh" });
     const { reply: second } = await replyTo(sim, bare);
+    const sent = "the attached file's name as sent, not a path";
     assert.equal(
       second,
-      `echo: [attached: ${bot.dirs.state}/attachments/${bare.update_id}/escape.sh]`,
-      "a name is never a path",
+      `echo: [attached: ${bot.dirs.state}/attachments/${bare.update_id}/escape.sh]\n` +
+        `[begin quote: ${sent}]\n../../escape.sh\n[end quote: ${sent}]`,
+      "a name is never a path; the name as sent is the brain's to read, as data",
     );
     await foldersGone(bot);
   });

@@ -46,8 +46,11 @@ Deno.test("a private chat: the brain's notes show in a draft with a Stop button,
   });
 });
 
+/** Groups are opt-in: the tests' group is listed. */
+const IN_GROUP = { env: { COORD_ALLOWED_CHAT_IDS: String(GROUP) } };
+
 Deno.test("a group: one progress message with a 🛑 button, edited in place, removed when the answer comes", async () => {
-  await withBot({}, async (sim) => {
+  await withBot(IN_GROUP, async (sim) => {
     const id = messageIdOf(sim.sendText(GROUP, "notes 5", { fromId: CHAT }));
     const reply = await sim.waitForCall(answered(GROUP, id), { timeoutMs: 30_000 });
     assert.equal(textOf(reply), "noted 5");
@@ -80,7 +83,7 @@ Deno.test("Stop from the phone ends the brain in both forms; a stranger's press 
   });
 
   await t.step("the 🛑 button, in a group; a stranger's press first", async () => {
-    await withBot({ authorized: [CHAT] }, async (sim, bot) => {
+    await withBot({ ...IN_GROUP, authorized: [CHAT] }, async (sim, bot) => {
       const update = sim.sendText(GROUP, "hang on", { fromId: CHAT });
       const progress = await waitUntil(
         () => sim.botMessages(GROUP).find((m) => m.reply_markup !== undefined),

@@ -1497,3 +1497,28 @@ async function waitUntilAnswered(sim: BotApiSimulator) {
     }
   }
 }
+
+Deno.test("getUpdates faults of a misbehaving server: a batch over the limit, an update delivered again", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  const sent = Array.from({ length: 150 }, (_, i) => sim.sendText(1001, `m${i}`));
+  await t.step("ignoreLimit: every deliverable update, whatever the limit", async () => {
+    sim.injectFault({ method: "getUpdates", fault: { kind: "ignoreLimit" } });
+    const over = await callApi<Update[]>(sim, "getUpdates", { offset: 0, limit: 100 });
+    assert.equal(over.json?.result?.length, 150);
+    assert.equal(lastCall(sim).fault, "ignoreLimit");
+    const normal = await callApi<Update[]>(sim, "getUpdates", { offset: 0, limit: 100 });
+    assert.equal(
+      normal.json?.result?.length,
+      1,
+      "the rule was used up (and the same offset again within 0.5 s gets one)",
+    );
+  });
+  await t.step("redeliver: the given updates, whatever the offset", async () => {
+    const confirmed = sent[3].update_id + 1;
+    await callApi(sim, "getUpdates", { offset: confirmed, limit: 1 });
+    sim.injectFault({ method: "getUpdates", fault: { kind: "redeliver", updates: [sent[2]] } });
+    const again = await callApi<Update[]>(sim, "getUpdates", { offset: confirmed, limit: 100 });
+    assert.deepEqual(again.json?.result, [sent[2]]);
+    assert.equal(lastCall(sim).fault, "redeliver");
+  });
+});

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { type BrainFailure, callBrain, describeFailure, tail } from "../lib/handler/brain.ts";
 import type { RunTreeResult } from "../lib/shared/process_tree.ts";
-import { tempDir, waitUntil } from "./_helpers.ts";
+import { probeCgroup } from "../lib/shared/cgroup.ts";
+import { gone, tempDir, waitUntil } from "./_helpers.ts";
 
 const ENV = { PATH: Deno.env.get("PATH")! };
 
@@ -237,4 +238,71 @@ Deno.test("tail() keeps the last non-empty lines, trimmed and bounded", async (t
   await t.step("nothing", () => {
     assert.equal(tail(" \n \n", { lines: 5, chars: 100 }), "");
   });
+});
+
+Deno.test("callBrain() ends an answer over the bot's 1 MiB with a line saying where and why it was cut", async () => {
+  const outcome = await callBrain({
+    command: brain("head -c 1200000 /dev/zero | tr '\\0' a"),
+    input: "",
+    env: ENV,
+    timeoutMs: 30_000,
+  });
+  assert.ok(outcome.ok);
+  const [answer, note] = outcome.reply.split("\n\n");
+  assert.equal(answer, "a".repeat(1024 * 1024));
+  assert.equal(
+    note,
+    "✂️ Cut here: the brain's answer was longer than the 1 MiB the bot keeps; the last 151,424 bytes were dropped.",
+  );
+  const whole = await callBrain({
+    command: brain("echo short"),
+    input: "",
+    env: ENV,
+    timeoutMs: 10_000,
+  });
+  assert.deepEqual(whole.ok && whole.reply, "short", "an answer that fits says nothing");
+});
+
+Deno.test("callBrain() runs each attempt in a cgroup of its own when COORD_CGROUP is set, and ends it", async (t) => {
+  const probe = await probeCgroup();
+  if (!probe.ok) {
+    console.log(`callBrain() cgroup test: skipped, no cgroup v2 delegation here (${probe.reason})`);
+    return;
+  }
+  await using dir = await tempDir();
+  const escaped = `${dir.path}/escaped`;
+  const script =
+    `cat /proc/self/cgroup >"${dir.path}/cgroup"; printenv COORD_CGROUP >"${dir.path}/env";
+    setsid env -i /bin/sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! >"$1"' sh "${escaped}"
+    until [ -s "${escaped}" ]; do sleep 0.01; done; echo answered`;
+  const outcome = await callBrain({
+    command: brain(script),
+    input: "",
+    env: { ...ENV, COORD_CGROUP: probe.dir },
+    timeoutMs: 10_000,
+  });
+  assert.deepEqual(outcome.ok && outcome.reply, "answered");
+  await t.step("it ran in a cgroup named after its marker, under the bot's", () => {
+    const line = Deno.readTextFileSync(`${dir.path}/cgroup`).split("\n").find((l) =>
+      l.startsWith("0::")
+    );
+    assert.match(line ?? "", /^0::.*\/forge-brain-[0-9a-f]{16}\.[0-9a-f-]{36}$/);
+    assert.equal(
+      Deno.readTextFileSync(`${dir.path}/env`),
+      "",
+      "the brain is not told the variable",
+    );
+  });
+  await t.step(
+    "what it left behind with env -i and setsid is gone, and so is its cgroup",
+    async () => {
+      const pid = Number(Deno.readTextFileSync(escaped).trim());
+      await gone(pid, 3000);
+      const line = Deno.readTextFileSync(`${dir.path}/cgroup`).split("\n").find((l) =>
+        l.startsWith("0::")
+      )!;
+      const name = line.slice(line.lastIndexOf("/") + 1);
+      assert.throws(() => Deno.statSync(`${probe.dir}/${name}`), Deno.errors.NotFound, "removed");
+    },
+  );
 });

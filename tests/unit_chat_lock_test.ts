@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { lockPath, takeChatLock } from "../lib/handler/chat_lock.ts";
+import { lockPath, LockRefusedError, takeChatLock } from "../lib/handler/chat_lock.ts";
 import { tempDir, withDeadline } from "./_helpers.ts";
 
 const CHAT = 4242;
@@ -34,11 +34,10 @@ Deno.test("lockPath() names one file per chat in the lock folder", () => {
 Deno.test("takeChatLock() takes a free lock at once, creating the file with mode 0600", async () => {
   await using dir = await tempDir();
   let waited = false;
-  await using lock = await withDeadline(
+  await using _lock = await withDeadline(
     takeChatLock({ lockDir: dir.path, chatId: CHAT, onWait: () => waited = true }),
     "the lock",
   );
-  assert.equal(lock.locked, true);
   assert.equal(waited, false);
   assert.equal(Deno.statSync(lockPath(dir.path, CHAT)).mode! & 0o777, 0o600);
   assert.equal(await lockIsFree(dir.path), false, "the flock is held");
@@ -65,7 +64,6 @@ Deno.test("takeChatLock() excludes a second holder until the first releases", as
   assert.equal(settled(), false, "the second holder still waits");
   first.release();
   await using lock = await withDeadline(second, "the second holder's lock");
-  assert.equal(lock.locked, true);
   // waitedMs is what it says: the 50 ms above are in it.
   assert.ok(lock.waitedMs >= 45, `waited ${lock.waitedMs} ms`);
   assert.equal(told, 1, "onWait is told once, however long the wait");
@@ -103,8 +101,7 @@ Deno.test("takeChatLock() waits while another process holds the lock", async () 
     assert.equal(settled(), false);
     await stdin.close();
     await withDeadline(child.status, "the other process to exit");
-    await using lock = await withDeadline(pending, "the lock after the other process left");
-    assert.equal(lock.locked, true);
+    await using _lock = await withDeadline(pending, "the lock after the other process left");
   } finally {
     await stdin.close().catch(() => {});
     try {
@@ -159,31 +156,58 @@ Deno.test("takeChatLock() rejects with the signal's reason when aborted while wa
   });
 });
 
-Deno.test("takeChatLock() returns an unlocked lock when the lock folder can't be used", async (t) => {
-  await t.step("a missing folder", async () => {
-    await using dir = await tempDir();
-    const errors: unknown[] = [];
-    const lock = await takeChatLock({
-      lockDir: `${dir.path}/missing`,
-      chatId: CHAT,
-      onUnlocked: (error) => errors.push(error),
-    });
-    assert.equal(lock.locked, false);
-    assert.equal(errors.length, 1);
-    assert.ok(errors[0] instanceof Deno.errors.NotFound, String(errors[0]));
-    assert.throws(() => Deno.statSync(`${dir.path}/missing`), Deno.errors.NotFound, "not made");
-    lock.release();
-    await lock[Symbol.asyncDispose]();
-  });
+Deno.test("takeChatLock() makes a lock folder that is gone again, 0700", async () => {
+  await using dir = await tempDir();
+  const lockDir = `${dir.path}/gone/again`;
+  await using _lock = await takeChatLock({ lockDir, chatId: CHAT });
+  assert.equal(Deno.statSync(lockDir).mode! & 0o777, 0o700);
+  assert.equal(await lockIsFree(lockDir), false, "the flock is held");
+});
 
+Deno.test("takeChatLock() refuses a lock folder that is not ours and private, at once", async (t) => {
+  const refusedWith = async (lockDir: string, reason: RegExp, uid?: number) => {
+    const error = await withDeadline(
+      takeChatLock({ lockDir, chatId: CHAT, uid }).then(() => undefined, (e) => e),
+      "the refusal",
+    );
+    assert.ok(error instanceof LockRefusedError, String(error));
+    assert.match(error.message, reason);
+  };
+  await t.step("open to all (0777)", async () => {
+    await using dir = await tempDir();
+    Deno.chmodSync(dir.path, 0o777);
+    await refusedWith(dir.path, /has mode 0777: other users can get in \(it must be 0700\)/);
+    assert.throws(() => Deno.lstatSync(lockPath(dir.path, CHAT)), Deno.errors.NotFound);
+  });
+  await t.step("readable by the group (0750)", async () => {
+    await using dir = await tempDir();
+    Deno.chmodSync(dir.path, 0o750);
+    await refusedWith(dir.path, /has mode 0750/);
+  });
+  await t.step("another user's", async () => {
+    await using dir = await tempDir();
+    const someoneElse = Deno.uid()! + 1;
+    await refusedWith(
+      dir.path,
+      new RegExp(`belongs to user ${Deno.uid()}, not to us \\(${someoneElse}\\)`),
+      someoneElse,
+    );
+  });
+  await t.step("a symbolic link to a folder of ours", async () => {
+    await using dir = await tempDir();
+    Deno.mkdirSync(`${dir.path}/real`, { mode: 0o700 });
+    Deno.symlinkSync(`${dir.path}/real`, `${dir.path}/link`);
+    await refusedWith(`${dir.path}/link`, /is a symbolic link/);
+  });
   await t.step("a file where the folder should be", async () => {
     await using dir = await tempDir();
-    const file = `${dir.path}/not-a-folder`;
-    Deno.writeTextFileSync(file, "");
-    let told = 0;
-    const lock = await takeChatLock({ lockDir: file, chatId: CHAT, onUnlocked: () => told++ });
-    assert.equal(lock.locked, false);
-    assert.equal(told, 1);
+    Deno.writeTextFileSync(`${dir.path}/not-a-folder`, "");
+    await refusedWith(`${dir.path}/not-a-folder`, /is not a folder/);
+  });
+  await t.step("a lock file that is a folder", async () => {
+    await using dir = await tempDir();
+    Deno.mkdirSync(lockPath(dir.path, CHAT));
+    await refusedWith(dir.path, /is not a regular file|cannot open the lock file/);
   });
 });
 
@@ -194,16 +218,12 @@ Deno.test("takeChatLock() never follows a lock file that is a symbolic link", as
       const victim = `${dir.path}/victim`;
       if (target === "an existing file") Deno.writeTextFileSync(victim, "keep me");
       Deno.symlinkSync(victim, lockPath(dir.path, CHAT));
-      const errors: unknown[] = [];
-      const lock = await takeChatLock({
-        lockDir: dir.path,
-        chatId: CHAT,
-        onUnlocked: (error) => errors.push(error),
-      });
-      assert.equal(lock.locked, false);
-      assert.equal(errors.length, 1);
-      assert.ok(errors[0] instanceof Deno.errors.PermissionDenied, String(errors[0]));
-      assert.match(String(errors[0]), /symbolic link/);
+      const error = await takeChatLock({ lockDir: dir.path, chatId: CHAT }).then(
+        () => undefined,
+        (e) => e,
+      );
+      assert.ok(error instanceof LockRefusedError, String(error));
+      assert.match(error.message, /symbolic link/);
       if (target === "an existing file") {
         assert.equal(Deno.readTextFileSync(victim), "keep me", "the target is not truncated");
         assert.equal(await lockIsFreeAt(victim), true, "the target is not locked");
@@ -211,7 +231,6 @@ Deno.test("takeChatLock() never follows a lock file that is a symbolic link", as
         assert.throws(() => Deno.lstatSync(victim), Deno.errors.NotFound, "nothing is created");
       }
       assert.equal(Deno.lstatSync(lockPath(dir.path, CHAT)).isSymlink, true, "the link stays");
-      lock.release();
     });
   }
 });
@@ -226,8 +245,7 @@ async function lockIsFreeAt(path: string): Promise<boolean> {
 Deno.test("takeChatLock() reuses an existing lock file without truncating it", async () => {
   await using dir = await tempDir();
   Deno.writeTextFileSync(lockPath(dir.path, CHAT), "left by an earlier run");
-  await using lock = await takeChatLock({ lockDir: dir.path, chatId: CHAT });
-  assert.equal(lock.locked, true);
+  await using _lock = await takeChatLock({ lockDir: dir.path, chatId: CHAT });
   assert.equal(Deno.readTextFileSync(lockPath(dir.path, CHAT)), "left by an earlier run");
 });
 
@@ -239,10 +257,9 @@ Deno.test("ChatLock.release() frees the lock and is idempotent", async (t) => {
     lock.release();
     assert.equal(await lockIsFree(dir.path), true);
     // A second holder takes it; a second release of the first must not disturb it.
-    await using next = await takeChatLock({ lockDir: dir.path, chatId: CHAT });
+    await using _next = await takeChatLock({ lockDir: dir.path, chatId: CHAT });
     lock.release();
     await lock[Symbol.asyncDispose]();
-    assert.equal(next.locked, true);
     assert.equal(await lockIsFree(dir.path), false, "the second holder still holds it");
   });
 

@@ -171,7 +171,7 @@ Deno.test("checkLockDir() passes a lock folder that is ours and that nobody else
     ["0700", { uid: 1000, mode: 0o40700 }, 1000],
     ["0755: others may read, not write", { uid: 1000, mode: 0o40755 }, 1000],
     ["1700: the sticky bit alone", { uid: 1000, mode: 0o41700 }, 1000],
-    ["missing: the handlers then warn and answer without the lock", null, 1000],
+    ["missing: the bot makes it, 0700, at start", null, 1000],
     ["an owner the system doesn't say", { uid: null, mode: 0o40700 }, 1000],
     ["our uid unknown", { uid: 0, mode: 0o40700 }, null],
     ["a mode the system doesn't say", { uid: 1000, mode: null }, 1000],

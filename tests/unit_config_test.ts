@@ -286,7 +286,7 @@ Deno.test("parseConfig() refuses a persona file it can't read", () => {
   assert.match(error.message, /"\/missing\/persona\.md"/);
 });
 
-Deno.test("parseConfig() without COORD_ALLOWED_CHAT_IDS takes any chat, and puts the brain's folder under the state folder", () => {
+Deno.test("parseConfig() without COORD_ALLOWED_CHAT_IDS lists no group, and puts the brain's folder under the state folder", () => {
   const config = parseWith({ COORD_STATE_DIR: "/s/" });
   assert.equal(config.allowedChatIds, undefined);
   assert.equal(config.brainWorkdir, "/s/brain");
@@ -307,7 +307,7 @@ Deno.test("parseConfig() refuses a lock folder that is not ours or that others c
   await t.step("ours, 0755: fine (only we can write)", () => {
     withFolder({ uid: 1000, mode: 0o40755 });
   });
-  await t.step("missing: let through (the handlers warn and answer without the lock)", () => {
+  await t.step("missing: passes (the bot makes it, 0700, at start)", () => {
     withFolder(null);
   });
   await t.step("ours, 0777: refused", () => {

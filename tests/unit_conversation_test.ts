@@ -15,6 +15,12 @@ import { tempDir } from "./_helpers.ts";
 const BRAIN = ["claude", "-p"];
 const CHAT = 1001;
 
+/** Conversation ids as the CLI gives them (UUIDs). */
+const S1 = "5a0c1f4e-2b7d-4e8a-9c3f-1d2e3f4a5b61";
+const S2 = "5a0c1f4e-2b7d-4e8a-9c3f-1d2e3f4a5b62";
+const OLD = "01d00000-2b7d-4e8a-9c3f-1d2e3f4a5b60";
+const NEW = "7e300000-2b7d-4e8a-9c3f-1d2e3f4a5b63";
+
 function answered(sessionId?: string): BrainOutcome {
   return { ok: true, reply: "hi", attempts: 1, sessionId };
 }
@@ -62,35 +68,35 @@ async function rig(outcomes: BrainOutcome[], options: Partial<ConverseOptions> =
 }
 
 Deno.test("converse() starts a conversation, then resumes it", async () => {
-  await using r = await rig([answered("s-1"), answered("s-1")]);
-  assert.deepEqual(await r.run(10), answered("s-1"));
+  await using r = await rig([answered(S1), answered(S1)]);
+  assert.deepEqual(await r.run(10), answered(S1));
   assert.deepEqual(r.asked[0], claudeCommand(BRAIN), "no --resume the first time");
-  assert.deepEqual(r.sessions.saved(), { sessionId: "s-1", updateId: 10 });
+  assert.deepEqual(r.sessions.saved(), { sessionId: S1, updateId: 10 });
 
   await r.run(11);
-  assert.deepEqual(r.asked[1], claudeCommand(BRAIN, "s-1"));
-  assert.ok(r.asked[1].includes("--resume=s-1"), "the id in the same argument");
-  assert.deepEqual(r.sessions.saved(), { sessionId: "s-1", updateId: 11 });
+  assert.deepEqual(r.asked[1], claudeCommand(BRAIN, S1));
+  assert.ok(r.asked[1].includes(`--resume=${S1}`), "the id in the same argument");
+  assert.deepEqual(r.sessions.saved(), { sessionId: S1, updateId: 11 });
   assert.deepEqual(r.resumeFailed, []);
 });
 
 Deno.test("converse() starts a new conversation after a /new", async () => {
-  await using r = await rig([answered("s-1"), answered("s-2")]);
+  await using r = await rig([answered(S1), answered(S2)]);
   await r.run(10);
   r.sessions.markNew(11);
   await r.run(12);
   assert.deepEqual(r.asked[1], claudeCommand(BRAIN), "no --resume after /new");
-  assert.deepEqual(r.sessions.saved(), { sessionId: "s-2", updateId: 12 });
+  assert.deepEqual(r.sessions.saved(), { sessionId: S2, updateId: 12 });
 });
 
 Deno.test("converse() starts a new conversation when the one to resume is gone, and says so", async () => {
-  await using r = await rig([answered("old"), failed({ resumeFailed: true }), answered("new")]);
+  await using r = await rig([answered(OLD), failed({ resumeFailed: true }), answered(NEW)]);
   await r.run(10);
   const outcome = await r.run(11);
-  assert.deepEqual(outcome, answered("new"));
-  assert.deepEqual(r.asked.slice(1), [claudeCommand(BRAIN, "old"), claudeCommand(BRAIN)]);
-  assert.deepEqual(r.resumeFailed, ["old"]);
-  assert.deepEqual(r.sessions.saved(), { sessionId: "new", updateId: 11 });
+  assert.deepEqual(outcome, answered(NEW));
+  assert.deepEqual(r.asked.slice(1), [claudeCommand(BRAIN, OLD), claudeCommand(BRAIN)]);
+  assert.deepEqual(r.resumeFailed, [OLD]);
+  assert.deepEqual(r.sessions.saved(), { sessionId: NEW, updateId: 11 });
 });
 
 Deno.test("converse() asks once and saves nothing when the brain fails", async (t) => {
@@ -100,20 +106,20 @@ Deno.test("converse() asks once and saves nothing when the brain fails", async (
   ];
   for (const [name, outcome] of cases) {
     await t.step(name, async () => {
-      await using r = await rig([answered("s-1"), outcome]);
+      await using r = await rig([answered(S1), outcome]);
       await r.run(10);
       assert.deepEqual(await r.run(11), outcome);
       assert.equal(r.asked.length, 2, "not asked again");
       assert.deepEqual(r.resumeFailed, []);
-      assert.deepEqual(r.sessions.saved(), { sessionId: "s-1", updateId: 10 }, "unchanged");
+      assert.deepEqual(r.sessions.saved(), { sessionId: S1, updateId: 10 }, "unchanged");
     });
   }
   await t.step("a failure after a failed resume", async () => {
-    await using r = await rig([answered("old"), failed({ resumeFailed: true }), failed()]);
+    await using r = await rig([answered(OLD), failed({ resumeFailed: true }), failed()]);
     await r.run(10);
     assert.equal((await r.run(11)).ok, false);
-    assert.deepEqual(r.resumeFailed, ["old"]);
-    assert.deepEqual(r.sessions.saved(), { sessionId: "old", updateId: 10 }, "unchanged");
+    assert.deepEqual(r.resumeFailed, [OLD]);
+    assert.deepEqual(r.sessions.saved(), { sessionId: OLD, updateId: 10 }, "unchanged");
   });
 });
 
@@ -141,13 +147,13 @@ Deno.test("converse() runs a custom brain as configured, and records only that i
 
 Deno.test("converse() saves through guard, and goes on when guard swallows a failure", async () => {
   const guarded: unknown[] = [];
-  await using r = await rig([answered("s-1")], {
+  await using r = await rig([answered(S1)], {
     guard: <T>(_fn: () => T, fallback: T) => {
       guarded.push(fallback);
       return fallback;
     },
   });
-  assert.deepEqual(await r.run(10), answered("s-1"));
+  assert.deepEqual(await r.run(10), answered(S1));
   assert.equal(guarded.length, 1, "the save went through guard");
   assert.equal(r.sessions.saved(), undefined, "guard did not run it");
 });

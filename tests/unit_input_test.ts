@@ -112,7 +112,7 @@ Deno.test("getInput() saves a document in the message's folder and gives the bra
   );
   const path = `${attachmentDir(r.dir.path, r.ids.updateId)}/notes.txt`;
   assert.deepEqual(await r.get(), {
-    text: attachmentText("summarize", [path]),
+    text: attachmentText([{ path }], { caption: "summarize" }),
     attachments: [path],
   });
   assert.deepEqual(Deno.readFileSync(path), BYTES);
@@ -172,8 +172,11 @@ Deno.test("applyEdit() records the turn, then gives the brain the edit the messa
   await t.step("a file: the edited caption, with its files", async () => {
     await using r = await rig((sim) => sim.sendDocument(CHAT, BYTES, { caption: "old" }));
     edit(r, "new caption");
-    const got = { text: attachmentText("old", ["/a"]), attachments: ["/a"] };
-    assert.equal(applyEdit(r.work, { input: r.input, got }), attachmentText("new caption", ["/a"]));
+    const got = { text: attachmentText([{ path: "/a" }], { caption: "old" }), attachments: ["/a"] };
+    assert.equal(
+      applyEdit(r.work, { input: r.input, got }),
+      attachmentText([{ path: "/a" }], { caption: "new caption" }),
+    );
   });
 
   await t.step("a voice note: its transcript, the edit ignored", async () => {

@@ -78,7 +78,22 @@ Deno.test("handlerLaunch() runs the handler with the narrowest permissions", () 
   assert.ok(launch.args.includes("--no-prompt"));
   const broad = ["--allow-all", "-A", "--allow-net", "--allow-read", "--allow-write"];
   for (const arg of broad) assert.ok(!launch.args.includes(arg), `${arg} without a list`);
-  assert.ok(!launch.args.some((a) => a.startsWith("--allow-ffi") || a.startsWith("--allow-sys")));
+  assert.ok(!launch.args.some((a) => a.startsWith("--allow-ffi")));
+  assert.deepEqual(
+    launch.args.filter((a) => a.startsWith("--allow-sys")),
+    ["--allow-sys=uid"],
+    "our uid only (the lock folder must be ours)",
+  );
+  assert.equal(launch.env.COORD_CGROUP, undefined, "no cgroup unless the poll process found one");
+});
+
+Deno.test("handlerLaunch() hands the bot's cgroup to handlers, and no permission for it", () => {
+  const env = { ...OPTIONS.env, COORD_CGROUP: "/sys/fs/cgroup/forged" };
+  assert.equal(handlerLaunch(CONFIG, { ...OPTIONS, env }).env.COORD_CGROUP, undefined);
+  const cgroup = "/sys/fs/cgroup/user.slice/forge-coordinator.service";
+  const launch = handlerLaunch(CONFIG, { ...OPTIONS, cgroup });
+  assert.equal(launch.env.COORD_CGROUP, cgroup);
+  assert.ok(!launch.args.some((a) => a.includes("/sys/")), "Deno refuses /sys anyway");
 });
 
 Deno.test("handlerLaunch() allows the network for the configured API root only", () => {

@@ -63,6 +63,7 @@ Deno.test("park() puts the message back to waiting with parkedUntil, before it t
   const entry = r.entry();
   assert.equal(entry?.stage, "received", "it waits again");
   assert.equal(entry?.parkedUntil, "2025-03-01T14:00:00.000Z");
+  assert.equal(entry?.parkedMs, 2 * 3600_000, "the wait as announced: 2 h");
   assert.equal(entry?.brainPid, undefined, "no brain runs for it");
   assert.equal(entry?.brainRun, undefined);
   assert.equal(entry?.parkNotified, true);

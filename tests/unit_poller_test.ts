@@ -55,9 +55,29 @@ Deno.test("Poller starts from the offset it is given", async () => {
   const api = new FakeApi([[{ update_id: 50 }, { update_id: 51 }]]);
   const p = poller(api, { offset: 50 });
   assert.equal(p.offset, 50);
-  await p.next(1, new AbortController().signal);
+  await p.next(2, new AbortController().signal);
   assert.equal(api.calls[0].params.offset, 50);
   assert.equal(p.offset, 52);
+});
+
+Deno.test("Poller.next() takes at most the updates it asked for; the offset leaves the rest for the next call", async () => {
+  const batch = Array.from({ length: 300 }, (_, i) => ({ update_id: 1000 + i }));
+  // Out of order, as a misbehaving server might send them: the lowest ids are taken.
+  const api = new FakeApi([[...batch].reverse(), batch.slice(100)]);
+  const p = poller(api);
+  const signal = new AbortController().signal;
+  await using log = await captureLog();
+  const first = await p.next(100, signal);
+  assert.deepEqual(
+    first.map((u) => (u as { update_id: number }).update_id),
+    batch.slice(0, 100).map((u) => u.update_id),
+  );
+  assert.equal(p.offset, 1100, "only what was taken is confirmed");
+  assert.match(log.lines.join(""), /answered with 300 updates where at most 100 were asked for/);
+  const second = await p.next(100, signal);
+  assert.equal(api.calls[1].params.offset, 1100);
+  assert.equal(second.length, 100);
+  assert.equal(p.offset, 1200);
 });
 
 Deno.test("Poller.next() moves the offset only past well-formed update ids", async () => {

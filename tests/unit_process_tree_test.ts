@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runTree, startTree, stopGroups } from "../lib/shared/process_tree.ts";
-import { gone, killAll, tempDir, waitUntil } from "./_helpers.ts";
+import { killGroup, runTree, startTree, stopGroups } from "../lib/shared/process_tree.ts";
+import { gone, killAll, projectPath, tempDir, waitUntil } from "./_helpers.ts";
 
 const PATH = Deno.env.get("PATH")!;
 
@@ -177,7 +177,58 @@ Deno.test("runTree() truncates output beyond maxOutputBytes without blocking the
   assert.equal(result.timedOut, false);
   assert.equal(result.code, 0);
   assert.equal(result.stdout, "a".repeat(1000));
+  assert.equal(result.stdoutDropped, 3_000_000 - 1000, "what was dropped is counted");
   assert.equal(result.stderr, "done\n");
+  const small = await bash("echo fits", { maxOutputBytes: 1000 });
+  assert.equal(small.stdoutDropped, undefined, "nothing dropped, nothing said");
+});
+
+Deno.test("runTree() gives the child stdin, stdout and stderr only, whatever descriptors the bot inherited", async (t) => {
+  /** Runs the probe in a process that inherited descriptors 7 and 13 from a leaky shell. */
+  const probe = async (path: string) => {
+    const script = 'exec 7</dev/null 13</dev/null; exec "$0" run --allow-all --quiet "$1" "$2"';
+    const out = await new Deno.Command("bash", {
+      args: ["-c", script, Deno.execPath(), projectPath("tests/stubs/fd_probe.ts"), path],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.equal(out.code, 0);
+    return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      wrapped: string[];
+      direct: string[];
+    };
+  };
+  await t.step("with bash on the PATH: every one above 2 is closed", async () => {
+    const { wrapped, direct } = await probe(PATH);
+    assert.ok(direct.includes("7") && direct.includes("13"), `the leak is real: ${direct}`);
+    assert.deepEqual(wrapped, ["0", "1", "2"]);
+  });
+  await t.step(
+    "without bash (/bin/sh alone): 3 to 9 are closed, 10 and above are not",
+    async () => {
+      const { wrapped } = await probe("/nonexistent");
+      assert.deepEqual(wrapped.filter((fd) => Number(fd) < 10), ["0", "1", "2"]);
+      assert.ok(wrapped.includes("13"), `dash can't name 13: ${wrapped}`);
+    },
+  );
+});
+
+Deno.test("killGroup() never signals a pid of 1 or less, nor one that is not a whole number", async () => {
+  // A stopped process in a group of its own: a kill(-1, SIGCONT) would reach it and wake it.
+  const child = new Deno.Command("sleep", { args: ["30"], detached: true, stdout: "null" }).spawn();
+  try {
+    Deno.kill(child.pid, "SIGSTOP");
+    const state = () => Deno.readTextFileSync(`/proc/${child.pid}/stat`).split(") ")[1][0];
+    await waitUntil(() => state() === "T", { description: "the child stopped" });
+    for (const pid of [1, 0, -1, -child.pid, 1.5, Number.NaN]) {
+      assert.equal(killGroup(pid, "SIGCONT"), false, `pid ${pid}`);
+    }
+    assert.equal(state(), "T", "nothing woke it");
+    assert.equal(killGroup(child.pid, "SIGCONT"), true, "its own group is signalled");
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
 });
 
 Deno.test("stopGroups() ends every group: SIGTERM, then SIGKILL to the members and leaders that stay", async () => {

@@ -17,9 +17,13 @@ import { captureLog, modeOf, tempDir, umaskKept } from "./_helpers.ts";
 
 const log = getLog("test");
 
-/** The settings start-up reads: the state folder and the brains' working folder. */
-function config(stateDir: string, brainWorkdir = `${stateDir}/brain`): Config {
-  return { stateDir, brainWorkdir } as Config;
+/** The settings start-up reads: the state folder, the brains' working folder, the lock folder. */
+function config(
+  stateDir: string,
+  brainWorkdir = `${stateDir}/brain`,
+  lockDir = `${stateDir}/lock`,
+): Config {
+  return { stateDir, brainWorkdir, lockDir } as Config;
 }
 
 Deno.test("prepareState() makes the state private: umask 077, a 0700 state folder even if it was wider, the brains' folder", async () => {
@@ -56,6 +60,25 @@ Deno.test("prepareState() returns the configuration error for a folder it can't 
     const line = `Cannot create COORD_BRAIN_WORKDIR "${work}": `;
     assert.ok(error?.startsWith(line) && error.length > line.length, error);
   });
+  await t.step("the lock folder", () => {
+    const lock = `${dir.path}/file/lock`;
+    const error = prepareState(config(`${dir.path}/state`, undefined, lock));
+    const line = `Cannot create COORD_LOCK_DIR "${lock}" (mode 0700): `;
+    assert.ok(error?.startsWith(line) && error.length > line.length, error);
+  });
+});
+
+Deno.test("prepareState() makes a missing lock folder 0700, and narrows one of ours to 0700", async () => {
+  using _ = umaskKept(0o022);
+  await using dir = await tempDir();
+  const missing = `${dir.path}/run/locks`;
+  assert.equal(prepareState(config(`${dir.path}/state`, undefined, missing)), undefined);
+  assert.equal(modeOf(missing), 0o700);
+  const wide = `${dir.path}/wide`;
+  Deno.mkdirSync(wide, { mode: 0o755 });
+  Deno.chmodSync(wide, 0o755);
+  assert.equal(prepareState(config(`${dir.path}/state`, undefined, wide)), undefined);
+  assert.equal(modeOf(wide), 0o700, "a handler would refuse it otherwise");
 });
 
 /** A state folder whose journal holds `unfinished`, with attachment folders named `folders`. */

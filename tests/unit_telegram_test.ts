@@ -8,10 +8,12 @@
  */
 
 import assert from "node:assert/strict";
+import { InputFile } from "grammy/web";
 import {
   Api,
   apiSignal,
   classifyFailure,
+  createApi,
   describeError,
   enablePatience,
   GrammyError,
@@ -20,7 +22,7 @@ import {
   PatienceError,
   type PatienceOptions,
 } from "../lib/shared/telegram.ts";
-import { withDeadline } from "./_helpers.ts";
+import { BotApiSimulator, withDeadline } from "./_helpers.ts";
 
 const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 const API_ROOT = "https://api.telegram.org";
@@ -385,4 +387,48 @@ Deno.test("enablePatience() does not retry a request its own signal aborted", as
   await assert.rejects(withDeadline(call, "getMe after the abort", 2000), HttpError);
   assert.equal(transport.requests, 1);
   assert.deepEqual(retries, []);
+});
+
+Deno.test("createApi(): every text the bot sends passes the log's redaction", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  const api = createApi(sim.token, { apiRoot: sim.apiRoot });
+  const chat = 1001;
+  sim.sendText(chat, "hi");
+  const other = "987654321:ZZxq7TcvCH1vGWJxfSeofSAs0K5PALDsaw";
+  const quoted = `getFile failed: https://api.telegram.org/file/bot${sim.token}/x and ${other}`;
+  await t.step("a message's text and its buttons", async () => {
+    await api.sendMessage(chat, quoted, {
+      reply_markup: { inline_keyboard: [[{ text: `stop ${sim.token}`, callback_data: "stop:1" }]] },
+    });
+    const [message] = sim.botMessages(chat);
+    assert.equal(
+      message.text,
+      "getFile failed: https://api.telegram.org/file/bot[redacted]/x and [redacted]",
+    );
+    assert.equal(message.reply_markup?.inline_keyboard[0][0].text, "stop [redacted]");
+  });
+  await t.step("a document's caption, name and text content", async () => {
+    const bytes = new TextEncoder().encode(`the answer\n${quoted}\n`);
+    await api.sendDocument(chat, new InputFile(bytes, `answer-${sim.token}.md`), {
+      caption: quoted,
+    });
+    const sent = sim.botMessages(chat).at(-1)!;
+    assert.equal(
+      new TextDecoder().decode(sent.document?.bytes),
+      "the answer\ngetFile failed: https://api.telegram.org/file/bot[redacted]/x and [redacted]\n",
+    );
+    assert.equal(sent.document?.file_name, "answer-[redacted].md");
+    const call = sim.calls.findLast((c) => c.method === "sendDocument")!;
+    assert.ok(String(call.params.caption).includes("bot[redacted]/x"), String(call.params.caption));
+  });
+  await t.step("bytes that are not text are sent as they are", async () => {
+    const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0x31]);
+    await api.sendDocument(chat, new InputFile(bytes, "blob.bin"));
+    assert.deepEqual(sim.botMessages(chat).at(-1)!.document?.bytes, bytes);
+  });
+  assert.deepEqual(
+    sim.calls.filter((c) => JSON.stringify(c.params).includes(sim.token)).map((c) => c.method),
+    [],
+    "nothing the bot sent holds the token",
+  );
 });

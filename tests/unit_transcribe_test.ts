@@ -51,7 +51,8 @@ Deno.test("transcribe() says why when the transcriber fails, with what it printe
   const transcript = await withDeadline(transcribe(r.options()), "the transcript");
   assert.deepEqual(transcript, {
     ok: false,
-    reason: "the transcriber exited with status 2: cannot decode the audio",
+    reason: "the transcriber exited with status 2",
+    detail: "cannot decode the audio",
   });
   assert.deepEqual(r.left(), [], "the audio is removed");
 });

@@ -63,10 +63,17 @@ Deno.test("routeUpdate() dispatches an authorized user's message", () => {
   });
 });
 
-Deno.test("routeUpdate() dispatches from a group chat and for ids above 2^32", () => {
-  const update = textUpdate(6, 8679559480);
-  update.message.chat.id = -1001234567890;
-  assert.deepEqual(routeUpdate(update, AUTHORIZED), {
+/** A text message from `userId` in the group `chatId`. */
+function groupUpdate(updateId: number, userId: number, chatId: number, text = "hello") {
+  const update = textUpdate(updateId, userId, text);
+  update.message.chat = { id: chatId, type: "supergroup", title: "Team" } as never;
+  return update;
+}
+
+Deno.test("routeUpdate() dispatches from a listed group chat and for ids above 2^32", () => {
+  const update = groupUpdate(6, 8679559480, -1001234567890);
+  const allowedChats = new Set([-1001234567890]);
+  assert.deepEqual(routeUpdate(update, AUTHORIZED, { allowedChats }), {
     kind: "dispatch",
     updateId: 6,
     chatId: -1001234567890,
@@ -98,10 +105,14 @@ Deno.test("routeUpdate() marks a message from anyone else as unauthorized", asyn
     });
   });
 
-  await t.step("a sender id that is a string", () => {
+  await t.step("a sender id that is a string: malformed, skipped", () => {
     const update = textUpdate(5, 1001) as { message: { from: unknown } };
     update.message.from = { id: "1001", is_bot: false, first_name: "Ada" };
-    assert.equal(routeUpdate(update, AUTHORIZED).kind, "unauthorized");
+    assert.deepEqual(routeUpdate(update, AUTHORIZED), {
+      kind: "skip",
+      updateId: 5,
+      reason: "malformed: message.from.id is not an integer of 0 or more",
+    });
   });
 
   await t.step("nobody is authorized", () => {
@@ -132,8 +143,9 @@ Deno.test("routeUpdate() hands a Stop press on, from its presser", async (t) => 
       userId: 1001,
     });
   });
-  await t.step("the button in a group: the group's chat, the presser's id", () => {
-    assert.deepEqual(routeUpdate(buttonPress(21, 1001, -100777), AUTHORIZED), {
+  await t.step("the button in a listed group: the group's chat, the presser's id", () => {
+    const allowedChats = new Set([-100777]);
+    assert.deepEqual(routeUpdate(buttonPress(21, 1001, -100777), AUTHORIZED, { allowedChats }), {
       kind: "dispatch",
       updateId: 21,
       chatId: -100777,
@@ -210,36 +222,37 @@ Deno.test("routeUpdate() skips updates that are not messages or presses", async 
   });
 });
 
-Deno.test("routeUpdate() with COORD_ALLOWED_CHAT_IDS ignores other chats, even the owner's", async (t) => {
-  const allowedChats = new Set([1001, -100777]);
-  await t.step("a listed private chat", () => {
+Deno.test("routeUpdate() takes groups only when COORD_ALLOWED_CHAT_IDS lists them", async (t) => {
+  const allowedChats = new Set([-100777]);
+  const ignored = (updateId: number, chatId: number, userId = 1001) => ({
+    kind: "unauthorized",
+    updateId,
+    chatId,
+    userId,
+    reason: "chat",
+  });
+  await t.step("an authorized user's private chat, with or without a list", () => {
+    assert.equal(routeUpdate(textUpdate(5, 1001), AUTHORIZED).kind, "dispatch");
     assert.equal(routeUpdate(textUpdate(5, 1001), AUTHORIZED, { allowedChats }).kind, "dispatch");
   });
+  await t.step("a group, with no list: ignored", () => {
+    assert.deepEqual(routeUpdate(groupUpdate(6, 1001, -100777), AUTHORIZED), ignored(6, -100777));
+  });
   await t.step("a listed group", () => {
-    const update = textUpdate(6, 1001);
-    update.message.chat.id = -100777;
-    assert.equal(routeUpdate(update, AUTHORIZED, { allowedChats }).kind, "dispatch");
+    const route = routeUpdate(groupUpdate(6, 1001, -100777), AUTHORIZED, { allowedChats });
+    assert.equal(route.kind, "dispatch");
   });
   await t.step("the owner in an unlisted group", () => {
-    const update = textUpdate(7, 1001);
-    update.message.chat.id = -100888;
-    assert.deepEqual(routeUpdate(update, AUTHORIZED, { allowedChats }), {
-      kind: "unauthorized",
-      updateId: 7,
-      chatId: -100888,
-      userId: 1001,
-      reason: "chat",
-    });
+    const route = routeUpdate(groupUpdate(7, 1001, -100888), AUTHORIZED, { allowedChats });
+    assert.deepEqual(route, ignored(7, -100888));
   });
-  await t.step("the owner's own private chat, unlisted", () => {
-    const route = routeUpdate(textUpdate(8, 8679559480), AUTHORIZED, { allowedChats });
-    assert.equal(route.kind, "unauthorized");
-    assert.equal((route as { reason: string }).reason, "chat");
+  await t.step("a chat said to be private that is not the sender's own is a group", () => {
+    const update = textUpdate(8, 1001);
+    update.message.chat.id = 8679559480;
+    assert.deepEqual(routeUpdate(update, AUTHORIZED), ignored(8, 8679559480));
   });
-  await t.step("a stranger in a listed chat is still a stranger", () => {
-    const update = textUpdate(9, 666);
-    update.message.chat.id = -100777;
-    assert.deepEqual(routeUpdate(update, AUTHORIZED, { allowedChats }), {
+  await t.step("a stranger in a listed group is still a stranger", () => {
+    assert.deepEqual(routeUpdate(groupUpdate(9, 666, -100777), AUTHORIZED, { allowedChats }), {
       kind: "unauthorized",
       updateId: 9,
       chatId: -100777,
@@ -247,18 +260,15 @@ Deno.test("routeUpdate() with COORD_ALLOWED_CHAT_IDS ignores other chats, even t
       reason: "user",
     });
   });
-  await t.step("an edit and a Stop press in an unlisted chat", () => {
-    const { message } = textUpdate(10, 8679559480);
+  await t.step("an edit, a command and a Stop press in an unlisted group", () => {
+    const { message } = groupUpdate(10, 8679559480, -100888);
     const edit = { update_id: 10, edited_message: message };
-    const press = buttonPress(11, 8679559480);
-    for (const update of [edit, press, draftStop(12, 8679559480, 13)]) {
+    const command = groupUpdate(11, 8679559480, -100888, "/status");
+    const press = buttonPress(12, 8679559480, -100888);
+    for (const update of [edit, command, press]) {
       const route = routeUpdate(update, AUTHORIZED, { allowedChats });
       assert.equal((route as { reason?: string }).reason, "chat", JSON.stringify(update));
     }
-  });
-  await t.step("an empty list lets no chat in", () => {
-    const route = routeUpdate(textUpdate(13, 1001), AUTHORIZED, { allowedChats: new Set() });
-    assert.equal(route.kind, "unauthorized");
   });
 });
 

@@ -12,7 +12,9 @@
  * @module
  */
 
+import { attemptCgroup, CGROUP_ENV, killCgroups } from "../shared/cgroup.ts";
 import { runTree, type RunTreeResult } from "../shared/process_tree.ts";
+import { cutNote } from "./texts.ts";
 import { botMarker, RUN_MARKER_ENV, runMarker, sweep } from "../shared/sweep.ts";
 import { getLog } from "../shared/log.ts";
 import type { Usage } from "./costs.ts";
@@ -28,7 +30,11 @@ export interface BrainOptions {
   command: readonly string[];
   /** The message text, written to stdin. */
   input: string;
-  /** The brain's complete environment (the caller removes the token). */
+  /**
+   * The brain's complete environment (the caller removes the token). `COORD_CGROUP`, when set,
+   * names the bot's cgroup: each attempt then runs in a cgroup of its own under it, and is ended
+   * with `cgroup.kill` (`cgroup.ts`); the brain itself doesn't get the variable.
+   */
   env: Record<string, string>;
   /** One attempt's limit in ms. */
   timeoutMs: number;
@@ -74,6 +80,8 @@ export interface AttemptContext {
   env: Record<string, string>;
   cwd?: string;
   umask?: number;
+  /** The attempt's own cgroup, when brains run in cgroups (`cgroup.ts`). */
+  cgroup?: string;
   /** The attempt's limit in ms. */
   timeoutMs: number;
   signal?: AbortSignal;
@@ -111,6 +119,7 @@ export function plainAttempts(
   return async (command, context) => {
     const result = await runTree(command[0], { ...context, args: command.slice(1) });
     const verdict = parse(result, context.timeoutMs);
+    if (verdict.ok) verdict.reply = saidIfCut(verdict.reply, result);
     return { verdict, aborted: result.aborted, spawnError: result.spawnError };
   };
 }
@@ -189,14 +198,17 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     onSweep = logSweep,
   } = options;
   let failure: BrainFailure = { reason: "was not run", detail: "" };
+  const { [CGROUP_ENV]: cgroupBase, ...brainEnv } = env;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     if (signal?.aborted) return { ok: false, failure, attempts: attempt - 1, aborted: true };
     onAttempt?.(attempt);
     const run = runMarker(bot);
     onRun?.(run);
+    const cgroup = cgroupBase ? attemptCgroup(cgroupBase, run) : undefined;
     const { verdict, aborted, spawnError, settled } = await runner(command, {
       input,
-      env: { ...env, [RUN_MARKER_ENV]: run },
+      env: { ...brainEnv, [RUN_MARKER_ENV]: run },
+      cgroup,
       cwd,
       umask,
       timeoutMs,
@@ -204,7 +216,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
       killGraceMs,
       onSpawn,
       onStdout,
-      afterExit: () => sweepRun(run, onSweep),
+      afterExit: () => endCgroup(cgroup, onSweep).then(() => sweepRun(run, onSweep)),
     });
     const gone = settled === undefined ? {} : { settled };
     if (verdict.ok) return { ...verdict, attempts: attempt, ...gone };
@@ -219,6 +231,23 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     await settled;
   }
   return { ok: false, failure, attempts: maxAttempts, aborted: false };
+}
+
+/** An answer whose end was dropped (over the bot's limit) ends with a line that says so. */
+function saidIfCut(reply: string, result: RunTreeResult): string {
+  return result.stdoutDropped === undefined
+    ? reply
+    : `${reply}\n\n${cutNote(result.stdoutDropped)}`;
+}
+
+/** Ends an attempt's cgroup, if it had one: everything in it dies, whatever it did. */
+async function endCgroup(cgroup: string | undefined, onSweep: BrainOptions["onSweep"]) {
+  if (cgroup === undefined) return;
+  try {
+    await killCgroups([cgroup]);
+  } catch (error) {
+    onSweep?.({ killed: [], error: String(error) });
+  }
 }
 
 /** Kills whatever an attempt left behind, in its group or out of it (setsid): all of its marker. */

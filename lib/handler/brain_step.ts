@@ -266,6 +266,13 @@ async function endWith(
     return park({ ...work, entry: work.record.read(), until, reason });
   }
   if (!outcome.aborted) {
-    await work.reply(failureText(outcome.failure, outcome.attempts), REACTIONS.failed);
+    const { attempts, failure } = outcome;
+    const privateChat = work.update.message.chat.type === "private";
+    log.warn("update {updateId}: the brain failed: {reason}; last output: {detail}", {
+      ...ids,
+      reason: failure.reason,
+      detail: failure.detail || "none",
+    });
+    await work.reply(failureText(failure, { attempts, privateChat }), REACTIONS.failed);
   }
 }

@@ -6,7 +6,9 @@
  */
 
 import type { Api } from "grammy/web";
+import { fence } from "../shared/quote.ts";
 import { apiSignal, describeError, isBadRequest } from "../shared/telegram.ts";
+import { quotedText } from "../shared/update.ts";
 
 /** The largest file a bot may download from the hosted Bot API: 20 MiB. */
 const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
@@ -112,6 +114,7 @@ async function fetchFile(
     await saveBody(response.body, path, { signal, progress });
   } catch (error) {
     await Deno.remove(path).catch(() => {});
+    if (error instanceof TooBigError) return tooBig(what);
     return failed(describeError(error));
   }
   return { ok: true, path };
@@ -152,9 +155,19 @@ async function filePathOf(
   return { ok: true, filePath };
 }
 
+/** More bytes came than a bot may download, whatever size was declared. */
+class TooBigError extends Error {
+  constructor() {
+    super(`the download went past ${MAX_DOWNLOAD_BYTES} bytes`);
+    this.name = "TooBigError";
+  }
+}
+
 /**
  * Streams `body` to the file at `path` (a 20 MB document need not sit in memory), telling
- * `progress` of each chunk: the stall deadline starts over. Throws when the transfer fails.
+ * `progress` of each chunk: the stall deadline starts over. Throws when the transfer fails, and
+ * {@linkcode TooBigError} as soon as more than the 20 MB limit has come: the bytes received are
+ * counted, not the size the message or `getFile` declared.
  */
 async function saveBody(
   body: ReadableStream<Uint8Array>,
@@ -163,8 +176,11 @@ async function saveBody(
 ): Promise<void> {
   const { signal, progress } = transfer;
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  let received = 0;
   const counted = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
+      received += chunk.length;
+      if (received > MAX_DOWNLOAD_BYTES) throw new TooBigError();
       progress();
       controller.enqueue(chunk);
     },
@@ -172,9 +188,40 @@ async function saveBody(
   await body.pipeThrough(counted, { signal }).pipeTo(file.writable, { signal });
 }
 
-/** The brain's text for a message with attachments: the caption, then one line per file. */
-export function attachmentText(caption: string | undefined, paths: readonly string[]): string {
-  const lines = paths.map((path) => `[attached: ${path}]`);
-  const text = caption?.trim() ? [caption, ...lines] : lines;
-  return text.join("\n");
+/** A file saved for the brain. */
+export interface AttachedFile {
+  /** Where it was saved. */
+  path: string;
+  /** Its name as sent, when the saved name differs (given to the brain fenced, as data). */
+  originalName?: string;
 }
+
+/** Options for {@linkcode attachmentText}. */
+export interface AttachmentTextOptions {
+  /** The message's caption (or its edit). Default: none. */
+  caption?: string;
+  /** Whose words the caption is, when not the person's own (`quote.ts`). Default: the person's. */
+  origin?: string;
+}
+
+/**
+ * The brain's text for a message with attachments: the caption (fenced when it is someone else's
+ * words, an empty fence for a forward without one), then one `[attached: <path>]` line per file,
+ * each followed by its original name, fenced, when saving it changed the name.
+ */
+export function attachmentText(
+  files: readonly AttachedFile[],
+  options: AttachmentTextOptions = {},
+): string {
+  const { caption, origin } = options;
+  const own = caption?.trim() ? caption : "";
+  const head = origin !== undefined ? [quotedText(own, origin)] : own !== "" ? [own] : [];
+  const lines = files.flatMap(({ path, originalName }) => [
+    `[attached: ${path}]`,
+    ...(originalName === undefined ? [] : [fence(ORIGINAL_NAME, originalName)]),
+  ]);
+  return [...head, ...lines].join("\n");
+}
+
+/** The origin named by the fence around a file's original name. */
+export const ORIGINAL_NAME = "the attached file's name as sent, not a path";

@@ -14,12 +14,12 @@
  * @module
  */
 
-import { takeChatLock } from "./chat_lock.ts";
+import { type ChatLock, LockRefusedError, takeChatLock } from "./chat_lock.ts";
 import { REACTIONS } from "./feedback.ts";
 import { applyEdit, getInput, inputStage } from "./input.ts";
 import { askBrain } from "./brain_step.ts";
 import { deliver, finish } from "./outbox.ts";
-import { cancelledText, CRASH_TEXT, giveUpText, waitNote } from "./texts.ts";
+import { cancelledText, CRASH_TEXT, giveUpText, lockRefusedText, waitNote } from "./texts.ts";
 import { type HandleOptions, startWork, whileWorking, type Work } from "./work.ts";
 import { messageInput } from "../shared/update.ts";
 
@@ -71,6 +71,7 @@ async function pipeline(work: Work): Promise<void> {
     return work.reply(giveUpText(deaths, entry.lastEnd), REACTIONS.failed);
   }
   await using lock = await lockChat(work);
+  if (lock === undefined) return;
   using working = whileWorking(work);
   const input = messageInput(work.update.message);
   const got = line.cancel.aborted
@@ -88,19 +89,22 @@ async function pipeline(work: Work): Promise<void> {
   await askBrain(work, { text, attachments: got.attachments, lockWaitedMs: lock.waitedMs });
 }
 
-function lockChat(work: Work) {
+/** The chat's lock; `undefined` when it was refused, and the message got its ⚠️ instead. */
+async function lockChat(work: Work): Promise<ChatLock | undefined> {
   const { config, ids, log, signal } = work;
-  return takeChatLock({
-    lockDir: config.lockDir,
-    chatId: ids.chatId,
-    signal,
-    onWait: () => log.info("update {updateId} waits for the chat's lock", ids),
-    onUnlocked: (error) =>
-      log.warn("lock folder {dir} unusable ({error}); running the brain without the chat lock", {
-        dir: config.lockDir,
-        error: String(error),
-      }),
-  });
+  try {
+    return await takeChatLock({
+      lockDir: config.lockDir,
+      chatId: ids.chatId,
+      signal,
+      onWait: () => log.info("update {updateId} waits for the chat's lock", ids),
+    });
+  } catch (error) {
+    if (!(error instanceof LockRefusedError)) throw error;
+    log.error("update {updateId} not run: {reason}", { ...ids, reason: error.message });
+    await work.reply(lockRefusedText(error.message), REACTIONS.failed);
+    return undefined;
+  }
 }
 
 /** From its arrival until the poll process started it: the time it spent behind other messages. */

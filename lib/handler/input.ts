@@ -11,7 +11,7 @@
  */
 
 import { attachmentDir } from "../shared/attachments.ts";
-import type { MessageInput } from "../shared/update.ts";
+import { type MessageInput, quotedText } from "../shared/update.ts";
 import { unmarked } from "../shared/command.ts";
 import { REACTIONS } from "./feedback.ts";
 import { attachmentText, downloadFile } from "./files.ts";
@@ -42,8 +42,11 @@ export async function getInput(
   input: MessageInput,
   options: GetInputOptions,
 ): Promise<Input> {
-  // A `/steer` or `!` asked how to meet a working brain (the scheduler saw to it): not for the brain.
-  if (input.kind === "text") return { text: unmarked(input.text), attachments: [] };
+  // A `/steer` or `!` asked how to meet a working brain (the scheduler saw to it): not for the
+  // brain. Someone else's words are fenced (`quote.ts`).
+  if (input.kind === "text") {
+    return { text: quotedText(unmarked(input.text), input.origin), attachments: [] };
+  }
   if (input.kind === "unsupported") {
     await work.reply(
       `I can pass on photos, documents, text, captions and voice notes; ${input.what} is not something I can send to the brain.`,
@@ -87,11 +90,13 @@ async function transcribeVoice(
   });
   if (signal.aborted) return "answered";
   if (!transcript.ok) {
-    log.warn("transcription failed for update {updateId}: {reason}", {
+    log.warn("transcription failed for update {updateId}: {reason}; last output: {detail}", {
       ...ids,
       reason: transcript.reason,
+      detail: transcript.detail || "none",
     });
-    await work.reply(transcriptionFailedText(transcript.reason), REACTIONS.failed);
+    const privateChat = work.update.message.chat.type === "private";
+    await work.reply(transcriptionFailedText(transcript, { privateChat }), REACTIONS.failed);
     return "answered";
   }
   // What was heard, before the brain's answer: the person can tell a mishearing at once. Shown
@@ -109,10 +114,7 @@ async function transcribeVoice(
       error: describeError(error),
     });
   });
-  const heard = input.forwarded === undefined
-    ? transcript.text
-    : `${input.forwarded}\n${transcript.text}`;
-  return { text: heard, attachments: [] };
+  return { text: quotedText(transcript.text, input.origin), attachments: [] };
 }
 
 /** Saved where the brain can read it, in the message's folder, which goes when it is finished. */
@@ -147,7 +149,9 @@ async function fetchAttachment(
     await work.reply(fetchFailedText(what, saved), REACTIONS.failed);
     return "answered";
   }
-  return { text: attachmentText(input.caption, [saved.path]), attachments: [saved.path] };
+  const files = [{ path: saved.path, originalName: input.originalName }];
+  const text = attachmentText(files, { caption: input.caption, origin: input.origin });
+  return { text, attachments: [saved.path] };
 }
 
 /** Options for {@linkcode applyEdit}. */
@@ -179,6 +183,10 @@ export function applyEdit(work: Work, options: ApplyEditOptions): string {
     ...ids,
     edit: edit.editUpdateId,
   });
-  if (input.kind === "file") return attachmentText(edit.text, got.attachments);
-  return edit.text.trim() === "" ? got.text : edit.text;
+  if (input.kind === "file") {
+    const files = got.attachments.map((path) => ({ path, originalName: input.originalName }));
+    return attachmentText(files, { caption: edit.text, origin: input.origin });
+  }
+  const origin = input.kind === "text" ? input.origin : undefined;
+  return edit.text.trim() === "" ? got.text : quotedText(edit.text, origin);
 }

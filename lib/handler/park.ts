@@ -36,10 +36,13 @@ export interface ParkOptions {
 /** Parks the message (see the module doc). */
 export async function park(options: ParkOptions): Promise<void> {
   const { replyApi, ids, record, entry, until, reason, log, signal, now = Date.now } = options;
+  const at = now();
   // Recorded first: if the note fails, the message still waits rather than runs again at once.
   record.update({
     stage: "received",
     parkedUntil: new Date(until).toISOString(),
+    // What is announced: the wait is never longer, whatever the wall clock does (`parkedFor`).
+    parkedMs: Math.max(0, until - at),
     brainRun: undefined,
   });
   log.info("update {updateId} parked until {until}: {reason}", {
@@ -52,7 +55,7 @@ export async function park(options: ParkOptions): Promise<void> {
     await sendReply(replyApi, {
       chatId: ids.chatId,
       replyTo: ids.messageId,
-      text: parkedText(reason, { until, now: now() }),
+      text: parkedText(reason, { until, now: at }),
       formatted: false,
       signal,
     });

@@ -16,6 +16,18 @@
 
 import { writeFileAtomic } from "../shared/atomic_write.ts";
 
+/** The Claude CLI's conversation ids: UUIDs. */
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * True for a conversation id the bot may put into the brain's argv (`--resume <id>`): the CLI's
+ * own format, a UUID, or "" (a custom brain's turn, recorded only for `/new`). Whatever the CLI
+ * printed, or the file holds, it must never be read as a flag or anything else.
+ */
+export function isSessionId(id: unknown): id is string {
+  return typeof id === "string" && (id === "" || SESSION_ID.test(id));
+}
+
 /** The conversation a chat's last message used. */
 export interface SavedSession {
   sessionId: string;
@@ -40,7 +52,9 @@ export function sessionToResume(
 ): string | undefined {
   const { saved, newAt } = options;
   // An empty id: a custom brain's turn, recorded only for `/new`.
-  if (saved === undefined || saved.sessionId === "") return undefined;
+  if (saved === undefined || saved.sessionId === "" || !isSessionId(saved.sessionId)) {
+    return undefined;
+  }
   if (newAt !== undefined && saved.updateId < newAt && newAt < updateId) return undefined;
   return saved.sessionId;
 }
@@ -68,7 +82,7 @@ export class SessionStore {
   saved(): SavedSession | undefined {
     try {
       const value = JSON.parse(Deno.readTextFileSync(`${this.dir}/session.json`));
-      return typeof value?.sessionId === "string" && typeof value.updateId === "number"
+      return isSessionId(value?.sessionId) && typeof value.updateId === "number"
         ? { sessionId: value.sessionId, updateId: value.updateId }
         : undefined;
     } catch {
@@ -94,6 +108,13 @@ export class SessionStore {
 
   /** Records the conversation message `updateId` used (unless a later message saved one). */
   save(session: SavedSession): void {
+    if (!isSessionId(session.sessionId)) {
+      throw new TypeError(
+        `Cannot save the conversation id "${
+          String(session.sessionId).slice(0, 80)
+        }": not a UUID as the CLI gives`,
+      );
+    }
     this.open();
     if ((this.saved()?.updateId ?? -1) > session.updateId) return;
     this.#write("session.json", JSON.stringify(session) + "\n");

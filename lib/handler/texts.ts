@@ -10,6 +10,7 @@ import type { BrainFailure } from "./brain.ts";
 import { formatDuration } from "../shared/duration.ts";
 import type { CancelledBy } from "../shared/line.ts";
 import { withLoginHint } from "../shared/claude_login.ts";
+import { MAX_OUTPUT_BYTES } from "../shared/process_tree.ts";
 
 /** The line a reply starts with when its brain had been cut off by a restart and was run again. */
 export const RERUN_NOTE = "(re-run: an earlier run was cut off before it answered)";
@@ -62,13 +63,41 @@ export function waitNote(waitedMs: number): string {
   return `(waited ${formatDuration(waitedMs)} for its turn)`;
 }
 
-/** The ⚠️ reply for a brain that failed every attempt. */
-export function failureText(failure: BrainFailure, attempts: number): string {
+/** Options for {@linkcode failureText} and {@linkcode transcriptionFailedText}. */
+export interface FailureTextOptions {
+  /** Attempts made. Default: 1. */
+  attempts?: number;
+  /**
+   * The chat is the person's private chat: the last lines of output may be shown. In a group its
+   * members would read them, so they go only to the log. Default: false.
+   */
+  privateChat?: boolean;
+}
+
+/**
+ * The ⚠️ reply for a brain that failed every attempt: why, and in a private chat the last lines
+ * of its output.
+ */
+export function failureText(failure: BrainFailure, options: FailureTextOptions = {}): string {
+  const { attempts = 1, privateChat = false } = options;
   const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
   const head = `⚠️ The brain failed after ${tries}: ${failure.reason}.`;
   // The Claude CLI's "Please run /login" would send the person to the bot: say what to run instead.
   const detail = withLoginHint(failure.detail);
-  return detail === "" ? head : `${head}\n\nLast output:\n${detail}`;
+  if (detail === "") return head;
+  return privateChat
+    ? `${head}\n\nLast output:\n${detail}`
+    : `${head} Its last output is in the bot's log.`;
+}
+
+/**
+ * The last line of an answer whose end was dropped: the brain printed more than the bot keeps
+ * (`MAX_OUTPUT_BYTES`, 1 MiB), and `droppedBytes` more.
+ */
+export function cutNote(droppedBytes: number): string {
+  const dropped = droppedBytes.toLocaleString("en-US");
+  const kept = `${MAX_OUTPUT_BYTES / 1024 / 1024} MiB`;
+  return `✂️ Cut here: the brain's answer was longer than the ${kept} the bot keeps; the last ${dropped} bytes were dropped.`;
 }
 
 /** The reply to a message given up on after the poison limit: how often and how it was cut off. */
@@ -112,9 +141,17 @@ export function lateEditText(standing: "working" | "answered"): string {
 export const NO_VOICE_TEXT =
   "⚠️ Voice is not set up on this bot (COORD_TRANSCRIBE_CMD is not set). Please send text.";
 
-/** The reply to a voice note whose transcription failed. */
-export function transcriptionFailedText(reason: string): string {
-  return `⚠️ I could not transcribe this voice note: ${reason}.`;
+/**
+ * The reply to a voice note whose transcription failed; the transcriber's last output (`detail`)
+ * only in a private chat (see {@linkcode FailureTextOptions}).
+ */
+export function transcriptionFailedText(
+  failure: { reason: string; detail?: string },
+  options: Pick<FailureTextOptions, "privateChat"> = {},
+): string {
+  const { reason, detail = "" } = failure;
+  const shown = detail !== "" && options.privateChat ? `: ${detail}` : "";
+  return `⚠️ I could not transcribe this voice note: ${reason}${shown}.`;
 }
 
 /** The reply to a photo or file that could not be fetched (`what`: "the photo", "the file"). */
@@ -123,6 +160,12 @@ export function fetchFailedText(what: string, failure: { reason: string; tooBig?
     ? `⚠️ I can't fetch ${what}: it is over Telegram's 20 MB download limit for bots. ` +
       "Please send something smaller, or a link to it."
     : `⚠️ I could not fetch ${what}: ${failure.reason}. Please send it again.`;
+}
+
+/** The reply to a message whose chat lock was refused (`LockRefusedError`): nothing was run. */
+export function lockRefusedText(reason: string): string {
+  return `⚠️ I did not run this: ${reason}, so the chat's lock can't be trusted. ` +
+    "Nothing was run; the bot's log has the details.";
 }
 
 /** The reply when the handler itself failed. */

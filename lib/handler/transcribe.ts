@@ -31,8 +31,13 @@ export interface TranscribeOptions {
   signal?: AbortSignal;
 }
 
-/** The transcript, or why there is none (a sentence for the person). */
-export type Transcript = { ok: true; text: string } | { ok: false; reason: string };
+/**
+ * The transcript, or why there is none (a phrase for the person) and the transcriber's last
+ * output, if any.
+ */
+export type Transcript =
+  | { ok: true; text: string }
+  | { ok: false; reason: string; detail?: string };
 
 /** Downloads the audio and transcribes it; never throws for a failure the person should hear of. */
 export async function transcribe(options: TranscribeOptions): Promise<Transcript> {
@@ -70,10 +75,7 @@ export async function transcribe(options: TranscribeOptions): Promise<Transcript
     if (result.code === 0 && !result.timedOut && text !== "") return { ok: true, text };
     const failure = describeFailure(result, timeoutMs);
     if (result.code === 0 && text === "") return { ok: false, reason: "the transcript was empty" };
-    return {
-      ok: false,
-      reason: `the transcriber ${failure.reason}${failure.detail ? `: ${failure.detail}` : ""}`,
-    };
+    return { ok: false, reason: `the transcriber ${failure.reason}`, detail: failure.detail };
   } finally {
     if (local !== undefined) await Deno.remove(local).catch(() => {});
   }

@@ -103,6 +103,8 @@ export interface Recovered {
   held: Held[];
   /** Messages whose entries could not be read: their person is told to send them again. */
   lost: { updateId: number; chatId: number; messageId: number }[];
+  /** Messages found answered (their entries removed). */
+  removed: number[];
 }
 
 /** Reads what an earlier run left in the journal (see `Journal.recover`), and logs it. */
@@ -131,5 +133,5 @@ export function recoverHeld(journal: Journal, log: Logger): Recovered {
     if (cutOff === undefined) return heldFor(entry, { journaled: true });
     return { ...heldFor(patched(entry, cutOff), { journaled: true }), cutOff: true };
   });
-  return { held, lost };
+  return { held, lost, removed };
 }

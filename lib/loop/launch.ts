@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "../shared/config.ts";
+import { CGROUP_ENV } from "../shared/cgroup.ts";
 import { handlerEnv } from "../shared/child_env.ts";
 
 /** How to start a handler. */
@@ -30,6 +31,12 @@ export interface HandlerLaunchOptions {
   configPath: string;
   /** The poll process's environment. */
   env: Readonly<Record<string, string>>;
+  /**
+   * The bot's cgroup, when brains can run in cgroups of their own under it (`probeCgroup`); handed
+   * to handlers as `COORD_CGROUP`. They need no permission for it beyond `--allow-run`: Deno
+   * refuses `/sys` without `--allow-all` anyway, so a shell does the work. Default: none.
+   */
+  cgroup?: string;
 }
 
 /**
@@ -51,10 +58,14 @@ export function handlerLaunch(config: Config, options: HandlerLaunchOptions): Ha
     "--allow-env",
     `--allow-read=${dirs}`,
     `--allow-write=${dirs}`,
+    // Our uid: the lock folder and the lock files must be ours (chat_lock.ts).
+    "--allow-sys=uid",
     "--allow-run",
     handlerPath,
   ];
-  return { command: denoPath, args, env: handlerEnv(config, env), token: config.token };
+  const handler = handlerEnv(config, env);
+  if (options.cgroup !== undefined) handler[CGROUP_ENV] = options.cgroup;
+  return { command: denoPath, args, env: handler, token: config.token };
 }
 
 /** `host:port` of the API root, with the scheme's default port made explicit. */

@@ -131,6 +131,7 @@ export class Poller {
    * Returns at once, with none, when `signal` aborts.
    */
   async next(limit: number, signal: AbortSignal): Promise<unknown[]> {
+    const asked = Math.max(1, Math.min(100, limit));
     const deadline = new AbortController();
     const timer = setTimeout(
       () => deadline.abort(new Error("getUpdates outlived its timeout")),
@@ -141,7 +142,7 @@ export class Poller {
       updates = await this.#api.getUpdates(
         {
           offset: this.#offset,
-          limit: Math.max(1, Math.min(100, limit)),
+          limit: asked,
           // The first call is answered at once: it tells that Telegram takes our token (READY
           // waits for it), and a long poll would make that wait for the first message.
           timeout: this.#answered ? this.#timeoutS : 0,
@@ -165,13 +166,26 @@ export class Poller {
       this.#log.warn("getUpdates answered with something other than a list; ignoring it");
       return [];
     }
-    for (const update of updates) {
-      const id = (update as { update_id?: unknown })?.update_id;
-      if (typeof id === "number" && Number.isSafeInteger(id) && id >= this.#offset) {
-        this.#offset = id + 1;
-      }
+    const taken = this.#take(updates, asked);
+    for (const update of taken) {
+      const id = idOf(update);
+      if (id !== undefined && id >= this.#offset) this.#offset = id + 1;
     }
-    return updates;
+    return taken;
+  }
+
+  /**
+   * At most `asked` updates of an answer, whatever the server sent: the lowest update ids (the
+   * offset then covers only those), so the rest stay unconfirmed, for the next call.
+   */
+  #take(updates: unknown[], asked: number): unknown[] {
+    if (updates.length <= asked) return updates;
+    this.#log.warn(
+      "getUpdates answered with {n} updates where at most {asked} were asked for; taking {asked}, the rest come again",
+      { n: updates.length, asked },
+    );
+    const order = (u: unknown) => idOf(u) ?? Number.MAX_SAFE_INTEGER;
+    return [...updates].sort((a, b) => order(a) - order(b)).slice(0, asked);
   }
 
   #recover(verdict: FailureVerdict): void {
@@ -204,4 +218,10 @@ export class Poller {
   #jitter(ms: number): number {
     return this.#random() * ms;
   }
+}
+
+/** An update's id, when it has a usable one. */
+function idOf(update: unknown): number | undefined {
+  const id = (update as { update_id?: unknown } | null)?.update_id;
+  return typeof id === "number" && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
 }

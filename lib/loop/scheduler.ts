@@ -17,6 +17,7 @@ import { ChatQueues } from "./chat_queues.ts";
 import type { ChildRecord, Dispatcher } from "./dispatch.ts";
 import { afterHandler, startPatch } from "./decide.ts";
 import type { Disk } from "./disk.ts";
+import type { FinishedUpdates } from "./finished_updates.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
 import { DeskWork, type SchedulerDesk } from "./scheduler_desk.ts";
 import { Working } from "./working.ts";
@@ -48,6 +49,8 @@ export interface SchedulerOptions {
   now?: () => number;
   /** The wall clock, ms since the epoch. Default: `Date.now`. */
   wallNow?: () => number;
+  /** Finished messages' update ids (`finished_updates.ts`): one that comes again is skipped. */
+  finished?: Pick<FinishedUpdates, "has" | "add">;
   /** Kills what a dead handler's brain left. Default: `sweepOrphan` (`sweep.ts`). */
   sweepOrphan?: (run: string, updateId: number) => Promise<void>;
   /** When the poll process started (ISO 8601), for `/status`. Default: now. */
@@ -123,7 +126,8 @@ export class Scheduler {
    * acknowledged again; commands and edits go to the desk; a cut entry's person is told.
    */
   recover(): void {
-    const { held, lost } = recoverHeld(this.#options.journal, this.#log);
+    const { held, lost, removed } = recoverHeld(this.#options.journal, this.#log);
+    for (const updateId of removed) this.#options.finished?.add(updateId);
     for (const ids of lost) this.#desk.lost(ids);
     for (const item of held) {
       if (item.cutOff) this.#save(item);
@@ -229,6 +233,10 @@ export class Scheduler {
     if (entry === undefined) return undefined;
     // Telegram sends it again until it is confirmed: once taken, it is ours.
     if (this.#held.has(entry.updateId) || this.#unconfirmed.has(entry.updateId)) return undefined;
+    if (this.#options.finished?.has(entry.updateId)) {
+      this.#log.info("update {updateId} skipped: already finished", { ...entry });
+      return undefined;
+    }
     return heldFor(entry, { journaled: false });
   }
 
@@ -328,6 +336,7 @@ export class Scheduler {
   #finish(held: Held) {
     const { updateId } = held.entry;
     this.#held.delete(updateId);
+    this.#options.finished?.add(updateId);
     if (held.journaled) this.#disk.remove(updateId);
   }
 

@@ -1,7 +1,7 @@
 /**
  * The poll process's start-up housekeeping, before anything is polled: private state, the brains'
- * working folder, what an earlier run left behind (its brains' processes, finished messages'
- * files).
+ * working folder, the lock folder, whether brains get cgroups of their own, what an earlier run
+ * left behind (its brains' processes, finished messages' files).
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { removeOrphanAttachments } from "../shared/attachments.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { Logger } from "../shared/log.ts";
 import { keepPrivate, privateFolder } from "../shared/private.ts";
+import { probeCgroup } from "../shared/cgroup.ts";
 
 /**
  * Makes the state private (umask 077 from here on, inherited by handlers; brains and the
@@ -28,6 +29,13 @@ export function prepareState(config: Config): string | undefined {
     Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
   } catch (error) {
     return `Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}": ${error}`;
+  }
+  try {
+    // Made if missing, and 0700 (its owner and write bits were checked with the configuration):
+    // each handler refuses a lock folder that is not, rather than run without its lock.
+    privateFolder(config.lockDir);
+  } catch (error) {
+    return `Cannot create COORD_LOCK_DIR "${config.lockDir}" (mode 0700): ${error}`;
   }
   return undefined;
 }
@@ -58,4 +66,21 @@ export function tidyAttachments(config: Config, options: TidyAttachmentsOptions)
   } catch (error) {
     log.warn("cannot tidy the attachments folder: {error}", { error: String(error) });
   }
+}
+
+/**
+ * Whether brains can run in cgroups of their own (see `cgroup.ts`), said once in the log: the
+ * bot's cgroup folder, or `undefined` when brains are ended by their marker alone.
+ */
+export async function brainCgroup(log: Logger): Promise<string | undefined> {
+  const probe = await probeCgroup();
+  if (probe.ok) {
+    log.info("each brain attempt runs in a cgroup of its own under {dir}", { dir: probe.dir });
+    return probe.dir;
+  }
+  log.info(
+    "no cgroup the bot can use ({reason}): what brains start is ended by their marker alone",
+    { reason: probe.reason },
+  );
+  return undefined;
 }

@@ -53,17 +53,24 @@ const NAME_CHARS = 120;
 const NAME_BYTES = 240;
 
 /**
- * A document's own name, made safe as one file name in a folder: no path, no control characters,
- * not `.` or `..`, not hidden, not too long. `fallback` when nothing usable is left.
+ * A document's own name, made safe as one file name in a folder, for a shell and an agent alike:
+ * only letters and digits (of any script), spaces, `.`, `-` and `_` are kept, and every run of
+ * anything else becomes one `_` (`$(touch x)` → `_touch x_`); no path (the last part is kept), no
+ * leading `.`, `-` or space (`..`, `-rf`, a hidden file), not too long. `fallback` when nothing
+ * usable is left, or when `name` is not a string at all.
  */
-export function safeFileName(name: string | undefined, fallback: string): string {
-  // Control and format characters go: a right-to-left override (U+202E) could disguise the
-  // extension the brain and the person read.
-  let safe = (name ?? "").split(/[/\\]/).at(-1)!.replace(/[\p{Cc}\p{Cf}]/gu, "").trim();
-  safe = safe.replace(/^\.+/, "");
+export function safeFileName(name: unknown, fallback: string): string {
+  if (typeof name !== "string") return fallback;
+  let safe = name.split(/[/\\]/).at(-1)!
+    // Control and format characters go first: a right-to-left override (U+202E) could disguise
+    // the extension the brain and the person read.
+    .replace(/[\p{Cc}\p{Cf}]/gu, "")
+    .replace(/[^\p{L}\p{M}\p{N} ._-]+/gu, "_")
+    .replace(/^[.\- ]+/, "")
+    .trim();
   if (!fitsAsName(safe)) {
     // Cut between characters, never inside one (an emoji is two UTF-16 units, four bytes).
-    const extension = safe.match(/\.[A-Za-z0-9]{1,8}$/)?.[0] ?? "";
+    const extension = safe.match(/\.[\p{L}\p{N}]{1,8}$/u)?.[0] ?? "";
     let kept = "";
     for (const char of safe) {
       if (!fitsAsName(kept + char + extension)) break;

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { CGROUP_ENV } from "./cgroup.ts";
 import { type Config, POLL_PROCESS_VARIABLES, TOKEN_VARIABLES } from "./config.ts";
 
 /** A handler's environment: the poll process's, minus the token and what is only its own. */
@@ -16,6 +17,8 @@ export function handlerEnv(
 ): Record<string, string> {
   const out: Record<string, string> = { ...env };
   for (const name of [...TOKEN_VARIABLES, ...POLL_PROCESS_VARIABLES]) delete out[name];
+  // Set by the poll process alone, and only when it checked that the cgroup can be used.
+  delete out[CGROUP_ENV];
   // Resolved once here, so a handler never has to guess a default differently.
   out.COORD_LOCK_DIR = config.lockDir;
   out.COORD_STATE_DIR = config.stateDir;

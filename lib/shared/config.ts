@@ -45,8 +45,9 @@ export interface Config {
   /** Telegram user ids whose messages reach the brain. */
   authorizedUserIds: ReadonlySet<number>;
   /**
-   * The chats whose messages may reach the brain (private chats are the user's id, groups
-   * negative); `undefined` when `COORD_ALLOWED_CHAT_IDS` is unset: any chat of an authorized user.
+   * The groups (negative ids) whose authorized members' messages may reach the brain, besides an
+   * authorized user's own private chat, which always may; `undefined` when
+   * `COORD_ALLOWED_CHAT_IDS` is unset: no group.
    */
   allowedChatIds?: ReadonlySet<number>;
   /** The brain's working folder (created 0700 at start). */

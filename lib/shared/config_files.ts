@@ -192,7 +192,7 @@ export interface LockDirFacts {
 /**
  * Refuses a lock folder another local user could write into: they could plant a file named like
  * a chat's next lock file, held by them, that blocks that chat's brains for good. A missing folder
- * is let through: the handlers then warn and answer without the lock.
+ * passes: the bot creates it, 0700, before anything runs (and each handler checks it again).
  */
 export function checkLockDir(lockDir: string, facts: LockDirFacts): void {
   const variable = "COORD_LOCK_DIR";

@@ -104,6 +104,11 @@ export interface JournalEntry {
    * 8601), and its chat's later messages wait behind it.
    */
   parkedUntil?: string;
+  /**
+   * How long the wait was when it was announced, in ms: `parkedUntil` minus the time then. A wall
+   * clock stepped back must not make it longer ({@linkcode parkedFor}).
+   */
+  parkedMs?: number;
   /** The person was told it waits (once per message). */
   parkNotified?: boolean;
   /** Its brain was cut off by a restart or crash: the reply must say it was run again. */
@@ -150,9 +155,22 @@ export function isRunning(entry: JournalEntry): boolean {
   return entry.stage === "started" || entry.stage === "acked" || entry.stage === "brain";
 }
 
-/** How long from now a waiting entry is parked, in ms; `undefined` when it isn't. */
+/** A park never waits longer than it was announced to, plus this. */
+export const PARK_SLACK_MS = 60_000;
+
+/**
+ * How long from now a waiting entry is parked, in ms; `undefined` when it isn't. Never more than
+ * the wait announced (`parkedMs`) plus {@linkcode PARK_SLACK_MS}, whatever the wall clock did
+ * meanwhile: the poll loop then holds the message that long on its monotonic clock, and after a
+ * restart this caps a wait that a clock stepped back would stretch.
+ */
 export function parkedFor(entry: JournalEntry, now = Date.now()): number | undefined {
   if (entry.parkedUntil === undefined) return undefined;
   const until = Date.parse(entry.parkedUntil);
-  return Number.isNaN(until) ? undefined : Math.max(0, until - now);
+  if (Number.isNaN(until)) return undefined;
+  const left = Math.max(0, until - now);
+  const announced = entry.parkedMs;
+  return typeof announced === "number" && announced >= 0
+    ? Math.min(left, announced + PARK_SLACK_MS)
+    : left;
 }

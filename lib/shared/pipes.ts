@@ -57,6 +57,8 @@ export interface CollectOptions {
 export interface Collector {
   /** The text read so far once the stream ends, or after `ms` (then the stream is cancelled). */
   drain(ms: number): Promise<string>;
+  /** Bytes read past `maxBytes` and dropped, so far. */
+  readonly dropped: number;
 }
 
 /** Starts reading `stream` to its end (see {@linkcode Collector}). */
@@ -64,6 +66,7 @@ export function collect(stream: ReadableStream<Uint8Array>, options: CollectOpti
   const { maxBytes, onText } = options;
   const chunks: Uint8Array[] = [];
   let kept = 0;
+  let dropped = 0;
   const reader = stream.getReader();
   const decoder = new TextDecoder();
   const done = (async () => {
@@ -78,17 +81,19 @@ export function collect(stream: ReadableStream<Uint8Array>, options: CollectOpti
             // A listener's failure is not the child's.
           }
         }
-        if (kept < maxBytes) {
-          const part = value.subarray(0, maxBytes - kept);
-          chunks.push(part);
-          kept += part.length;
-        }
+        const part = value.subarray(0, Math.max(0, maxBytes - kept));
+        if (part.length > 0) chunks.push(part);
+        kept += part.length;
+        dropped += value.length - part.length;
       }
     } catch {
       // Cancelled or broken: keep what was read.
     }
   })();
   return {
+    get dropped() {
+      return dropped;
+    },
     async drain(ms) {
       if (!(await within(done, ms)).settled) {
         await reader.cancel().catch(() => {});

@@ -3,7 +3,8 @@
  *
  * A brain (or a handler) may start grandchildren of its own. Killing only the direct child leaves them
  * running under PID 1 and holding our pipes, so every process we start is started `detached` (its own
- * session and process group, pgid = pid) and is stopped by signalling the group: `kill(-pid)`.
+ * session and process group, pgid = pid) and is stopped by signalling the group: `kill(-pid)`. It
+ * starts through the shell of `exec_wrapper.ts` (stdin, stdout and stderr only; the umask; a cgroup).
  *
  * `runTree` runs a command to its end with its input given at once; `startTree` keeps its stdin
  * open for the caller to write to while it runs, and lets the caller end it early (the Claude
@@ -13,11 +14,19 @@
  */
 
 import { within } from "./abort.ts";
+import { wrapperArgv, wrapperError } from "./exec_wrapper.ts";
 import { collect, type Collector, inputOf } from "./pipes.ts";
 import { parseUmask, PERSON_UMASK_ENV } from "./private.ts";
 
-/** Sends `signal` to the process group led by `pid`; a group that is already gone is not an error. */
+export { withUmask } from "./exec_wrapper.ts";
+
+/**
+ * Sends `signal` to the process group led by `pid`; a group that is already gone is not an error.
+ * A pid of 1 or less (or not a whole number) is never signalled: `kill(-1)` would reach every
+ * process of ours, `kill(0)` our own group. Returns whether the signal was sent.
+ */
 export function killGroup(pid: number, signal: Deno.Signal): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 1) return false;
   try {
     Deno.kill(-pid, signal);
     return true;
@@ -54,11 +63,16 @@ export interface StartTreeOptions {
   afterExit?: () => Promise<unknown>;
   /**
    * The child's umask (the person's own, while the bot keeps 077 for its own files: the brain's
-   * and the transcriber's files are theirs to decide). The command then runs through
-   * `/bin/sh -c 'umask …; exec "$@"'`. Default: `env.COORD_PERSON_UMASK` (octal, set by the poll
-   * process), else ours, unchanged.
+   * and the transcriber's files are theirs to decide). Default: `env.COORD_PERSON_UMASK` (octal,
+   * set by the poll process), else ours, unchanged.
    */
   umask?: number;
+  /**
+   * A cgroup folder (cgroup v2) the child creates and joins before the command runs, so that the
+   * command and everything it starts are in it (`cgroup.ts`); ending it is the caller's. Default:
+   * none.
+   */
+  cgroup?: string;
 }
 
 /** Options for {@linkcode runTree}. */
@@ -83,7 +97,12 @@ export interface RunTreeResult {
   ended?: boolean;
   /** Why the command could not start (e.g. `command not found: "claude"`). */
   spawnError?: string;
+  /** Bytes of stdout past `maxOutputBytes`, read and dropped; absent when nothing was. */
+  stdoutDropped?: number;
 }
+
+/** Output kept per stream by default: 1 MiB. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 /** A command running in its own process group, talked to while it runs (see {@linkcode startTree}). */
 export interface TreeRun {
@@ -120,10 +139,9 @@ export function runTree(command: string, options: RunTreeOptions = {}): Promise<
  * collected, and the whole group is killed on timeout, abort or `end()`.
  */
 export function startTree(command: string, options: StartTreeOptions = {}): TreeRun {
-  const { env = {}, maxOutputBytes = 1024 * 1024, umask = parseUmask(env[PERSON_UMASK_ENV]) } =
+  const { env = {}, maxOutputBytes = MAX_OUTPUT_BYTES, umask = parseUmask(env[PERSON_UMASK_ENV]) } =
     options;
-  const args = options.args ?? [];
-  const argv = umask === undefined ? [command, ...args] : withUmask(command, { umask, args });
+  const argv = wrapperArgv(command, { args: options.args, umask, cgroup: options.cgroup, env });
   let child: Deno.ChildProcess;
   try {
     child = spawnGroup(argv, { env, cwd: options.cwd });
@@ -148,7 +166,7 @@ export function startTree(command: string, options: StartTreeOptions = {}): Tree
   const input = inputOf(child.stdin);
   const ender = new AbortController();
   const output = { stdout, stderr };
-  const result = endOf(child, { ...options, command, umask, ender: ender.signal, output });
+  const result = endOf(child, { ...options, command, ender: ender.signal, output });
   return {
     pid: child.pid,
     write: (data) => input.write(data),
@@ -163,12 +181,11 @@ async function endOf(
   child: Deno.ChildProcess,
   run: StartTreeOptions & {
     command: string;
-    umask: number | undefined;
     ender: AbortSignal;
     output: { stdout: Collector; stderr: Collector };
   },
 ): Promise<RunTreeResult> {
-  const { command, umask, output } = run;
+  const { command, output } = run;
   const { status, timedOut, aborted, ended } = await exitWithin(child, run);
   await run.afterExit?.().catch(() => {});
   // A grandchild that escaped the group may still hold the pipes: don't wait for it forever.
@@ -176,14 +193,22 @@ async function endOf(
     output.stdout.drain(STREAM_DRAIN_MS),
     output.stderr.drain(STREAM_DRAIN_MS),
   ]);
-  const spawnError = umask === undefined
-    ? undefined
-    : shellExecError(command, { code: status.code, stderr });
+  const spawnError = wrapperError(command, { code: status.code, stderr });
   if (spawnError !== undefined) {
     return { stdout, stderr: "", timedOut: false, aborted: false, spawnError };
   }
   const { code, signal } = status;
-  return { code, signal, stdout, stderr, timedOut, aborted, ...(ended ? { ended } : {}) };
+  const dropped = output.stdout.dropped;
+  return {
+    code,
+    signal,
+    stdout,
+    stderr,
+    timedOut,
+    aborted,
+    ...(ended ? { ended } : {}),
+    ...(dropped > 0 ? { stdoutDropped: dropped } : {}),
+  };
 }
 
 /** Starts `argv` in a process group of its own, with exactly `env`, all three streams piped. */
@@ -244,42 +269,6 @@ export async function stopGroups(
   for (const child of children) killGroup(child.pid, "SIGKILL");
   await all;
   return late;
-}
-
-/** The shell's exit statuses for a command it could not run: not found, not executable. */
-const SHELL_NOT_FOUND = 127;
-const SHELL_NOT_EXECUTABLE = 126;
-/** What the wrapper shell prints before the reason, so it isn't mistaken for the command's own. */
-const WRAPPER_TAG = "forge-coordinator-exec";
-
-/** Options for {@linkcode withUmask}. */
-export interface WithUmaskOptions {
-  /** The umask set before `command` runs, from 0 to 0o777. Required. */
-  umask: number;
-  /** The command's arguments. Default: none. */
-  args?: readonly string[];
-}
-
-/** The argv that runs `command` with `umask` set first. Throws `RangeError` for a bad umask. */
-export function withUmask(command: string, options: WithUmaskOptions): string[] {
-  const { umask, args = [] } = options;
-  if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) {
-    throw new RangeError(`Cannot use umask: expected 0 to 0777, got ${umask}`);
-  }
-  const mask = umask.toString(8).padStart(4, "0");
-  return ["/bin/sh", "-c", `umask ${mask} && exec "$@"`, WRAPPER_TAG, command, ...args];
-}
-
-/** The spawn error the wrapper shell reported, if it could not `exec` the command. */
-function shellExecError(
-  command: string,
-  exit: { code: number; stderr: string },
-): string | undefined {
-  const { code, stderr } = exit;
-  if (!stderr.startsWith(`${WRAPPER_TAG}:`)) return undefined;
-  if (code === SHELL_NOT_FOUND) return `command not found: "${command}"`;
-  if (code === SHELL_NOT_EXECUTABLE) return `permission denied: "${command}"`;
-  return undefined;
 }
 
 function describeSpawnError(command: string, error: unknown): string {

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { attemptCgroup, killBotCgroups, killCgroups } from "./cgroup.ts";
 import { getLog } from "./log.ts";
 
 /** The variable that marks a brain attempt and everything it starts. */
@@ -51,6 +52,11 @@ export interface SweepOptions {
   rounds?: number;
   /** The shell that runs `grep`. Default: "/bin/sh". */
   shell?: string;
+  /**
+   * The bot's cgroup, when brains run in cgroups of their own (`cgroup.ts`): the target's cgroups
+   * are killed and removed first. Default: none (the marker alone).
+   */
+  cgroup?: string;
 }
 
 /**
@@ -59,7 +65,15 @@ export interface SweepOptions {
  * listed (no shell or grep).
  */
 export async function sweep(target: SweepTarget, options: SweepOptions = {}): Promise<number[]> {
-  const { exclude = [Deno.pid], rounds = 5, shell = "/bin/sh" } = options;
+  const { exclude = [Deno.pid], rounds = 5, shell = "/bin/sh", cgroup } = options;
+  // What env -i took out of the marker's reach is still in its cgroup. Its failure must not keep
+  // the marker's sweep from running: it is reported after it.
+  const cgroupEnded = cgroup === undefined
+    ? Promise.resolve()
+    : "bot" in target
+    ? killBotCgroups(cgroup, { bot: target.bot, shell }).then(() => {})
+    : killCgroups([attemptCgroup(cgroup, target.run)], { shell });
+  const cgroupError = await cgroupEnded.then(() => undefined, (error) => error);
   const pattern = "bot" in target
     ? `^${RUN_MARKER_ENV}=${hexOnly(target.bot)}\\.`
     : `^${RUN_MARKER_ENV}=${hexOnly(target.run.split(".")[0])}\\.${
@@ -67,7 +81,10 @@ export async function sweep(target: SweepTarget, options: SweepOptions = {}): Pr
     }$`;
   const killed: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const pids = (await findMarked(pattern, shell)).filter((pid) => !exclude.includes(pid));
+    // Never pid 1 or less: a kill(-1) or kill(0) would reach far more than a brain's leftovers.
+    const pids = (await findMarked(pattern, shell)).filter((pid) =>
+      pid > 1 && !exclude.includes(pid)
+    );
     if (pids.length === 0) break;
     for (const pid of pids) {
       try {
@@ -78,6 +95,7 @@ export async function sweep(target: SweepTarget, options: SweepOptions = {}): Pr
       }
     }
   }
+  if (cgroupError !== undefined) throw cgroupError;
   return killed;
 }
 
@@ -119,15 +137,36 @@ function safeRun(text: string): string {
   return text;
 }
 
+/** Options for {@linkcode sweepBot}. */
+export interface SweepBotOptions extends Pick<SweepOptions, "cgroup"> {
+  /** When it runs, for the log ("at start", "at teardown"). Required. */
+  when: string;
+}
+
 /**
  * Kills every process left by any brain run of the bot whose state folder is `stateDir` (at
- * start: leftovers of a run that crashed; at teardown: what escaped the handlers' own sweeps), and
- * logs what it did. Never throws.
+ * start: leftovers of a run that crashed; at teardown: what escaped the handlers' own sweeps):
+ * first its brains' cgroups, when `options.cgroup` is given, then by the marker. Logs what it did.
+ * Never throws.
  */
-export async function sweepBot(stateDir: string, when: string): Promise<number[]> {
+export async function sweepBot(stateDir: string, options: SweepBotOptions): Promise<number[]> {
+  const { when, cgroup } = options;
   const log = getLog("sweep");
+  const bot = botMarker(stateDir);
+  if (cgroup !== undefined) {
+    const ended = await killBotCgroups(cgroup, { bot }).catch((error) => {
+      log.warn("cannot end the cgroups brains left ({when}): {error}", {
+        when,
+        error: String(error),
+      });
+      return 0;
+    });
+    if (ended > 0) {
+      log.info("ended {n} brain cgroup(s) {when} that brains left behind", { n: ended, when });
+    }
+  }
   try {
-    const killed = await sweep({ bot: botMarker(stateDir) });
+    const killed = await sweep({ bot });
     if (killed.length > 0) {
       log.info("killed {n} process(es) {when} that brains left behind: {pids}", {
         n: killed.length,
@@ -149,10 +188,14 @@ export async function sweepBot(stateDir: string, when: string): Promise<number[]
  * Kills what one brain attempt left behind when its handler died without ending it (the handler's
  * own sweep never ran), and logs it. Never throws.
  */
-export async function sweepOrphan(run: string, updateId: number): Promise<void> {
+export async function sweepOrphan(
+  run: string,
+  updateId: number,
+  options: Pick<SweepOptions, "cgroup"> = {},
+): Promise<void> {
   const log = getLog("sweep");
   try {
-    const killed = await sweep({ run });
+    const killed = await sweep({ run }, { cgroup: options.cgroup });
     if (killed.length > 0) {
       log.warn("stopped the orphaned brain of update {updateId}: pids {pids}", {
         updateId,

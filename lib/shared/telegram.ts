@@ -8,9 +8,10 @@
  * @module
  */
 
-import { Api, GrammyError, HttpError } from "grammy/web";
+import { Api, GrammyError, HttpError, InputFile } from "grammy/web";
 import { delay } from "./abort.ts";
 import { backoffMs } from "./backoff.ts";
+import { redact } from "./log.ts";
 
 export { Api, GrammyError, HttpError };
 
@@ -22,10 +23,59 @@ export interface ApiOptions {
   timeoutSeconds?: number;
 }
 
-/** Creates a Bot API client. Requests carry the token in their URL; errors never do. */
+/**
+ * Creates a Bot API client. Requests carry the token in their URL; errors never do; and every
+ * text it sends passes the log's redaction first ({@linkcode redactOutgoing}).
+ */
 export function createApi(token: string, options: ApiOptions): Api {
   const { apiRoot, timeoutSeconds = 60 } = options;
-  return new Api(token, { apiRoot, timeoutSeconds });
+  const api = new Api(token, { apiRoot, timeoutSeconds });
+  api.config.use(redactOutgoing([token]));
+  return api;
+}
+
+type Transformer = Parameters<Api["config"]["use"]>[0];
+
+/**
+ * A transformer that passes every string of a request (texts, captions, button labels, file
+ * names) and the content of an uploaded file through the log's redaction (`redact` in `log.ts`):
+ * the token, and anything shaped like a bot token, never reaches a chat, whatever quoted it (an
+ * error text, a brain's answer). The one place this is done, for every client the bot creates.
+ */
+export function redactOutgoing(secrets: readonly string[]): Transformer {
+  return (prev, method, payload, signal) =>
+    prev(method, redactValue(payload, secrets) as typeof payload, signal);
+}
+
+function redactValue(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === "string") return redact(value, secrets);
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets));
+  if (value instanceof InputFile) return redactFile(value, secrets);
+  if (
+    typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype
+  ) {
+    return value;
+  }
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, redactValue(item, secrets)]),
+  );
+}
+
+/** An upload made from bytes (the answer as a document), its text redacted; others as they are. */
+function redactFile(file: InputFile, secrets: readonly string[]): InputFile {
+  const data = (file as unknown as { fileData: unknown }).fileData;
+  const name = file.filename === undefined ? undefined : redact(file.filename, secrets);
+  if (!(data instanceof Uint8Array)) return file;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(data);
+  } catch {
+    return file; // Not text: nothing in it reads as a token.
+  }
+  const clean = redact(text, secrets);
+  return clean === text && name === file.filename
+    ? file
+    : new InputFile(new TextEncoder().encode(clean), name);
 }
 
 /** Options for {@linkcode enablePatience}. */

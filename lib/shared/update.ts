@@ -3,13 +3,18 @@
  *
  * Updates come from the network: nothing here trusts their shape. A malformed one is skipped with
  * a reason, never thrown on. What the bot does with an update (route it, give it a turn, stop a
- * message) is decided in `update_route.ts`.
+ * message) is decided in `update_route.ts`. The type each field must have is the table of
+ * `update_shape.ts`; whose words a message holds, and their fence, is `quote.ts`.
  *
  * @module
  */
 
-import type { Message, Update } from "grammy/types";
+import type { CallbackQuery, Chat, Message, Update } from "grammy/types";
 import { safeFileName } from "./attachments.ts";
+import { fence, quoteOrigin } from "./quote.ts";
+import { checkFields, isId, isRecord, UPDATE_KINDS } from "./update_shape.ts";
+
+export { isInteger, isRecord } from "./update_shape.ts";
 
 /** An update a handler takes: a new message, or an edit of one. */
 export type HandlerUpdate =
@@ -34,62 +39,82 @@ export function parseHandlerUpdate(text: string): HandlerUpdate {
 
 /** An update's shape: the ids that route it, or why it can't be routed. */
 export type UpdateShape =
-  | { ok: true; updateId: number; chatId: number; messageId: number; userId?: number }
+  | {
+    ok: true;
+    updateId: number;
+    chatId: number;
+    messageId: number;
+    userId?: number;
+    /** The chat is a private one (a person's own chat with the bot). */
+    privateChat: boolean;
+  }
   | { ok: false; updateId?: number; reason: string };
 
 /**
- * Checks an update's shape (a message, an edit or a Stop press) and finds its ids; never throws.
+ * Checks an update's shape (a message, an edit or a Stop press, every field the bot reads of the
+ * type it should have, and one kind only) and finds its ids; never throws.
  */
 export function inspectUpdate(update: unknown): UpdateShape {
   if (!isRecord(update) || !isId(update.update_id)) return { ok: false, reason: "no update_id" };
   const updateId = update.update_id;
-  const press = inspectPress(update);
-  if (press !== undefined) return press.ok ? { ...press, updateId } : { ...press, updateId };
-  // An edit goes to a handler too: it may change what a waiting message asks of the brain.
-  const message = update.message ?? update.edited_message;
-  if (message === undefined) {
-    const kinds = Object.keys(update).filter((k) => k !== "update_id");
+  const kinds = Object.keys(update).filter((k) => k !== "update_id" && update[k] !== undefined);
+  const read = kinds.filter((k) => Object.hasOwn(UPDATE_KINDS, k));
+  if (read.length === 0) {
     return { ok: false, updateId, reason: `not a message (${kinds.join(", ") || "empty"})` };
   }
-  if (
-    !isRecord(message) || !isId(message.message_id) || !isRecord(message.chat) ||
-    !isInteger(message.chat.id)
-  ) {
-    return { ok: false, updateId, reason: "malformed message" };
+  // Authorized by one kind and run as another (an owner's press, a stranger's message): never.
+  if (read.length > 1) {
+    return { ok: false, updateId, reason: `more than one kind (${read.join(", ")})` };
   }
-  const userId = isRecord(message.from) && isId(message.from.id) ? message.from.id : undefined;
-  return { ok: true, updateId, chatId: message.chat.id, messageId: message.message_id, userId };
+  const kind = read[0];
+  const problem = checkFields(update[kind], { type: UPDATE_KINDS[kind], path: kind });
+  if (problem !== undefined) return { ok: false, updateId, reason: `malformed: ${problem}` };
+  const press = inspectPress(update);
+  if (press !== undefined) return { ok: true, ...press, updateId };
+  // An edit goes to a handler too: it may change what a waiting message asks of the brain.
+  const message = (update.message ?? update.edited_message) as Message;
+  return {
+    ok: true,
+    updateId,
+    chatId: message.chat.id,
+    messageId: message.message_id,
+    userId: message.from?.id,
+    privateChat: isPrivate(message.chat),
+  };
+}
+
+/** A person's own chat with the bot (its id is theirs, so positive). */
+function isPrivate(chat: Chat): boolean {
+  return chat.type === "private" && chat.id > 0;
 }
 
 /**
- * A Stop press: the 🛑 button of a progress message (`callback_query`, from its presser) or the
- * Stop of a draft (`stopped_message_generation`, in a private chat: the chat is the person).
+ * A Stop press (its fields already checked): the 🛑 button of a progress message
+ * (`callback_query`, from its presser) or the Stop of a draft (`stopped_message_generation`, in a
+ * private chat: the chat is the person).
  */
 function inspectPress(
   update: Record<string, unknown>,
-):
-  | { ok: true; chatId: number; messageId: number; userId?: number }
-  | { ok: false; reason: string }
-  | undefined {
-  const query = update.callback_query;
+): { chatId: number; messageId: number; userId?: number; privateChat: boolean } | undefined {
+  const query = update.callback_query as CallbackQuery | undefined;
   if (query !== undefined) {
-    if (!isRecord(query) || !isRecord(query.from) || !isId(query.from.id)) {
-      return { ok: false, reason: "malformed callback_query" };
+    const message = query.message;
+    if (message === undefined) {
+      // Too old to be sent along: the press is the presser's own, in their chat with the bot.
+      return { chatId: query.from.id, messageId: 0, userId: query.from.id, privateChat: true };
     }
-    const message = isRecord(query.message) ? query.message : undefined;
-    const chatId = isRecord(message?.chat) && isInteger(message.chat.id)
-      ? message.chat.id
-      : query.from.id;
-    const messageId = isId(message?.message_id) ? message.message_id : 0;
-    return { ok: true, chatId, messageId, userId: query.from.id };
+    return {
+      chatId: message.chat.id,
+      messageId: message.message_id,
+      userId: query.from.id,
+      privateChat: isPrivate(message.chat),
+    };
   }
-  const stopped = update.stopped_message_generation;
+  const stopped = update.stopped_message_generation as { chat: Chat } | undefined;
   if (stopped !== undefined) {
-    if (!isRecord(stopped) || !isRecord(stopped.chat) || !isInteger(stopped.chat.id)) {
-      return { ok: false, reason: "malformed stopped_message_generation" };
-    }
     const chatId = stopped.chat.id;
-    return { ok: true, chatId, messageId: 0, userId: chatId > 0 ? chatId : undefined };
+    const privateChat = chatId > 0;
+    return { chatId, messageId: 0, userId: privateChat ? chatId : undefined, privateChat };
   }
   return undefined;
 }
@@ -97,36 +122,41 @@ function inspectPress(
 /** What a message gives the brain. */
 export type MessageInput =
   /** Text (a text message, or a caption). */
-  | { kind: "text"; text: string }
+  | { kind: "text"; text: string; origin?: string }
   /**
    * A photo (its largest size) or a document, to save for the brain; the caption, if any, is the
-   * text. `name` is the local file name (a document's own, made safe).
+   * text. `name` is the local file name (a document's own, made safe); `originalName` the name as
+   * sent, when making it safe changed it.
    */
-  | { kind: "file"; fileId: string; fileSize?: number; name: string; caption?: string }
-  /**
-   * A voice note or an audio file to transcribe first; `forwarded` is the line to put before the
-   * transcript when it was forwarded.
-   */
-  | { kind: "audio"; fileId: string; fileSize?: number; forwarded?: string }
+  | {
+    kind: "file";
+    fileId: string;
+    fileSize?: number;
+    name: string;
+    originalName?: string;
+    caption?: string;
+    origin?: string;
+  }
+  /** A voice note or an audio file to transcribe first. */
+  | { kind: "audio"; fileId: string; fileSize?: number; origin?: string }
   /** Nothing the brain can take: the reply says what is supported. */
   | { kind: "unsupported"; what: string };
 
 /**
- * Extracts the brain's input from a message. An empty text is `unsupported`, never sent on. A
- * forwarded message's text (or caption) starts with a line saying so ({@linkcode forwardedLine}),
- * so that the brain never takes someone else's words for the person's.
+ * Extracts the brain's input from a message (its fields checked by {@linkcode inspectUpdate}). An
+ * empty text is `unsupported`, never sent on. `origin` says whose words they are when they are not
+ * the person's own (a forward, an inline bot's message: `quote.ts`): the brain gets them fenced
+ * ({@linkcode quotedText}), never as the person's.
  */
 export function messageInput(message: Message): MessageInput {
   const input = ownInput(message);
-  const forwarded = forwardedLine(message);
-  if (forwarded === undefined) return input;
-  if (input.kind === "text") return { ...input, text: `${forwarded}\n${input.text}` };
-  if (input.kind === "file") {
-    const caption = input.caption === undefined ? forwarded : `${forwarded}\n${input.caption}`;
-    return { ...input, caption };
-  }
-  if (input.kind === "audio") return { ...input, forwarded };
-  return input;
+  const origin = quoteOrigin(message as unknown as Record<string, unknown>);
+  return origin === undefined || input.kind === "unsupported" ? input : { ...input, origin };
+}
+
+/** `text` as the brain gets it: fenced when it is someone else's words (`origin` set). */
+export function quotedText(text: string, origin: string | undefined): string {
+  return origin === undefined ? text : fence(origin, text);
 }
 
 function ownInput(message: Message): MessageInput {
@@ -148,11 +178,14 @@ function ownInput(message: Message): MessageInput {
   }
   const document = message.document;
   if (document && typeof document.file_id === "string") {
+    const name = safeFileName(document.file_name, "document");
+    const sent = document.file_name;
     return {
       kind: "file",
       fileId: document.file_id,
       fileSize: document.file_size,
-      name: safeFileName(document.file_name, "document"),
+      name,
+      ...(typeof sent === "string" && sent !== "" && sent !== name ? { originalName: sent } : {}),
       caption,
     };
   }
@@ -183,62 +216,4 @@ function describeKind(message: Message): string {
   }
   if (message.text !== undefined || message.caption !== undefined) return "an empty message";
   return "this kind of message";
-}
-
-/**
- * The first line given to the brain for a forwarded message, saying from whom (Telegram's
- * `forward_origin`), or `undefined` for a message that is not forwarded.
- */
-export function forwardedLine(message: Message): string | undefined {
-  const origin = (message as { forward_origin?: unknown }).forward_origin;
-  if (!isRecord(origin)) return undefined;
-  const who = describeOrigin(origin);
-  return who === undefined ? "[Forwarded message]" : `[Forwarded message, originally from ${who}]`;
-}
-
-function describeOrigin(origin: Record<string, unknown>): string | undefined {
-  const person = (user: unknown) => {
-    if (!isRecord(user)) return undefined;
-    const name = [user.first_name, user.last_name].filter((n) => typeof n === "string" && n)
-      .join(" ");
-    const handle = typeof user.username === "string" ? `@${user.username}` : undefined;
-    return [name, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
-  };
-  const chat = (value: unknown, signature: unknown) => {
-    if (!isRecord(value)) return undefined;
-    const title = typeof value.title === "string" ? value.title : undefined;
-    const handle = typeof value.username === "string" ? `@${value.username}` : undefined;
-    const base = [title, handle && `(${handle})`].filter(Boolean).join(" ") || undefined;
-    return base && typeof signature === "string" && signature !== ""
-      ? `${base}, signed ${signature}`
-      : base;
-  };
-  switch (origin.type) {
-    case "user":
-      return person(origin.sender_user);
-    case "hidden_user":
-      return typeof origin.sender_user_name === "string"
-        ? `${origin.sender_user_name} (hidden account)`
-        : undefined;
-    case "chat":
-      return chat(origin.sender_chat, origin.author_signature);
-    case "channel":
-      return chat(origin.chat, origin.author_signature);
-    default:
-      return undefined;
-  }
-}
-
-/** True for a plain JSON object (not null, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** True for a safe integer. */
-export function isInteger(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value);
-}
-
-function isId(value: unknown): value is number {
-  return isInteger(value) && value >= 0;
 }

@@ -15,7 +15,7 @@ export type Route =
   /** An authorized user's message, or an edit of one: hand it to a handler. */
   | { kind: "dispatch"; updateId: number; chatId: number; messageId: number; userId: number }
   /**
-   * A message from someone else, or from a chat not in `COORD_ALLOWED_CHAT_IDS` (`reason`
+   * A message from someone else, or from a group not in `COORD_ALLOWED_CHAT_IDS` (`reason`
    * "chat"): logged with the user id, otherwise ignored.
    */
   | {
@@ -30,7 +30,10 @@ export type Route =
 
 /** Options for {@linkcode routeUpdate}. */
 export interface RouteOptions {
-  /** `COORD_ALLOWED_CHAT_IDS`: when set, messages of other chats are ignored. Default: any chat. */
+  /**
+   * `COORD_ALLOWED_CHAT_IDS`: the groups (and other chats that are not private) whose authorized
+   * members' messages are taken. An authorized user's private chat is always taken. Default: none.
+   */
   allowedChats?: ReadonlySet<number>;
   /**
    * The bot's own username (from `getMe`), without the `@`. When known, a command addressed to
@@ -48,11 +51,13 @@ export function routeUpdate(
   const { allowedChats, botUsername } = options;
   const shape = inspectUpdate(update);
   if (!shape.ok) return { kind: "skip", updateId: shape.updateId, reason: shape.reason };
-  const { updateId, chatId, messageId, userId } = shape;
+  const { updateId, chatId, messageId, userId, privateChat } = shape;
   if (userId === undefined || !authorized.has(userId)) {
     return { kind: "unauthorized", updateId, chatId, userId, reason: "user" };
   }
-  if (allowedChats !== undefined && !allowedChats.has(chatId)) {
+  // Groups are opt-in: what is posted there, answers and ⚠️ texts included, its members read.
+  const ownChat = privateChat && chatId === userId;
+  if (!ownChat && !allowedChats?.has(chatId)) {
     return { kind: "unauthorized", updateId, chatId, userId, reason: "chat" };
   }
   const target = commandTarget(messageText(update));

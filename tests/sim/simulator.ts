@@ -124,7 +124,17 @@ export type Fault =
    */
   | { kind: "slowAnswer"; ms: number }
   /** No answer until the client leaves or the simulator closes (which cuts the connection). */
-  | { kind: "hang" };
+  | { kind: "hang" }
+  /**
+   * `getUpdates` only, a misbehaving server: the normal answer, but with every deliverable update
+   * instead of at most `limit` (a bot must take no more than it asked for).
+   */
+  | { kind: "ignoreLimit" }
+  /**
+   * `getUpdates` only, a misbehaving server: answers with `updates` as they are, whatever the
+   * offset (an update delivered again after it was confirmed, or an id that goes backwards).
+   */
+  | { kind: "redeliver"; updates: readonly unknown[] };
 
 /** Which calls a fault applies to, and for how many calls or how long. */
 export interface FaultRule {
@@ -1282,6 +1292,10 @@ export class BotApiSimulator implements AsyncDisposable {
       if (fault.kind === "slowAnswer") {
         return await this.#slowAnswer(call, fault.ms, request.signal);
       }
+      if (fault.kind === "ignoreLimit") {
+        return await this.#getUpdates(call.params, request.signal, true);
+      }
+      if (fault.kind === "redeliver") return ok(structuredClone(fault.updates));
       const faulted = await this.#applyFault(fault, request.signal);
       if (faulted) return faulted;
     }
@@ -1362,6 +1376,9 @@ export class BotApiSimulator implements AsyncDisposable {
       case "hang":
       case "slowAnswer": // carried out by #route
         return { kind: "drop" };
+      case "ignoreLimit":
+      case "redeliver":
+        return undefined; // handled in #route, which knows the call
     }
   }
 
@@ -1427,9 +1444,10 @@ export class BotApiSimulator implements AsyncDisposable {
   async #getUpdates(
     params: Record<string, unknown>,
     signal: AbortSignal,
+    ignoreLimit = false,
   ): Promise<Reply> {
     const offset = toInteger(params.offset) ?? 0;
-    let limit = clamp(toInteger(params.limit) ?? 100, 1, 100);
+    let limit = ignoreLimit ? Infinity : clamp(toInteger(params.limit) ?? 100, 1, 100);
     let timeout = clamp(toInteger(params.timeout) ?? 0, 0, 50);
     if (params.allowed_updates !== undefined) {
       const allowed = params.allowed_updates;
@@ -1442,7 +1460,7 @@ export class BotApiSimulator implements AsyncDisposable {
     const now = this.#now();
     const previous = this.#previousPoll;
     if (previous?.offset === offset && timeout < 3 && now < previous.at + 3_000) timeout = 3;
-    if (previous?.offset === offset && now < previous.at + 500) limit = 1;
+    if (previous?.offset === offset && now < previous.at + 500 && !ignoreLimit) limit = 1;
     this.#previousPoll = { offset, at: now };
 
     this.#confirm(offset);

@@ -9,12 +9,17 @@
 #   empty         exit 0 and print nothing             gate NAME    wait for $STUB_GATE_DIR/NAME, answer
 #   killhandler   SIGKILL the handler that started it (a crash), then exit
 #   attachments   answer with each of $COORD_ATTACHMENTS and its size in bytes, then the text
+#   escape        start `sleep 1000` in a session of its own with an empty environment (out of its
+#                 group and without its marker: only its cgroup holds it), record its pid as
+#                 escaped-<update> in $STUB_PID_DIR, then answer
 #   anything else: echo it back
+# With STUB_INPUT_DIR set, each run writes its stdin, exactly, to input-<update> there.
 # With STUB_BRAIN_LOG set, each run appends "start <update> <chat> <text>" and "end <update>" to it,
 # and a run that answered after a sleep "done <update>" just before it exits.
 # With STUB_PID_DIR set, each run writes its pid (and its grandchild's) there.
 set -u
 text=$(cat)
+if [ -d "${STUB_INPUT_DIR:-}" ]; then printf '%s' "$text" >"$STUB_INPUT_DIR/input-${COORD_UPDATE_ID}"; fi
 log() { if [ -n "${STUB_BRAIN_LOG:-}" ]; then printf '%s\n' "$*" >>"$STUB_BRAIN_LOG"; fi; }
 pids() { if [ -n "${STUB_PID_DIR:-}" ]; then printf '%s\n' "$@" >>"$STUB_PID_DIR/brain-$COORD_UPDATE_ID"; fi; }
 pids $$
@@ -38,6 +43,12 @@ case "$word" in
   env) env ;;
   empty) exit 0 ;;
   killhandler) kill -KILL "$PPID" ;;
+  escape)
+    setsid env -i /bin/sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! >"$1.tmp" && mv "$1.tmp" "$1"' sh \
+      "${STUB_PID_DIR:?}/escaped-${COORD_UPDATE_ID}"
+    until [ -e "${STUB_PID_DIR}/escaped-${COORD_UPDATE_ID}" ]; do sleep 0.01; done
+    printf 'escaped\n'
+    ;;
   attachments)
     while IFS= read -r path; do
       [ -n "$path" ] && printf '%s %s\n' "$path" "$(wc -c <"$path")"
