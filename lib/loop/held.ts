@@ -86,7 +86,7 @@ export function admit(update: unknown, options: AdmitOptions): JournalEntry | un
   if (route.kind === "unauthorized") {
     log.warn(
       route.reason === "chat"
-        ? "message in chat {chatId} ignored: not in COORD_ALLOWED_CHAT_IDS (update {updateId})"
+        ? "message in group {chatId} ignored: groups are opt-in and it is not in COORD_ALLOWED_CHAT_IDS (update {updateId})"
         : "message from unauthorized user {userId} ignored (chat {chatId}, update {updateId})",
       { ...route, userId: route.userId ?? "unknown" },
     );

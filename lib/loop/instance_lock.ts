@@ -44,13 +44,17 @@ export function takeInstanceLock(
   const { pid = Deno.pid } = options;
   const path = `${stateDir.replace(/\/+$/, "")}/${INSTANCE_LOCK_FILE}`;
   // Not truncated on open: the holder's pid must still be there for the one that loses.
-  const file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+  Deno.openSync(path, { write: true, create: true, mode: 0o600 }).close();
+  // The lock is held on a read-only descriptor: a file open for writing for the bot's whole life
+  // would keep the state folder's file system from being remounted read-only (and flock needs no
+  // write access). The pid is written through another descriptor, closed at once: closing that
+  // one leaves the lock alone.
+  const file = Deno.openSync(path, { read: true });
   if (!file.tryLockSync(true)) {
     file.close();
     return { taken: false, holder: readHolder(path) };
   }
-  file.truncateSync(0);
-  file.writeSync(new TextEncoder().encode(`${pid}\n`));
+  Deno.writeTextFileSync(path, `${pid}\n`);
   return { taken: true, file };
 }
 

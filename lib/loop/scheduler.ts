@@ -231,12 +231,15 @@ export class Scheduler {
       log: this.#log,
     });
     if (entry === undefined) return undefined;
-    // Telegram sends it again until it is confirmed: once taken, it is ours.
-    if (this.#held.has(entry.updateId) || this.#unconfirmed.has(entry.updateId)) return undefined;
-    if (this.#options.finished?.has(entry.updateId)) {
-      this.#log.info("update {updateId} skipped: already finished", { ...entry });
-      return undefined;
-    }
+    // Telegram sends it again until it is confirmed (and a server may, after): once taken, ours.
+    const { updateId } = entry;
+    const held = this.#held.get(updateId);
+    if (held === undefined && this.#unconfirmed.has(updateId)) return undefined;
+    const had = held?.journaled
+      ? "under way"
+      : this.#options.finished?.has(updateId) && "already finished";
+    if (had) this.#log.info("update {updateId} skipped: {had}", { updateId, had });
+    if (had || held !== undefined) return undefined;
     return heldFor(entry, { journaled: false });
   }
 
