@@ -10,8 +10,10 @@ import { setupLogging } from "../lib/shared/log.ts";
 import { GrammyError } from "../lib/shared/telegram.ts";
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
+import { HandlerLine } from "../lib/handler/line.ts";
 import { Journal } from "../lib/shared/journal.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
+import { type Control, encodeLine, type Report } from "../lib/shared/line.ts";
 import type { Logger } from "../lib/shared/log.ts";
 import { createApi } from "../lib/shared/telegram.ts";
 import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
@@ -578,6 +580,8 @@ export interface MessageRig extends AsyncDisposable {
   /** The person's message, as the simulator queued it. */
   update: Update & { message: Message };
   ids: { updateId: number; chatId: number; messageId: number };
+  /** The message's entry as journaled (what the poll process hands its handler). */
+  entry: JournalEntry;
   /** A client of the simulator. */
   api: Api;
 }
@@ -607,7 +611,7 @@ export async function messageRig(
   const update = send(sim) as Update & { message: Message };
   const ids = { updateId: update.update_id, chatId, messageId: update.message.message_id };
   journal.record(update, { updateId: ids.updateId, chatId });
-  journal.update(ids.updateId, patch);
+  const entry = journal.update(ids.updateId, patch)!;
   const api = createApi(sim.token, { apiRoot: sim.apiRoot });
   return {
     sim,
@@ -615,6 +619,7 @@ export async function messageRig(
     journal,
     update,
     ids,
+    entry,
     api,
     async [Symbol.asyncDispose]() {
       await sim.close();
@@ -663,6 +668,38 @@ export function trackTimers(): { readonly pending: number } & Disposable {
       Object.assign(globalThis, { setInterval: every, clearInterval: stop });
       // A test that failed must not leave its long timers running.
       for (const id of pending) clear(id);
+    },
+  };
+}
+
+/** A handler's end of the line (`lib/handler/line.ts`) on a stream fed by hand. */
+export interface TestLine {
+  readonly line: HandlerLine;
+  /** The reports the handler sent, in order. */
+  readonly reports: Report[];
+  /** Writes a control on the handler's stdin. */
+  send(control: Control): void;
+  /** Writes raw text on the handler's stdin (a line that is not a control, say). */
+  write(text: string): void;
+  /** Closes the handler's stdin: EOF, as when the poll process is gone (again: nothing). */
+  close(): void;
+}
+
+/** A {@linkcode HandlerLine} whose stdin the test writes and whose reports it keeps. */
+export function testLine(options: { onBadLine?: (error: TypeError) => void } = {}): TestLine {
+  let input!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (input = c) });
+  const reports: Report[] = [];
+  const line = new HandlerLine(stream, { report: (r) => reports.push(r), ...options });
+  let closed = false;
+  return {
+    line,
+    reports,
+    send: (control) => input.enqueue(encodeLine(control)),
+    write: (text) => input.enqueue(new TextEncoder().encode(text)),
+    close() {
+      if (!closed) input.close();
+      closed = true;
     },
   };
 }
