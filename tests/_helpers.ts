@@ -703,3 +703,59 @@ export function testLine(options: { onBadLine?: (error: TypeError) => void } = {
     },
   };
 }
+
+/** The person of the scheduler's unit tests: an authorized user, whose private chat has the same id. */
+export const PERSON = 1001;
+
+/** A text message of update `updateId` (its `message_id` is `updateId + 100`) in `chatId`. */
+export function textUpdate(
+  updateId: number,
+  options: { chatId?: number; text?: string; replyTo?: number; from?: number } = {},
+): Update & { message: Message } {
+  const { chatId = PERSON, text = `m${updateId}`, replyTo, from = PERSON } = options;
+  return {
+    update_id: updateId,
+    message: {
+      message_id: updateId + 100,
+      chat: { id: chatId, type: chatId > 0 ? "private" : "supergroup" },
+      from: { id: from, is_bot: false, first_name: "P" },
+      date: 0,
+      text,
+      ...(replyTo === undefined ? {} : { reply_to_message: { message_id: replyTo } }),
+    },
+  } as unknown as Update & { message: Message };
+}
+
+/** An edit (update `updateId`) of the message `messageId`, to `text`. */
+export function editUpdate(
+  updateId: number,
+  messageId: number,
+  options: { chatId?: number; text?: string } = {},
+): Update {
+  const { chatId = PERSON, text = `edited by ${updateId}` } = options;
+  return {
+    update_id: updateId,
+    edited_message: {
+      message_id: messageId,
+      chat: { id: chatId, type: "private" },
+      from: { id: PERSON, is_bot: false, first_name: "P" },
+      date: 0,
+      edit_date: 1,
+      text,
+    },
+  } as unknown as Update;
+}
+
+/** A press of the 🛑 under the progress message of update `target`, in `chatId`. */
+export function pressUpdate(updateId: number, target: number, chatId = PERSON): Update {
+  return {
+    update_id: updateId,
+    callback_query: {
+      id: `q${updateId}`,
+      from: { id: PERSON, is_bot: false, first_name: "P" },
+      chat_instance: "c",
+      data: `stop:${target}`,
+      message: { message_id: 77, chat: { id: chatId, type: "private" }, date: 0 },
+    },
+  } as unknown as Update;
+}

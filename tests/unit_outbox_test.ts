@@ -363,6 +363,9 @@ class FailingJournal extends Journal {
   override update(): JournalEntry | undefined {
     throw new Deno.errors.PermissionDenied("Read-only file system (os error 30)");
   }
+  override put(): void {
+    throw new Deno.errors.PermissionDenied("Read-only file system (os error 30)");
+  }
   override finish(): void {
     throw new Deno.errors.PermissionDenied("Read-only file system (os error 30)");
   }
