@@ -97,7 +97,7 @@ Deno.test("entryRecord on a journal that can't be written: logged, never thrown,
   assert.match(String(warnings[0].props.error), /Read-only file system/);
 });
 
-Deno.test("entryRecord without a journal: memory and reports only", async () => {
+Deno.test("entryRecord without a journal: memory and reports only", () => {
   const { log, lines } = recordingLog();
   const reports: Report[] = [];
   const entry = {
