@@ -141,6 +141,31 @@ in
     description = "Add the Claude brain's cost, duration and turns under each answer.";
     render = on: if on then "1" else "0";
   };
+  busyMode = {
+    variable = "COORD_BUSY_MODE";
+    type = types.enum [ "queue" "steer" ];
+    default = "queue";
+    description = ''
+      What a plain message does while its chat's brain works: `queue` (it waits its turn) or
+      `steer` (it goes into the working Claude turn). A reply to the working message, `/steer …`
+      and `!…` choose for themselves.
+    '';
+  };
+  approvals = {
+    variable = "COORD_APPROVALS";
+    type = types.enum [ "off" "phone" ];
+    default = "off";
+    description = ''
+      Who answers a Claude brain's asks to use a tool: `off` (nobody: every ask is refused at
+      once) or `phone` (the person, with Allow / Always allow / Deny buttons).
+    '';
+  };
+  approvalTimeoutSec = {
+    variable = "COORD_APPROVAL_TIMEOUT_S";
+    type = types.ints.positive;
+    default = 900;
+    description = "How long an ask waits for the person before it is denied (seconds).";
+  };
   lockDir = {
     variable = "COORD_LOCK_DIR";
     type = types.nullOr types.str;

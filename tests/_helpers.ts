@@ -10,8 +10,10 @@ import { setupLogging } from "../lib/shared/log.ts";
 import { GrammyError } from "../lib/shared/telegram.ts";
 import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
+import { HandlerLine } from "../lib/handler/line.ts";
 import { Journal } from "../lib/shared/journal.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
+import { type Control, encodeLine, type Report } from "../lib/shared/line.ts";
 import type { Logger } from "../lib/shared/log.ts";
 import { createApi } from "../lib/shared/telegram.ts";
 import { BotApiSimulator, type RecordedCall } from "./sim/simulator.ts";
@@ -607,6 +609,8 @@ export interface MessageRig extends AsyncDisposable {
   /** The person's message, as the simulator queued it. */
   update: Update & { message: Message };
   ids: { updateId: number; chatId: number; messageId: number };
+  /** The message's entry as journaled (what the poll process hands its handler). */
+  entry: JournalEntry;
   /** A client of the simulator. */
   api: Api;
 }
@@ -636,7 +640,7 @@ export async function messageRig(
   const update = send(sim) as Update & { message: Message };
   const ids = { updateId: update.update_id, chatId, messageId: update.message.message_id };
   journal.record(update, { updateId: ids.updateId, chatId });
-  journal.update(ids.updateId, patch);
+  const entry = journal.update(ids.updateId, patch)!;
   const api = createApi(sim.token, { apiRoot: sim.apiRoot });
   return {
     sim,
@@ -644,6 +648,7 @@ export async function messageRig(
     journal,
     update,
     ids,
+    entry,
     api,
     async [Symbol.asyncDispose]() {
       await sim.close();
@@ -694,4 +699,101 @@ export function trackTimers(): { readonly pending: number } & Disposable {
       for (const id of pending) clear(id);
     },
   };
+}
+
+/** A handler's end of the line (`lib/handler/line.ts`) on a stream fed by hand. */
+export interface TestLine {
+  readonly line: HandlerLine;
+  /** The reports the handler sent, in order. */
+  readonly reports: Report[];
+  /** Writes a control on the handler's stdin. */
+  send(control: Control): void;
+  /** Writes raw text on the handler's stdin (a line that is not a control, say). */
+  write(text: string): void;
+  /** Closes the handler's stdin: EOF, as when the poll process is gone (again: nothing). */
+  close(): void;
+}
+
+/** A {@linkcode HandlerLine} whose stdin the test writes and whose reports it keeps. */
+export function testLine(options: { onBadLine?: (error: TypeError) => void } = {}): TestLine {
+  let input!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (input = c) });
+  const reports: Report[] = [];
+  const line = new HandlerLine(stream, { report: (r) => reports.push(r), ...options });
+  let closed = false;
+  return {
+    line,
+    reports,
+    send: (control) => input.enqueue(encodeLine(control)),
+    write: (text) => input.enqueue(new TextEncoder().encode(text)),
+    close() {
+      if (!closed) input.close();
+      closed = true;
+    },
+  };
+}
+
+/** The person of the scheduler's unit tests: an authorized user, whose private chat has the same id. */
+export const PERSON = 1001;
+
+/** A text message of update `updateId` (its `message_id` is `updateId + 100`) in `chatId`. */
+export function textUpdate(
+  updateId: number,
+  options: { chatId?: number; text?: string; replyTo?: number; from?: number } = {},
+): Update & { message: Message } {
+  // In a private chat the sender is the chat; in a group, the person.
+  const { chatId = PERSON, text = `m${updateId}`, replyTo, from = chatId > 0 ? chatId : PERSON } =
+    options;
+  return {
+    update_id: updateId,
+    message: {
+      message_id: updateId + 100,
+      chat: { id: chatId, type: chatId > 0 ? "private" : "supergroup" },
+      from: { id: from, is_bot: false, first_name: "P" },
+      date: 0,
+      text,
+      ...(replyTo === undefined ? {} : {
+        reply_to_message: {
+          message_id: replyTo,
+          chat: { id: chatId, type: chatId > 0 ? "private" : "supergroup" },
+          date: 0,
+        },
+      }),
+    },
+  } as unknown as Update & { message: Message };
+}
+
+/** An edit (update `updateId`) of the message `messageId`, to `text`. */
+export function editUpdate(
+  updateId: number,
+  messageId: number,
+  options: { chatId?: number; text?: string } = {},
+): Update {
+  const { chatId = PERSON, text = `edited by ${updateId}` } = options;
+  return {
+    update_id: updateId,
+    edited_message: {
+      message_id: messageId,
+      chat: { id: chatId, type: "private" },
+      from: { id: PERSON, is_bot: false, first_name: "P" },
+      date: 0,
+      edit_date: 1,
+      text,
+    },
+  } as unknown as Update;
+}
+
+/** A press of the 🛑 under the progress message of update `target`, in `chatId`. */
+export function pressUpdate(updateId: number, target: number, chatId = PERSON): Update {
+  return {
+    update_id: updateId,
+    callback_query: {
+      id: `q${updateId}`,
+      // In a private chat, its own person presses.
+      from: { id: chatId > 0 ? chatId : PERSON, is_bot: false, first_name: "P" },
+      chat_instance: "c",
+      data: `stop:${target}`,
+      message: { message_id: 77, chat: { id: chatId, type: "private" }, date: 0 },
+    },
+  } as unknown as Update;
 }

@@ -36,3 +36,15 @@ Deno.test("syncFolder() fsyncs a folder, and throws for one that is not there", 
   syncFolder(dir.path);
   assert.throws(() => syncFolder(`${dir.path}/gone`), Deno.errors.NotFound);
 });
+
+Deno.test("writeFileAtomic() that fails removes its temporary file, giving its space back", async () => {
+  await using dir = await tempDir();
+  // The target is a folder with something in it: the rename over it fails, after the write.
+  const path = `${dir.path}/entry.json`;
+  Deno.mkdirSync(path);
+  Deno.writeTextFileSync(`${path}/inside`, "");
+  for (const durable of [false, true]) {
+    assert.throws(() => writeFileAtomic(path, "new\n", { durable }));
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["entry.json"]);
+  }
+});

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type BrainFailure, callBrain, describeFailure, tail } from "../lib/handler/brain.ts";
+import { callBrain } from "../lib/handler/brain.ts";
+import { type BrainFailure, describeFailure, tail } from "../lib/handler/brain_failure.ts";
 import type { RunTreeResult } from "../lib/shared/process_tree.ts";
 import { probeCgroup } from "../lib/shared/cgroup.ts";
 import { gone, tempDir, waitUntil } from "./_helpers.ts";

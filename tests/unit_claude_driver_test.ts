@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type BrainFailure, type BrainOptions, callBrain } from "../lib/handler/brain.ts";
+import { type BrainOptions, callBrain } from "../lib/handler/brain.ts";
+import type { BrainFailure } from "../lib/handler/brain_failure.ts";
 import { claudeCommand } from "../lib/handler/claude.ts";
 import { claudeAttempts } from "../lib/handler/claude_driver.ts";
 import type { ClaudeTurn } from "../lib/handler/claude_turn.ts";

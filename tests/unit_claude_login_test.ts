@@ -24,7 +24,7 @@ Deno.test("withLoginHint() replaces the CLI's /login advice, and leaves other te
 Deno.test("failureText() for a brain that isn't logged in says what to run on the box, never /login", () => {
   const text = failureText(
     { reason: "exited with status 1", detail: "Not logged in · Please run /login" },
-    1,
+    { attempts: 1, privateChat: true },
   );
   assert.match(text, /^⚠️ The brain failed after 1 attempt: exited with status 1\./);
   assert.match(text, /claude setup-token/);

@@ -118,10 +118,12 @@ Deno.test("A tool that asks for permission is refused at once, and the turn goes
       timeoutMs: 20_000,
       onControlRequest: (request) => {
         asked.push(request);
-        return Promise.resolve({ response: { behavior: "allow", message: "fine" } });
+        return Promise.resolve({
+          response: { behavior: "allow", updatedInput: { command: "make fine" } },
+        });
       },
     }).ended;
-    assert.equal(end.result?.text, "Bash: allow (fine)");
+    assert.equal(end.result?.text, "Bash: allow (make fine)", "the input as allowed");
     assert.equal(asked.length, 1);
     assert.equal(asked[0].subtype, "can_use_tool");
     assert.equal(asked[0].requestId, "ask-1");

@@ -129,6 +129,9 @@ Deno.test("parseConfig() reads a full valid configuration", () => {
     waitNoteMs: 90_000,
     brainKind: "plain",
     showCost: true,
+    busyMode: "queue",
+    approvals: "off",
+    approvalTimeoutMs: 900_000,
   });
 });
 

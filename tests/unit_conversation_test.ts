@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { BrainFailure, BrainOutcome } from "../lib/handler/brain.ts";
+import type { BrainOutcome } from "../lib/handler/brain.ts";
+import type { BrainFailure } from "../lib/handler/brain_failure.ts";
 import { claudeCommand } from "../lib/handler/claude.ts";
 import { converse, type ConverseOptions } from "../lib/handler/conversation.ts";
 import { SessionStore } from "../lib/handler/session.ts";
@@ -17,6 +18,7 @@ const CHAT = 1001;
 
 /** Conversation ids as the CLI gives them (UUIDs). */
 const S1 = "5a0c1f4e-2b7d-4e8a-9c3f-1d2e3f4a5b61";
+const S9 = "9e0c1f4e-2b7d-4e8a-9c3f-1d2e3f4a5b69";
 const S2 = "5a0c1f4e-2b7d-4e8a-9c3f-1d2e3f4a5b62";
 const OLD = "01d00000-2b7d-4e8a-9c3f-1d2e3f4a5b60";
 const NEW = "7e300000-2b7d-4e8a-9c3f-1d2e3f4a5b63";
@@ -164,23 +166,23 @@ Deno.test("converse() asks once more in its conversation after an empty result, 
     ...failed({
       emptyResult: true,
       final: true,
-      sessionId: "s-9",
+      sessionId: S9,
       reason: "returned an empty result",
     }),
     settled: cliGone.promise,
   };
   const empties: string[] = [];
-  await using r = await rig([empty, answered("s-9")], { onEmptyResult: (s) => empties.push(s) });
+  await using r = await rig([empty, answered(S9)], { onEmptyResult: (s) => empties.push(s) });
   const running = r.run(10);
   // Let everything that can run without the first CLI's end run.
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(r.asked.length, 1, "not while the first CLI may still hold the conversation");
   cliGone.resolve();
   const outcome = await running;
-  assert.deepEqual(outcome, { ...answered("s-9"), attempts: 2 });
-  assert.deepEqual(r.asked[1], claudeCommand(BRAIN, "s-9"), "resumed");
-  assert.deepEqual(empties, ["s-9"]);
-  assert.deepEqual(r.sessions.saved(), { sessionId: "s-9", updateId: 10 });
+  assert.deepEqual(outcome, { ...answered(S9), attempts: 2 });
+  assert.deepEqual(r.asked[1], claudeCommand(BRAIN, S9), "resumed");
+  assert.deepEqual(empties, [S9]);
+  assert.deepEqual(r.sessions.saved(), { sessionId: S9, updateId: 10 });
 });
 
 Deno.test("converse() reports a second empty result plainly, and asks no third time", async (t) => {
@@ -188,7 +190,7 @@ Deno.test("converse() reports a second empty result plainly, and asks no third t
     failed({
       emptyResult: true,
       final: true,
-      sessionId: "s-9",
+      sessionId: S9,
       reason: "returned an empty result",
     });
   await t.step("two empty results", async () => {
@@ -199,7 +201,7 @@ Deno.test("converse() reports a second empty result plainly, and asks no third t
     assert.equal(r.asked.length, 2);
   });
   await t.step("an empty result of a stopped turn is not asked again", async () => {
-    await using r = await rig([failed({ emptyResult: true, sessionId: "s-9" }, true)]);
+    await using r = await rig([failed({ emptyResult: true, sessionId: S9 }, true)]);
     assert.equal((await r.run(10)).ok, false);
     assert.equal(r.asked.length, 1);
   });

@@ -1,22 +1,37 @@
 /**
  * Unit tests for `lib/loop/dispatch.ts`: the `Dispatcher` and its spare pool, with tiny real `bash`
- * handlers.
+ * handlers on a real line (`HandlerProcess`): each reads its hello, then its start.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import {
-  type ChildRecord,
-  Dispatcher,
-  type DispatcherOptions,
-  WARM_ENV,
-} from "../lib/loop/dispatch.ts";
-import { gone, isAlive, killAll, tempDir, waitUntil } from "./_helpers.ts";
+import { type ChildRecord, Dispatcher, type DispatcherOptions } from "../lib/loop/dispatch.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
+import type { Control, Report } from "../lib/shared/line.ts";
+import { captureLog, gone, isAlive, killAll, tempDir, waitUntil } from "./_helpers.ts";
 
-const META = { updateId: 1, chatId: 1001 };
+const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 
-/** A dispatcher whose handlers run `script` in bash (after reading their payload into `$line`). */
+/** A message's entry, as the scheduler hands it over. */
+function entry(updateId: number, chatId = 1001): JournalEntry {
+  return {
+    updateId,
+    chatId,
+    update: { update_id: updateId, message: { message_id: updateId + 100, text: "héllo 😀" } },
+    stage: "started",
+    dispatches: 1,
+    receivedAt: "2025-01-01T00:00:00.000Z",
+  };
+}
+
+/** Bash: `$id` is the update id of the start line in `$start`. */
+const ID = `id=$(printf '%s' "$start" | sed -E 's/.*"updateId":([0-9]+).*/\\1/')`;
+
+/**
+ * A dispatcher whose handlers read their hello and their start (into `$hello` and `$start`, `$id`
+ * its update id), then run `script` in bash.
+ */
 function dispatcher(
   script: string,
   options: Omit<DispatcherOptions, "launch" | "cap"> & { cap?: number } = {},
@@ -25,8 +40,9 @@ function dispatcher(
   const d = new Dispatcher({
     launch: {
       command: "bash",
-      args: ["-c", `read -r line; ${script}`],
+      args: ["-c", `read -r hello; read -r start || exit 0; ${ID}; ${script}`],
       env: { PATH: Deno.env.get("PATH")! },
+      token: TOKEN,
     },
     cap,
     terminateGraceMs: 300,
@@ -38,9 +54,9 @@ function dispatcher(
   });
 }
 
-/** A script that runs until the file `<dir>/go.<payload>` appears. */
+/** A script that runs until the file `<dir>/go.<update id>` appears. */
 function untilGo(dir: string): string {
-  return `while [ ! -e "${dir}/go.$line" ]; do sleep 0.01; done`;
+  return `while [ ! -e "${dir}/go.$id" ]; do sleep 0.01; done`;
 }
 
 /** The state letter of a process (`R`, `S`, `Z`...), or undefined when it is gone. */
@@ -53,16 +69,16 @@ function procState(pid: number): string | undefined {
   }
 }
 
-/** The pid a script wrote into `path`, once it is there. */
-function readPid(path: string): Promise<number> {
+/** The text a script wrote into `path`, once it is there. */
+function readWhenThere(path: string): Promise<string> {
   return waitUntil(() => {
     try {
       const text = Deno.readTextFileSync(path).trim();
-      return text === "" ? undefined : Number(text);
+      return text === "" ? undefined : text;
     } catch {
       return undefined;
     }
-  }, { description: `a pid in ${path}` });
+  }, { description: `something in ${path}` });
 }
 
 /** Waits until every child has exited and reaps them all, with a deadline. */
@@ -79,45 +95,45 @@ async function reapAll(d: Dispatcher, count: number): Promise<ChildRecord[]> {
 }
 
 Deno.test("Dispatcher refuses a cap that is not a positive integer", () => {
-  const launch = { command: "true", args: [], env: {} };
+  const launch = { command: "true", args: [], env: {}, token: TOKEN };
   for (const cap of [0, -1, 1.5, Number.NaN]) {
     assert.throws(() => new Dispatcher({ launch, cap }), RangeError, `cap ${cap}`);
   }
 });
 
-Deno.test("Dispatcher.spawn() hands the payload to the handler as one line on stdin", async () => {
+Deno.test("Dispatcher.spawn() tells the handler the token and its role, then hands it the entry", async () => {
   await using dir = await tempDir();
   await using d = dispatcher(
-    `printf '%s' "$line" > "${dir.path}/got"; echo $$ > "${dir.path}/pid"`,
+    `printf '%s\\n%s\\n' "$hello" "$start" > "${dir.path}/got"; echo $$ > "${dir.path}/pid"`,
   );
-  const payload = JSON.stringify({ update_id: 77, message: { text: "héllo 😀" } });
-  const record = d.spawn(payload, { updateId: 77, chatId: -5 });
-  assert.equal(record.updateId, 77);
-  assert.equal(record.chatId, -5);
+  const record = d.spawn(entry(77, -5));
+  assert.deepEqual([record.updateId, record.chatId, record.warm], [77, -5, false]);
 
   assert.equal(await d.waitForExit(10_000), true);
-  assert.equal(Deno.readTextFileSync(`${dir.path}/got`), payload);
+  const [hello, start] = Deno.readTextFileSync(`${dir.path}/got`).trim().split("\n")
+    .map((line) => JSON.parse(line) as Control);
+  assert.deepEqual(hello, { kind: "hello", token: TOKEN, role: "message" });
+  assert.deepEqual(start, { kind: "start", entry: entry(77, -5) });
   assert.equal(Number(Deno.readTextFileSync(`${dir.path}/pid`)), record.pid, "the handler's pid");
   assert.equal(record.status?.success, true);
-  assert.ok(record.endedAt !== undefined && record.endedAt >= record.startedAt);
 });
 
 Deno.test("Dispatcher keeps count of live handlers against the cap", async () => {
   await using dir = await tempDir();
   await using d = dispatcher(untilGo(dir.path), { cap: 2 });
-  assert.deepEqual([d.live, d.free, d.atCap, d.cap], [0, 2, false, 2]);
+  assert.deepEqual([d.live, d.free, d.cap], [0, 2, 2]);
 
-  const first = d.spawn("1", META);
-  assert.deepEqual([d.live, d.free, d.atCap], [1, 1, false]);
-  d.spawn("2", { updateId: 2, chatId: 1001 });
-  assert.deepEqual([d.live, d.free, d.atCap], [2, 0, true]);
-  assert.throws(() => d.spawn("3", META), RangeError);
+  const first = d.spawn(entry(1));
+  assert.deepEqual([d.live, d.free], [1, 1]);
+  d.spawn(entry(2));
+  assert.deepEqual([d.live, d.free], [2, 0]);
+  assert.throws(() => d.spawn(entry(3)), RangeError);
   assert.equal(d.children.length, 2);
 
   Deno.writeTextFileSync(`${dir.path}/go.1`, "");
   assert.equal(await d.waitForExit(10_000), true);
   assert.ok(first.status, "the first handler has exited");
-  assert.deepEqual([d.live, d.free, d.atCap], [1, 1, false], "an exited child is not live");
+  assert.deepEqual([d.live, d.free], [1, 1], "an exited child is not live");
   assert.equal(d.children.length, 2, "until it is reaped");
 
   assert.deepEqual(d.reap(), [first]);
@@ -128,7 +144,7 @@ Deno.test("Dispatcher keeps count of live handlers against the cap", async () =>
 Deno.test("Dispatcher.waitForExit() resolves false at its deadline, and rejects on abort", async (t) => {
   await using dir = await tempDir();
   await using d = dispatcher(untilGo(dir.path));
-  d.spawn("1", META);
+  d.spawn(entry(1));
 
   await t.step("false when no handler exits in time", async () => {
     const started = performance.now();
@@ -157,7 +173,7 @@ Deno.test("Dispatcher.waitForExit() resolves false at its deadline, and rejects 
 
 Deno.test("Dispatcher.reap() leaves no zombie behind", async () => {
   await using d = dispatcher("exit 3");
-  const record = d.spawn("x", META);
+  const record = d.spawn(entry(1));
   const [reaped] = await reapAll(d, 1);
   assert.equal(reaped, record);
   assert.equal(record.status?.code, 3);
@@ -165,20 +181,45 @@ Deno.test("Dispatcher.reap() leaves no zombie behind", async () => {
   assert.ok(state === undefined || state !== "Z", `pid ${record.pid} is in state ${state}`);
 });
 
-Deno.test("Dispatcher calls onExit with the record as soon as a handler exits", async () => {
-  const exits: ChildRecord[] = [];
+Deno.test("Dispatcher hands each report to onReport with its child, and onExit comes after the last", async () => {
+  const events: string[] = [];
+  const seen: [ChildRecord, Report][] = [];
   const { promise: exited, resolve } = Promise.withResolvers<void>();
-  await using d = dispatcher("exit 0", {
-    onExit(child) {
-      exits.push(child);
-      resolve();
+  await using d = dispatcher(
+    `echo '{"kind":"patch","updateId":'$id',"patch":{"stage":"brain"}}'; ` +
+      `echo '{"kind":"finished","updateId":'$id'}'; exit 0`,
+    {
+      onReport(child, report) {
+        seen.push([child, report]);
+        events.push(report.kind);
+      },
+      onExit(child) {
+        events.push(`exit ${child.updateId} ${child.status?.code}`);
+        resolve();
+      },
     },
-  });
-  const record = d.spawn("x", { updateId: 9, chatId: 3 });
+  );
+  const record = d.spawn(entry(9));
   await exited;
-  assert.deepEqual(exits, [record]);
-  assert.equal(exits[0].status?.success, true);
+  assert.deepEqual(events, ["patch", "finished", "exit 9 0"]);
+  assert.ok(seen.every(([child]) => child === record), "each report comes with its child");
+  assert.deepEqual(seen[0][1], { kind: "patch", updateId: 9, patch: { stage: "brain" } });
   assert.equal(d.children.length, 1, "onExit comes before the reaping");
+});
+
+Deno.test("Dispatcher logs what a handler says that is not a report, and goes on", async () => {
+  await using log = await captureLog();
+  const reports: Report[] = [];
+  await using d = dispatcher(`echo 'Debug: hello'; echo '{"kind":"finished","updateId":'$id'}'`, {
+    onReport: (_, report) => reports.push(report),
+  });
+  d.spawn(entry(4));
+  await reapAll(d, 1);
+  assert.deepEqual(reports, [{ kind: "finished", updateId: 4 }]);
+  assert.ok(
+    log.lines.some((l) => /said something else than a report: Debug: hello/.test(l)),
+    log.lines.join(""),
+  );
 });
 
 Deno.test("Dispatcher keeps going when onExit throws", async () => {
@@ -187,7 +228,7 @@ Deno.test("Dispatcher keeps going when onExit throws", async () => {
       throw new Error("hook failed");
     },
   });
-  d.spawn("x", META);
+  d.spawn(entry(1));
   assert.equal(await d.waitForExit(10_000), true);
   assert.equal(d.reap().length, 1);
 });
@@ -196,8 +237,8 @@ Deno.test("Dispatcher.terminateAll() stops each handler's whole process group", 
   await t.step("a handler that stops on SIGTERM, with its grandchild", async () => {
     await using dir = await tempDir();
     await using d = dispatcher(`sleep 100 & echo $! > "${dir.path}/gc"; wait`);
-    const record = d.spawn("x", META);
-    const grandchild = await readPid(`${dir.path}/gc`);
+    const record = d.spawn(entry(1));
+    const grandchild = Number(await readWhenThere(`${dir.path}/gc`));
     try {
       await d.terminateAll();
       assert.equal(record.status?.signal, "SIGTERM");
@@ -212,8 +253,8 @@ Deno.test("Dispatcher.terminateAll() stops each handler's whole process group", 
   await t.step("a handler that ignores SIGTERM is killed after the grace period", async () => {
     await using dir = await tempDir();
     await using d = dispatcher(`trap '' TERM; sleep 100 & echo $! > "${dir.path}/gc"; wait`);
-    const record = d.spawn("x", META);
-    const grandchild = await readPid(`${dir.path}/gc`);
+    const record = d.spawn(entry(1));
+    const grandchild = Number(await readWhenThere(`${dir.path}/gc`));
     try {
       await d.terminateAll();
       assert.equal(record.status?.signal, "SIGKILL");
@@ -226,34 +267,28 @@ Deno.test("Dispatcher.terminateAll() stops each handler's whole process group", 
   });
 });
 
-Deno.test({
-  name:
-    "Dispatcher.terminateAll() kills a group member that ignores SIGTERM after its leader exits",
-  async fn() {
-    await using dir = await tempDir();
-    await using d = dispatcher(
-      `(trap '' TERM; exec sleep 100) & echo $! > "${dir.path}/gc"; wait`,
-    );
-    d.spawn("x", META);
-    const grandchild = await readPid(`${dir.path}/gc`);
-    try {
-      await d.terminateAll();
-      await gone(grandchild);
-    } finally {
-      killAll([grandchild]);
-    }
-  },
+Deno.test("Dispatcher.terminateAll() kills a group member that ignores SIGTERM after its leader exits", async () => {
+  await using dir = await tempDir();
+  await using d = dispatcher(`(trap '' TERM; exec sleep 100) & echo $! > "${dir.path}/gc"; wait`);
+  d.spawn(entry(1));
+  const grandchild = Number(await readWhenThere(`${dir.path}/gc`));
+  try {
+    await d.terminateAll();
+    await gone(grandchild);
+  } finally {
+    killAll([grandchild]);
+  }
 });
 
 Deno.test("Dispatcher leaks no file descriptors over 50 handlers", async () => {
   const count = () => [...Deno.readDirSync("/proc/self/fd")].length;
   await using d = dispatcher("exit 0", { cap: 50 });
   // One warm-up round, so that lazily opened runtime descriptors don't count as a leak.
-  d.spawn("x", META);
+  d.spawn(entry(1));
   await reapAll(d, 1);
 
   const before = count();
-  for (let i = 0; i < 50; i++) d.spawn("x", { updateId: i, chatId: 1 });
+  for (let i = 0; i < 50; i++) d.spawn(entry(i));
   const reaped = await reapAll(d, 50);
   assert.equal(reaped.length, 50);
   assert.ok(reaped.every((r) => r.status?.success));
@@ -264,69 +299,93 @@ Deno.test("Dispatcher leaks no file descriptors over 50 handlers", async () => {
 // ---- the spare pool ----------------------------------------------------------------------------
 
 /**
- * A script that records how it was started (`warm` or `cold`) in `<dir>/got.<payload>`, then runs
- * until told to go; like a real handler, it exits at once when its stdin ends before an update.
+ * A script that records its pid in `<dir>/spares` once told hello (a spare waits there), and in
+ * `<dir>/got.<update id>` once given its message, then runs until told to go. Like a real
+ * handler, it exits at once when its stdin ends before a message.
  */
-function recordsWarmth(dir: string): string {
-  return `[ -n "$line" ] || exit 0; printf '%s' "\${${WARM_ENV}:+warm}" > "${dir}/got.$line"; ${
-    untilGo(dir)
-  }`;
+function recordsStart(dir: string): string {
+  return `echo $$ > "${dir}/got.$id"; ${untilGo(dir)}`;
 }
 
-function readGot(dir: string, payload: string): Promise<string> {
-  return waitUntil(() => {
-    try {
-      return Deno.readTextFileSync(`${dir}/got.${payload}`) || "cold";
-    } catch {
-      return undefined;
-    }
-  }, { description: `handler ${payload} to start` });
+/** The dispatcher of {@linkcode recordsStart} handlers, whose spares record their pids. */
+function spareDispatcher(dir: string, options: { cap?: number; spares: number }) {
+  const d = new Dispatcher({
+    launch: {
+      command: "bash",
+      args: [
+        "-c",
+        `read -r hello; echo $$ >> "${dir}/spares"; read -r start || exit 0; ${ID}; ${
+          recordsStart(dir)
+        }`,
+      ],
+      env: { PATH: Deno.env.get("PATH")! },
+      token: TOKEN,
+    },
+    cap: options.cap ?? 4,
+    spares: options.spares,
+    terminateGraceMs: 300,
+  });
+  return Object.assign(d, { [Symbol.asyncDispose]: () => d.terminateAll() });
 }
 
-Deno.test("Dispatcher hands an update to a spare, and starts the next spare behind it", async () => {
+/** The pids of the spares that have said hello so far. */
+function sparePids(dir: string): number[] {
+  try {
+    return Deno.readTextFileSync(`${dir}/spares`).split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("Dispatcher hands a message to a spare, and starts the next spare behind it", async () => {
   await using dir = await tempDir();
-  await using d = dispatcher(recordsWarmth(dir.path), { cap: 1, spares: 1 });
+  await using d = spareDispatcher(dir.path, { cap: 1, spares: 1 });
   assert.equal(d.spares, 0, "none before warmUp()");
   d.warmUp();
   assert.equal(d.spares, 1);
-  assert.deepEqual([d.live, d.free], [0, 1], "a spare without an update doesn't count");
+  assert.deepEqual([d.live, d.free], [0, 1], "a spare without a message doesn't count");
+  const [spare] = await waitUntil(() => sparePids(dir.path).length === 1 && sparePids(dir.path), {
+    description: "the spare's hello",
+  });
 
-  const record = d.spawn("1", META);
+  const record = d.spawn(entry(1));
   assert.equal(record.warm, true);
-  assert.equal(await readGot(dir.path, "1"), "warm", "the spare got the update");
-  assert.deepEqual([d.live, d.free, d.atCap], [1, 0, true], "now it counts");
-  await waitUntil(() => d.spares === 1 || undefined, { description: "the next spare" });
-  assert.deepEqual([d.live, d.atCap], [1, true], "the new spare is not counted either");
+  assert.equal(record.pid, spare, "the spare took it");
+  assert.equal(Number(await readWhenThere(`${dir.path}/got.1`)), spare, "and got its start");
+  assert.deepEqual([d.live, d.free], [1, 0], "now it counts");
+  await waitUntil(() => d.spares === 1, { description: "the next spare" });
+  assert.equal(d.live, 1, "the new spare is not counted either");
 
   Deno.writeTextFileSync(`${dir.path}/go.1`, "");
   await reapAll(d, 1);
-  const second = d.spawn("2", { updateId: 2, chatId: 1001 });
+  const second = d.spawn(entry(2));
   assert.equal(second.warm, true);
-  assert.equal(await readGot(dir.path, "2"), "warm");
+  assert.equal(Number(await readWhenThere(`${dir.path}/got.2`)), second.pid);
 });
 
 Deno.test("Dispatcher starts a handler cold when there is no spare", async () => {
   await using dir = await tempDir();
-  await using d = dispatcher(recordsWarmth(dir.path));
-  const record = d.spawn("1", META);
+  await using d = spareDispatcher(dir.path, { spares: 0 });
+  const record = d.spawn(entry(1));
   assert.equal(record.warm, false);
-  assert.equal(await readGot(dir.path, "1"), "cold");
+  assert.equal(Number(await readWhenThere(`${dir.path}/got.1`)), record.pid);
 });
 
 Deno.test("Dispatcher.holdSpares() stops the idle spares and starts none until released", async () => {
   await using dir = await tempDir();
-  await using d = dispatcher(recordsWarmth(dir.path), { spares: 2 });
+  await using d = spareDispatcher(dir.path, { spares: 2 });
   d.warmUp();
   assert.equal(d.spares, 2);
-  const pids = sparePids();
-  assert.equal(pids.length, 2);
+  const pids = await waitUntil(() => sparePids(dir.path).length === 2 && sparePids(dir.path), {
+    description: "two spares' hellos",
+  });
 
   d.holdSpares(true);
   assert.equal(d.spares, 0);
   for (const pid of pids) await gone(pid);
   d.warmUp();
   assert.equal(d.spares, 0, "warmUp() starts none while held");
-  const record = d.spawn("1", META);
+  const record = d.spawn(entry(1));
   assert.equal(record.warm, false, "a message while held goes to a cold handler");
   d.reap();
   // A spawn or a reap starts spares only by making them due (a moment later): neither did.
@@ -334,8 +393,8 @@ Deno.test("Dispatcher.holdSpares() stops the idle spares and starts none until r
   assert.equal(d.spares, 0, "neither spawn nor reap starts one while held");
 
   d.holdSpares(false);
-  await waitUntil(() => d.spares === 2 || undefined, { description: "the spares again" });
-  assert.equal(d.spawn("2", { updateId: 2, chatId: 1001 }).warm, true);
+  await waitUntil(() => d.spares === 2, { description: "the spares again" });
+  assert.equal(d.spawn(entry(2)).warm, true);
 });
 
 Deno.test("Dispatcher stops starting spares that keep dying before they are used", async () => {
@@ -345,6 +404,7 @@ Deno.test("Dispatcher stops starting spares that keep dying before they are used
       command: "bash",
       args: ["-c", `echo started >> "${dir.path}/starts"; exit 3`],
       env: { PATH: Deno.env.get("PATH")! },
+      token: TOKEN,
     },
     cap: 2,
     spares: 1,
@@ -360,12 +420,12 @@ Deno.test("Dispatcher stops starting spares that keep dying before they are used
     };
     d.warmUp();
     for (let n = 1; n <= 3; n++) {
-      await waitUntil(() => starts() >= n && d.spares === 0 || undefined, {
+      await waitUntil(() => starts() >= n && d.spares === 0, {
         description: `spare ${n} to die`,
       });
       d.reap();
       if (n < 3) {
-        await waitUntil(() => starts() > n || undefined, { description: `spare ${n + 1}` });
+        await waitUntil(() => starts() > n, { description: `spare ${n + 1}` });
       }
     }
     // warmUp() starts spares at once, a reap only by making them due: neither did.
@@ -381,32 +441,14 @@ Deno.test("Dispatcher stops starting spares that keep dying before they are used
 
 Deno.test("Dispatcher.terminateAll() stops the spares too", async () => {
   await using dir = await tempDir();
-  const d = dispatcher(recordsWarmth(dir.path), { spares: 2 });
+  const d = spareDispatcher(dir.path, { spares: 2 });
   d.warmUp();
-  const pids = sparePids();
-  assert.equal(pids.length, 2);
+  const pids = await waitUntil(() => sparePids(dir.path).length === 2 && sparePids(dir.path), {
+    description: "two spares' hellos",
+  });
   await d.terminateAll();
   for (const pid of pids) assert.equal(isAlive(pid), false, `spare ${pid}`);
   assert.equal(d.spares, 0);
   d.warmUp();
   assert.equal(d.spares, 0, "none after teardown");
 });
-
-/** The pids of the dispatcher's spares: the children of this process started with WARM_ENV. */
-function sparePids(): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const env = Deno.readTextFileSync(`/proc/${entry.name}/environ`);
-      if (ppid === Deno.pid && env.split("\0").includes(`${WARM_ENV}=1`)) {
-        pids.push(Number(entry.name));
-      }
-    } catch {
-      // Gone, or not ours.
-    }
-  }
-  return pids;
-}

@@ -13,7 +13,7 @@ import {
   readHeartbeat,
   readHeartbeatFile,
 } from "../lib/shared/heartbeat.ts";
-import { tempDir } from "./_helpers.ts";
+import { modeOf, tempDir } from "./_helpers.ts";
 
 const AT = Date.parse("2026-11-27T12:00:00.250Z");
 const STATUS: PollStatus = {
@@ -59,10 +59,25 @@ Deno.test("Heartbeat.beat() replaces the last beat whole, and leaves no other fi
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["heartbeat"]);
 });
 
-Deno.test("Heartbeat.beat() throws when the file can't be written", async () => {
+Deno.test("Heartbeat.beat() makes a deleted state folder again, private, and beats into it", async () => {
   await using dir = await tempDir();
-  const heartbeat = new Heartbeat(`${dir.path}/gone/heartbeat`, () => AT);
-  assert.throws(() => heartbeat.beat(), Deno.errors.NotFound);
+  const state = `${dir.path}/state`;
+  Deno.mkdirSync(state);
+  const heartbeat = new Heartbeat(`${state}/heartbeat`, () => AT);
+  heartbeat.beat();
+  Deno.removeSync(state, { recursive: true });
+  heartbeat.beat(STATUS);
+  assert.deepEqual(readHeartbeatFile(`${state}/heartbeat`), { at: new Date(AT), status: STATUS });
+  assert.equal(modeOf(state), 0o700);
+});
+
+Deno.test("Heartbeat.beat() throws when the file can't be written for another reason", async () => {
+  await using dir = await tempDir();
+  // The state folder's place is taken by a file: no folder can be made there.
+  Deno.writeTextFileSync(`${dir.path}/state`, "");
+  const heartbeat = new Heartbeat(`${dir.path}/state/heartbeat`, () => AT);
+  assert.throws(() => heartbeat.beat(), Deno.errors.NotADirectory);
+  assert.equal(Deno.readTextFileSync(`${dir.path}/state`), "", "left as it was");
 });
 
 Deno.test("readHeartbeat() and readHeartbeatFile() read no time from a missing or unreadable file", async (t) => {

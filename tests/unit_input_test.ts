@@ -10,7 +10,6 @@
 
 import assert from "node:assert/strict";
 import type { Update } from "grammy/types";
-import { EditBox } from "../lib/handler/edits.ts";
 import { attachmentText } from "../lib/handler/files.ts";
 import { applyEdit, getInput, inputStage } from "../lib/handler/input.ts";
 import { fetchFailedText, NO_VOICE_TEXT } from "../lib/handler/texts.ts";
@@ -19,17 +18,28 @@ import { attachmentDir } from "../lib/shared/attachments.ts";
 import type { Config } from "../lib/shared/config.ts";
 import { messageInput } from "../lib/shared/update.ts";
 import type { BotApiSimulator } from "./sim/simulator.ts";
-import { messageRig, recordingLog, STUB_TRANSCRIBER } from "./_helpers.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
+import type { Edit } from "../lib/shared/line.ts";
+import { messageRig, recordingLog, STUB_TRANSCRIBER, testLine, waitUntil } from "./_helpers.ts";
 
 const CHAT = 1001;
 const BYTES = new TextEncoder().encode("hello, file");
 /** The work's clock. */
 const NOW = Date.parse("2030-01-02T03:04:05.000Z");
 
-/** A message of the kind `send` makes, at its input step; `config` on top of the rig's. */
-async function rig(send: (sim: BotApiSimulator) => Update, config: Partial<Config> = {}) {
-  const m = await messageRig(CHAT, { send, patch: { stage: "started" } });
+/**
+ * A message of the kind `send` makes, at its input step, its handler listening to its line;
+ * `config` on top of the rig's, `patch` on its entry.
+ */
+async function rig(
+  send: (sim: BotApiSimulator) => Update,
+  config: Partial<Config> = {},
+  patch: Partial<JournalEntry> = {},
+) {
+  const m = await messageRig(CHAT, { send, patch: { stage: "started", ...patch } });
   const { log, lines } = recordingLog();
+  const t = testLine();
+  const listening = t.line.listen(m.ids.updateId);
   const work = startWork({
     api: m.api,
     config: {
@@ -42,7 +52,8 @@ async function rig(send: (sim: BotApiSimulator) => Update, config: Partial<Confi
       transcribeTimeoutMs: 10_000,
       ...config,
     } as Config,
-    update: m.update,
+    entry: m.entry,
+    line: t.line,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
     log,
     signal: new AbortController().signal,
@@ -55,6 +66,19 @@ async function rig(send: (sim: BotApiSimulator) => Update, config: Partial<Confi
     lines,
     work,
     input,
+    t,
+    /** Sends edits over the line, and waits until the handler has read them. */
+    async edited(...edits: Edit[]) {
+      for (const edit of edits) t.send({ kind: "edit", edit });
+      // Controls are read in order: once the cancel after them is heard, so are the edits.
+      t.send({ kind: "cancel", by: "/cancel" });
+      await waitUntil(() => t.line.cancel.aborted, { timeoutMs: 5000, description: "the edits" });
+    },
+    async [Symbol.asyncDispose]() {
+      t.close();
+      await listening;
+      await m[Symbol.asyncDispose]();
+    },
     get: () => getInput(work, input, { signal: new AbortController().signal }),
     /** The texts the bot sent in the chat. */
     replies: () => m.sim.botMessages(CHAT).map((b) => b.text),
@@ -147,31 +171,60 @@ Deno.test("getInput() answers a file it can't fetch with fetchFailedText and ðŸ‘
   });
 });
 
-Deno.test("applyEdit() records the turn, then gives the brain the edit the message had meanwhile", async (t) => {
-  const edit = (r: { dir: { path: string }; ids: { updateId: number } }, text: string) =>
-    new EditBox(r.dir.path).leave(r.ids.updateId, { editUpdateId: r.ids.updateId + 1, text });
+Deno.test("applyEdit() gives the brain the latest edit, from the line or kept in its entry while it waited", async (t) => {
+  const edit = (r: { ids: { updateId: number } }, n: number, text: string): Edit => ({
+    editUpdateId: r.ids.updateId + n,
+    text,
+  });
+  const text = { text: "first", attachments: [] };
 
-  await t.step("a text: the edited text", async () => {
+  await t.step(
+    "a text edited over the line: the edited text, taken once, reported taken",
+    async () => {
+      await using r = await rig((sim) => sim.sendText(CHAT, "first"));
+      await r.edited(edit(r, 1, "second"));
+      assert.equal(applyEdit(r.work, { input: r.input, got: text }), "second");
+      assert.deepEqual(r.t.reports, [
+        { kind: "edit", updateId: r.ids.updateId, editUpdateId: r.ids.updateId + 1, taken: true },
+      ]);
+      assert.equal(applyEdit(r.work, { input: r.input, got: text }), "first", "taken once");
+    },
+  );
+
+  await t.step("an edit kept in the entry while it waited", async () => {
+    await using r = await rig((sim) => sim.sendText(CHAT, "first"), {}, {
+      edit: { editUpdateId: 9000, text: "kept" },
+    });
+    assert.equal(applyEdit(r.work, { input: r.input, got: text }), "kept");
+  });
+
+  await t.step("one over the line wins over the one kept (it came later)", async () => {
+    await using r = await rig((sim) => sim.sendText(CHAT, "first"), {}, {
+      edit: { editUpdateId: 1, text: "kept" },
+    });
+    await r.edited(edit(r, 1, "over the line"));
+    assert.equal(applyEdit(r.work, { input: r.input, got: text }), "over the line");
+  });
+
+  await t.step("an edit that comes after: too late, reported so", async () => {
     await using r = await rig((sim) => sim.sendText(CHAT, "first"));
-    edit(r, "second");
-    const got = { text: "first", attachments: [] };
-    assert.equal(applyEdit(r.work, { input: r.input, got }), "second");
-    assert.equal(r.journal.read(r.ids.updateId)?.turnAt, "2030-01-02T03:04:05.000Z", "turnAt");
-    assert.equal(applyEdit(r.work, { input: r.input, got }), "first", "an edit is taken once");
+    assert.equal(applyEdit(r.work, { input: r.input, got: text }), "first");
+    r.t.send({ kind: "edit", edit: edit(r, 2, "late") });
+    await waitUntil(() => r.t.reports.length > 0, { timeoutMs: 5000, description: "a report" });
+    assert.deepEqual(r.t.reports, [
+      { kind: "edit", updateId: r.ids.updateId, editUpdateId: r.ids.updateId + 2, taken: false },
+    ]);
   });
 
   await t.step("a text edited to blanks: the text it had", async () => {
     await using r = await rig((sim) => sim.sendText(CHAT, "first"));
-    edit(r, "  \n");
-    assert.equal(
-      applyEdit(r.work, { input: r.input, got: { text: "first", attachments: [] } }),
-      "first",
-    );
+    await r.edited(edit(r, 1, "  \n"));
+    assert.equal(applyEdit(r.work, { input: r.input, got: text }), "first");
   });
 
   await t.step("a file: the edited caption, with its files", async () => {
     await using r = await rig((sim) => sim.sendDocument(CHAT, BYTES, { caption: "old" }));
-    edit(r, "new caption");
+    await r.edited(edit(r, 1, "new caption"));
     const got = { text: attachmentText([{ path: "/a" }], { caption: "old" }), attachments: ["/a"] };
     assert.equal(
       applyEdit(r.work, { input: r.input, got }),
@@ -181,7 +234,7 @@ Deno.test("applyEdit() records the turn, then gives the brain the edit the messa
 
   await t.step("a voice note: its transcript, the edit ignored", async () => {
     await using r = await rig((sim) => sim.sendVoice(CHAT, BYTES));
-    edit(r, "a caption added later");
+    await r.edited(edit(r, 1, "a caption added later"));
     assert.equal(
       applyEdit(r.work, { input: r.input, got: { text: "heard", attachments: [] } }),
       "heard",

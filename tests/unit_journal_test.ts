@@ -33,7 +33,7 @@ Deno.test("Journal moves an entry through its stages and removes it when finishe
     journal.record(UPDATE, { updateId: 7, chatId: 42 });
     assert.equal(journal.update(7, { stage: "acked" })?.stage, "acked");
     assert.deepEqual(
-      { ...journal.update(7, { stage: "brain", attempt: 2, brainPid: 99 }) },
+      { ...journal.update(7, { stage: "brain", attempt: 2, brainRun: "run-1" }) },
       { ...journal.read(7) },
     );
     assert.equal(journal.read(7)?.attempt, 2);
@@ -76,34 +76,78 @@ Deno.test("Journal.recover() returns unfinished entries in update_id order and r
   });
 });
 
-Deno.test("Journal.recover() sets corrupt and half-written entries aside, never dropping them", async (t) => {
-  const cases: [string, string][] = [
-    ["5.json", '{"updateId": 5, "stage": '],
-    ["6.json", "[]"],
+Deno.test("Journal.recover() sets corrupt entries aside, never dropping them, with the ids a cut one still shows", async (t) => {
+  const cut = JSON.stringify({
+    updateId: 5,
+    chatId: -100123,
+    update: { update_id: 5, message: { message_id: 42, chat: { id: -100123 }, text: "hi" } },
+    stage: "received",
+  });
+  const cases: [string, string, Record<string, number>][] = [
+    ["5.json", cut.slice(0, cut.indexOf('"text"')), { chatId: -100123, messageId: 42 }],
+    ["5.json", '{"updateId": 5, "stage": ', {}],
+    ["6.json", "[]", {}],
     [
       "7.json",
       JSON.stringify({ updateId: 8, chatId: 1, stage: "received", dispatches: 0, update: {} }),
+      {},
     ],
     [
       "8.json",
       JSON.stringify({ updateId: 8, chatId: 1, stage: "thinking", dispatches: 0, update: {} }),
+      {},
     ],
-    ["9.json.tmp-1234", '{"half'],
-    ["notes.txt", "hello"],
   ];
-  for (const [name, text] of cases) {
-    await t.step(name, async () => {
+  for (const [name, text, ids] of cases) {
+    await t.step(`${name}: ${text.slice(0, 30)}`, async () => {
       await withJournal((journal, dir) => {
-        journal.record(UPDATE, { updateId: 7 === Number(name[0]) ? 70 : 7, chatId: 42 });
+        journal.record(UPDATE, { updateId: name === "7.json" ? 70 : 7, chatId: 42 });
         Deno.writeTextFileSync(`${dir}/${name}`, text);
         const { unfinished, setAside } = journal.recover();
         assert.equal(setAside.length, 1);
-        assert.ok(setAside[0].startsWith(`${dir}/corrupt/`) && setAside[0].endsWith(name));
-        assert.equal(Deno.readTextFileSync(setAside[0]), text, "kept as it was");
+        const { path, ...rest } = setAside[0];
+        assert.ok(path.startsWith(`${dir}/corrupt/`) && path.endsWith(name), path);
+        assert.deepEqual(rest, { updateId: Number(name.split(".")[0]), ...ids });
+        assert.equal(Deno.readTextFileSync(path), text, "kept as it was");
         assert.equal(unfinished.length, 1, "the good entry is still there");
       });
     });
   }
+});
+
+Deno.test("Journal.recover() removes what failed writes left (temporary files), and leaves other files alone", async () => {
+  await withJournal((journal, dir) => {
+    journal.record(UPDATE, { updateId: 7, chatId: 42 });
+    Deno.writeTextFileSync(`${dir}/9.json.tmp-1234`, '{"half');
+    Deno.writeTextFileSync(`${dir}/probe.tmp-99`, "");
+    Deno.writeTextFileSync(`${dir}/notes.txt`, "hello");
+    const { unfinished, setAside } = journal.recover();
+    assert.deepEqual(setAside, [], "a temporary file is no corrupt entry");
+    assert.deepEqual(unfinished.map((e) => e.updateId), [7]);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["7.json", "notes.txt"]);
+  });
+});
+
+Deno.test("Journal.put() writes an entry whole, as its owner holds it, made again if it was gone", async () => {
+  await withJournal((journal) => {
+    const entry = journal.record(UPDATE, { updateId: 7, chatId: 42 })!;
+    journal.put({ ...entry, stage: "started", dispatches: 1 });
+    assert.deepEqual(journal.read(7), { ...entry, stage: "started", dispatches: 1 });
+    journal.finish(7);
+    journal.put(entry);
+    assert.deepEqual(journal.read(7), entry);
+  });
+});
+
+Deno.test("Journal.probe() leaves nothing behind, and throws when the folder can't be written", async () => {
+  await withJournal((journal, dir) => {
+    journal.probe();
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    Deno.removeSync(dir);
+    assert.throws(() => journal.probe(), Deno.errors.NotFound);
+    journal.open();
+    journal.probe();
+  });
 });
 
 Deno.test("Journal.read() throws SyntaxError for a corrupt entry rather than guessing", async () => {

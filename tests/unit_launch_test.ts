@@ -42,22 +42,26 @@ function flag(args: readonly string[], name: string): string | undefined {
   return args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
-Deno.test("handlerLaunch() puts the token in the environment, never in the arguments", () => {
+Deno.test("handlerLaunch() keeps the token out of the arguments and the environment: it is told over the line", () => {
   const launch = handlerLaunch(CONFIG, OPTIONS);
-  assert.equal(launch.env.TELEGRAM_BOT_TOKEN, TOKEN);
-  for (const arg of launch.args) {
+  assert.equal(launch.token, TOKEN, "for the hello on the handler's stdin");
+  for (const arg of [launch.command, ...launch.args]) {
     assert.ok(!arg.includes(TOKEN) && !arg.includes("AAHdq"), `the token is in ${arg}`);
   }
-  assert.ok(!launch.command.includes(TOKEN));
+  for (const [name, value] of Object.entries(launch.env)) {
+    assert.ok(!value.includes("AAHdq"), `the token is in ${name}`);
+  }
 });
 
-Deno.test("handlerLaunch() removes TELEGRAM_BOT_TOKEN_FILE and keeps the rest", () => {
-  const launch = handlerLaunch(CONFIG, OPTIONS);
+Deno.test("handlerLaunch() removes both token variables and keeps the rest", () => {
+  const launch = handlerLaunch(CONFIG, {
+    ...OPTIONS,
+    env: { ...OPTIONS.env, TELEGRAM_BOT_TOKEN: TOKEN },
+  });
   assert.deepEqual(launch.env, {
     PATH: "/usr/bin:/bin",
     HOME: "/home/coord",
     COORD_AUTHORIZED_USER_IDS: "1001",
-    TELEGRAM_BOT_TOKEN: TOKEN,
     COORD_LOCK_DIR: "/run/user/1000",
     COORD_STATE_DIR: "/home/coord/.local/state/forge-coordinator",
     COORD_BRAIN_WORKDIR: "/home/coord/.local/state/forge-coordinator/brain",

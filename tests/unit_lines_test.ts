@@ -1,12 +1,12 @@
 /**
- * Unit tests for `lib/shared/lines.ts`: `readFirstLine()` and `readLines()` on streams fed chunk
+ * Unit tests for `lib/shared/lines.ts`: `readLines()` and `LineSplitter` on streams fed chunk
  * by chunk, as a pipe delivers them.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { LineSplitter, readFirstLine, readLines } from "../lib/shared/lines.ts";
+import { LineSplitter, readLines } from "../lib/shared/lines.ts";
 import { withDeadline } from "./_helpers.ts";
 
 /**
@@ -48,51 +48,6 @@ async function collect(lines: AsyncIterable<string>): Promise<string[]> {
   for await (const line of lines) all.push(line);
   return all;
 }
-
-Deno.test("readFirstLine() joins a line split over chunks, a character split too", async () => {
-  const bytes = new TextEncoder().encode('{"text":"héllo 😀"}\n');
-  // Cut inside the é and inside the emoji.
-  const stream = chunks(bytes.slice(0, 11), bytes.slice(11, 17), bytes.slice(17));
-  const { line, rest } = await readFirstLine(stream);
-  assert.equal(line, '{"text":"héllo 😀"}');
-  await withDeadline(rest, "the end of the stream");
-});
-
-Deno.test("readFirstLine() returns the first line at once, and rest resolves only at EOF", async () => {
-  const p = pipe();
-  p.push("first\nsecond");
-  const { line, rest } = await withDeadline(readFirstLine(p.stream), "the first line");
-  assert.equal(line, "first");
-  let ended = false;
-  rest.then(() => ended = true);
-  p.push(" and more\n");
-  await withDeadline(p.drained(), "the reader to take it");
-  assert.equal(ended, false, "the stream is still open");
-  p.end();
-  await withDeadline(rest, "rest after EOF");
-  assert.equal(ended, true);
-});
-
-Deno.test("readFirstLine() treats a broken pipe after the line as the end", async () => {
-  const p = pipe();
-  p.push("only\n");
-  const { line, rest } = await readFirstLine(p.stream);
-  assert.equal(line, "only");
-  p.fail();
-  await withDeadline(rest, "rest after a broken pipe");
-});
-
-Deno.test("readFirstLine() at EOF gives an unterminated line, or none", async (t) => {
-  await t.step("an unterminated line", async () => {
-    const { line } = await readFirstLine(chunks("no new", "line"));
-    assert.equal(line, "no newline");
-  });
-  await t.step("nothing at all", async () => {
-    const { line, rest } = await readFirstLine(chunks());
-    assert.equal(line, undefined);
-    await withDeadline(rest, "rest of an empty stream");
-  });
-});
 
 Deno.test("readLines() yields each line once, however the chunks fall", async () => {
   const stream = chunks("a\nb", "c\n", "\n", "d\ne\n");

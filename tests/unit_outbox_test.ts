@@ -9,16 +9,24 @@
  */
 
 import assert from "node:assert/strict";
-import { CancelBox } from "../lib/handler/cancel.ts";
-import { EditBox } from "../lib/handler/edits.ts";
+import { entryRecord } from "../lib/handler/entry_record.ts";
 import type { Reaction } from "../lib/handler/feedback.ts";
-import { deliver, finish } from "../lib/handler/outbox.ts";
+import { deliver, finish, SEND_GRACE_MS } from "../lib/handler/outbox.ts";
 import { planReply } from "../lib/handler/reply.ts";
 import { attachmentDir } from "../lib/shared/attachments.ts";
 import type { Config } from "../lib/shared/config.ts";
+import { Journal } from "../lib/shared/journal.ts";
 import type { JournalEntry, Outgoing } from "../lib/shared/journal_entry.ts";
+import type { Report } from "../lib/shared/line.ts";
 import { createApi, enablePatience } from "../lib/shared/telegram.ts";
-import { messageRig, observeCalls, recordingLog, waitUntil, withDeadline } from "./_helpers.ts";
+import {
+  messageRig,
+  observeCalls,
+  recordingLog,
+  tempDir,
+  waitUntil,
+  withDeadline,
+} from "./_helpers.ts";
 
 const CHAT = 1001;
 
@@ -29,19 +37,27 @@ function paragraphs(count: number): string {
 }
 
 /**
- * A simulator with the person's message in it, that message journaled, a client, a state folder;
- * `seen` holds the journal entry as each call went out. Released on dispose.
+ * A simulator with the person's message in it, that message journaled, a client, a state folder,
+ * and the handler's record of the entry (its reports kept in `reports`); `seen` holds the journal
+ * entry as each call went out. Released on dispose.
  */
-async function rig(options: { maxReplyParts?: number } = {}) {
+async function rig(options: { maxReplyParts?: number; journal?: Journal } = {}) {
   const m = await messageRig(CHAT, {
-    patch: { stage: "brain", attempt: 1, brainPid: 4242, brainRun: "run-1" },
+    patch: { stage: "brain", attempt: 1, brainRun: "run-1" },
   });
-  const { sim, dir, journal, ids, api } = m;
-  const seen = observeCalls(api, () => journal.read(ids.updateId));
+  const { sim, dir, ids, api } = m;
+  const journal = options.journal ?? m.journal;
+  const seen = observeCalls(api, () => m.journal.read(ids.updateId));
   const { log, lines } = recordingLog();
+  const reports: Report[] = [];
+  // Copied as sent: a report goes out as a line at once, whatever changes in the object later.
+  const report = (r: Report) => reports.push(structuredClone(r));
+  const record = entryRecord(m.entry, { journal, log, report });
   const config = { stateDir: dir.path, maxReplyParts: options.maxReplyParts ?? 5 } as Config;
-  const base = { api, config, journal, log, ids };
+  const base = { api, config, record, log, ids };
   return {
+    reports,
+    record,
     sim,
     dir,
     journal,
@@ -65,7 +81,8 @@ async function rig(options: { maxReplyParts?: number } = {}) {
       seen.filter((s) => s.method === method).map((s) => s.seen as JournalEntry | undefined),
     /** Journals `outgoing` as `finish()` would have, for a `deliver()` that resumes. */
     journaled: (outgoing: Outgoing) => {
-      journal.update(ids.updateId, { stage: "answered", answer: outgoing });
+      record.update({ stage: "answered", answer: outgoing });
+      reports.length = 0;
       return outgoing;
     },
     [Symbol.asyncDispose]: () => m[Symbol.asyncDispose](),
@@ -83,13 +100,20 @@ Deno.test("finish() journals the answer as answered before anything is sent, the
     emoji: "👌",
     sent: 0,
   });
-  assert.equal(atSend?.brainPid, undefined, "the brain's pid is gone from the entry");
-  assert.equal(atSend?.brainRun, undefined, "the brain's marker is gone from the entry");
+  // Kept until the brain's processes are gone (brain_step.ts clears it then): a handler killed
+  // meanwhile leaves the poll process the marker to sweep.
+  assert.equal(atSend?.brainRun, "run-1", "the brain's marker stays until its processes are gone");
   assert.deepEqual(r.sent().map((m) => [m.text, m.reply_to]), [
     ["(note one)\n(note two)\nthe answer", r.ids.messageId],
   ]);
   assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👌");
   assert.equal(r.journal.read(r.ids.updateId), undefined, "the entry is finished");
+  assert.deepEqual(r.reports[0], {
+    kind: "patch",
+    updateId: r.ids.updateId,
+    patch: { stage: "answered", answer: atSend?.answer },
+  }, "the answer is reported first");
+  assert.deepEqual(r.reports.at(-1), { kind: "finished", updateId: r.ids.updateId });
 });
 
 Deno.test("deliver() sends the parts one by one, recording each as it lands, and reacts once all are out", async () => {
@@ -247,7 +271,7 @@ Deno.test("deliver() throws a transient failure it was not told to wait out, lea
   assert.equal(r.journal.read(r.ids.updateId), undefined);
 });
 
-Deno.test("deliver() stopped by its signal mid-send leaves the answer in the outbox, not in undelivered/", async () => {
+Deno.test("deliver() stopped while a part hangs: it gives up SEND_GRACE_MS later, the answer left in the outbox", async () => {
   await using r = await rig();
   r.sim.injectFault({ method: "sendMessage", fault: { kind: "hang" } });
   const controller = new AbortController();
@@ -258,8 +282,11 @@ Deno.test("deliver() stopped by its signal mid-send leaves the answer in the out
     timeoutMs: 5000,
     description: "the reply under way",
   });
+  const stoppedAt = performance.now();
   controller.abort(new Error("the handler must stop"));
-  await assert.rejects(withDeadline(delivering, "deliver() to give up", 5000));
+  await assert.rejects(withDeadline(delivering, "deliver() to give up", SEND_GRACE_MS + 5000));
+  const waited = performance.now() - stoppedAt;
+  assert.ok(waited >= SEND_GRACE_MS - 50, `the request had its grace: ${waited} ms`);
   await r.sim.waitForCall((c) => c.method === "sendMessage" && c.dropped === true, {
     timeoutMs: 5000,
     description: "the client to leave its reply call",
@@ -295,17 +322,13 @@ Deno.test("deliver() that lands at once records no heldUpSince", async () => {
   assert.equal(atReaction?.answer?.heldUpSince, undefined);
 });
 
-Deno.test("finish() tidies the message's attachments, cancel marker and edit, and reacts through its chain", async (t) => {
+Deno.test("finish() tidies the message's attachments, and reacts through its chain", async (t) => {
   for (const ending of ["delivered", "undelivered"] as const) {
     await t.step(ending, async () => {
       await using r = await rig();
       const files = attachmentDir(r.dir.path, r.ids.updateId);
       Deno.mkdirSync(files, { recursive: true });
       Deno.writeTextFileSync(`${files}/photo.jpg`, "x");
-      const cancels = new CancelBox(r.dir.path);
-      cancels.request(r.ids.updateId);
-      const edits = new EditBox(r.dir.path);
-      edits.leave(r.ids.updateId, { editUpdateId: r.ids.updateId + 1, text: "edited" });
       if (ending === "undelivered") {
         r.sim.injectFault({ method: "sendMessage", fault: { kind: "forbidden" } });
       }
@@ -316,19 +339,77 @@ Deno.test("finish() tidies the message's attachments, cancel marker and edit, an
       };
       await finish({ ...r.base, text: "the answer", emoji: "👌", react });
       assert.throws(() => Deno.statSync(files), Deno.errors.NotFound, "attachments removed");
-      assert.equal(cancels.requested(r.ids.updateId), false, "cancel marker cleared");
-      assert.equal(edits.take(r.ids.updateId), undefined, "edit cleared");
       assert.deepEqual(reacted, ending === "delivered" ? ["👌"] : []);
       assert.equal(r.entriesAt("setMessageReaction").length, 0, "the chain given is the one used");
     });
   }
 });
 
-Deno.test("finish() without a journal still delivers and reacts", async () => {
+Deno.test("finish() with a record without a journal still delivers, reacts and reports", async () => {
   await using r = await rig();
-  await finish({ ...r.base, journal: undefined, text: "the answer", emoji: "👌" });
+  const reports: Report[] = [];
+  const record = entryRecord(r.journal.read(r.ids.updateId)!, {
+    log: recordingLog().log,
+    report: (report) => reports.push(report),
+  });
+  await finish({ ...r.base, record, text: "the answer", emoji: "👌" });
   assert.deepEqual(r.sent().map((m) => m.text), ["the answer"]);
   assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👌");
   // The journal it was not given is left alone.
   assert.equal(r.journal.read(r.ids.updateId)?.stage, "brain");
+  assert.deepEqual(reports.at(-1), { kind: "finished", updateId: r.ids.updateId });
+});
+
+/** A journal whose writes fail, as a full or read-only disk's do. */
+class FailingJournal extends Journal {
+  override update(): JournalEntry | undefined {
+    throw new Deno.errors.PermissionDenied("Read-only file system (os error 30)");
+  }
+  override put(): void {
+    throw new Deno.errors.PermissionDenied("Read-only file system (os error 30)");
+  }
+  override finish(): void {
+    throw new Deno.errors.PermissionDenied("Read-only file system (os error 30)");
+  }
+}
+
+Deno.test("deliver() on a disk that can't be written: every part still reported as it lands, and the end", async () => {
+  await using dir = await tempDir();
+  await using r = await rig({ journal: new FailingJournal(dir.path) });
+  const body = paragraphs(2);
+  await deliver({ ...r.base, outgoing: r.journaled({ head: "", body, emoji: "👌", sent: 0 }) });
+  assert.equal(r.sent().length, 2, "the answer goes all the same");
+  const sent = r.reports.flatMap((report) =>
+    report.kind === "patch" && report.patch.answer !== undefined ? [report.patch.answer.sent] : []
+  );
+  assert.deepEqual(sent, [1, 2], "the poll process knows each part went");
+  assert.deepEqual(r.reports.at(-1), { kind: "finished", updateId: r.ids.updateId });
+  const warnings = r.lines.filter((l) => l.level === "warn" && /journal: cannot/.test(l.message));
+  assert.ok(warnings.length >= 3, "each failed write is logged, never thrown");
+});
+
+Deno.test("deliver() stopped while a part is out: that part lands and is recorded, no part starts after", async () => {
+  await using r = await rig();
+  const body = paragraphs(3);
+  // The first part's answer comes late: the stop comes while it is out.
+  r.sim.injectFault({ method: "sendMessage", fault: { kind: "delay", ms: 300 } });
+  const controller = new AbortController();
+  const outgoing = r.journaled({ head: "", body, emoji: "👌", sent: 0 });
+  const delivering = deliver({ ...r.base, outgoing, signal: controller.signal });
+  delivering.catch(() => {});
+  await r.sim.waitForCall((c) => c.method === "sendMessage", {
+    includePending: true,
+    timeoutMs: 5000,
+    description: "the first part under way",
+  });
+  controller.abort(new Error("SIGTERM"));
+  await assert.rejects(withDeadline(delivering, "deliver() to end", SEND_GRACE_MS + 2000));
+  assert.equal(r.sent().length, 1, "the part that was out landed");
+  assert.equal(r.journal.read(r.ids.updateId)?.answer?.sent, 1, "and is recorded as sent");
+  assert.equal(
+    r.sim.calls.filter((c) => c.method === "sendMessage").length,
+    1,
+    "no part started after the stop",
+  );
+  assert.equal(r.sim.reaction(CHAT, r.ids.messageId), undefined);
 });

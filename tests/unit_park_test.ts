@@ -13,7 +13,8 @@ import assert from "node:assert/strict";
 import { park } from "../lib/handler/park.ts";
 import { parkedText } from "../lib/handler/texts.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
-import { entryRecord } from "../lib/shared/journal_record.ts";
+import { entryRecord } from "../lib/handler/entry_record.ts";
+import type { Report } from "../lib/shared/line.ts";
 import { messageRig, observeCalls, recordingLog } from "./_helpers.ts";
 
 const CHAT = 1001;
@@ -24,24 +25,29 @@ const REASON = "Claude's usage limit is reached";
 /** A simulator with the person's message, journaled as its brain ran; released on dispose. */
 async function rig() {
   const m = await messageRig(CHAT, {
-    patch: { stage: "brain", attempt: 1, brainPid: 4242, brainRun: "run-1" },
+    patch: { stage: "brain", attempt: 1, brainRun: "run-1" },
   });
   const { sim, journal, ids, api: replyApi } = m;
   const seen = observeCalls(replyApi, () => journal.read(ids.updateId));
   const { log, lines } = recordingLog();
-  /** Parks the message as its handler would, with the entry as the handler found it. */
-  const parkIt = (until = UNTIL) =>
-    park({
+  const reports: Report[] = [];
+  /** Parks the message as its handler would, with the entry as the handler holds it. */
+  const parkIt = (until = UNTIL) => {
+    const entry = journal.read(ids.updateId)!;
+    const report = (r: Report) => reports.push(r);
+    return park({
       replyApi,
       ids,
-      record: entryRecord(journal, ids.updateId, { log }),
-      entry: journal.read(ids.updateId),
+      record: entryRecord(entry, { journal, log, report }),
+      entry,
       until,
       reason: REASON,
       log,
       now: () => NOW,
     });
+  };
   return {
+    reports,
     sim,
     journal,
     ids,
@@ -64,9 +70,17 @@ Deno.test("park() puts the message back to waiting with parkedUntil, before it t
   assert.equal(entry?.stage, "received", "it waits again");
   assert.equal(entry?.parkedUntil, "2025-03-01T14:00:00.000Z");
   assert.equal(entry?.parkedMs, 2 * 3600_000, "the wait as announced: 2 h");
-  assert.equal(entry?.brainPid, undefined, "no brain runs for it");
-  assert.equal(entry?.brainRun, undefined);
+  assert.equal(entry?.brainRun, undefined, "no brain runs for it");
   assert.equal(entry?.parkNotified, true);
+  assert.deepEqual(r.reports.map((report) => report.kind === "patch" && report.patch), [
+    {
+      stage: "received",
+      parkedUntil: "2025-03-01T14:00:00.000Z",
+      parkedMs: 2 * 3600_000,
+      brainRun: null,
+    },
+    { parkNotified: true },
+  ], "the poll process is told it waits, and that the person knows");
 });
 
 Deno.test("park() tells the person once, in plain text, as a reply: the reason, the time and that /cancel drops it", async () => {

@@ -1,18 +1,14 @@
 /**
- * Unit tests for `lib/loop/poll.ts`: `runPollLoop()` with a fake poller, dispatcher and intake
+ * Unit tests for `lib/loop/poll.ts`: `runPollLoop()` with a fake poller, dispatcher and scheduler
  * that record what the loop asks of them (and, where a real `Poller` is the point, one on the
- * scripted `FakeApi` of `_helpers.ts`). The `Poller` itself is `unit_poller_test.ts`.
+ * scripted `FakeApi` of `_helpers.ts`). The `Poller` itself is `unit_poller_test.ts`; what the
+ * scheduler does with a batch, `unit_scheduler_test.ts`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import {
-  type Accepted,
-  type LoopDispatcher,
-  type LoopIntake,
-  runPollLoop,
-} from "../lib/loop/poll.ts";
+import { type LoopDispatcher, type LoopScheduler, runPollLoop } from "../lib/loop/poll.ts";
 import { FatalPollError, Poller } from "../lib/loop/poller.ts";
 import type { Api } from "../lib/shared/telegram.ts";
 import { apiError, captureLog, FakeApi, withDeadline } from "./_helpers.ts";
@@ -55,12 +51,14 @@ class FakeDispatcher implements LoopDispatcher {
   }
 }
 
-/** An intake stand-in: records and releases are recorded; `backlog` is its size. */
-class FakeIntake implements LoopIntake {
+/**
+ * A scheduler stand-in: each batch taken is recorded; `unconfirmed` says, by the batch's first
+ * update id, which update id it could not journal; `backlog` is its size.
+ */
+class FakeScheduler implements LoopScheduler {
   readonly events: string[];
   backlog: number;
-  /** Update ids whose record() throws, as a journal that can't be written does. */
-  failOn = new Set<number>();
+  unconfirmed = new Map<number, number>();
 
   constructor(events: string[], backlog = 0) {
     this.events = events;
@@ -71,31 +69,24 @@ class FakeIntake implements LoopIntake {
     return this.backlog;
   }
 
-  accept(updates: readonly unknown[]): Accepted[] {
-    return updates.map((u) => ({ updateId: (u as { update_id: number }).update_id }));
-  }
-
-  acksOut(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  record({ updateId }: Accepted): void {
-    this.events.push(`record ${updateId}`);
-    if (this.failOn.has(updateId)) throw new Error("journal: disk full");
-  }
-
-  release(): void {
-    this.events.push("release");
+  take(updates: readonly unknown[]): Promise<number | undefined> {
+    const ids = updates.map((u) => (u as { update_id: number }).update_id);
+    this.events.push(`take ${ids.join(",")}`);
+    return Promise.resolve(this.unconfirmed.get(ids[0]));
   }
 }
 
 /**
- * A poller that answers each call from `batches`, then aborts `controller`. A rewind is recorded
- * and asks for its delay as the next back-off.
+ * A poller that answers each call from `batches`, then aborts `controller`; its offset follows
+ * the last update of a batch. A rewind is recorded and asks for its delay as the next back-off.
  */
 function scriptedPoller(events: string[], batches: unknown[][], controller: AbortController) {
   let backoff = { ms: 0, reads: 0 };
+  let offset = 0;
   return {
+    get offset(): number {
+      return offset;
+    },
     get waitMs(): number {
       if (backoff.reads === 0) return 0;
       backoff.reads--;
@@ -105,39 +96,50 @@ function scriptedPoller(events: string[], batches: unknown[][], controller: Abor
       events.push(`next ${limit}`);
       const batch = batches.shift();
       if (batch === undefined) controller.abort();
+      const last = batch?.at(-1) as { update_id: number } | undefined;
+      if (last !== undefined) offset = last.update_id + 1;
       return Promise.resolve(batch ?? []);
     },
     rewind(updateId: number, delayMs: number): void {
       events.push(`rewind ${updateId} ${delayMs}`);
-      // The back-off stands for the loop's check at the end of this iteration and at the start of
-      // the next one (which waits it out), as a clock would have it.
-      backoff = { ms: delayMs, reads: 2 };
+      // The back-off stands for the loop's check at the start of the next iteration, which waits
+      // it out, as a clock would have it.
+      backoff = { ms: delayMs, reads: 1 };
     },
   };
 }
 
-Deno.test("runPollLoop() reaps, beats, journals every update in order, then makes it durable and releases it", async () => {
+/** The loop's options, its fakes recording into `events`, with `options` on top. */
+function loop(
+  events: string[],
+  controller: AbortController,
+  options: Partial<Parameters<typeof runPollLoop>[0]> & { batches?: unknown[][] } = {},
+) {
+  const { batches = [], ...rest } = options;
+  return runPollLoop({
+    poller: scriptedPoller(events, batches, controller),
+    dispatcher: new FakeDispatcher(events),
+    scheduler: new FakeScheduler(events),
+    heartbeat: () => events.push("beat"),
+    afterBatch: (offset) => events.push(`after batch ${offset}`),
+    signal: controller.signal,
+    ...rest,
+  });
+}
+
+Deno.test("runPollLoop() reaps, beats, hands each batch whole to the scheduler, then remembers the offset", async () => {
   const events: string[] = [];
   const controller = new AbortController();
   await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(
-        events,
-        [[{ update_id: 1 }, { update_id: 2 }], [], [{ update_id: 3 }]],
-        controller,
-      ),
-      dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events),
-      heartbeat: () => events.push("beat"),
-      afterBatch: () => events.push("after batch"),
-      signal: controller.signal,
+    loop(events, controller, {
+      batches: [[{ update_id: 1 }, { update_id: 2 }], [], [{ update_id: 3 }]],
     }),
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    ...["reap", "beat", "next 100", "record 1", "record 2", "after batch", "release"],
+    ...["reap", "beat", "next 100", "take 1,2", "after batch 3"],
     ...["reap", "beat", "next 100"],
-    ...["reap", "beat", "next 100", "record 3", "after batch", "release"],
+    ...["reap", "beat", "next 100", "take 3", "after batch 4"],
     ...["reap", "beat", "next 100"],
   ]);
 });
@@ -145,22 +147,19 @@ Deno.test("runPollLoop() reaps, beats, journals every update in order, then make
 Deno.test("runPollLoop() goes on fetching while every handler is busy", async () => {
   const events: string[] = [];
   const controller = new AbortController();
-  // 900 unfinished messages: brains at their cap, hundreds waiting in the journal.
-  const intake = new FakeIntake(events, 900);
+  // 900 unfinished messages: brains at their cap, hundreds waiting in the scheduler.
   await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(events, [[{ update_id: 1 }], [{ update_id: 2 }]], controller),
-      dispatcher: new FakeDispatcher(events),
-      intake,
-      heartbeat: () => events.push("beat"),
-      signal: controller.signal,
+    loop(events, controller, {
+      batches: [[{ update_id: 1 }], [{ update_id: 2 }]],
+      scheduler: new FakeScheduler(events, 900),
+      afterBatch: undefined,
       maxBacklog: 1000,
     }),
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    ...["reap", "beat", "next 100", "record 1", "release"],
-    ...["reap", "beat", "next 100", "record 2", "release"],
+    ...["reap", "beat", "next 100", "take 1"],
+    ...["reap", "beat", "next 100", "take 2"],
     ...["reap", "beat", "next 100"],
   ]);
   assert.ok(!events.some((e) => e.startsWith("wait")), "it never waits for a handler");
@@ -170,14 +169,7 @@ Deno.test("runPollLoop() asks for no more updates than the backlog has room for"
   const events: string[] = [];
   const controller = new AbortController();
   await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(events, [], controller),
-      dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events, 970),
-      heartbeat: () => events.push("beat"),
-      signal: controller.signal,
-      maxBacklog: 1000,
-    }),
+    loop(events, controller, { scheduler: new FakeScheduler(events, 970), maxBacklog: 1000 }),
     "the loop to stop",
   );
   assert.deepEqual(events, ["reap", "beat", "next 30"]);
@@ -188,18 +180,17 @@ Deno.test("runPollLoop() stops fetching at maxBacklog with one warning, and resu
   const { lines } = log;
   const events: string[] = [];
   const controller = new AbortController();
-  const intake = new FakeIntake(events);
+  const scheduler = new FakeScheduler(events);
   const dispatcher = new FakeDispatcher(events);
   // The backlog at each iteration: full three times, room again, full again, room again.
   const sizes = [10, 10, 12, 9, 10, 0];
-  dispatcher.onReap = () => intake.backlog = sizes.shift() ?? 0;
+  dispatcher.onReap = () => scheduler.backlog = sizes.shift() ?? 0;
   await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
+    loop(events, controller, {
+      batches: [[{ update_id: 1 }]],
+      scheduler,
       dispatcher,
-      intake,
-      heartbeat: () => events.push("beat"),
-      signal: controller.signal,
+      afterBatch: undefined,
       maxBacklog: 10,
       capWaitMs: 1234,
     }),
@@ -209,7 +200,7 @@ Deno.test("runPollLoop() stops fetching at maxBacklog with one warning, and resu
     ...["reap", "beat", "wait 1234"],
     ...["reap", "beat", "wait 1234"],
     ...["reap", "beat", "wait 1234"],
-    ...["reap", "beat", "next 1", "record 1", "release"],
+    ...["reap", "beat", "next 1", "take 1"],
     ...["reap", "beat", "wait 1234"],
     ...["reap", "beat", "next 10"],
   ]);
@@ -218,103 +209,57 @@ Deno.test("runPollLoop() stops fetching at maxBacklog with one warning, and resu
   assert.match(warnings[0], /backlog of 10 unfinished messages reached COORD_MAX_BACKLOG \(10\)/);
 });
 
-Deno.test("runPollLoop() rewinds the poller to an update it can't journal, and stops that batch", async () => {
+Deno.test("runPollLoop() confirms nothing from an update the scheduler could not journal: it asks again a moment later", async () => {
   const events: string[] = [];
   const controller = new AbortController();
-  const intake = new FakeIntake(events);
-  intake.failOn = new Set([2, 12, 22]);
+  const scheduler = new FakeScheduler(events);
+  // Batch 1: update 2 can't be journaled (nor what follows it); then the disk takes it.
+  scheduler.unconfirmed.set(1, 2);
   await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(
-        events,
-        [
-          [{ update_id: 1 }, { update_id: 2 }, { update_id: 3 }],
-          [{ update_id: 12 }],
-          [{ update_id: 13 }],
-          [{ update_id: 22 }],
-        ],
-        controller,
-      ),
-      dispatcher: new FakeDispatcher(events),
-      intake,
-      heartbeat: () => events.push("beat"),
-      afterBatch: () => events.push("after batch"),
-      signal: controller.signal,
+    loop(events, controller, {
+      batches: [[{ update_id: 1 }, { update_id: 2 }, { update_id: 3 }], [{ update_id: 2 }]],
+      scheduler,
       capWaitMs: 1,
-      diskBackoffMs: 100,
+      unconfirmedWaitMs: 250,
     }),
     "the loop to stop",
   );
   assert.deepEqual(events, [
-    // Update 3 is not journaled: it comes again with 2, after the back-off.
-    ...["reap", "beat", "next 100", "record 1", "record 2", "rewind 2 100"],
-    ...["after batch", "release"],
-    ...["reap", "beat"], // the back-off
-    ...["reap", "beat", "next 100", "record 12", "rewind 12 200", "after batch", "release"],
-    ...["reap", "beat"],
-    ...["reap", "beat", "next 100", "record 13", "after batch", "release"],
-    // A success in between: the back-off starts over.
-    ...["reap", "beat", "next 100", "record 22", "rewind 22 100", "after batch", "release"],
-    ...["reap", "beat"],
+    // No offset is remembered for a batch not taken whole.
+    ...["reap", "beat", "next 100", "take 1,2,3", "rewind 2 250"],
+    ...["reap", "beat"], // the wait before asking again
+    ...["reap", "beat", "next 100", "take 2", "after batch 3"],
     ...["reap", "beat", "next 100"],
   ]);
 });
 
-Deno.test("runPollLoop() retries a failed afterBatch after a back-off, before polling again", async (t) => {
-  await t.step("it fails twice, then succeeds", async () => {
-    const events: string[] = [];
-    const controller = new AbortController();
-    let failures = 2;
-    await withDeadline(
-      runPollLoop({
-        poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
-        dispatcher: new FakeDispatcher(events),
-        intake: new FakeIntake(events),
-        heartbeat: () => events.push("beat"),
-        afterBatch() {
-          events.push("after batch");
-          if (failures-- > 0) throw new Error("offset: disk full");
-        },
-        signal: controller.signal,
-        diskBackoffMs: 1,
-      }),
-      "the loop to stop",
-    );
-    assert.deepEqual(events, [
-      ...["reap", "beat", "next 100", "record 1"],
-      ...["after batch", "after batch", "after batch", "release"],
-      ...["reap", "beat", "next 100"],
-    ]);
+Deno.test("runPollLoop() with a real Poller: the next getUpdates starts at the unconfirmed update, after the wait", async () => {
+  const api = new FakeApi([[{ update_id: 5 }, { update_id: 6 }, { update_id: 7 }], "hang"]);
+  const events: string[] = [];
+  const controller = new AbortController();
+  const scheduler = new FakeScheduler(events);
+  scheduler.unconfirmed.set(5, 6);
+  const running = runPollLoop({
+    poller: poller(api),
+    dispatcher: new FakeDispatcher(events),
+    scheduler,
+    heartbeat: () => {},
+    afterBatch: (offset) => events.push(`after batch ${offset}`),
+    signal: controller.signal,
+    capWaitMs: 5,
+    unconfirmedWaitMs: 20,
   });
-
-  await t.step("the stop signal ends its back-off, and nothing is released", async () => {
-    const events: string[] = [];
-    const controller = new AbortController();
-    const { promise: failed, resolve } = Promise.withResolvers<void>();
-    const loop = runPollLoop({
-      poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
-      dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events),
-      heartbeat: () => events.push("beat"),
-      afterBatch() {
-        events.push("after batch");
-        resolve();
-        throw new Error("offset: disk full");
-      },
-      signal: controller.signal,
-      diskBackoffMs: 3_600_000,
-    });
-    await withDeadline(failed, "afterBatch to fail");
-    assert.equal(await stillPendingAfter(loop, 50), true, "the loop is in its back-off");
-    controller.abort();
-    await withDeadline(loop, "the loop to stop", 2000);
-    assert.deepEqual(events, ["reap", "beat", "next 100", "record 1", "after batch"]);
-  });
+  await withDeadline(api.called(2), "the second poll");
+  controller.abort();
+  await withDeadline(running, "the loop to stop");
+  assert.deepEqual(api.calls.map((c) => c.params.offset), [0, 6]);
+  assert.deepEqual(events.filter((e) => !e.startsWith("reap")), ["take 5,6,7"]);
 });
 
 /** A poller whose `waitMs` follows `waits` (then 0), and that aborts `controller` when polled. */
 function backingOffPoller(events: string[], waits: number[], controller: AbortController) {
   return {
+    offset: 0,
     get waitMs(): number {
       return waits.shift() ?? 0;
     },
@@ -333,12 +278,8 @@ Deno.test("runPollLoop() waits out a back-off, coming round at least every capWa
   const events: string[] = [];
   const controller = new AbortController();
   await withDeadline(
-    runPollLoop({
+    loop(events, controller, {
       poller: backingOffPoller(events, [3_600_000, 3_600_000], controller),
-      dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events),
-      heartbeat: () => events.push("beat"),
-      signal: controller.signal,
       capWaitMs: 20,
     }),
     "the loop to come round three times",
@@ -350,51 +291,39 @@ Deno.test("runPollLoop() stops during a back-off when the signal aborts", async 
   const events: string[] = [];
   const controller = new AbortController();
   const { promise: beat, resolve } = Promise.withResolvers<void>();
-  const loop = runPollLoop({
+  const running = loop(events, controller, {
     poller: backingOffPoller(events, Array(10).fill(3_600_000), controller),
-    dispatcher: new FakeDispatcher(events),
-    intake: new FakeIntake(events),
     heartbeat: () => {
       events.push("beat");
       resolve();
     },
-    signal: controller.signal,
     capWaitMs: 3_600_000,
   });
   await withDeadline(beat, "the first heartbeat");
-  assert.equal(await stillPendingAfter(loop, 50), true, "the loop is in its back-off");
+  assert.equal(await stillPendingAfter(running, 50), true, "the loop is in its back-off");
   controller.abort();
-  await withDeadline(loop, "the loop to stop");
+  await withDeadline(running, "the loop to stop");
   assert.deepEqual(events, ["reap", "beat"]);
 });
 
-Deno.test("runPollLoop() goes on when the heartbeat throws", async () => {
+Deno.test("runPollLoop() goes on when the heartbeat throws, and says so once until it works again", async () => {
+  await using log = await captureLog();
   const events: string[] = [];
   const controller = new AbortController();
-  let beats = 0;
+  const beats = [false, false, true, false];
   await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(
-        events,
-        [[{ update_id: 1 }, { update_id: 2 }], [{ update_id: 3 }]],
-        controller,
-      ),
-      dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events),
+    loop(events, controller, {
+      batches: [[{ update_id: 1 }, { update_id: 2 }], [{ update_id: 3 }], [{ update_id: 4 }]],
       heartbeat() {
-        beats++;
-        throw new Error("disk full");
+        if (!beats.shift()) throw new Error("disk full");
       },
-      signal: controller.signal,
+      afterBatch: undefined,
     }),
     "the loop to stop",
   );
-  assert.deepEqual(events.filter((e) => e.startsWith("record")), [
-    "record 1",
-    "record 2",
-    "record 3",
-  ]);
-  assert.equal(beats, 3);
+  assert.deepEqual(events.filter((e) => e.startsWith("take")), ["take 1,2", "take 3", "take 4"]);
+  const warnings = log.lines.filter((l) => /cannot write the heartbeat/.test(l));
+  assert.equal(warnings.length, 2, "once per failing spell:\n" + log.lines.join(""));
 });
 
 Deno.test("runPollLoop() stops when the signal aborts", async (t) => {
@@ -402,13 +331,7 @@ Deno.test("runPollLoop() stops when the signal aborts", async (t) => {
     const events: string[] = [];
     const controller = new AbortController();
     controller.abort();
-    await runPollLoop({
-      poller: scriptedPoller(events, [], controller),
-      dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events),
-      heartbeat: () => events.push("beat"),
-      signal: controller.signal,
-    });
+    await loop(events, controller);
     assert.deepEqual(events, []);
   });
 
@@ -416,125 +339,21 @@ Deno.test("runPollLoop() stops when the signal aborts", async (t) => {
     const api = new FakeApi(["hang"]);
     const controller = new AbortController();
     const events: string[] = [];
-    const loop = runPollLoop({
-      poller: poller(api),
-      dispatcher: new FakeDispatcher(events),
-      intake: new FakeIntake(events),
-      heartbeat: () => events.push("beat"),
-      signal: controller.signal,
-    });
+    const running = loop(events, controller, { poller: poller(api) });
     await withDeadline(api.called(1), "the first poll");
     controller.abort();
-    await withDeadline(loop, "the loop to stop");
+    await withDeadline(running, "the loop to stop");
     assert.deepEqual(events, ["reap", "beat"]);
   });
 });
 
 Deno.test("runPollLoop() rejects with FatalPollError when the token is refused", async () => {
   const api = new FakeApi([apiError(401, "Unauthorized")]);
-  const events: string[] = [];
   await assert.rejects(
     withDeadline(
-      runPollLoop({
-        poller: poller(api),
-        dispatcher: new FakeDispatcher(events),
-        intake: new FakeIntake(events),
-        heartbeat: () => {},
-        signal: new AbortController().signal,
-      }),
+      loop([], new AbortController(), { poller: poller(api), heartbeat: () => {} }),
       "the loop to fail",
     ),
     FatalPollError,
   );
-});
-
-/** An intake that also acknowledges: the 👀 of a batch go out before any of it is journaled. */
-class AckingIntake extends FakeIntake {
-  override accept(updates: readonly unknown[]): Accepted[] {
-    const accepted = super.accept(updates);
-    for (const { updateId } of accepted) this.events.push(`ack ${updateId}`);
-    return accepted;
-  }
-
-  override async acksOut(): Promise<void> {
-    this.events.push("acks out?");
-    await Promise.resolve();
-    this.events.push("acks out");
-  }
-}
-
-Deno.test("runPollLoop() asks for the whole batch's 👀, and waits until they are out, before journaling any of it", async () => {
-  const events: string[] = [];
-  const controller = new AbortController();
-  await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(events, [[{ update_id: 1 }, { update_id: 2 }]], controller),
-      dispatcher: new FakeDispatcher(events),
-      intake: new AckingIntake(events),
-      heartbeat: () => events.push("beat"),
-      afterBatch: () => events.push("after batch"),
-      signal: controller.signal,
-    }),
-    "the loop to stop",
-  );
-  assert.deepEqual(events.slice(0, 11), [
-    ...["reap", "beat", "next 100", "ack 1", "ack 2", "acks out?", "acks out"],
-    ...["record 1", "record 2", "after batch", "release"],
-  ]);
-});
-
-Deno.test("runPollLoop() goes on when the desk's pipe is full: the wait for the 👀 jobs is bounded", async () => {
-  const events: string[] = [];
-  const controller = new AbortController();
-  const intake = new AckingIntake(events);
-  intake.acksOut = () => new Promise<void>(() => {}); // a desk that stopped reading
-  await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(events, [[{ update_id: 1 }]], controller),
-      dispatcher: new FakeDispatcher(events),
-      intake,
-      heartbeat: () => events.push("beat"),
-      afterBatch: () => events.push("after batch"),
-      signal: controller.signal,
-    }),
-    "the loop to stop",
-    5000,
-  );
-  assert.deepEqual(events.slice(0, 7), [
-    ...["reap", "beat", "next 100", "ack 1", "record 1", "after batch", "release"],
-  ]);
-});
-
-Deno.test("runPollLoop() confirms none of a batch it could not accept, and asks for it again", async () => {
-  const events: string[] = [];
-  const controller = new AbortController();
-  const intake = new FakeIntake(events);
-  let failures = 1;
-  intake.accept = (updates) => {
-    if (failures-- > 0) throw new Error("desk link broken");
-    return FakeIntake.prototype.accept.call(intake, updates);
-  };
-  await withDeadline(
-    runPollLoop({
-      poller: scriptedPoller(
-        events,
-        [[{ update_id: 7 }, { update_id: 5 }, { update_id: "x" }], [{ update_id: 5 }]],
-        controller,
-      ),
-      dispatcher: new FakeDispatcher(events),
-      intake,
-      heartbeat: () => events.push("beat"),
-      afterBatch: () => events.push("after batch"),
-      signal: controller.signal,
-      capWaitMs: 1,
-      diskBackoffMs: 100,
-    }),
-    "the loop to stop",
-  );
-  assert.deepEqual(events.slice(0, 13), [
-    // Nothing journaled; the offset written is the rewound one, so Telegram keeps them all.
-    ...["reap", "beat", "next 100", "rewind 5 100", "after batch", "release"],
-    ...["reap", "beat"], // the back-off
-    ...["reap", "beat", "next 100", "record 5", "after batch"],
-  ]);
 });

@@ -1,16 +1,18 @@
 /**
- * Unit tests for `lib/loop/spares.ts`: the `SparePool`, with tiny real `bash` spares that wait on
- * stdin. (Its use by the `Dispatcher`, a spare taking an update, is `unit_dispatch_test.ts`.)
+ * Unit tests for `lib/loop/spares.ts`: the `SparePool`, with tiny real `bash` spares on a real
+ * line (`HandlerProcess`) that wait on stdin. (Its use by the `Dispatcher`, a spare taking a
+ * message, is `unit_dispatch_test.ts`.)
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type Spare, SparePool } from "../lib/loop/spares.ts";
+import { HandlerProcess } from "../lib/loop/handler_process.ts";
+import { SparePool } from "../lib/loop/spares.ts";
 import { captureLog, isAlive, waitUntil, withDeadline } from "./_helpers.ts";
 
-/** A spare that reads one line and exits, as a handler does with its update. */
-const WAITS = "read -r line";
+/** A spare that reads its hello and one line, then exits, as a handler does with its message. */
+const WAITS = "read -r hello; read -r line";
 
 /**
  * A pool of `wanted` spares running `script`, with every process it started; on dispose it stops
@@ -18,23 +20,18 @@ const WAITS = "read -r line";
  */
 function pool(wanted: number, script = WAITS) {
   const started: Deno.ChildProcess[] = [];
-  const taken: Spare[] = [];
+  const taken: HandlerProcess[] = [];
   const spares = new SparePool(() => {
-    const process = new Deno.Command("bash", {
-      args: ["-c", script],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn();
-    started.push(process);
-    return process;
+    const launch = { command: "bash", args: ["-c", script], env: { PATH: "/usr/bin:/bin" } };
+    const handler = new HandlerProcess({ ...launch, token: "t" }, { role: "message" });
+    started.push(handler.process);
+    return handler;
   }, wanted);
   return {
     spares,
     started,
     /** Takes a spare out of the pool (closed on dispose, like the pool's own). */
-    take(): Spare | undefined {
+    take(): HandlerProcess | undefined {
       const spare = spares.take();
       if (spare) taken.push(spare);
       return spare;
@@ -53,7 +50,7 @@ function pool(wanted: number, script = WAITS) {
         }
       }
       spares.close();
-      for (const spare of taken) await spare.stdin.close().catch(() => {});
+      for (const spare of taken) spare.close();
       await withDeadline(Promise.all(started.map((p) => p.status)), "every spare to exit");
     },
   };
@@ -70,25 +67,25 @@ Deno.test("SparePool.fill() starts spares up to the wanted number, and no more",
   p.spares.fill();
   assert.equal(p.started.length, 2);
   assert.equal(p.spares.size, 2);
-  assert.deepEqual(p.spares.processes, p.started);
+  assert.deepEqual(p.spares.handlers.map((h) => h.process), p.started);
   p.spares.fill();
   assert.equal(p.started.length, 2, "a full pool starts none");
   for (const process of p.started) assert.equal(isAlive(process.pid), true, "waiting on stdin");
 });
 
-Deno.test("SparePool.take() hands out the oldest spare, ready for its update; undefined when none", async () => {
+Deno.test("SparePool.take() hands out the oldest spare, ready for its message; undefined when none", async () => {
   await using p = pool(2);
   p.spares.fill();
   const first = p.take();
   assert.equal(first?.process, p.started[0]);
   assert.equal(p.spares.size, 1, "out of the pool");
-  assert.deepEqual(p.spares.processes, [p.started[1]]);
+  assert.deepEqual(p.spares.handlers.map((h) => h.process), [p.started[1]]);
   assert.equal(p.take()?.process, p.started[1]);
   assert.equal(p.take(), undefined);
   assert.equal(p.started.length, 2, "take() starts none");
 
-  await first!.stdin.write(new TextEncoder().encode('{"update_id":1}\n'));
-  assert.equal((await exited(first!.process)).code, 0, "it read its line through the pool's stdin");
+  first!.send({ kind: "cancel", by: "/cancel" });
+  assert.equal((await exited(first!.process)).code, 0, "it read its line after its hello");
 });
 
 Deno.test("SparePool.fillSoon() starts the missing spares a moment later, not at once", async () => {
@@ -112,7 +109,7 @@ Deno.test("SparePool.hold(true) closes the idle spares and starts none; hold(fal
   const idle = [...p.started];
   p.spares.hold(true);
   assert.equal(p.spares.size, 0);
-  assert.deepEqual(p.spares.processes, []);
+  assert.deepEqual(p.spares.handlers, []);
   for (const process of idle) await exited(process); // they read EOF
   p.spares.fill();
   p.spares.fillSoon();
@@ -139,9 +136,9 @@ Deno.test("SparePool.forgetDead() counts spares that die unused, and gives up af
   await using p = pool(1, "exit 3");
   for (let died = 0; died < 3; died++) {
     await dieOnce(p, died);
-    assert.equal(p.spares.processes.length, 1, "a dead spare is kept until forgotten");
+    assert.equal(p.spares.handlers.length, 1, "a dead spare is kept until forgotten");
     p.spares.forgetDead();
-    assert.deepEqual(p.spares.processes, [], "forgotten");
+    assert.deepEqual(p.spares.handlers, [], "forgotten");
   }
   p.spares.fill();
   p.spares.fillSoon();
@@ -200,7 +197,7 @@ Deno.test("SparePool.stop() starts no spare from then on; close() lets go of tho
 
   p.spares.close();
   assert.equal(p.spares.size, 0);
-  assert.deepEqual(p.spares.processes, []);
+  assert.deepEqual(p.spares.handlers, []);
   await exited(p.started[1]); // its stdin closed: it read EOF
   assert.equal(isAlive(p.started[0].pid), true, "the spare taken is not the pool's to close");
 });

@@ -1,14 +1,17 @@
 /**
- * Unit tests for `lib/handler/status.ts`: where a chat stands (`chatStanding()`) and the `/status`
- * text, from journal entries made by hand.
+ * Unit tests for `lib/handler/status.ts`: the `/status` text, from a `StatusView` made by hand (as
+ * the poll process sends it). Which messages the view counts is `viewOf()`'s, in
+ * `unit_held_test.ts`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
-import { chatStanding, statusText } from "../lib/handler/status.ts";
-import type { BrainReport } from "../lib/shared/brain_report.ts";
+import type { StatusView } from "../lib/shared/line.ts";
+import { statusText } from "../lib/handler/status.ts";
+
+const NOW = Date.parse("2025-01-01T00:02:05.000Z");
 
 function entry(updateId: number, patch: Partial<JournalEntry> = {}, text = `m${updateId}`) {
   return {
@@ -22,93 +25,53 @@ function entry(updateId: number, patch: Partial<JournalEntry> = {}, text = `m${u
   } as JournalEntry;
 }
 
-Deno.test("chatStanding() and statusText() tell the running message and those behind it", () => {
-  const entries = [
-    entry(1, { stage: "brain", attempt: 2, brainStartedAt: "2025-01-01T00:00:00.000Z" }),
-    entry(2),
-    entry(3, {}, "/status"),
-    entry(4, { chatId: 8 }),
-    entry(5),
-    entry(6, { stage: "replied" }),
-    entry(7, { update: { update_id: 7, edited_message: { message_id: 2, text: "x" } } }),
-  ];
-  const standing = chatStanding(entries, 7, { isCancelled: (id) => id === 5 });
-  assert.equal(standing.running?.updateId, 1);
-  assert.equal(
-    standing.waiting,
-    1,
-    "commands, edits, other chats, withdrawn and replied not counted",
-  );
-  const all = chatStanding(entries, undefined, { isCancelled: (id) => id === 5 });
-  assert.equal(all.waiting, 2, "in all chats: this one's and chat 8's");
-  const now = Date.parse("2025-01-01T00:02:05.000Z");
-  const text = statusText({
-    beatAt: new Date(now - 1500),
-    poll: { startedAt: "2024-12-31T23:00:00.000Z", live: 3, cap: 4, updateIds: [1, 2, 3] },
-    standing,
-    waitingInAll: all.waiting,
-    maxAttempts: 3,
-    now,
+/** A view of an idle bot up for 1 h 2 min, with `patch` on top. */
+function view(patch: Partial<StatusView> = {}): StatusView {
+  return {
+    startedAt: "2024-12-31T23:00:00.000Z",
+    live: 0,
+    cap: 4,
+    waiting: 0,
+    waitingInAll: 0,
+    delivering: 0,
+    ...patch,
+  };
+}
+
+function text(patch: Partial<StatusView>, costs?: { chat: number; total: number }) {
+  return statusText({ view: view(patch), costs, maxAttempts: 3, now: NOW });
+}
+
+Deno.test("statusText() tells the bot, the running message, those behind it and those in all chats", () => {
+  const running = entry(1, {
+    stage: "brain",
+    attempt: 2,
+    brainStartedAt: "2025-01-01T00:00:00.000Z",
   });
   assert.equal(
-    text,
-    "Up 1 h 2 min; poll loop heartbeat 1.5 s ago; 3 of 4 brain slots busy.\n" +
+    text({ live: 3, running, waiting: 1, waitingInAll: 2 }),
+    "Up 1 h 2 min; 3 of 4 brain slots busy.\n" +
       "Working on message 1 (“m1”) for 2 min 5 s, attempt 2 of 3.\n" +
       "1 message waits behind it.\n" +
       "2 messages wait in all chats.",
   );
-  assert.match(
-    statusText({ standing: { waiting: 0, delivering: 0 }, maxAttempts: 3, now }),
-    /^⚠️ No heartbeat from the poll loop\.\nNothing is running in this chat\.$/,
+  assert.equal(
+    text({}),
+    "Up 1 h 2 min; 0 of 4 brain slots busy.\nNothing is running in this chat.",
   );
-});
-
-Deno.test("chatStanding() counts a message as running from its handler's start", async (t) => {
-  for (const stage of ["started", "acked", "brain"] as const) {
-    await t.step(stage, () => {
-      const standing = chatStanding([entry(1, { stage }), entry(2)], 7);
-      assert.equal(standing.running?.updateId, 1);
-      assert.equal(standing.waiting, 1);
-    });
-  }
-  await t.step("received: it waits", () => {
-    const standing = chatStanding([entry(1), entry(2)], 7);
-    assert.equal(standing.running, undefined);
-    assert.equal(standing.waiting, 2);
-  });
 });
 
 Deno.test("statusText() tells a message that has started but not reached its brain", () => {
-  const now = Date.parse("2025-01-01T00:02:05.000Z");
-  const text = statusText({
-    beatAt: new Date(now),
-    standing: {
-      running: entry(4, { stage: "started" }, "a long message, longer than forty characters"),
-      waiting: 0,
-      delivering: 0,
-    },
-    maxAttempts: 3,
-    now,
-  });
-  assert.equal(
-    text,
-    "Poll loop heartbeat 0.0 s ago.\n" +
-      "Starting message 4 (“a long message, longer than forty chara…”): fetching its input.\n" +
-      "0 messages wait behind it.",
-  );
+  const running = entry(4, { stage: "started" }, "a long message, longer than forty characters");
+  assert.deepEqual(text({ running }).split("\n").slice(1), [
+    "Starting message 4 (“a long message, longer than forty chara…”): fetching its input.",
+    "0 messages wait behind it.",
+  ]);
 });
 
 Deno.test("statusText() says how many wait in all chats only when others wait too", async (t) => {
-  const now = Date.parse("2025-01-01T00:02:05.000Z");
-  const lines = (waiting: number, waitingInAll?: number) =>
-    statusText({
-      beatAt: new Date(now),
-      standing: { waiting, delivering: 0 },
-      waitingInAll,
-      maxAttempts: 3,
-      now,
-    })
-      .split("\n").slice(1);
+  const lines = (waiting: number, waitingInAll: number) =>
+    text({ waiting, waitingInAll }).split("\n").slice(1);
   await t.step("none here, three elsewhere", () => {
     assert.deepEqual(lines(0, 3), [
       "Nothing is running in this chat.",
@@ -118,41 +81,34 @@ Deno.test("statusText() says how many wait in all chats only when others wait to
   await t.step("two here, two in all", () => {
     assert.deepEqual(lines(2, 2), ["Nothing is running in this chat.", "2 messages wait."]);
   });
-  await t.step("one here, none given for all", () => {
-    assert.deepEqual(lines(1), ["Nothing is running in this chat.", "1 message waits."]);
+  await t.step("one here, one in all", () => {
+    assert.deepEqual(lines(1, 1), ["Nothing is running in this chat.", "1 message waits."]);
   });
 });
 
-Deno.test("statusText() tells when the brain checked at start can't work (⚠️) or couldn't be told", async (t) => {
-  const startedAt = "1970-01-01T00:00:00.000Z";
-  const poll = { startedAt, live: 0, cap: 4, updateIds: [] };
-  const lines = (brain?: BrainReport) =>
-    statusText({
-      beatAt: new Date(0),
-      poll,
-      brain,
-      standing: chatStanding([], 7),
-      maxAttempts: 3,
-      now: 1000,
-    }).split("\n");
-  await t.step("not checked yet: nothing said", () => {
-    assert.ok(!lines().some((l) => l.includes("Brain")));
-  });
-  await t.step("fine: nothing said", () => {
-    const fine = lines({ startedAt, ok: true, note: "/x/claude is logged in (oauth_token)" });
-    assert.ok(!fine.some((l) => l.includes("Brain")));
-  });
-  await t.step("not working", () => {
-    assert.equal(
-      lines({ startedAt, ok: false, note: "/x/claude is not logged in: do this" })[1],
-      "⚠️ Brain: /x/claude is not logged in: do this.",
-    );
-  });
-  await t.step("unknown", () => {
-    assert.equal(lines({ startedAt, note: "could not tell" })[1], "Brain: could not tell.");
-  });
-  await t.step("an earlier run's finding: not said", () => {
-    const old = { startedAt: "1969-12-31T00:00:00.000Z", ok: false, note: "old news" };
-    assert.ok(!lines(old).some((l) => l.includes("old news")));
-  });
+Deno.test("statusText() puts trouble first: a state folder that can't be written, then Telegram", () => {
+  const lines = text({
+    diskFailing: { since: "2025-01-01T00:01:05.000Z", error: "PermissionDenied: read-only" },
+    telegramFailing: "502 Bad Gateway",
+  }).split("\n");
+  assert.deepEqual(lines.slice(0, 3), [
+    "⚠️ The state folder can't be written for 1 min (PermissionDenied: read-only): new messages are seen but wait until it can.",
+    "⚠️ Telegram can't be reached right now (502 Bad Gateway); answers wait.",
+    "Up 1 h 2 min; 0 of 4 brain slots busy.",
+  ]);
+});
+
+Deno.test("statusText() tells a parked message, answers held up, and today's costs", () => {
+  const parked = entry(5, { parkedUntil: "2025-01-01T02:00:00.000Z" });
+  assert.deepEqual(
+    text({ parked, waiting: 1, waitingInAll: 1, delivering: 2 }, { chat: 0.5, total: 1.25 })
+      .split("\n").slice(1),
+    [
+      "Nothing is running in this chat.",
+      "1 message waits.",
+      "Message 5 is parked until 02:00 UTC (in 1 h 57 min): its brain asked to be run later.",
+      "Today's brain cost: $0.5000 in this chat, $1.25 in all.",
+      "2 answers waiting to be delivered (Telegram or the network is failing; it keeps trying).",
+    ],
+  );
 });

@@ -1,16 +1,15 @@
 /**
- * Unit tests for `lib/handler/work.ts`: `startWork()` (a message's ids, entry, notes and its one
- * reply) and `whileWorking()` (typing at once and renewed, the cancel watch, the handler's stop),
- * against the Bot API simulator with a real journal and state folder in a temp dir.
+ * Unit tests for `lib/handler/work.ts`: `startWork()` (a message's ids, the entry it was handed,
+ * notes and its one reply) and `whileWorking()` (typing at once and renewed, a cancel heard over
+ * the line, the handler's stop), against the Bot API simulator with a real journal and state
+ * folder in a temp dir, and a line fed by hand.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { CancelBox } from "../lib/handler/cancel.ts";
 import { RERUN_NOTE } from "../lib/handler/texts.ts";
 import {
-  CANCEL_POLL_MS,
   type HandleOptions,
   startWork,
   TYPING_EVERY_MS,
@@ -18,7 +17,7 @@ import {
 } from "../lib/handler/work.ts";
 import type { Config } from "../lib/shared/config.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
-import { messageRig, recordingLog, trackTimers, waitUntil } from "./_helpers.ts";
+import { messageRig, recordingLog, testLine, trackTimers, waitUntil } from "./_helpers.ts";
 
 const CHAT = 1001;
 
@@ -27,10 +26,12 @@ async function rig(patch?: Partial<JournalEntry>) {
   const m = await messageRig(CHAT, { patch });
   const { log, lines } = recordingLog();
   const stop = new AbortController();
+  const t = testLine();
   const options: HandleOptions = {
     api: m.api,
     config: { stateDir: m.dir.path, maxReplyParts: 5 } as Config,
-    update: m.update,
+    entry: m.entry,
+    line: t.line,
     env: {},
     log,
     signal: stop.signal,
@@ -41,15 +42,24 @@ async function rig(patch?: Partial<JournalEntry>) {
     lines,
     stop,
     options,
+    t,
     typings: () => m.sim.calls.filter((c) => c.method === "sendChatAction" && c.status === 200),
+    async [Symbol.asyncDispose]() {
+      t.close();
+      await m[Symbol.asyncDispose]();
+    },
   };
 }
 
-Deno.test("startWork() names the message by its update, chat and message ids, with its entry as it found it", async () => {
+Deno.test("startWork() names the message by its update, chat and message ids, with the entry it was handed", async () => {
   await using r = await rig({ stage: "started", dispatches: 2 });
+  // The journal says otherwise: the handler goes by what the poll process handed it.
+  r.journal.update(r.ids.updateId, { dispatches: 7 });
   const work = startWork(r.options);
   assert.deepEqual(work.ids, r.ids);
-  assert.equal(work.entry?.dispatches, 2);
+  assert.equal(work.entry.dispatches, 2);
+  assert.equal(work.record.read().dispatches, 2, "its record starts from the same entry");
+  assert.equal(work.update.update_id, r.ids.updateId, "the update is the entry's");
   assert.equal(work.replyApi, r.api, "replies go through api unless told otherwise");
   assert.deepEqual(work.notes, []);
 });
@@ -62,7 +72,7 @@ Deno.test("startWork() of a re-run message: its reply starts with the re-run not
   assert.deepEqual(r.sim.botMessages(CHAT).map((m) => m.text), [`${RERUN_NOTE}\nthe answer`]);
 });
 
-Deno.test("startWork()'s reply() is finish(): journaled, sent as a reply, reacted to, the entry finished", async () => {
+Deno.test("startWork()'s reply() is finish(): journaled and reported, sent as a reply, reacted to, the entry finished", async () => {
   await using r = await rig();
   const work = startWork(r.options);
   await work.reply("the answer", "👎");
@@ -70,6 +80,14 @@ Deno.test("startWork()'s reply() is finish(): journaled, sent as a reply, reacte
   assert.deepEqual([sent.text, sent.reply_to], ["the answer", r.ids.messageId]);
   assert.equal(r.sim.reaction(CHAT, r.ids.messageId), "👎");
   assert.equal(r.journal.read(r.ids.updateId), undefined);
+  const kinds = r.t.reports.map((report) =>
+    report.kind === "patch" ? `patch ${report.patch.stage ?? "-"}` : report.kind
+  );
+  assert.deepEqual(
+    [kinds[0], ...kinds.slice(-2)],
+    ["patch answered", "patch replied", "finished"],
+    "the poll process hears the answer first and the end last",
+  );
 });
 
 Deno.test("whileWorking() shows typing at once, and renews it while the work goes on", async () => {
@@ -83,28 +101,18 @@ Deno.test("whileWorking() shows typing at once, and renews it while the work goe
   assert.ok(r.typings().every((c) => c.params.action === "typing"));
 });
 
-Deno.test("whileWorking() hears a cancel: checkCancel() at once, the watch by itself, with who asked", async (t) => {
-  await t.step("checkCancel(), without waiting for the watch", async () => {
-    await using r = await rig();
-    using working = whileWorking(startWork(r.options));
-    assert.equal(working.checkCancel(), false);
-    new CancelBox(r.dir.path).request(r.ids.updateId, "Stop");
-    assert.equal(working.checkCancel(), true);
-    assert.equal(working.cancel.aborted, true);
-    assert.equal(working.signal.aborted, true, "the work's signal hears the cancel too");
-    assert.equal((working.cancel.reason as Error).message, "cancelled by Stop");
-  });
-
-  await t.step("the watch", async () => {
-    await using r = await rig();
-    using working = whileWorking(startWork(r.options));
-    new CancelBox(r.dir.path).request(r.ids.updateId);
-    await waitUntil(() => working.cancel.aborted, {
-      timeoutMs: 20 * CANCEL_POLL_MS,
-      description: "the cancel to be heard",
-    });
-    assert.equal((working.cancel.reason as Error).message, "cancelled by /cancel");
-  });
+Deno.test("whileWorking()'s signal aborts on a cancel that comes over the line", async () => {
+  await using r = await rig();
+  const work = startWork(r.options);
+  const listening = r.t.line.listen(r.ids.updateId);
+  using working = whileWorking(work);
+  assert.equal(working.signal.aborted, false);
+  r.t.send({ kind: "cancel", by: "Stop" });
+  await waitUntil(() => working.signal.aborted, { timeoutMs: 5000, description: "the cancel" });
+  assert.equal(r.t.line.cancelledBy, "Stop");
+  assert.equal(r.stop.signal.aborted, false, "a cancel is not the handler's stop");
+  r.t.close();
+  await listening;
 });
 
 Deno.test("whileWorking()'s signal aborts when the handler must stop, which is not a cancel", async () => {
@@ -112,19 +120,16 @@ Deno.test("whileWorking()'s signal aborts when the handler must stop, which is n
   using working = whileWorking(startWork(r.options));
   r.stop.abort(new Error("SIGTERM"));
   assert.equal(working.signal.aborted, true);
-  assert.equal(working.cancel.aborted, false);
-  assert.equal(working.checkCancel(), false);
+  assert.equal(r.t.line.cancel.aborted, false);
 });
 
-Deno.test("whileWorking() disposed: no more typing, and a later cancel marker is not watched", async () => {
+Deno.test("whileWorking() disposed: nothing left to happen, no more typing", async () => {
   await using r = await rig();
   using timers = trackTimers();
-  const working = whileWorking(startWork({ ...r.options, typingEveryMs: CANCEL_POLL_MS }));
+  const working = whileWorking(startWork({ ...r.options, typingEveryMs: 250 }));
   await waitUntil(() => r.typings().length >= 1, { timeoutMs: 5000, description: "typing" });
   working[Symbol.dispose]();
-  new CancelBox(r.dir.path).request(r.ids.updateId);
-  // Nothing is left that could watch for the marker or send typing later.
+  // Nothing is left that could send typing later.
   assert.equal(timers.pending, 0, "no timer or interval left after the work");
-  assert.equal(working.cancel.aborted, false, "the watch ended with the work");
   assert.equal(r.typings().length, 1, "no typing after the work");
 });

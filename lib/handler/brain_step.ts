@@ -67,16 +67,7 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
   } catch { /* reported by the spawn */ }
   const conversation = conversationAtStart(work);
   const env = brainEnv(work, { attachments: step.attachments, conversation });
-  const watch = watchBrain({
-    api: work.api,
-    ids,
-    privateChat: work.update.message.chat.type === "private",
-    log,
-    dir: attachmentDir(config.stateDir, ids.updateId),
-    env,
-    claudeStream: config.brainKind === "claude",
-    onMessage: (messageId) => work.record.update({ progressMessageId: messageId }),
-  });
+  const watch = watchFor(work, env);
   // What came for the brain before it started (and, in a re-run, what was steered into the turn
   // that was cut off) goes in with the message; from now on a steer goes into the turn.
   const input = withSteers(step.text, work.turns.steers);
@@ -121,6 +112,21 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
   }).finally(() => {
     work.turns.brainEnded();
     return watch.stop();
+  });
+}
+
+/** The brain's progress on the phone (a reply to a group's progress message steers). */
+function watchFor(work: Work, env: Record<string, string>) {
+  const { config, ids, log } = work;
+  return watchBrain({
+    api: work.api,
+    ids,
+    privateChat: work.update.message.chat.type === "private",
+    log,
+    dir: attachmentDir(config.stateDir, ids.updateId),
+    env,
+    claudeStream: config.brainKind === "claude",
+    onMessage: (messageId) => work.record.update({ progressMessageId: messageId }),
   });
 }
 

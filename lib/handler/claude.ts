@@ -22,14 +22,14 @@
  * @module
  */
 
+import type { AttemptVerdict } from "./brain.ts";
 import {
-  type AttemptVerdict,
   type BrainFailure,
   describeFailure,
   DETAIL_CHARS,
   DETAIL_LINES,
   tail,
-} from "./brain.ts";
+} from "./brain_failure.ts";
 import type { Usage } from "./costs.ts";
 import { parseObject, type ResultLine } from "./claude_protocol.ts";
 import type { TurnEnd } from "./claude_turn.ts";

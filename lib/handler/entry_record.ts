@@ -9,7 +9,7 @@
  */
 
 import type { Journal } from "../shared/journal.ts";
-import type { JournalEntry } from "../shared/journal_entry.ts";
+import { type JournalEntry, patched } from "../shared/journal_entry.ts";
 import type { Report } from "../shared/line.ts";
 import type { Logger } from "../shared/log.ts";
 
@@ -38,6 +38,7 @@ export function entryRecord(entry: JournalEntry, options: EntryRecordOptions): E
   const { journal, log, report = () => {} } = options;
   const { updateId } = entry;
   let current = entry;
+  let finished = false;
   const write = (what: string, fn: (journal: Journal) => void) => {
     if (journal === undefined) return;
     try {
@@ -53,11 +54,14 @@ export function entryRecord(entry: JournalEntry, options: EntryRecordOptions): E
   return {
     read: () => current,
     update(patch) {
-      current = { ...current, ...patch, updateId };
-      write("update", (j) => j.update(updateId, patch));
+      current = patched(current, patch);
+      // Written whole, as it stands here: an entry lost with its folder (deleted, made again)
+      // comes back; after the finish, nothing is written back.
+      if (!finished) write("update", (j) => j.put(current));
       report({ kind: "patch", updateId, patch: withUndefined(patch) });
     },
     finish() {
+      finished = true;
       write("remove", (j) => j.finish(updateId));
       report({ kind: "finished", updateId });
     },

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { BrainFailure } from "./brain.ts";
+import type { BrainFailure } from "./brain_failure.ts";
 import { formatDuration } from "../shared/duration.ts";
 import type { CancelledBy } from "../shared/line.ts";
 import { withLoginHint } from "../shared/claude_login.ts";

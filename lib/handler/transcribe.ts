@@ -5,7 +5,7 @@
  */
 
 import type { Api } from "grammy/web";
-import { describeFailure } from "./brain.ts";
+import { describeFailure } from "./brain_failure.ts";
 import { runTree } from "../shared/process_tree.ts";
 import { downloadFile } from "./files.ts";
 

@@ -124,6 +124,8 @@ export class DeskLink {
     const late = await stopGroups(desks.map((d) => d.handler.process), this.#graceMs);
     if (late.length > 0) this.#log.warn("the desk did not stop in time; killed it");
     for (const desk of desks) desk.handler.close();
+    // Their last reports read and their exits settled here too.
+    await Promise.all(desks.map((d) => d.handler.ended));
   }
 
   #desks(): Desk[] {

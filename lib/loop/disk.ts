@@ -69,6 +69,14 @@ export class Disk {
     this.#flush();
   }
 
+  /**
+   * An entry changed elsewhere (its handler wrote it, or tried): a write of it still owed here is
+   * made of this version, so that paying it can't put an older one over the handler's.
+   */
+  refresh(entry: JournalEntry): void {
+    if (this.#owed.get(entry.updateId)) this.#owed.set(entry.updateId, entry);
+  }
+
   /** Removes a finished message's entry, now if the disk lets it, else when it does. */
   remove(updateId: number): void {
     this.#owed.set(updateId, null);

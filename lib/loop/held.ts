@@ -1,12 +1,15 @@
 /**
  * A message as the scheduler holds it in memory (the truth, of which the journal is a copy): how
  * an update becomes one ({@linkcode admit}), how an earlier run's are found again
- * ({@linkcode recoverHeld}), and what `/status` is told of a chat's messages ({@linkcode viewOf}).
+ * ({@linkcode recoverHeld}), what `/status` is told of a chat's messages ({@linkcode viewOf}), and
+ * all of them with their copy on disk ({@linkcode HeldMessages}).
  *
  * @module
  */
 
 import type { ChildRecord } from "./dispatch.ts";
+import type { Disk } from "./disk.ts";
+import type { FinishedUpdates } from "./finished_updates.ts";
 import { afterCutOff } from "./decide.ts";
 import type { Journal } from "../shared/journal.ts";
 import { type JournalEntry, patched } from "../shared/journal_entry.ts";
@@ -134,4 +137,73 @@ export function recoverHeld(journal: Journal, log: Logger): Recovered {
     return { ...heldFor(patched(entry, cutOff), { journaled: true }), cutOff: true };
   });
   return { held, lost, removed };
+}
+
+/** Options for {@linkcode HeldMessages}. */
+export interface HeldMessagesOptions {
+  /** The journal's writes (`disk.ts`). Required. */
+  disk: Pick<Disk, "save" | "remove">;
+  /** Finished messages' update ids (`finished_updates.ts`). Default: none kept. */
+  finished?: Pick<FinishedUpdates, "add">;
+}
+
+/** The updates the scheduler holds, by update id, and their copy on disk, in one place. */
+export class HeldMessages {
+  #byId = new Map<number, Held>();
+  #disk: HeldMessagesOptions["disk"];
+  #finished?: HeldMessagesOptions["finished"];
+
+  constructor(options: HeldMessagesOptions) {
+    this.#disk = options.disk;
+    this.#finished = options.finished;
+  }
+
+  /** How many are held (the loop's backlog). */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get(updateId: number): Held | undefined {
+    return this.#byId.get(updateId);
+  }
+
+  /** Holds an update from now on. */
+  hold(held: Held): void {
+    this.#byId.set(held.entry.updateId, held);
+  }
+
+  /** Every update held. */
+  all(): Held[] {
+    return [...this.#byId.values()];
+  }
+
+  /** The entry as held, to disk (now, or when the disk lets), once it was journaled at all. */
+  save(held: Held): void {
+    if (held.journaled) this.#disk.save(held.entry);
+  }
+
+  /** An update is done: forgotten here, remembered as finished, its entry removed from disk. */
+  finish(held: Held): void {
+    const { updateId } = held.entry;
+    this.#byId.delete(updateId);
+    this.#finished?.add(updateId);
+    if (held.journaled) this.#disk.remove(updateId);
+  }
+
+  /** A chat's messages that take turns, not withdrawn nor delivered, oldest first. */
+  chatMessages(chatId: number): Held[] {
+    return this.all()
+      .filter((h) =>
+        h.turn && h.entry.chatId === chatId && !h.entry.withdrawn && !h.finished &&
+        h.entry.stage !== "replied"
+      )
+      .sort((a, b) => a.entry.updateId - b.entry.updateId);
+  }
+
+  /** A chat's message being worked on: its handler runs, its answer not decided yet. */
+  working(chatId: number): Held | undefined {
+    return this.chatMessages(chatId).find((h) =>
+      h.child !== undefined && h.entry.stage !== "answered"
+    );
+  }
 }

@@ -15,7 +15,7 @@
 
 import { ChatQueues } from "./chat_queues.ts";
 import type { ChildRecord, Dispatcher } from "./dispatch.ts";
-import { afterHandler, startPatch } from "./decide.ts";
+import { type RunContext, settleRun, startRun } from "./runs.ts";
 import type { Disk } from "./disk.ts";
 import type { FinishedUpdates } from "./finished_updates.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
@@ -27,7 +27,7 @@ import { parkedFor, patched } from "../shared/journal_entry.ts";
 import type { Report } from "../shared/line.ts";
 import { getLog } from "../shared/log.ts";
 import { sweepOrphan } from "../shared/sweep.ts";
-import { admit, type Held, heldFor, recoverHeld } from "./held.ts";
+import { admit, type Held, heldFor, HeldMessages, recoverHeld } from "./held.ts";
 
 /** Options for {@linkcode Scheduler}. */
 export interface SchedulerOptions {
@@ -61,13 +61,10 @@ export interface SchedulerOptions {
   telegramTrouble?: () => string | undefined;
 }
 
-/** The wait before a message whose handler could not be spawned is tried again. */
-const SPAWN_RETRY_MS = 2000;
-
 /** Owns every message's life; see the module doc. */
 export class Scheduler {
   #options: SchedulerOptions;
-  #held = new Map<number, Held>();
+  #messages: HeldMessages;
   #unconfirmed = new Unconfirmed();
   #queues: ChatQueues;
   #desk: DeskWork;
@@ -84,19 +81,21 @@ export class Scheduler {
     this.#startedAt = options.startedAt ?? new Date(wallNow()).toISOString();
     this.#queues = new ChatQueues({ ackWaitMs: options.ackWaitMs ?? 2000, now });
     this.#disk = options.disk;
+    const messages = this.#messages = new HeldMessages({
+      disk: options.disk,
+      finished: options.finished,
+    });
     this.#working = new Working({
-      held: this.#held,
+      messages,
       busyMode: options.busyMode ?? "queue",
       enqueue: (held) => this.#enqueue(held),
       waitingIn: (chatId) => this.#queues.waitingIn(chatId),
-      save: (held) => this.#save(held),
-      finish: (held) => this.#finish(held),
       desk: (job) => options.desk.send(job),
     });
     this.#desk = new DeskWork({
       desk: options.desk,
       working: this.#working,
-      held: this.#held,
+      messages,
       queues: this.#queues,
       bot: () => ({
         startedAt: this.#startedAt,
@@ -105,14 +104,12 @@ export class Scheduler {
         diskFailing: this.#disk.failing,
         telegramFailing: options.telegramTrouble?.(),
       }),
-      finish: (held) => this.#finish(held),
-      save: (held) => this.#save(held),
     });
   }
 
   /** Messages not finished (waiting, running, or with the desk): the loop's backlog. */
   get size(): number {
-    return this.#held.size;
+    return this.#messages.size;
   }
 
   /** Messages waiting for their turn. */
@@ -130,16 +127,16 @@ export class Scheduler {
     for (const updateId of removed) this.#options.finished?.add(updateId);
     for (const ids of lost) this.#desk.lost(ids);
     for (const item of held) {
-      if (item.cutOff) this.#save(item);
-      this.#held.set(item.entry.updateId, item);
+      if (item.cutOff) this.#messages.save(item);
+      this.#messages.hold(item);
       this.#unconfirmed.seen(item.entry.updateId);
     }
     for (const item of held) {
       const host = item.entry.steeredInto;
       // Steered into a message that was finished: it was answered with it.
-      if (host !== undefined && !this.#held.has(host)) this.#finish(item);
+      if (host !== undefined && !this.#messages.get(host)) this.#messages.finish(item);
       else if (host === undefined && item.turn && !item.entry.withdrawn) this.#desk.ack(item);
-      if (this.#held.has(item.entry.updateId)) this.#release(item);
+      if (this.#messages.get(item.entry.updateId)) this.#release(item);
     }
   }
 
@@ -152,7 +149,7 @@ export class Scheduler {
     for (const update of updates) {
       const held = this.#accept(update);
       if (held === undefined) continue;
-      this.#held.set(held.entry.updateId, held);
+      this.#messages.hold(held);
       this.#unconfirmed.add(held);
       if (held.turn) this.#desk.ack(held);
     }
@@ -172,8 +169,8 @@ export class Scheduler {
     while (dispatcher.free > 0) {
       const next = this.#queues.takeNext();
       if (next === undefined) break;
-      const held = this.#held.get(next.updateId);
-      if (held !== undefined) this.#start(held);
+      const held = this.#messages.get(next.updateId);
+      if (held !== undefined) startRun(held, this.#run());
     }
     // A chat held back by a slow 👀 or a back-off is looked at again when that runs out.
     const readyIn = dispatcher.free > 0 ? this.#queues.nextReadyIn() : undefined;
@@ -188,9 +185,9 @@ export class Scheduler {
 
   /** A report of a message handler: its entry changed, it finished, or an edit's fate. */
   onReport(child: ChildRecord, report: Report): void {
-    const held = this.#held.get(child.updateId);
+    const held = this.#messages.get(child.updateId);
     if (held === undefined || held.child !== child) return;
-    if (report.kind === "patch") held.entry = patched(held.entry, report.patch);
+    if (report.kind === "patch") this.#disk.refresh(held.entry = patched(held.entry, report.patch));
     else if (report.kind === "finished") held.finished = true;
     else if (report.kind === "edit") this.#desk.editReported(report);
     else if (report.kind === "steered") this.#working.steered(report);
@@ -198,12 +195,12 @@ export class Scheduler {
 
   /** A message handler exited (its last reports read): what becomes of its message. */
   onExit(child: ChildRecord): void {
-    const held = this.#held.get(child.updateId);
+    const held = this.#messages.get(child.updateId);
     this.#queues.ended(child.chatId, child.updateId);
     this.#desk.handlerEnded(child.updateId);
     try {
       if (held !== undefined && held.child === child) {
-        this.#settle(held, child);
+        settleRun(held, { child, stopping: this.#stopping, context: this.#run() });
         this.#working.hostEnded(held);
       }
     } finally {
@@ -233,7 +230,7 @@ export class Scheduler {
     if (entry === undefined) return undefined;
     // Telegram sends it again until it is confirmed (and a server may, after): once taken, ours.
     const { updateId } = entry;
-    const held = this.#held.get(updateId);
+    const held = this.#messages.get(updateId);
     if (held === undefined && this.#unconfirmed.has(updateId)) return undefined;
     const had = held?.journaled
       ? "under way"
@@ -247,7 +244,7 @@ export class Scheduler {
   #journalPending() {
     this.#unconfirmed.journal({
       record: (held) => this.#disk.record(held.entry.update, held.entry),
-      isHeld: (updateId) => this.#held.has(updateId),
+      isHeld: (updateId) => this.#messages.get(updateId) !== undefined,
       release: (held) => this.#release(held),
       log: this.#log,
     });
@@ -272,79 +269,23 @@ export class Scheduler {
     this.drain();
   }
 
-  #start(held: Held) {
-    const { dispatcher, poisonLimit = 3, wallNow } = this.#options;
-    const { updateId, chatId, giveUp, deaths } = held.entry;
-    const before = held.entry;
-    held.entry = patched(before, startPatch(before, { poisonLimit, wallNow: wallNow!() }));
-    if (held.entry.giveUp && !giveUp) {
-      this.#log.error(
-        "update {updateId}: {n} handlers died without a reply; giving up on it (poison limit)",
-        { updateId, n: deaths },
-      );
-    }
-    // On disk before the handler starts: from then on the handler writes it too.
-    this.#save(held);
-    try {
-      held.child = dispatcher.spawn(held.entry);
-      held.finished = false;
-      this.#queues.running(held.entry);
-    } catch (error) {
-      this.#log.error("dispatch crash: update {updateId}, chat {chatId}: {error}", {
-        updateId,
-        chatId,
-        error: String(error),
-      });
-      // Tried again after a pause: a spawn that keeps failing must not spin the loop.
-      held.entry = before;
-      this.#save(held);
-      this.#queues.holdBack(updateId, SPAWN_RETRY_MS);
-      this.#queues.enqueue(held.entry);
-    }
-  }
-
-  #settle(held: Held, child: ChildRecord) {
-    const { updateId, brainRun } = held.entry;
-    held.child = undefined;
-    // The handler is gone before its brain's end (a crash, a kill, even after its answer went
-    // out): the brain must not live on without it.
-    if (brainRun !== undefined) {
-      void (this.#options.sweepOrphan ?? sweepOrphan)(brainRun, updateId);
-    }
-    const end = afterHandler(held.entry, {
-      finished: held.finished ?? false,
-      status: child.status,
-      stopping: this.#stopping,
-      wallNow: this.#options.wallNow!(),
-    });
-    if (end.kind === "finished") return this.#finish(held);
-    if (end.kind !== "parked" && end.patch !== undefined) {
-      held.entry = patched(held.entry, end.patch);
-    }
-    this.#save(held);
-    if (end.kind === "left") return;
-    if (end.kind === "died") {
-      this.#log.warn(
-        "handler for update {updateId} ended without a final reply ({end}); queued again in {seconds} s",
-        { updateId, end: end.end, seconds: end.waitMs / 1000 },
-      );
-    }
-    // It keeps its 👀, and waits: a parked one until its time, after a death a moment, as
-    // whatever killed its handler may still be at work.
-    this.#queues.holdBack(updateId, end.waitMs);
-    this.#queues.enqueue(held.entry);
-  }
-
-  /** A message (or a desk update) is done: forgotten here, its entry removed when the disk lets. */
-  #finish(held: Held) {
-    const { updateId } = held.entry;
-    this.#held.delete(updateId);
-    this.#options.finished?.add(updateId);
-    if (held.journaled) this.#disk.remove(updateId);
-  }
-
-  /** The entry as held, to disk (now, or when the disk lets). */
-  #save(held: Held) {
-    if (held.journaled) this.#disk.save(held.entry);
+  /** What starting and settling a handler works on (`runs.ts`). */
+  #run(): RunContext {
+    const { dispatcher, poisonLimit = 3, wallNow, sweepOrphan: sweep = sweepOrphan } =
+      this.#options;
+    const { queues, messages, log } = {
+      queues: this.#queues,
+      messages: this.#messages,
+      log: this.#log,
+    };
+    return {
+      dispatcher,
+      queues,
+      messages,
+      poisonLimit,
+      wallNow: wallNow!,
+      sweepOrphan: sweep,
+      log,
+    };
   }
 }

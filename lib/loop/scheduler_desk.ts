@@ -11,7 +11,7 @@
 import { within } from "../shared/abort.ts";
 import type { ChatQueues } from "./chat_queues.ts";
 import { decideCancel, messageIdOf } from "./decide.ts";
-import { type Held, viewOf } from "./held.ts";
+import { type Held, type HeldMessages, viewOf } from "./held.ts";
 import type { Working } from "./working.ts";
 import { patched } from "../shared/journal_entry.ts";
 import type { DeskJob, Report, StatusView } from "../shared/line.ts";
@@ -33,15 +33,11 @@ export interface DeskWorkOptions {
   desk: SchedulerDesk;
   /** What reaches working messages (`/stop`, the buttons on them). */
   working: Working;
-  /** The scheduler's messages, by update id (an edit or a withdrawal changes one). */
-  held: Map<number, Held>;
+  /** The scheduler's messages (an edit or a withdrawal changes one). */
+  messages: HeldMessages;
   queues: ChatQueues;
-  /** Where the bot stands, for `/status` (the chat's messages are read from `held`). */
+  /** Where the bot stands, for `/status` (the chat's messages are read from `messages`). */
   bot: () => Omit<StatusView, keyof ReturnType<typeof viewOf>>;
-  /** Finishes a held update (its job is done). */
-  finish: (held: Held) => void;
-  /** Writes a held message's entry (it was withdrawn or edited). */
-  save: (held: Held) => void;
 }
 
 /** Desk updates, decided and handed to the desk; see the module doc. */
@@ -86,7 +82,7 @@ export class DeskWork {
     if (command === "status") {
       const status = {
         ...this.#options.bot(),
-        ...viewOf([...this.#options.held.values()], held.entry.chatId),
+        ...viewOf(this.#options.messages.all(), held.entry.chatId),
       };
       return this.#send({ job: "command", update, status });
     }
@@ -106,8 +102,10 @@ export class DeskWork {
    * done (a note about a message that goes on, like "can't be steered", finishes nothing).
    */
   done(updateId: number): void {
-    const held = this.#options.held.get(updateId);
-    if (held !== undefined && (!held.turn || held.entry.withdrawn)) this.#options.finish(held);
+    const held = this.#options.messages.get(updateId);
+    if (held !== undefined && (!held.turn || held.entry.withdrawn)) {
+      this.#options.messages.finish(held);
+    }
   }
 
   /** A handler said whether it used an edit: the edit is answered (a note if it came too late). */
@@ -128,14 +126,14 @@ export class DeskWork {
 
   #cancel(held: Held) {
     const { chatId, update } = held.entry;
-    const candidates = this.#chatMessages(chatId)
+    const candidates = this.#options.messages.chatMessages(chatId)
       .map((h) => ({ entry: h.entry, running: h.child !== undefined }));
     const replyTo = (update as { message?: { reply_to_message?: { message_id?: number } } })
       .message?.reply_to_message?.message_id;
     const decision = decideCancel(candidates, replyTo);
     const target = decision.target === undefined
       ? undefined
-      : this.#options.held.get(decision.target);
+      : this.#options.messages.get(decision.target);
     if (target !== undefined && decision.target !== undefined) {
       if (decision.action === "withdraw") this.#withdraw(target);
       else target.child?.handler.send({ kind: "cancel", by: "/cancel" });
@@ -151,7 +149,7 @@ export class DeskWork {
     const { queues } = this.#options;
     queues.remove(target.entry.updateId);
     target.entry = patched(target.entry, { withdrawn: true });
-    this.#options.save(target);
+    this.#options.messages.save(target);
     target.released = true;
     this.#send({ job: "withdraw", update: target.entry.update });
   }
@@ -175,7 +173,7 @@ export class DeskWork {
     const edited =
       (update as { edited_message: { message_id: number; text?: string; caption?: string } })
         .edited_message;
-    const original = this.#chatMessages(chatId).find((h) =>
+    const original = this.#options.messages.chatMessages(chatId).find((h) =>
       messageIdOf(h.entry) === edited.message_id
     );
     const edit = { editUpdateId: updateId, text: edited.text ?? edited.caption ?? "" };
@@ -186,7 +184,7 @@ export class DeskWork {
       // It still waits: its handler will be started with the new text.
       if ((original.entry.edit?.editUpdateId ?? -1) < updateId) {
         original.entry = patched(original.entry, { edit });
-        this.#options.save(original);
+        this.#options.messages.save(original);
       }
       this.#log.info("edit {updateId} left for update {original}: it still waited", {
         updateId,
@@ -201,7 +199,7 @@ export class DeskWork {
   }
 
   #editAnswered(editUpdateId: number, late: "working" | "answered" | undefined) {
-    const held = this.#options.held.get(editUpdateId);
+    const held = this.#options.messages.get(editUpdateId);
     if (held === undefined) return;
     if (late !== undefined) {
       this.#log.info("edit {updateId} came too late: the brain was {standing}", {
@@ -210,16 +208,6 @@ export class DeskWork {
       });
     }
     this.#send({ job: "edit", update: held.entry.update, late });
-  }
-
-  /** A chat's messages that take turns and are not withdrawn nor delivered, oldest first. */
-  #chatMessages(chatId: number): Held[] {
-    return [...this.#options.held.values()]
-      .filter((h) =>
-        h.turn && h.entry.chatId === chatId && !h.entry.withdrawn && !h.finished &&
-        h.entry.stage !== "replied"
-      )
-      .sort((a, b) => a.entry.updateId - b.entry.updateId);
   }
 
   #send(job: DeskJob) {

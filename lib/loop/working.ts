@@ -14,7 +14,7 @@
  */
 
 import { type BusyMode, decideBusy, messageIdOf } from "./decide.ts";
-import type { Held } from "./held.ts";
+import type { Held, HeldMessages } from "./held.ts";
 import { patched } from "../shared/journal_entry.ts";
 import type { Decision, DeskJob, PressAnswer, Report, StopVerdict } from "../shared/line.ts";
 import { getLog } from "../shared/log.ts";
@@ -22,18 +22,14 @@ import { unmarked } from "../shared/command.ts";
 
 /** Options for {@linkcode Working}: the scheduler's state it works on. */
 export interface WorkingOptions {
-  /** The scheduler's messages, by update id. */
-  held: Map<number, Held>;
+  /** The scheduler's messages. */
+  messages: HeldMessages;
   /** What a plain message does while its chat's brain works. */
   busyMode: BusyMode;
   /** Queues a message in its chat (as the scheduler does for any journaled message). */
   enqueue: (held: Held) => void;
   /** How many of a chat's messages wait for their turn. */
   waitingIn: (chatId: number) => number;
-  /** Writes a held message's entry. */
-  save: (held: Held) => void;
-  /** Finishes a held message. */
-  finish: (held: Held) => void;
   /** Hands the desk a job. */
   desk: (job: DeskJob) => void;
 }
@@ -59,30 +55,19 @@ export class Working {
     this.#options = options;
   }
 
-  /** The chat's message being worked on (its handler runs, its answer not yet decided), if any. */
-  working(chatId: number): Held | undefined {
-    for (const held of this.#options.held.values()) {
-      if (
-        held.turn && held.entry.chatId === chatId && held.child !== undefined && !held.finished &&
-        held.entry.stage !== "answered" && held.entry.stage !== "replied"
-      ) return held;
-    }
-    return undefined;
-  }
-
   /**
    * A journaled message arrives in its chat: into the working turn (true: the scheduler leaves it
    * to its host), or to its chat's queue (false), after interrupting the working turn for a `!`.
    */
   arrive(held: Held): boolean {
     if (held.entry.steeredInto !== undefined) return true;
-    const host = this.working(held.entry.chatId);
+    const host = this.#options.messages.working(held.entry.chatId);
     const choice = decideBusy(held.entry, host?.entry, { busyMode: this.#options.busyMode });
     if (host === undefined || choice === "queue") return false;
     if (choice === "interrupt") {
       host.child!.handler.send({ kind: "interrupt", by: "!" });
       held.entry = patched(held.entry, { urgent: true });
-      this.#options.save(held);
+      this.#options.messages.save(held);
       this.#log.info("update {updateId} interrupts update {host} and goes next", {
         updateId: held.entry.updateId,
         host: host.entry.updateId,
@@ -104,7 +89,7 @@ export class Working {
 
   /** A message was queued: the working message's progress display says how many wait. */
   queued(chatId: number): void {
-    this.working(chatId)?.child?.handler.send({
+    this.#options.messages.working(chatId)?.child?.handler.send({
       kind: "queued",
       waiting: this.#options.waitingIn(chatId),
     });
@@ -114,11 +99,11 @@ export class Working {
   steered(report: Extract<Report, { kind: "steered" }>): void {
     if (this.#steering.get(report.steerUpdateId) !== report.updateId) return;
     this.#steering.delete(report.steerUpdateId);
-    const held = this.#options.held.get(report.steerUpdateId);
+    const held = this.#options.messages.get(report.steerUpdateId);
     if (held === undefined) return;
     if (report.taken) {
       held.entry = patched(held.entry, { steeredInto: report.updateId });
-      this.#options.save(held);
+      this.#options.messages.save(held);
       return;
     }
     if (report.reason === "plain" && !this.#toldUnsteerable.has(held.entry.chatId)) {
@@ -137,18 +122,18 @@ export class Working {
     for (const [steerId, hostId] of this.#steering) {
       if (hostId !== updateId) continue;
       this.#steering.delete(steerId);
-      const held = this.#options.held.get(steerId);
+      const held = this.#options.messages.get(steerId);
       if (held !== undefined) this.#options.enqueue(held);
     }
-    if (this.#options.held.has(updateId)) return;
-    for (const held of [...this.#options.held.values()]) {
-      if (held.entry.steeredInto === updateId) this.#options.finish(held);
+    if (this.#options.messages.get(updateId) !== undefined) return;
+    for (const held of this.#options.messages.all()) {
+      if (held.entry.steeredInto === updateId) this.#options.messages.finish(held);
     }
   }
 
   /** `/stop` in a chat: its working brain is told to stop its turn. */
   stop(chatId: number): StopVerdict {
-    const host = this.working(chatId);
+    const host = this.#options.messages.working(chatId);
     if (host === undefined) return { kind: "nothing" };
     host.child!.handler.send({ kind: "interrupt", by: "/stop" });
     return { kind: "stopping", messageId: messageIdOf(host.entry) ?? 0 };
@@ -159,7 +144,7 @@ export class Working {
     const approval = target.data?.match(APPROVAL_DATA);
     const hostId = approval ? Number(approval[1]) : target.stopOf;
     if (hostId === undefined) return undefined;
-    const host = this.#options.held.get(hostId);
+    const host = this.#options.messages.get(hostId);
     const live = host !== undefined && host.entry.chatId === target.chatId &&
       host.child !== undefined && !host.finished && host.entry.stage !== "answered" &&
       host.entry.stage !== "replied";

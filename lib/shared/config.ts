@@ -74,7 +74,7 @@ export interface Config {
   replyPatienceMs: number;
   /** An answer longer than this many messages goes as its head plus one document. */
   maxReplyParts: number;
-  /** Where the per-chat lock files and turn queues live. */
+  /** Where the per-chat lock files live. */
   lockDir: string;
   /** Heartbeat and other state. */
   stateDir: string;
@@ -88,12 +88,7 @@ export interface Config {
   spareHandlers: number;
   /** A reply to a message that waited at least this long for its turn says how long, in ms. */
   waitNoteMs: number;
-  /**
-   * The protocol the brain speaks (`COORD_BRAIN_KIND`): `claude`, the Claude Code CLI run by the
-   * Claude driver (stream-json both ways, one conversation per chat, progress, cost, usage-limit
-   * waits); `plain`, the message on stdin and the reply on stdout. Unset: `claude` when the
-   * command's program is named `claude` (the default brain is), else `plain`.
-   */
+  /** The brain's protocol (`COORD_BRAIN_KIND`): the Claude driver, or plain stdin/stdout. */
   brainKind: BrainKind;
   /** Add the Claude brain's cost, duration and turns under each answer (`COORD_SHOW_COST=1`). */
   showCost: boolean;

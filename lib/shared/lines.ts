@@ -5,36 +5,11 @@
  * @module
  */
 
-/** The first line of a stream, and a promise that resolves when the stream ends. */
-export async function readFirstLine(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ line: string | undefined; rest: Promise<void> }> {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let buffered = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) return { line: buffered === "" ? undefined : buffered, rest: Promise.resolve() };
-    buffered += decoder.decode(value, { stream: true });
-    const newline = buffered.indexOf("\n");
-    if (newline >= 0) {
-      const rest = (async () => {
-        try {
-          while (!(await reader.read()).done) { /* nothing more is expected */ }
-        } catch {
-          // A broken pipe is an end too.
-        }
-      })();
-      return { line: buffered.slice(0, newline), rest };
-    }
-  }
-}
-
 /** Options for {@linkcode readLines}. */
 export interface ReadLinesOptions {
   /**
-   * Ends the lines at once, even while a read waits (the desk's stdin on SIGTERM: the loop keeps
-   * it open). Lines already read are still yielded. Default: none.
+   * Ends the lines at once, even while a read waits (a stdin the other side keeps open). Lines
+   * already read are still yielded. Default: none.
    */
   signal?: AbortSignal;
 }

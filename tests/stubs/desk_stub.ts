@@ -1,12 +1,12 @@
 /**
- * A stand-in for `handler.ts` in the desk role, for the `DeskLink` tests: reads job lines on
- * stdin and answers each with its report on stdout (`acked` for an ack, `done` otherwise). Run
- * with `--allow-read --allow-write --allow-env`.
+ * A stand-in for `handler.ts` in the desk role, for the `DeskLink` tests: reads its hello, then
+ * job controls on stdin (`shared/line.ts`), and answers each with its report on stdout (`acked`
+ * for an ack, `done` otherwise). Run with `--allow-read --allow-write --allow-env`.
  *
  * Driven by files named in its environment:
  * - `STUB_DESK_LOG`: it appends one line per event, `<pid> <event> [<kind> <update id>]`, where
- *   event is `start` (with the role it was given), `ready`, `job` (with `early` when it came
- *   before the ready report) or `eof`.
+ *   event is `start` (with the role its hello gave, and the token's length), `ready`, `job`
+ *   (with `early` when it came before the ready report) or `eof`.
  * - `STUB_DESK_CONTROL`: JSON read at start and at each job, every field optional:
  *   `{"holdReady": true}` waits (polling the file, logging `hold` the first 3 times) before
  *   reporting ready;
@@ -20,8 +20,10 @@
  * @module
  */
 
+import type { Control, DeskJob, Report } from "../../lib/shared/line.ts";
+
 /** What a test tells the stub through its control file (see above). */
-export interface Control {
+export interface StubControl {
   holdReady?: boolean;
   silent?: boolean;
   silentPids?: number[];
@@ -34,9 +36,9 @@ const logPath = Deno.env.get("STUB_DESK_LOG")!;
 const controlPath = Deno.env.get("STUB_DESK_CONTROL")!;
 const encoder = new TextEncoder();
 
-function control(): Control {
+function control(): StubControl {
   try {
-    return JSON.parse(Deno.readTextFileSync(controlPath)) as Control;
+    return JSON.parse(Deno.readTextFileSync(controlPath)) as StubControl;
   } catch {
     return {};
   }
@@ -46,35 +48,48 @@ function log(line: string) {
   Deno.writeTextFileSync(logPath, `${Deno.pid} ${line}\n`, { append: true });
 }
 
-function report(value: unknown) {
+function report(value: Report) {
   const bytes = encoder.encode(JSON.stringify(value) + "\n");
   let written = 0;
   while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 
-log(`start ${Deno.env.get("COORD_HANDLER_ROLE") ?? "none"}`);
 if (control().ignoreTerm) Deno.addSignalListener("SIGTERM", () => log("sigterm ignored"));
 
-let ready = false;
-// Jobs are read from the start: a job written before the ready report is logged as "early".
-const reading = (async () => {
-  let jobs = 0;
+/** The lines of stdin, as they come. */
+async function* stdinLines(): AsyncGenerator<string> {
   let buffered = "";
   for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
     buffered += chunk;
     let newline: number;
     while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline);
+      yield buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
-      const job = JSON.parse(line) as { job: string; update: { update_id: number } };
-      const id = job.update.update_id;
-      jobs++;
-      log(`job ${job.job} ${id}${ready ? "" : " early"}`);
-      const now = control();
-      if (now.dieOn?.includes(id) || jobs === now.dieAfter) Deno.exit(3);
-      if (!now.silent && !now.silentPids?.includes(Deno.pid)) {
-        report(job.job === "ack" ? { acked: id } : { done: id });
-      }
+    }
+  }
+}
+
+const lines = stdinLines();
+// The first line is the hello: the role, and the token (never in the environment).
+const first = await lines.next();
+const hello = (first.done ? {} : JSON.parse(first.value)) as Partial<
+  Extract<Control, { kind: "hello" }>
+>;
+log(`start ${hello.kind === "hello" ? hello.role : "none"} ${hello.token?.length ?? 0}`);
+
+let ready = false;
+// Jobs are read from the start: a job written before the ready report is logged as "early".
+const reading = (async () => {
+  let jobs = 0;
+  for await (const line of lines) {
+    const { job } = JSON.parse(line) as { job: DeskJob };
+    const id = (job as { update: { update_id: number } }).update.update_id;
+    jobs++;
+    log(`job ${job.job} ${id}${ready ? "" : " early"}`);
+    const now = control();
+    if (now.dieOn?.includes(id) || jobs === now.dieAfter) Deno.exit(3);
+    if (!now.silent && !now.silentPids?.includes(Deno.pid)) {
+      report(job.job === "ack" ? { kind: "acked", updateId: id } : { kind: "done", updateId: id });
     }
   }
   log("eof");
@@ -87,6 +102,6 @@ for (let round = 1; control().holdReady; round++) {
 }
 ready = true;
 log("ready");
-report({ ready: true });
+report({ kind: "ready" });
 await reading;
 Deno.exit(0);
