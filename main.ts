@@ -143,6 +143,7 @@ const scheduler = new Scheduler({
   poisonLimit: config.poisonLimit,
   busyMode: config.busyMode,
   startedAt,
+  telegramTrouble: () => poller.trouble,
   sweepOrphan: (run, updateId) => sweepOrphan(run, updateId, { cgroup }),
   finished,
 });

@@ -55,12 +55,14 @@ export async function askThePerson(
     return allow(input);
   }
   const text = askText(tool, input);
+  // Said before the ask is shown: a press or a /status right after it finds it waiting.
+  options.onWaiting(tool);
   const sent = await send(text, options);
   if (sent === undefined) {
+    options.onWaiting(undefined);
     // Nobody can answer an ask they can't see: the turn goes on without the tool.
     return { response: { behavior: "deny", message: "Denied: the person could not be asked." } };
   }
-  options.onWaiting(tool);
   let decision: Decision | "timeout";
   try {
     const waited = await within(options.answer(seq), options.timeoutMs, { signal: options.signal });

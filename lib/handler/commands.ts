@@ -13,6 +13,7 @@ import type { Command } from "../shared/command.ts";
 import type { Config } from "../shared/config.ts";
 import type { CancelVerdict, PressAnswer, StatusView, StopVerdict } from "../shared/line.ts";
 import { readBrainReport } from "../shared/brain_report.ts";
+import { alwaysAllowed } from "./approvals.ts";
 import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { SessionStore } from "./session.ts";
@@ -76,6 +77,7 @@ function status(view: StatusView, options: CommandOptions): string {
   return statusText({
     view,
     brain: readBrainReport(config.stateDir),
+    allowed: alwaysAllowed(config.stateDir, update.message.chat.id),
     costs: { chat: today.byChat.get(update.message.chat.id) ?? 0, total: today.total },
     maxAttempts: config.brainMaxAttempts,
     now: now(),

@@ -17,6 +17,8 @@ export interface StatusSnapshot {
   view: StatusView;
   /** The brain as the poll process checked it at start, once it has (shown if of this run). */
   brain?: BrainReport;
+  /** The tools always allowed in this chat (`approvals.ts`). Default: none. */
+  allowed?: readonly string[];
   /** Today's brain costs in US dollars (the Claude brain's own account): this chat's and all. */
   costs?: { chat: number; total: number };
   /** Brain attempts per message. */
@@ -44,6 +46,9 @@ export function statusText(snapshot: StatusSnapshot): string {
     waitingInAll > waiting ? `${waitingInAll} messages wait in all chats.` : undefined,
     costLine(snapshot.costs),
     deliveringLine(delivering),
+    snapshot.allowed?.length
+      ? `Always allowed in this chat, without asking: ${snapshot.allowed.join(", ")}.`
+      : undefined,
   ];
   return lines.filter((line) => line !== undefined).join("\n");
 }
@@ -76,11 +81,21 @@ function runningLine(
   const message = (running.update as { message?: { message_id?: number; text?: string } })
     ?.message;
   const preview = previewOf(message?.text);
-  return running.stage === "brain"
+  const head = running.stage === "brain"
     ? `Working on message ${message?.message_id ?? "?"}${preview} for ${
       since(running.brainStartedAt, at.now)
     }, attempt ${running.attempt ?? 1} of ${at.maxAttempts}.`
     : `Starting message ${message?.message_id ?? "?"}${preview}: fetching its input.`;
+  const steers = running.steers?.length ?? 0;
+  return [
+    head,
+    steers === 0
+      ? undefined
+      : `${steers === 1 ? "1 message" : `${steers} messages`} steered into it.`,
+    running.asking === undefined
+      ? undefined
+      : `🔐 It waits for your approval to use ${running.asking.tool} (the buttons above).`,
+  ].filter((line) => line !== undefined).join(" ");
 }
 
 /** How many wait in this chat; said when any do, or when one runs (then "behind it", even 0). */

@@ -109,6 +109,11 @@ export class Poller {
     this.#retryAt = Math.max(this.#retryAt, this.#now() + delayMs);
   }
 
+  /** Why Telegram can't be reached now (the last failure's summary), while it can't. */
+  get trouble(): string | undefined {
+    return this.#trouble;
+  }
+
   /**
    * Where the bot stands with Telegram, for systemd's `STATUS=`: "connecting to Telegram" until
    * the first `getUpdates` ends, "waiting for Telegram: <reason>" while it fails, else "polling".
