@@ -91,7 +91,7 @@ Deno.test("the heartbeat advances while a brain hangs, and the typing action is 
   });
 });
 
-Deno.test("the token is in no argv, no log line, no reply and not in the brain's environment", async () => {
+Deno.test("the token is in no argv, no log line, no reply, not in the brain's environment nor its handler's", async () => {
   await withBot({}, async (sim, bot) => {
     const token = sim.token;
     const gated = messageIdOf(sim.sendText(CHAT, "gate argv"));
@@ -112,6 +112,13 @@ Deno.test("the token is in no argv, no log line, no reply and not in the brain's
     assert.match(env, new RegExp(`COORD_UPDATE_ID=2`));
     assert.ok(!env.includes("TELEGRAM_BOT_TOKEN"), "no token variable reaches the brain");
     assert.ok(!env.includes(token));
+
+    // Nor can the brain read it from its parent, the handler: the token came over its stdin.
+    const parent = messageIdOf(sim.sendText(CHAT, "parentenv"));
+    const parentEnv = String((await sim.waitForCall(repliedTo(CHAT, parent))).params.text);
+    assert.match(parentEnv, /^parent: .*handler\.ts/, "the parent is the handler");
+    assert.match(parentEnv, /COORD_STATE_DIR=/, "its environment was read");
+    assert.ok(!parentEnv.includes(token), "no token in the handler's environment");
 
     // A failed call is logged: grammY's and fetch's errors must not leak the URL with the token.
     sim.injectFault({ method: "setMessageReaction", fault: { kind: "badGateway" }, times: 5 });

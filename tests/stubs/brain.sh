@@ -12,6 +12,7 @@
 #   escape        start `sleep 1000` in a session of its own with an empty environment (out of its
 #                 group and without its marker: only its cgroup holds it), record its pid as
 #                 escaped-<update> in $STUB_PID_DIR, then answer
+#   parentenv     answer with the parent's (the handler's) command line and environment, from /proc
 #   anything else: echo it back
 # With STUB_INPUT_DIR set, each run writes its stdin, exactly, to input-<update> there.
 # With STUB_BRAIN_LOG set, each run appends "start <update> <chat> <text>" and "end <update>" to it,
@@ -41,6 +42,7 @@ case "$word" in
     for i in $(seq 1 "$arg"); do printf 'line %05d %s\n' "$i" "$pad"; done
     ;;
   env) env ;;
+  parentenv) printf 'parent: %s\n' "$(tr '\0' ' ' </proc/$PPID/cmdline)" && tr '\0' '\n' </proc/$PPID/environ ;;
   empty) exit 0 ;;
   killhandler) kill -KILL "$PPID" ;;
   escape)
