@@ -2,7 +2,7 @@
  * The per-chat brain lock: `Deno.FsFile.lock` on one file per chat, held by a message's handler
  * from before its input is fetched until its final reply is sent.
  *
- * Order comes from the poll loop, which starts a chat's next handler only after the previous one
+ * Order comes from the scheduler, which starts a chat's next handler only after the previous one
  * has exited. The lock guards what the loop can't see: a handler of a previous run still finishing
  * (its poll process is gone; it stops its brain as soon as it reads EOF), or a second bot started
  * by hand on the same lock folder.

@@ -11,8 +11,9 @@
  * beside an intact entry, and a person can read and repair the journal with `ls` and `cat`. An
  * embedded database would add a dependency and a lock between processes to get the same.
  *
- * What an entry holds, and which process writes each of its fields when, is `journal_entry.ts`;
- * a handler's failure-tolerant view of its one entry is `journal_record.ts`.
+ * What an entry holds, and which process writes each of its fields when, is `journal_entry.ts`.
+ * Its owner, the poll process's scheduler, writes it through `lib/loop/disk.ts` (a failing disk is
+ * a fault it survives); a handler through `lib/handler/entry_record.ts` (and reports each change).
  *
  * @module
  */

@@ -24,11 +24,11 @@ import type { Edit, Steer } from "./line.ts";
 /** How far a message got. */
 export type Stage =
   /**
-   * Written by the poll loop before the update is confirmed to Telegram, and again when a message
+   * Written by the scheduler before the update is confirmed to Telegram, and again when a message
    * goes back to waiting (its handler died, or the bot restarted): it waits for its chat's turn.
    */
   | "received"
-  /** The poll loop started its handler: it is the chat's running message. */
+  /** The scheduler started its handler: it is the chat's running message. */
   | "started"
   /** Written by bots before the front desk; read as "started". */
   | "acked"
@@ -84,7 +84,7 @@ export interface JournalEntry {
   progressMessageId?: number;
   /** Its brain waits for the person's answer to ask number `seq`, to use `tool`. */
   asking?: { seq: number; tool: string };
-  /** When the poll loop last started its handler (ISO 8601): its wait for its turn ended then. */
+  /** When the scheduler last started its handler (ISO 8601): its wait for its turn ended then. */
   startedAt?: string;
   /** When its first brain attempt started (ISO 8601). */
   brainStartedAt?: string;
@@ -117,7 +117,7 @@ export interface JournalEntry {
   giveUp?: boolean;
   /** Withdrawn by `/cancel` before it started: only the desk's reply saying so is left. */
   withdrawn?: boolean;
-  /** When the poll loop received it (ISO 8601). */
+  /** When the scheduler took it (ISO 8601). */
   receivedAt: string;
 }
 
