@@ -164,6 +164,7 @@ const status = () =>
   `last update ${poller.offset > 0 ? poller.offset - 1 : "none"}`;
 const notifier = new SystemdNotifier({
   socket: Deno.env.get("NOTIFY_SOCKET"),
+  path: Deno.env.get("PATH"),
   // Pinged on a timer while the loop's heartbeat is younger than the longest turn of the loop.
   watchdogUsec: Deno.env.get("WATCHDOG_USEC"),
   maxBeatAgeMs: (config.pollTimeoutS + POLL_SLACK_S) * 1000,

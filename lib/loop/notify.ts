@@ -32,6 +32,8 @@ import { getLog } from "../shared/log.ts";
 export interface NotifierOptions {
   /** `$NOTIFY_SOCKET`; when undefined, nothing is sent. */
   socket?: string;
+  /** `$PATH`, where `systemd-notify` is looked for. Default: `/usr/bin:/bin`. */
+  path?: string;
   /** `$WATCHDOG_USEC`; when undefined (or not a positive number), no watchdog pings are sent. */
   watchdogUsec?: string;
   /**
@@ -55,6 +57,7 @@ export interface NotifierOptions {
 /** Sends notifications to systemd; see the module doc. */
 export class SystemdNotifier {
   #socket?: string;
+  #path: string;
   #command: string;
   #now: () => number;
   #watchdogMs?: number;
@@ -73,6 +76,7 @@ export class SystemdNotifier {
 
   constructor(options: NotifierOptions = {}) {
     const { socket, watchdogUsec, maxBeatAgeMs, command = "systemd-notify", now } = options;
+    this.#path = options.path ?? "/usr/bin:/bin";
     this.#statusOf = options.status;
     this.#statusEveryMs = options.statusEveryMs ?? 1000;
     this.#socket = socket;
@@ -169,7 +173,7 @@ export class SystemdNotifier {
       child = new Deno.Command(this.#command, {
         // No --no-block: see the module doc.
         args: assignments,
-        env: { NOTIFY_SOCKET: this.#socket!, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+        env: { NOTIFY_SOCKET: this.#socket!, PATH: this.#path },
         clearEnv: true,
         stdin: "null",
         stdout: "null",

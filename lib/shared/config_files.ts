@@ -213,3 +213,15 @@ export function checkLockDir(lockDir: string, facts: LockDirFacts): void {
     );
   }
 }
+
+/**
+ * True when stderr goes to journald (systemd sets `JOURNAL_STREAM`): each line then carries its
+ * priority prefix. Read with the rest of the configuration, for the logger.
+ */
+export function underJournald(): boolean {
+  try {
+    return (Deno.env.get("JOURNAL_STREAM") ?? "") !== "";
+  } catch {
+    return false;
+  }
+}

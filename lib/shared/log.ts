@@ -15,6 +15,7 @@
 
 import { configure, getLogger, getTextFormatter } from "@logtape/logtape";
 import type { Logger, LogRecord, Sink } from "@logtape/logtape";
+import { underJournald } from "./config_files.ts";
 
 export type { Logger };
 
@@ -119,14 +120,6 @@ export function writeEarlyLine(text: string, options: EarlyLineOptions = {}): vo
 function writeStderr(bytes: Uint8Array) {
   let written = 0;
   while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
-}
-
-function underJournald(): boolean {
-  try {
-    return (Deno.env.get("JOURNAL_STREAM") ?? "") !== "";
-  } catch {
-    return false;
-  }
 }
 
 /**
