@@ -10,6 +10,8 @@ import { BotApiSimulator } from "../tests/sim/simulator.ts";
 import { denoDir } from "../tests/_helpers.ts";
 import { parseConfig } from "../lib/shared/config.ts";
 import { handlerLaunch } from "../lib/loop/launch.ts";
+import { encodeLine } from "../lib/shared/line.ts";
+import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import { send, simNow, waitForEmoji } from "./_record.ts";
 import { summarise, type Summary } from "./_stats.ts";
 import { BRAIN } from "./_targets.ts";
@@ -113,9 +115,21 @@ async function handlerAck(sim: BotApiSimulator, root: string, signal: AbortSigna
     configPath: CONFIG,
     env,
   });
-  // Nothing polls this simulator: the update goes to the handler as the poll loop would pass it.
+  // Nothing polls this simulator: the message goes to the handler as the scheduler would hand it
+  // over, after the token.
   const message = send(sim, 1, "ack path");
-  const payload = JSON.stringify(message.update);
+  const entry = {
+    updateId: (message.update as { update_id: number }).update_id,
+    chatId: message.chatId,
+    update: message.update,
+    stage: "started",
+    dispatches: 1,
+    receivedAt: new Date().toISOString(),
+  };
+  const lines = [
+    encodeLine({ kind: "hello", token: launch.token, role: "message" }),
+    encodeLine({ kind: "start", entry: entry as JournalEntry }),
+  ];
   const started = simNow();
   const child = new Deno.Command(launch.command, {
     args: [...launch.args],
@@ -129,7 +143,7 @@ async function handlerAck(sim: BotApiSimulator, root: string, signal: AbortSigna
   const stdin = child.stdin.getWriter();
   let missing: unknown[] = [];
   try {
-    await stdin.write(new TextEncoder().encode(payload + "\n"));
+    for (const line of lines) await stdin.write(line);
     missing = await waitForEmoji(sim, [message], "👌", { timeoutMs: 30_000, signal });
   } finally {
     // EOF tells the handler that its poll process is gone: it stops.

@@ -33,10 +33,13 @@ Deno.test("a busy chat: every 👀 comes while the first brain runs, /status cou
 
     const status = messageIdOf(sim.sendText(CHAT, "/status"));
     const statusReply = await sim.waitForCall(repliedTo(CHAT, status));
-    const lines = textOf(statusReply).split("\n");
-    assert.match(lines[1], /^Working on message 1 \(“grandchild please”\) for \d+ s, attempt 1/);
-    assert.equal(lines[2], "6 messages wait behind it.");
+    assert.deepEqual(textOf(statusReply).split("\n").map((l) => l.replace(/\d+ s/g, "N s")), [
+      "Up N s; 1 of 4 brain slots busy.",
+      "Working on message 1 (“grandchild please”) for N s, attempt 1 of 2.",
+      "6 messages wait behind it.",
+    ], "no other chat has messages waiting");
     assert.equal(sim.calls.filter(repliedTo(CHAT, first)).length, 0, "answered while it ran");
+    assert.equal(sim.reaction(CHAT, status), undefined, "a command gets no reaction");
 
     const cancel = messageIdOf(sim.sendText(CHAT, "/cancel"));
     assert.equal(
@@ -54,6 +57,9 @@ Deno.test("a busy chat: every 👀 comes while the first brain runs, /status cou
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "answered in order");
     const starts = brainLog(bot).filter((l) => l.startsWith("start"));
     assert.deepEqual(starts.map((l) => Number(l.split(" ")[1])), [1, 2, 3, 4, 5, 6, 7]);
+    const after = messageIdOf(sim.sendText(CHAT, "/status"));
+    const quiet = await sim.waitForCall(repliedTo(CHAT, after));
+    assert.match(textOf(quiet), /\nNothing is running in this chat\.$/);
   });
 });
 

@@ -64,40 +64,6 @@ Deno.test("the reactions show where a message stands: 👀 waiting, ✍ working,
   );
 });
 
-Deno.test("/status is answered at once while a brain hangs, with the right counts", async () => {
-  await withBot({}, async (sim, bot) => {
-    const first = messageIdOf(sim.sendText(CHAT, "gate hang1"));
-    await sim.waitForCall(reacted(CHAT, first, "✍"));
-    const others = [sim.sendText(CHAT, "second"), sim.sendText(CHAT, "third")].map(messageIdOf);
-    for (const id of others) await sim.waitForCall(reacted(CHAT, id, "👀"));
-
-    const status = messageIdOf(sim.sendText(CHAT, "/status"));
-    const reply = await sim.waitForCall(repliedTo(CHAT, status));
-    const lines = textOf(reply).split("\n");
-    assert.match(
-      lines[0],
-      /^Up \d+ s; 1 of 4 brain slots busy\.$/,
-    );
-    assert.match(lines[1], /^Working on message 1 \(“gate hang1”\) for \d+ s, attempt 1 of 2\.$/);
-    assert.equal(lines[2], "2 messages wait behind it.");
-    assert.equal(lines.length, 3, "no other chat has messages waiting");
-    assert.equal(sim.calls.filter(repliedTo(CHAT, first)).length, 0, "the brain still hangs");
-    assert.equal(sim.reaction(CHAT, status), undefined, "a command gets no reaction");
-
-    openGate(bot, "hang1");
-    const replies = await Promise.all(
-      [first, ...others].map((id) => sim.waitForCall(repliedTo(CHAT, id))),
-    );
-    assert.deepEqual(
-      replies.map((c) => c.seq),
-      [...replies.map((c) => c.seq)].sort((a, b) => a - b),
-    );
-    const after = messageIdOf(sim.sendText(CHAT, "/status"));
-    const quiet = await sim.waitForCall(repliedTo(CHAT, after));
-    assert.match(textOf(quiet), /\nNothing is running in this chat\.$/);
-  });
-});
-
 Deno.test("/cancel stops the running brain and its grandchildren, and the next message goes on", async () => {
   await withBot({}, async (sim, bot) => {
     const first = messageIdOf(sim.sendText(CHAT, "grandchild please"));

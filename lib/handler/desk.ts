@@ -134,8 +134,10 @@ async function doJob(job: DeskJob, options: DeskOptions): Promise<void> {
 /** The 👀 and the typing action, at once; resolves when the reaction's call has ended. */
 async function acknowledge(ref: MessageRef, options: DeskOptions) {
   const { api, log } = options;
+  // The 👀 first: its request is the one the person waits for; typing follows on its heels.
+  const reacted = setReaction(ref, REACTIONS.received, { api, log });
   void showTyping(ref, { api, log });
-  await setReaction(ref, REACTIONS.received, { api, log });
+  await reacted;
 }
 
 async function replyTo(ref: MessageRef, text: string, options: DeskOptions): Promise<void> {
