@@ -60,6 +60,8 @@ export async function startTarget(options: StartTargetOptions): Promise<Target> 
     COORD_BRAIN_MAX_ITERS: "1",
     COORD_POLL_TIMEOUT_S: "10",
     ...env,
+    // A setting to compare, on top of everything (e.g. `{"COORD_SPARE_HANDLERS":"0"}`).
+    ...JSON.parse(Deno.env.get("BENCH_BOT_ENV") ?? "{}") as Record<string, string>,
   };
   const target = kind === "bot"
     ? botTarget(await startBot({ sim, env: settings, authorized: [...chats] }))
