@@ -11,7 +11,14 @@
 import { type Config, loadConfig } from "./lib/shared/config.ts";
 import { ConfigError, EX_CONFIG } from "./lib/shared/config_values.ts";
 import { runHealthCommand } from "./lib/loop/health.ts";
-import { brainCgroup, prepareState, tidyAttachments } from "./lib/loop/startup.ts";
+import {
+  brainCgroup,
+  EX_DISK_FAULT,
+  prepareState,
+  type StartupFault,
+  startupFault,
+  tidyAttachments,
+} from "./lib/loop/startup.ts";
 import { SystemdNotifier } from "./lib/loop/notify.ts";
 import { Dispatcher } from "./lib/loop/dispatch.ts";
 import { Heartbeat } from "./lib/shared/heartbeat.ts";
@@ -53,13 +60,21 @@ try {
   if (!(error instanceof ConfigError)) throw error;
   exitWithConfigError(error.message);
 }
-const stateError = prepareState(config);
-if (stateError !== undefined) exitWithConfigError(stateError);
+const stateFault = prepareState(config);
+if (stateFault !== undefined) exitWithStartupFault(stateFault);
 
 function exitWithConfigError(line: string): never {
+  exitWithStartupFault({ line, temporary: false });
+}
+
+/**
+ * A disk that fails at start exits 75 (EX_TEMPFAIL): systemd's Restart= tries again later, as the
+ * running bot would. A setting that is wrong exits 78 (EX_CONFIG), which the unit does not restart.
+ */
+function exitWithStartupFault(fault: StartupFault): never {
   // With its priority under journald: the line that says why the bot is down is an error.
-  writeEarlyLine(`forge-coordinator: ${line.split("\n")[0]}`);
-  Deno.exit(EX_CONFIG);
+  writeEarlyLine(`forge-coordinator: ${fault.line.split("\n")[0]}`);
+  Deno.exit(fault.temporary ? EX_DISK_FAULT : EX_CONFIG);
 }
 
 await setupLogging({ secrets: [config.token] });
@@ -151,7 +166,9 @@ try {
   journal.open();
   scheduler.recover();
 } catch (error) {
-  exitWithConfigError(`Cannot use the journal in COORD_STATE_DIR "${journal.dir}": ${error}`);
+  exitWithStartupFault(
+    startupFault(`Cannot use the journal in COORD_STATE_DIR "${journal.dir}"`, error),
+  );
 }
 tidyAttachments(config, { journal, log });
 

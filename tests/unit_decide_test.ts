@@ -19,6 +19,7 @@ import {
   afterHandler,
   type CancelCandidate,
   type CancelDecision,
+  decideBusy,
   decideCancel,
   type EndContext,
   type HandlerEnd,
@@ -741,5 +742,65 @@ Deno.test("decideCancel() gives each row's verdict, and each row fails against a
         `wrong: ${row.wrong.rule}`,
       );
     });
+  }
+});
+
+Deno.test("decideBusy() steers a reply or a /steer into the working turn, interrupts for a !, and queues the rest", async (t) => {
+  const working = {
+    updateId: 1,
+    chatId: 1001,
+    update: { update_id: 1, message: { message_id: 101, text: "w" } },
+    stage: "brain",
+    dispatches: 1,
+    receivedAt: "2025-01-01T00:00:00.000Z",
+    progressMessageId: 150,
+  } as JournalEntry;
+  const message = (fields: Record<string, unknown>) =>
+    ({ ...working, updateId: 2, update: { update_id: 2, message: fields } }) as JournalEntry;
+  const rows: [string, JournalEntry, "queue" | "steer", JournalEntry | undefined, string][] = [
+    ["a plain message", message({ text: "hi" }), "queue", working, "queue"],
+    ["a plain message, busy mode steer", message({ text: "hi" }), "steer", working, "steer"],
+    ["/steer", message({ text: "/steer more" }), "queue", working, "steer"],
+    [
+      "a reply to the message",
+      message({ text: "x", reply_to_message: { message_id: 101 } }),
+      "queue",
+      working,
+      "steer",
+    ],
+    [
+      "a reply to the progress message",
+      message({ text: "x", reply_to_message: { message_id: 150 } }),
+      "queue",
+      working,
+      "steer",
+    ],
+    [
+      "a reply to another message",
+      message({ text: "x", reply_to_message: { message_id: 99 } }),
+      "queue",
+      working,
+      "queue",
+    ],
+    ["!", message({ text: "!now" }), "queue", working, "interrupt"],
+    ["a photo", message({ caption: "/steer x", photo: [] }), "steer", working, "queue"],
+    [
+      "a forward, even steering",
+      message({ text: "/steer x", forward_origin: { type: "hidden_user" } }),
+      "steer",
+      working,
+      "queue",
+    ],
+    [
+      "an inline bot's",
+      message({ text: "x", via_bot: { id: 5 }, reply_to_message: { message_id: 101 } }),
+      "queue",
+      working,
+      "queue",
+    ],
+    ["/steer with nothing working", message({ text: "/steer more" }), "queue", undefined, "queue"],
+  ];
+  for (const [name, entry, busyMode, host, want] of rows) {
+    await t.step(name, () => assert.equal(decideBusy(entry, host, { busyMode }), want));
   }
 });

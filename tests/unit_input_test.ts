@@ -186,7 +186,12 @@ Deno.test("applyEdit() gives the brain the latest edit, from the line or kept in
       assert.equal(applyEdit(r.work, { input: r.input, got: text }), "second");
       assert.deepEqual(r.t.reports, [
         { kind: "edit", updateId: r.ids.updateId, editUpdateId: r.ids.updateId + 1, taken: true },
-      ]);
+        {
+          kind: "patch",
+          updateId: r.ids.updateId,
+          patch: { edit: edit(r, 1, "second") },
+        },
+      ], "reported taken, and kept in the entry for a re-run");
       assert.equal(applyEdit(r.work, { input: r.input, got: text }), "first", "taken once");
     },
   );

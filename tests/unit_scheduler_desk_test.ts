@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import type { DeskJob } from "../lib/shared/line.ts";
-import { type SchedulerRig, schedulerRig } from "./_scheduler_rig.ts";
+import { exitStatus, type SchedulerRig, schedulerRig } from "./_scheduler_rig.ts";
 import { editUpdate, PERSON, pressUpdate, textUpdate } from "./_helpers.ts";
 
 const OTHER = 2002;
@@ -224,4 +224,45 @@ Deno.test("An edit report for an edit not told to that handler is ignored", asyn
   await runningAndWaiting(r, "started");
   r.report(1, { kind: "edit", updateId: 1, editUpdateId: 12, taken: false });
   assert.equal(r.desk.of("edit").length, 0);
+});
+
+/** A press on an ask's button: `ap:<update>:<dispatch>:<ask>:<a|A|d>`. */
+function askPress(updateId: number, data: string) {
+  return {
+    update_id: updateId,
+    callback_query: {
+      id: `q${updateId}`,
+      from: { id: PERSON, is_bot: false, first_name: "P" },
+      chat_instance: "c",
+      data,
+      message: { message_id: 77, chat: { id: PERSON, type: "private" }, date: 0 },
+    },
+  };
+}
+
+Deno.test("An answer to an ask reaches the handler that asked; an earlier run's ask answers nothing", async (t) => {
+  await t.step("the ask of this run: its answer goes over the line", async () => {
+    await using r = await schedulerRig();
+    await runningAndWaiting(r, "brain");
+    r.report(1, { kind: "patch", updateId: 1, patch: { asking: [{ seq: 1, tool: "Bash" }] } });
+    await r.take(askPress(9, "ap:1:1:1:a"));
+    assert.deepEqual(r.child(1).controls, [{ kind: "approval", seq: 1, decision: "allow" }]);
+    const job = jobFor(r, 9);
+    assert.equal(job?.job === "press" && job.answer, "allowed");
+  });
+  await t.step("an ask of the run before a restart or a death: stale, nothing sent", async () => {
+    await using r = await schedulerRig();
+    await runningAndWaiting(r, "brain");
+    r.report(1, { kind: "patch", updateId: 1, patch: { asking: [{ seq: 1, tool: "Bash" }] } });
+    // Its handler dies while it asks: the re-run starts with no ask, and numbers its own from 1.
+    r.exit(1, exitStatus(1));
+    assert.equal(r.scheduler.size, 2);
+    r.later(60_000);
+    assert.equal(r.child(1).entry.asking, undefined, "no ask carried over to the re-run");
+    r.report(1, { kind: "patch", updateId: 1, patch: { asking: [{ seq: 1, tool: "Edit" }] } });
+    await r.take(askPress(9, "ap:1:1:1:a"));
+    assert.deepEqual(r.child(1).controls, [], "the old button answers nothing");
+    const job = jobFor(r, 9);
+    assert.equal(job?.job === "press" && job.answer, "stale");
+  });
 });

@@ -351,3 +351,28 @@ Deno.test("Scheduler: an edit of a message that waits changes the text its handl
   r.ack(1);
   assert.deepEqual(r.child(1).entry.edit, { editUpdateId: 2, text: "better" });
 });
+
+Deno.test("Scheduler looks at a park longer than Deno's longest timer again within it, never at once", async () => {
+  await using r = await schedulerRig({ cap: 1 });
+  await r.take(textUpdate(1));
+  r.ack(1);
+  const month = 30 * 24 * 3600_000;
+  const delays: number[] = [];
+  const real = globalThis.setTimeout;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return real(fn, ms);
+  }) as typeof setTimeout;
+  try {
+    const parkedUntil = new Date(r.clock.wall + month).toISOString();
+    r.exit(1, exitStatus(), [
+      { kind: "patch", updateId: 1, patch: { stage: "received", parkedUntil, parkedMs: month } },
+    ]);
+  } finally {
+    globalThis.setTimeout = real;
+  }
+  assert.ok(delays.length > 0, "the park is looked at again later");
+  // Deno wraps a longer delay round to almost nothing, and the loop would spin.
+  assert.ok(delays.every((ms) => ms <= 2 ** 31 - 1), `delays: ${delays}`);
+  assert.deepEqual(r.spawned(), [1], "not started again");
+});

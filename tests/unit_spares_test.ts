@@ -201,3 +201,19 @@ Deno.test("SparePool.stop() starts no spare from then on; close() lets go of tho
   await exited(p.started[1]); // its stdin closed: it read EOF
   assert.equal(isAlive(p.started[0].pid), true, "the spare taken is not the pool's to close");
 });
+
+Deno.test("SparePool.fill() that can't start a spare (out of processes) counts a failure and never throws", async () => {
+  await using _log = await captureLog();
+  let tries = 0;
+  const pool = new SparePool(() => {
+    tries++;
+    throw new Error("Resource temporarily unavailable (os error 11)");
+  }, 2);
+  pool.fill();
+  assert.equal(tries, 1, "it stops at the first failure");
+  assert.equal(pool.size, 0);
+  pool.fill();
+  pool.fill();
+  pool.fill();
+  assert.equal(tries, 3, "given up after 3 failures in a row");
+});

@@ -12,7 +12,7 @@ import { prepareState, tidyAttachments } from "../lib/loop/startup.ts";
 import type { Config } from "../lib/shared/config.ts";
 import { Journal } from "../lib/shared/journal.ts";
 import { getLog } from "../lib/shared/log.ts";
-import { PERSON_UMASK_ENV } from "../lib/shared/private.ts";
+import { isDiskFault, PERSON_UMASK_ENV } from "../lib/shared/private.ts";
 import { captureLog, modeOf, tempDir, umaskKept } from "./_helpers.ts";
 
 const log = getLog("test");
@@ -50,21 +50,24 @@ Deno.test("prepareState() returns the configuration error for a folder it can't 
   Deno.writeTextFileSync(`${dir.path}/file`, "");
   await t.step("the state folder", () => {
     const state = `${dir.path}/file/state`;
-    const error = prepareState(config(state, `${dir.path}/brain`));
+    const fault = prepareState(config(state, `${dir.path}/brain`));
     const line = `Cannot create COORD_STATE_DIR "${state}": `;
-    assert.ok(error?.startsWith(line) && error.length > line.length, error);
+    assert.ok(fault?.line.startsWith(line) && fault.line.length > line.length, fault?.line);
+    assert.equal(fault?.temporary, false, "a setting to fix, not the disk failing");
   });
   await t.step("the brains' folder", () => {
     const work = `${dir.path}/file/brain`;
-    const error = prepareState(config(`${dir.path}/state`, work));
+    const fault = prepareState(config(`${dir.path}/state`, work));
     const line = `Cannot create COORD_BRAIN_WORKDIR "${work}": `;
-    assert.ok(error?.startsWith(line) && error.length > line.length, error);
+    assert.ok(fault?.line.startsWith(line) && fault.line.length > line.length, fault?.line);
+    assert.equal(fault?.temporary, false, "a setting to fix, not the disk failing");
   });
   await t.step("the lock folder", () => {
     const lock = `${dir.path}/file/lock`;
-    const error = prepareState(config(`${dir.path}/state`, undefined, lock));
+    const fault = prepareState(config(`${dir.path}/state`, undefined, lock));
     const line = `Cannot create COORD_LOCK_DIR "${lock}" (mode 0700): `;
-    assert.ok(error?.startsWith(line) && error.length > line.length, error);
+    assert.ok(fault?.line.startsWith(line) && fault.line.length > line.length, fault?.line);
+    assert.equal(fault?.temporary, false, "a setting to fix, not the disk failing");
   });
 });
 
@@ -80,6 +83,51 @@ Deno.test("prepareState() makes a missing lock folder 0700, and narrows one of o
   assert.equal(prepareState(config(`${dir.path}/state`, undefined, wide)), undefined);
   assert.equal(modeOf(wide), 0o700, "a handler would refuse it otherwise");
 });
+
+Deno.test("isDiskFault() tells the disk failing (I/O, full, over quota, read-only) from a setting that is wrong", () => {
+  for (const code of ["EIO", "ENOSPC", "EDQUOT", "EROFS"]) {
+    assert.equal(isDiskFault(Object.assign(new Error(code), { code })), true, code);
+  }
+  for (const code of ["EACCES", "ENOTDIR", "ENOENT", undefined]) {
+    assert.equal(isDiskFault(Object.assign(new Error("x"), { code })), false, String(code));
+  }
+  assert.equal(isDiskFault(undefined), false);
+  assert.equal(isDiskFault("EROFS"), false, "a string is no error");
+});
+
+Deno.test({
+  name:
+    "prepareState() on a read-only disk: a 0700 state folder starts (the journal retries), one to make is a disk fault",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    using _ = umaskKept(0o022);
+    await using dir = await tempDir();
+    const mount = `${dir.path}/ro`;
+    Deno.mkdirSync(mount);
+    await run("mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", mount]);
+    try {
+      Deno.mkdirSync(`${mount}/state`, { mode: 0o700 });
+      Deno.mkdirSync(`${mount}/work`, { mode: 0o700 });
+      Deno.mkdirSync(`${mount}/locks`, { mode: 0o700 });
+      await run("mount", ["-o", "remount,ro", mount]);
+      const ready = config(`${mount}/state`, `${mount}/work`, `${mount}/locks`);
+      assert.equal(prepareState(ready), undefined, "nothing to write: no chmod of a 0700 folder");
+      const fault = prepareState(config(`${mount}/other`, `${mount}/work`, `${mount}/locks`));
+      assert.match(
+        fault?.line ?? "",
+        /^Cannot create COORD_STATE_DIR ".*": .*Read-only file system/,
+      );
+      assert.equal(fault?.temporary, true, "exit 75, restarted later");
+    } finally {
+      await run("umount", [mount]);
+    }
+  },
+});
+
+async function run(command: string, args: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
+  assert.equal(code, 0, `${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+}
 
 /** A state folder whose journal holds `unfinished`, with attachment folders named `folders`. */
 async function stateWith(unfinished: number[], folders: string[]) {

@@ -30,8 +30,10 @@ export interface AskOptions {
   ids: MessageRef;
   /** The state folder (the tools always allowed). */
   stateDir: string;
-  /** This ask's number within the message (1, 2, …). */
+  /** This ask's number within the handler's run (1, 2, …). */
   seq: number;
+  /** The handler's run: the entry's `dispatches`. */
+  dispatch: number;
   /** Waits for the person's answer to ask `seq` (from the line). */
   answer: (seq: number) => Promise<Decision>;
   /** How long the person has; then the ask is denied. */
@@ -108,7 +110,12 @@ export function askText(tool: string, input: Json): string {
     lines.push("", JSON.stringify(input, null, 1));
   }
   const text = lines.join("\n");
-  return text.length <= SHOWN_CHARS ? text : `${text.slice(0, SHOWN_CHARS - 1)}…`;
+  if (text.length <= SHOWN_CHARS) return text;
+  // Its start and its end, with how much is not shown: what a padded command hides at its end
+  // is what matters most.
+  const half = Math.floor((SHOWN_CHARS - 60) / 2);
+  const hidden = text.length - 2 * half;
+  return `${text.slice(0, half)}\n… (${hidden} characters not shown) …\n${text.slice(-half)}`;
 }
 
 /** The tools always allowed in a chat. Never throws. */
@@ -146,7 +153,8 @@ function allow(input: Json): ControlAnswer {
 /** The ask, with its buttons; its message id, or undefined when it could not be sent. */
 async function send(text: string, options: AskOptions): Promise<number | undefined> {
   const { api, ids, seq, log, signal } = options;
-  const data = (d: string) => `ap:${ids.updateId}:${seq}:${d}`;
+  // The handler's run (its dispatch) in the data: a press on an earlier run's ask answers nothing.
+  const data = (d: string) => `ap:${ids.updateId}:${options.dispatch}:${seq}:${d}`;
   try {
     const message = await api.sendMessage(ids.chatId, text, {
       reply_parameters: { message_id: ids.messageId, allow_sending_without_reply: true },

@@ -59,6 +59,7 @@ async function answer(
       ids,
       stateDir: config.stateDir,
       seq,
+      dispatch: work.entry.dispatches,
       answer: (n) => turns.answer(n),
       timeoutMs: config.approvalTimeoutMs,
       onWaiting: (tool) => turns.asking(seq, tool),

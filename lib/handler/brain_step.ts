@@ -214,7 +214,8 @@ function attemptHooks(
       run.pid = pid;
     },
     onFailure: (attempt, failure) => {
-      record.update({ brainRun: undefined });
+      // The marker stays until the attempt's processes are gone (`askBrain` clears it then; the
+      // next attempt's replaces it): a handler killed meanwhile leaves it to the scheduler's sweep.
       if (work.line.cancel.aborted) return;
       log.warn("brain attempt {attempt} for update {updateId} failed: {reason}", {
         attempt,

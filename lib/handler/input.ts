@@ -170,7 +170,10 @@ export interface ApplyEditOptions {
 export function applyEdit(work: Work, options: ApplyEditOptions): string {
   const { ids, entry, line, log } = work;
   const { input, got } = options;
-  const edit = line.takeEdit() ?? entry.edit;
+  const live = line.takeEdit();
+  // Kept in the entry: a re-run (a restart, a death) goes with the edited text too.
+  if (live !== undefined) work.record.update({ edit: live });
+  const edit = live ?? entry.edit;
   if (edit === undefined) return got.text;
   if (input.kind === "audio") {
     log.info("update {updateId}: edit {edit} ignored; a voice note goes by its transcript", {

@@ -43,7 +43,6 @@ export async function park(options: ParkOptions): Promise<void> {
     parkedUntil: new Date(until).toISOString(),
     // What is announced: the wait is never longer, whatever the wall clock does (`parkedFor`).
     parkedMs: Math.max(0, until - at),
-    brainRun: undefined,
   });
   log.info("update {updateId} parked until {until}: {reason}", {
     ...ids,

@@ -94,7 +94,9 @@ function runningLine(
       : `${steers === 1 ? "1 message" : `${steers} messages`} steered into it.`,
     running.asking === undefined
       ? undefined
-      : `🔐 It waits for your approval to use ${running.asking.tool} (the buttons above).`,
+      : `🔐 It waits for your approval to use ${
+        [...new Set(running.asking.map((a) => a.tool))].join(", ")
+      } (the buttons above).`,
   ].filter((line) => line !== undefined).join(" ");
 }
 

@@ -2,11 +2,11 @@
  * The working brain's end of the line (`line.ts`): what the person sends while a message is
  * worked on reaches its brain here.
  *
- * - A steer (a message for the working turn): before the brain starts it joins the brain's input;
- *   while a Claude turn runs it goes in as a user line, and the answer covers both; after the
- *   turn's end, or for a brain that can't take one (not the Claude driver), it is reported not
- *   taken and waits its turn. Each steer taken is recorded in the message's entry, in order, so
- *   that a re-run takes them in again, and its message gets ✍.
+ * - A steer (a message for the working turn): while a Claude turn runs it goes in as a user line,
+ *   and the answer covers both; before the turn (the message's input is still fetched, which may
+ *   end it without a brain) and after it, or for a brain that can't take one (not the Claude
+ *   driver), it is reported not taken and waits its turn. Each steer taken is recorded in the
+ *   message's entry, in order, so that a re-run takes them in again, and its message gets ✍.
  * - An interrupt (`/stop`, a Stop button, a `!`): a running Claude turn is interrupted through the
  *   CLI's `interrupt` request (its conversation keeps what was done, and what it had is the
  *   answer); anything else is stopped outright, like `/cancel`.
@@ -92,8 +92,10 @@ export class TurnLink {
 
   /** Shows (or clears) that the brain waits for the person, in the entry and on the phone. */
   asking(seq: number, tool: string | undefined): void {
-    this.#options.record.update({ asking: tool === undefined ? undefined : { seq, tool } });
-    this.onShow({ asking: tool });
+    const others = (this.#options.record.read().asking ?? []).filter((a) => a.seq !== seq);
+    const asking = tool === undefined ? others : [...others, { seq, tool }];
+    this.#options.record.update({ asking: asking.length === 0 ? undefined : asking });
+    this.onShow({ asking: asking.at(-1)?.tool });
   }
 
   #take(control: TurnControl): void {
@@ -103,7 +105,7 @@ export class TurnLink {
       case "interrupt":
         return this.#interrupt(control.by);
       case "approval":
-        if (this.#options.record.read().asking?.seq !== control.seq) return;
+        if (!this.#options.record.read().asking?.some((a) => a.seq === control.seq)) return;
         this.#answers.get(control.seq)?.resolve(control.decision) ??
           this.#answers.set(control.seq, resolved(control.decision));
         return;
@@ -123,13 +125,10 @@ export class TurnLink {
         ...(reason === undefined ? {} : { reason }),
       });
     if (!steerable) return report(false, "plain");
-    if (this.#stage === "after") return report(false, "late");
-    if (this.#stage === "brain") {
-      // Between two attempts there is no turn to take it: the next attempt starts over anyway.
-      if (this.#turn === undefined || !(await this.#turn.send(steer.text))) {
-        return report(false, "late");
-      }
-    }
+    // Only a turn that runs takes it: before (a download, a transcription, which may end the
+    // message without a brain) and after, it waits its turn; between two attempts too.
+    if (this.#stage !== "brain" || this.#turn === undefined) return report(false, "late");
+    if (!(await this.#turn.send(steer.text))) return report(false, "late");
     record.update({ steers: [...this.steers, steer] });
     this.#options.react(steer.messageId, "✍");
     report(true);

@@ -78,8 +78,14 @@ export function afterCutOff(entry: JournalEntry): Partial<JournalEntry> | undefi
 
 /** An answered message keeps its stage (only sending is left); any other waits again. */
 function backToWaiting(entry: JournalEntry): Partial<JournalEntry> {
-  if (entry.stage === "answered") return { brainRun: undefined };
-  return { stage: "received", rerun: entry.rerun || entry.stage === "brain", brainRun: undefined };
+  // Its asks died with its handler: a re-run asks again, and old buttons answer nothing.
+  if (entry.stage === "answered") return { brainRun: undefined, asking: undefined };
+  return {
+    stage: "received",
+    rerun: entry.rerun || entry.stage === "brain",
+    brainRun: undefined,
+    asking: undefined,
+  };
 }
 
 /** Options for {@linkcode startPatch}. */
@@ -102,6 +108,7 @@ export function startPatch(entry: JournalEntry, options: StartOptions): Partial<
     startedAt: new Date(options.wallNow).toISOString(),
     dispatches: entry.dispatches + 1,
     giveUp: !answered && (entry.giveUp || (entry.deaths ?? 0) >= options.poisonLimit),
+    asking: undefined,
   };
 }
 
@@ -169,7 +176,8 @@ export function decideBusy(
     message?: { text?: unknown; reply_to_message?: { message_id?: unknown } };
   };
   const text = update.message?.text;
-  if (typeof text !== "string") return "queue";
+  // Someone else's words (a forward, an inline bot's) go in fenced, as a message of their own.
+  if (typeof text !== "string" || hasOrigin(update.message)) return "queue";
   const mark = markOf(text);
   if (mark === "urgent") return "interrupt";
   const replyTo = update.message?.reply_to_message?.message_id;
@@ -177,6 +185,13 @@ export function decideBusy(
     (replyTo === messageIdOf(working) || replyTo === working.progressMessageId);
   if (mark === "steer" || repliesToIt || options.busyMode === "steer") return "steer";
   return "queue";
+}
+
+/** True for a message that carries someone else's words: forwarded, or an inline bot's. */
+function hasOrigin(message: unknown): boolean {
+  const fields = ["forward_origin", "forward_from", "forward_from_chat", "forward_sender_name"];
+  const m = message as Record<string, unknown> | undefined;
+  return m !== undefined && [...fields, "via_bot"].some((field) => m[field] !== undefined);
 }
 
 /** The `message_id` of an entry's message. */

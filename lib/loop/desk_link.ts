@@ -100,7 +100,7 @@ export class DeskLink {
 
   /** Starts the first desk. */
   start(): void {
-    this.#current = this.#spawn();
+    this.#current = this.#trySpawn();
   }
 
   /** Hands the desk a job: at once if a desk is ready, else as soon as one is. */
@@ -190,7 +190,7 @@ export class DeskLink {
       desk.jobs >= this.#recycleAfter && this.#successor === undefined && !this.#stopped &&
       this.#retiring.size === 0
     ) {
-      this.#successor = this.#spawn();
+      this.#successor = this.#trySpawn();
       this.#syncSpares();
     }
   }
@@ -255,14 +255,32 @@ export class DeskLink {
   #restart(dead: Desk) {
     const lived = performance.now() - dead.startedAt;
     this.#quickDeaths = lived >= HEALTHY_LIFE_MS ? 0 : this.#quickDeaths + 1;
+    this.#startLater();
+  }
+
+  /** A new desk, or none when it can't be spawned now (logged, and tried again later). */
+  #trySpawn(): Desk | undefined {
+    try {
+      return this.#spawn();
+    } catch (error) {
+      // Out of processes or descriptors: the jobs wait here meanwhile.
+      this.#log.error("cannot start the desk: {error}; trying again", { error: String(error) });
+      this.#quickDeaths++;
+      this.#startLater();
+      return undefined;
+    }
+  }
+
+  #startLater() {
     const delay = backoffMs(this.#quickDeaths, { ...RESTART, random: this.#random });
+    clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {
       if (this.#stopped || this.#current !== undefined) return;
       // A successor that was loading becomes the desk; otherwise a new one starts.
-      this.#current = this.#successor ?? this.#spawn();
+      this.#current = this.#successor ?? this.#trySpawn();
       this.#successor = undefined;
       this.#syncSpares();
-      if (this.#current.ready) this.#ready(this.#current);
+      if (this.#current?.ready) this.#ready(this.#current);
     }, delay);
   }
 }

@@ -46,7 +46,8 @@ export function viewOf(
   chatId: number,
 ): Pick<StatusView, "running" | "waiting" | "waitingInAll" | "delivering" | "parked"> {
   const messages = held.filter((h) =>
-    h.turn && !h.entry.withdrawn && !h.finished && h.entry.stage !== "replied"
+    h.turn && !h.entry.withdrawn && !h.finished && h.entry.stage !== "replied" &&
+    h.entry.steeredInto === undefined
   );
   const mine = messages.filter((h) => h.entry.chatId === chatId);
   const waits = (h: Held) => h.child === undefined && h.entry.stage !== "answered";
@@ -195,7 +196,7 @@ export class HeldMessages {
     return this.all()
       .filter((h) =>
         h.turn && h.entry.chatId === chatId && !h.entry.withdrawn && !h.finished &&
-        h.entry.stage !== "replied"
+        h.entry.stage !== "replied" && h.entry.steeredInto === undefined
       )
       .sort((a, b) => a.entry.updateId - b.entry.updateId);
   }

@@ -174,7 +174,10 @@ export class Scheduler {
     }
     // A chat held back by a slow 👀 or a back-off is looked at again when that runs out.
     const readyIn = dispatcher.free > 0 ? this.#queues.nextReadyIn() : undefined;
-    if (readyIn !== undefined) this.#timer = setTimeout(() => this.drain(), readyIn + 1);
+    // Deno wraps a delay past 2^31 - 1 ms (24.8 days) round to almost nothing: a long park comes
+    // back at most that late, and is looked at again then.
+    const wait = readyIn === undefined ? undefined : Math.min(readyIn + 1, 2 ** 31 - 1);
+    if (wait !== undefined) this.#timer = setTimeout(() => this.drain(), wait);
   }
 
   /** From now on nothing starts, and handlers that end leave their messages for the next start. */
@@ -220,6 +223,11 @@ export class Scheduler {
   /** Sorts one update: a new one becomes a held message; anything else is logged and skipped. */
   #accept(update: unknown): Held | undefined {
     const { authorized, allowedChats, botUsername, wallNow } = this.#options;
+    // Telegram sends it again until it is confirmed (while the disk fails, every second): seen
+    // once in this run, it is neither logged nor taken again.
+    const raw = (update as { update_id?: unknown } | null)?.update_id;
+    const id = Number.isSafeInteger(raw) ? raw as number : undefined;
+    if (id !== undefined && this.#unconfirmed.has(id) && !this.#messages.get(id)) return undefined;
     const entry = admit(update, {
       authorized,
       allowedChats,
@@ -227,11 +235,11 @@ export class Scheduler {
       wallNow: wallNow!(),
       log: this.#log,
     });
+    if (id !== undefined) this.#unconfirmed.seen(id);
     if (entry === undefined) return undefined;
-    // Telegram sends it again until it is confirmed (and a server may, after): once taken, ours.
+    // A server may send it again after it was confirmed: once taken, it is ours.
     const { updateId } = entry;
     const held = this.#messages.get(updateId);
-    if (held === undefined && this.#unconfirmed.has(updateId)) return undefined;
     const had = held?.journaled
       ? "under way"
       : this.#options.finished?.has(updateId) && "already finished";

@@ -52,7 +52,15 @@ export class SparePool {
   fill(): void {
     if (!this.#mayFill()) return;
     while (this.size < this.#wanted) {
-      const spare = this.#start();
+      let spare: HandlerProcess;
+      try {
+        spare = this.#start();
+      } catch (error) {
+        // Out of processes or descriptors: a spare that can't start counts as one that died.
+        this.#failures++;
+        this.#log.warn("cannot start a spare handler: {error}", { error: String(error) });
+        return;
+      }
       this.#spares.push(spare);
       this.#log.info("spare started: pid {pid}", { pid: spare.pid });
     }

@@ -10,32 +10,47 @@ import type { Config } from "../shared/config.ts";
 import { removeOrphanAttachments } from "../shared/attachments.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { Logger } from "../shared/log.ts";
-import { keepPrivate, privateFolder } from "../shared/private.ts";
+import { isDiskFault, keepPrivate, privateFolder } from "../shared/private.ts";
 import { probeCgroup } from "../shared/cgroup.ts";
+
+/** Exit status when the disk fails at start (sysexits.h EX_TEMPFAIL): systemd restarts later. */
+export const EX_DISK_FAULT = 75;
+
+/** Why the bot can't start: one line, and whether it is the disk failing (worth a retry). */
+export interface StartupFault {
+  line: string;
+  /** The disk failed (I/O, full, read-only), rather than a setting the person must fix. */
+  temporary: boolean;
+}
+
+/** A {@linkcode StartupFault} from `error`, with `line` in front of it. */
+export function startupFault(line: string, error: unknown): StartupFault {
+  return { line: `${line}: ${String(error)}`, temporary: isDiskFault(error) };
+}
 
 /**
  * Makes the state private (umask 077 from here on, inherited by handlers; brains and the
- * transcriber get the person's own umask back) and the folders the bot needs. Returns the line
- * of a configuration error, or `undefined` when all is well.
+ * transcriber get the person's own umask back) and the folders the bot needs. Returns why it
+ * can't, or `undefined` when all is well.
  */
-export function prepareState(config: Config): string | undefined {
+export function prepareState(config: Config): StartupFault | undefined {
   keepPrivate();
   try {
     privateFolder(config.stateDir);
   } catch (error) {
-    return `Cannot create COORD_STATE_DIR "${config.stateDir}": ${String(error)}`;
+    return startupFault(`Cannot create COORD_STATE_DIR "${config.stateDir}"`, error);
   }
   try {
     Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    return `Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}": ${error}`;
+    return startupFault(`Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}"`, error);
   }
   try {
     // Made if missing, and 0700 (its owner and write bits were checked with the configuration):
     // each handler refuses a lock folder that is not, rather than run without its lock.
     privateFolder(config.lockDir);
   } catch (error) {
-    return `Cannot create COORD_LOCK_DIR "${config.lockDir}" (mode 0700): ${error}`;
+    return startupFault(`Cannot create COORD_LOCK_DIR "${config.lockDir}" (mode 0700)`, error);
   }
   return undefined;
 }

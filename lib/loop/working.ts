@@ -34,7 +34,8 @@ export interface WorkingOptions {
   desk: (job: DeskJob) => void;
 }
 
-const APPROVAL_DATA = /^ap:(\d+):(\d+):([aAd])$/;
+/** An ask's button: `ap:<update id>:<dispatch>:<ask>:<a|A|d>` (see `approvals.ts`). */
+const APPROVAL_DATA = /^ap:(\d+):(\d+):(\d+):([aAd])$/;
 const DECISIONS: Record<string, Decision> = { a: "allow", A: "always", d: "deny" };
 const ANSWERS: Record<Decision, PressAnswer> = {
   allow: "allowed",
@@ -152,9 +153,13 @@ export class Working {
       if (live) host!.child!.handler.send({ kind: "interrupt", by: "Stop" });
       return live ? "stopping" : "nothing";
     }
-    const seq = Number(approval[2]);
-    const decision = DECISIONS[approval[3]];
-    if (!live || host!.entry.asking?.seq !== seq) return "stale";
+    // An ask of an earlier handler of the message (a restart, a death) is no longer asked.
+    const dispatch = Number(approval[2]);
+    const seq = Number(approval[3]);
+    const decision = DECISIONS[approval[4]];
+    const asked = host?.entry.dispatches === dispatch &&
+      host.entry.asking?.some((a) => a.seq === seq);
+    if (!live || !asked) return "stale";
     host!.child!.handler.send({ kind: "approval", seq, decision });
     this.#log.info("update {updateId}: ask {seq} answered from the phone: {decision}", {
       updateId: hostId,

@@ -82,8 +82,11 @@ export interface JournalEntry {
   urgent?: boolean;
   /** The progress message shown in a group while its brain works (a reply to it steers). */
   progressMessageId?: number;
-  /** Its brain waits for the person's answer to ask number `seq`, to use `tool`. */
-  asking?: { seq: number; tool: string };
+  /**
+   * The asks to use a tool its brain waits for the person to answer (the brain may ask for
+   * several at once): each by its number within this handler's run, and the tool.
+   */
+  asking?: { seq: number; tool: string }[];
   /** When the scheduler last started its handler (ISO 8601): its wait for its turn ended then. */
   startedAt?: string;
   /** When its first brain attempt started (ISO 8601). */

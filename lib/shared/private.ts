@@ -33,7 +33,22 @@ export function keepPrivate(): number {
  */
 export function privateFolder(dir: string): void {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  Deno.chmodSync(dir, 0o700);
+  // Only when it is wider: a chmod is a write, and a read-only state folder that is already 0700
+  // is a disk fault for the journal to meet (and retry), not a reason to refuse to start.
+  const mode = Deno.statSync(dir).mode;
+  if (mode === null || (mode & 0o7777) !== 0o700) Deno.chmodSync(dir, 0o700);
+}
+
+/** The errors of a disk that fails (I/O, full, over quota, read-only) rather than of a setting. */
+const DISK_FAULT_CODES = new Set(["EIO", "ENOSPC", "EDQUOT", "EROFS"]);
+
+/**
+ * Whether `error` is the disk failing rather than a path or permission that is wrong: the one is
+ * worth a restart later (exit 75, EX_TEMPFAIL), the other needs the person (exit 78, EX_CONFIG).
+ */
+export function isDiskFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && DISK_FAULT_CODES.has(code);
 }
 
 /** An octal umask from the environment, or `undefined` when unset or malformed. */
