@@ -83,6 +83,22 @@ Deno.test("a working turn takes /steer in a private chat and a reply to its prog
   });
 });
 
+Deno.test("a steer written too late for the turn (its result doesn't list it) is not lost: it gets an answer of its own", async () => {
+  await using conversations = await tempDir("coord-claude-stub-");
+  await withBot({ env: claudeEnv(conversations.path) }, async (sim, bot) => {
+    const first = messageIdOf(sim.sendText(CHAT, "wait s3"));
+    await sim.waitForCall(reacted(CHAT, first, "✍"));
+    // The stand-in doesn't take a line that starts with "late" into its turn.
+    const steer = messageIdOf(sim.sendText(CHAT, "/steer late for the turn"));
+    await sim.waitForCall(reacted(CHAT, steer, "✍"));
+    openGate(bot, "s3");
+    const answer = await sim.waitForCall(repliedTo(CHAT, first));
+    assert.equal(textOf(answer), "heard: nothing");
+    const own = await sim.waitForCall(repliedTo(CHAT, steer));
+    assert.match(textOf(own), /^turn 2 of [\w-]+: late for the turn$/, "its own turn, resumed");
+  });
+});
+
 Deno.test("a brain that is not the Claude driver can't be steered: the message waits its turn and the person is told once", async () => {
   await withBot({}, async (sim, bot) => {
     const first = messageIdOf(sim.sendText(CHAT, "gate p1"));

@@ -15,15 +15,39 @@ import {
 
 const line = (value: unknown) => JSON.stringify(value);
 
-Deno.test("userLine() is the SDK's user message, one line, whatever the text holds", () => {
+Deno.test("userLine() is the SDK's user message with its uuid, one line, whatever the text holds", () => {
   const text = 'two\nlines, "quoted" and ✓';
-  const written = userLine(text);
+  const written = userLine(text, "u-0");
   assert.ok(written.endsWith("\n") && !written.slice(0, -1).includes("\n"));
   assert.deepEqual(JSON.parse(written), {
     type: "user",
     message: { role: "user", content: text },
     parent_tool_use_id: null,
+    uuid: "u-0",
   });
+});
+
+Deno.test("userLine() for a steer carries its uuid and asks to be folded into the running turn", () => {
+  assert.deepEqual(JSON.parse(userLine("and staging", "u-1", { steer: true })), {
+    type: "user",
+    message: { role: "user", content: "and staging" },
+    parent_tool_use_id: null,
+    uuid: "u-1",
+    priority: "next",
+  });
+});
+
+Deno.test("parseCliLine() reads which user lines the result's turn consumed, when the CLI says", () => {
+  const said = parseCliLine(line({
+    type: "result",
+    subtype: "success",
+    result: "ok",
+    user_message_uuid: "u-2",
+    user_message_uuids: ["u-1", 3, "u-2"],
+  }));
+  assert.deepEqual(said?.type === "result" && said.result.consumed, ["u-1", "u-2"]);
+  const older = parseCliLine(line({ type: "result", subtype: "success", result: "ok" }));
+  assert.equal(older?.type === "result" && "consumed" in older.result, false, "unknown, not none");
 });
 
 Deno.test("control lines: our request, and our answers to the CLI's", () => {

@@ -143,7 +143,7 @@ Deno.test("send() writes a user line into the running turn; interrupt() ends it"
   await using r = await rig();
   let stdout = "";
   const turn = r.start("wait", { timeoutMs: 20_000, onStdout: (text) => stdout += text });
-  assert.equal(await turn.send("and use staging"), true);
+  assert.equal(await turn.send("and use staging", "u-1"), true);
   await waitUntil(() => stdout.includes("heard: and use staging") ? true : undefined, {
     description: "the steer line heard",
   });
@@ -152,6 +152,8 @@ Deno.test("send() writes a user line into the running turn; interrupt() ends it"
   const end = await turn.ended;
   assert.equal(end.result?.text, "interrupted; heard: and use staging");
   assert.equal(end.result?.terminalReason, "aborted_streaming");
-  assert.equal(await turn.send("too late"), false, "nothing goes into a turn that is over");
+  assert.equal(end.result?.consumed?.[1], "u-1", "the turn says it took the line in");
+  assert.equal(end.result?.consumed?.length, 2, "its prompt's uuid, then the steer's");
+  assert.equal(await turn.send("too late", "u-2"), false, "nothing goes into a turn that is over");
   assert.equal(await turn.interrupt(), undefined);
 });

@@ -376,3 +376,48 @@ Deno.test("Scheduler looks at a park longer than Deno's longest timer again with
   assert.ok(delays.every((ms) => ms <= 2 ** 31 - 1), `delays: ${delays}`);
   assert.deepEqual(r.spawned(), [1], "not started again");
 });
+
+Deno.test("Scheduler steers a message into its chat's working brain; one taken back waits its turn, one taken ends with its host", async (t) => {
+  await t.step("taken, then taken back by the host (its turn ended without it)", async () => {
+    await using r = await schedulerRig({ busyMode: "steer" });
+    await r.take(textUpdate(1));
+    r.ack(1);
+    await r.take(textUpdate(2, { text: "and staging" }));
+    r.ack(2);
+    const steer = r.child(1).controls.find((c) => c.kind === "steer");
+    assert.deepEqual(steer, {
+      kind: "steer",
+      steer: { updateId: 2, messageId: 102, text: "and staging" },
+    });
+    const steered = { kind: "steered", updateId: 1, steerUpdateId: 2 } as const;
+    r.report(1, { ...steered, taken: true });
+    assert.equal(r.onDisk(2)?.steeredInto, 1, "journaled as steered into its host");
+    r.report(1, { ...steered, taken: false, reason: "late" });
+    assert.equal(r.onDisk(2)?.steeredInto, undefined, "no longer steered");
+    r.exit(1, exitStatus(), [{ kind: "finished", updateId: 1 }]);
+    assert.deepEqual(r.spawned(), [1, 2], "it gets a brain of its own, after its host");
+    assert.equal(r.onDisk(2)?.stage, "started");
+  });
+  await t.step("taken: finished with its host, no brain of its own", async () => {
+    await using r = await schedulerRig({ busyMode: "steer" });
+    await r.take(textUpdate(1));
+    r.ack(1);
+    await r.take(textUpdate(2, { text: "and staging" }));
+    r.ack(2);
+    r.report(1, { kind: "steered", updateId: 1, steerUpdateId: 2, taken: true });
+    r.exit(1, exitStatus(), [{ kind: "finished", updateId: 1 }]);
+    assert.deepEqual(r.spawned(), [1]);
+    assert.equal(r.onDisk(2), undefined, "finished");
+    assert.equal(r.scheduler.size, 0);
+  });
+  await t.step("a take-back from a handler that is not the host is ignored", async () => {
+    await using r = await schedulerRig({ busyMode: "steer" });
+    await r.take(textUpdate(1), textUpdate(3, { chatId: OTHER }));
+    r.ack(1, 3);
+    await r.take(textUpdate(2, { text: "and staging" }));
+    r.ack(2);
+    r.report(1, { kind: "steered", updateId: 1, steerUpdateId: 2, taken: true });
+    r.report(3, { kind: "steered", updateId: 3, steerUpdateId: 2, taken: false, reason: "late" });
+    assert.equal(r.onDisk(2)?.steeredInto, 1);
+  });
+});

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import type { ClaudeTurn } from "../lib/handler/claude_turn.ts";
+import type { TurnEnd } from "../lib/handler/claude_transcript.ts";
 import { entryRecord } from "../lib/handler/entry_record.ts";
 import { TurnLink } from "../lib/handler/turn_link.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
@@ -38,14 +39,34 @@ function rig(options: { steerable?: boolean } = {}) {
     react: (messageId, emoji) => reactions.push([messageId, emoji]),
   });
   const sent: string[] = [];
+  const uuids: string[] = [];
   let interrupts = 0;
+  const ended = Promise.withResolvers<TurnEnd>();
   const turn = {
-    send: (text: string) => (sent.push(text), Promise.resolve(true)),
+    send: (
+      text: string,
+      uuid: string,
+    ) => (sent.push(text), uuids.push(uuid), Promise.resolve(true)),
     interrupt: () => (interrupts++, Promise.resolve(undefined)),
+    ended: ended.promise,
   } as unknown as ClaudeTurn;
   void t.line.listen(ENTRY.updateId);
   const steered = () => t.reports.filter((r) => r.kind === "steered");
-  return { t, link, record, reactions, turn, sent, interrupts: () => interrupts, steered };
+  /** The turn's result, which lists the user lines it consumed (`undefined`: an older CLI). */
+  const endTurn = (consumed?: string[]) =>
+    ended.resolve({ text: "done", result: { text: "done", isError: false, consumed } });
+  return {
+    t,
+    link,
+    record,
+    reactions,
+    turn,
+    sent,
+    uuids,
+    endTurn,
+    interrupts: () => interrupts,
+    steered,
+  };
 }
 
 Deno.test("a steer goes into a running Claude turn: sent as a user line, recorded, ✍, reported taken", async () => {
@@ -59,6 +80,45 @@ Deno.test("a steer goes into a running Claude turn: sent as a user line, recorde
   assert.deepEqual(r.reactions, [[102, "✍"]]);
   assert.deepEqual(r.steered()[0], { kind: "steered", updateId: 1, steerUpdateId: 2, taken: true });
   r.t.close();
+});
+
+Deno.test("a steer the turn's result says it did not consume is taken back: out of the entry, reported not taken", async (t) => {
+  const STEER2: Steer = { updateId: 3, messageId: 103, text: "too late" };
+  await t.step("the result lists the first steer, not the second", async () => {
+    const r = rig();
+    r.link.brainStarts();
+    r.link.onTurn(r.turn);
+    r.t.send({ kind: "steer", steer: STEER });
+    r.t.send({ kind: "steer", steer: STEER2 });
+    await waitUntil(() => r.steered().length === 2, { description: "both reported taken" });
+    assert.deepEqual(r.record.read().steers, [STEER, STEER2]);
+    r.endTurn(["prompt-uuid", r.uuids[0]]);
+    await waitUntil(() => r.steered().length === 3, { description: "the take-back" });
+    assert.deepEqual(r.steered()[2], {
+      kind: "steered",
+      updateId: 1,
+      steerUpdateId: 3,
+      taken: false,
+      reason: "late",
+    });
+    assert.deepEqual(r.record.read().steers, [STEER], "a re-run leaves it out too");
+    assert.deepEqual(r.link.steers, [STEER], "its message is not answered with this one");
+    r.t.close();
+  });
+  await t.step("an older CLI, whose result doesn't say: what was written counts", async () => {
+    const r = rig();
+    r.link.brainStarts();
+    r.link.onTurn(r.turn);
+    r.t.send({ kind: "steer", steer: STEER });
+    await waitUntil(() => r.steered().length === 1, { description: "reported taken" });
+    r.endTurn(undefined);
+    await r.turn.ended;
+    // Reports are synchronous: anything the end caused is out by the next tick.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(r.steered().length, 1, "nothing taken back");
+    assert.deepEqual(r.record.read().steers, [STEER]);
+    r.t.close();
+  });
 });
 
 Deno.test("a steer before the turn runs, after it, or for a brain that can't take one waits its turn", async (t) => {

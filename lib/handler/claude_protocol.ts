@@ -7,7 +7,8 @@
  *
  * Written on stdin:
  * - the person's message, `{"type":"user","message":{"role":"user","content":"…"},
- *   "parent_tool_use_id":null}`; more user lines may follow while a turn runs;
+ *   "parent_tool_use_id":null,"uuid":"…"}`; more user lines may follow while a turn runs (with
+ *   `"priority":"next"`);
  * - `{"type":"control_request","request_id":"…","request":{"subtype":"interrupt"}}`;
  * - the answer to a request of the CLI's, `{"type":"control_response","response":{"subtype":
  *   "success","request_id":"…","response":{…}}}` (or `"subtype":"error","error":"…"`).
@@ -24,7 +25,9 @@
  * - `result`, which ends the turn: `subtype` (`success`, `error_max_turns`, `error_max_budget_usd`,
  *   `error_during_execution`), `is_error` (true also with `subtype` "success"), `result` (or
  *   `errors: string[]`), `session_id`, `total_cost_usd` (older: `cost_usd`), `duration_ms`,
- *   `num_turns`, `api_error_status` (429, 500, 529, or null) and `terminal_reason`.
+ *   `num_turns`, `api_error_status` (429, 500, 529, or null), `terminal_reason` and
+ *   `user_message_uuids` (the uuids of the user lines the turn consumed, in order: a steer sent
+ *   too late to be folded in is not among them).
  *
  * @module
  */
@@ -68,6 +71,11 @@ export interface ResultLine {
   apiErrorStatus?: number;
   /** Why the turn ended: `completed`, `max_turns`, `aborted_streaming`, `api_error`, … */
   terminalReason?: string;
+  /**
+   * The uuids of the user lines this turn consumed (`user_message_uuids`): its prompt's, then any
+   * line folded in between tool rounds. Absent from older CLIs, which don't say.
+   */
+  consumed?: string[];
 }
 
 /** A rejected `rate_limit_event`: the subscription's usage limit is reached. */
@@ -144,10 +152,16 @@ export function parseObject(line: string): Json | undefined {
   }
 }
 
-/** The user line that carries `text` into the CLI (the first one starts the turn). */
-export function userLine(text: string): string {
+/**
+ * The user line that carries `text` into the CLI under `uuid`, by which the result says whether
+ * its turn took the line in (`user_message_uuids`; a CLI 2.1.330 lists them only when the turn's
+ * own prompt had a uuid too). A steer, sent while the turn runs, asks with `priority: "next"` to be
+ * folded into that turn between tool rounds rather than queued as a turn of its own.
+ */
+export function userLine(text: string, uuid: string, options: { steer?: boolean } = {}): string {
   const message = { role: "user", content: text };
-  return `${JSON.stringify({ type: "user", message, parent_tool_use_id: null })}\n`;
+  const line = { type: "user", message, parent_tool_use_id: null, uuid };
+  return `${JSON.stringify(options.steer ? { ...line, priority: "next" } : line)}\n`;
 }
 
 /** Our control request `request` under `requestId` (e.g. `{ subtype: "interrupt" }`). */
@@ -215,6 +229,12 @@ export function resultOf(value: Json): ResultLine {
     ...optional("turns", finite(value.num_turns)),
     ...optional("apiErrorStatus", finite(value.api_error_status)),
     ...optional("terminalReason", text(value.terminal_reason)),
+    ...optional(
+      "consumed",
+      Array.isArray(value.user_message_uuids)
+        ? value.user_message_uuids.filter((u): u is string => typeof u === "string")
+        : undefined,
+    ),
   };
 }
 

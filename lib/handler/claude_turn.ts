@@ -101,7 +101,7 @@ export class ClaudeTurn {
         for (const line of this.#lines.push(text)) this.#read(line);
       },
     });
-    void this.#tree.write(userLine(message));
+    void this.#tree.write(userLine(message, crypto.randomUUID()));
     if (timeoutMs !== undefined) {
       this.#left = timeoutMs;
       this.#runClock();
@@ -154,10 +154,13 @@ export class ClaudeTurn {
     }, Math.max(0, this.#left));
   }
 
-  /** Writes `text` into the running turn as a user line; false once the turn is over. */
-  send(text: string): Promise<boolean> {
+  /**
+   * Writes `text` into the running turn as a user line under `uuid`; false once the turn is over.
+   * Written is not yet taken in: the result's `consumed` says (see `userLine`).
+   */
+  send(text: string, uuid: string): Promise<boolean> {
     if (this.#over) return Promise.resolve(false);
-    return this.#tree.write(userLine(text));
+    return this.#tree.write(userLine(text, uuid, { steer: true }));
   }
 
   /**

@@ -7,6 +7,9 @@
  *   end it without a brain) and after it, or for a brain that can't take one (not the Claude
  *   driver), it is reported not taken and waits its turn. Each steer taken is recorded in the
  *   message's entry, in order, so that a re-run takes them in again, and its message gets ✍.
+ *   A steer written as the turn was ending may come too late for it: when the turn's result lists
+ *   the user lines it consumed and the steer is not among them, it is taken back (out of the entry,
+ *   reported not taken) and waits its turn rather than go unanswered.
  * - An interrupt (`/stop`, a Stop button, a `!`): a running Claude turn is interrupted through the
  *   CLI's `interrupt` request (its conversation keeps what was done, and what it had is the
  *   answer); anything else is stopped outright, like `/cancel`.
@@ -41,6 +44,8 @@ export class TurnLink {
   #turn?: ClaudeTurn;
   #interruptedBy?: InterruptedBy;
   #answers = new Map<number, PromiseWithResolvers<Decision>>();
+  /** The steers written into each running turn, by the uuid of their line. */
+  #sent = new Map<ClaudeTurn, Map<string, Steer>>();
   #asks = 0;
   /** Told how many messages wait behind this one, and what the brain waits to be allowed (the
    * progress display, once it is up). */
@@ -69,6 +74,17 @@ export class TurnLink {
   /** A Claude turn has started (each attempt): steers and interrupts go to it. */
   onTurn(turn: ClaudeTurn): void {
     this.#turn = turn;
+    const sent = new Map<string, Steer>();
+    this.#sent.set(turn, sent);
+    void turn.ended.then((end) => {
+      this.#sent.delete(turn);
+      // Older CLIs don't say what they consumed: what was written counts as taken in.
+      const consumed = end.result?.consumed;
+      if (consumed === undefined) return;
+      const late = [...sent].filter(([uuid]) => !consumed.includes(uuid));
+      for (const [uuid] of late) sent.delete(uuid);
+      this.#takeBack(late.map(([, steer]) => steer));
+    });
     if (this.#interruptedBy !== undefined) void turn.interrupt();
   }
 
@@ -127,11 +143,42 @@ export class TurnLink {
     if (!steerable) return report(false, "plain");
     // Only a turn that runs takes it: before (a download, a transcription, which may end the
     // message without a brain) and after, it waits its turn; between two attempts too.
-    if (this.#stage !== "brain" || this.#turn === undefined) return report(false, "late");
-    if (!(await this.#turn.send(steer.text))) return report(false, "late");
+    const turn = this.#turn;
+    const sent = turn && this.#sent.get(turn);
+    if (this.#stage !== "brain" || turn === undefined || sent === undefined) {
+      return report(false, "late");
+    }
+    const uuid = crypto.randomUUID();
+    // Known as sent before the write ends: the result may come first.
+    sent.set(uuid, steer);
+    const written = await turn.send(steer.text, uuid);
+    // Taken back meanwhile: the result came without it, and said so.
+    if (sent.get(uuid) !== steer) return;
+    if (!written) {
+      sent.delete(uuid);
+      return report(false, "late");
+    }
     record.update({ steers: [...this.steers, steer] });
     this.#options.react(steer.messageId, "✍");
     report(true);
+  }
+
+  /** Steers the turn did not take in after all: out of the entry, and reported not taken. */
+  #takeBack(late: Steer[]): void {
+    if (late.length === 0) return;
+    const { line, record } = this.#options;
+    const ids = new Set(late.map((steer) => steer.updateId));
+    const kept = this.steers.filter((s) => !ids.has(s.updateId));
+    record.update({ steers: kept.length === 0 ? undefined : kept });
+    for (const steer of late) {
+      line.report({
+        kind: "steered",
+        updateId: record.read().updateId,
+        steerUpdateId: steer.updateId,
+        taken: false,
+        reason: "late",
+      });
+    }
   }
 
   #interrupt(by: InterruptedBy) {

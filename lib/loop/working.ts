@@ -96,12 +96,20 @@ export class Working {
     });
   }
 
-  /** The host's handler said whether a steer went into its turn. */
+  /**
+   * The host's handler said whether a steer went into its turn; or took back one it had taken
+   * (the turn ended without it), which then waits its turn like one never taken.
+   */
   steered(report: Extract<Report, { kind: "steered" }>): void {
-    if (this.#steering.get(report.steerUpdateId) !== report.updateId) return;
-    this.#steering.delete(report.steerUpdateId);
     const held = this.#options.messages.get(report.steerUpdateId);
+    const takenBack = !report.taken && held?.entry.steeredInto === report.updateId;
+    if (this.#steering.get(report.steerUpdateId) !== report.updateId && !takenBack) return;
+    this.#steering.delete(report.steerUpdateId);
     if (held === undefined) return;
+    if (takenBack) {
+      held.entry = patched(held.entry, { steeredInto: undefined });
+      this.#options.messages.save(held);
+    }
     if (report.taken) {
       held.entry = patched(held.entry, { steeredInto: report.updateId });
       this.#options.messages.save(held);
