@@ -79,10 +79,14 @@ Deno.test("what a SIGKILLed run left behind is gone after the next start", async
     // The poll process and the handler die "at once": nobody is left to stop the brain. The
     // handler is frozen first, so that it can't hear its line end and stop the brain itself.
     Deno.kill(handler, "SIGSTOP");
-    first.kill("SIGKILL");
-    // Its status only: the frozen handler still holds the stderr they share.
-    await first.status;
-    Deno.kill(handler, "SIGKILL");
+    try {
+      first.kill("SIGKILL");
+      // Its status only: the frozen handler still holds the stderr they share.
+      await first.status;
+    } finally {
+      // Whatever happened, a frozen handler never outlives the test.
+      Deno.kill(handler, "SIGKILL");
+    }
     await first.exited();
     await gone(handler);
     assert.ok(isAlive(brain) && isAlive(helper), "the brain and its helper outlived the bot");
