@@ -9,6 +9,7 @@
  */
 
 import { type Config, loadConfig } from "./lib/shared/config.ts";
+import { parseBoxSettings } from "./lib/shared/box_settings.ts";
 import { ConfigError, EX_CONFIG } from "./lib/shared/config_values.ts";
 import { runHealthCommand } from "./lib/loop/health.ts";
 import { prepareState, tidyAttachments } from "./lib/loop/startup.ts";
@@ -26,6 +27,8 @@ import { Disk } from "./lib/loop/disk.ts";
 import { Journal } from "./lib/shared/journal.ts";
 import { DeskLink } from "./lib/loop/desk_link.ts";
 import { sweepBot } from "./lib/shared/sweep.ts";
+import { runBoxCommand } from "./lib/loop/box_command.ts";
+import { SpoolReader } from "./lib/loop/spool.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -33,6 +36,17 @@ const EX_NOPERM = 77;
 if (Deno.args[0] === "health") {
   try {
     Deno.exit(runHealthCommand(Deno.args.slice(1), Deno.env.toObject()));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    exitWithConfigError(error.message);
+  }
+}
+
+// `send` and `ask`: a job for the running bot, written into its spool; no token, no network.
+if (Deno.args[0] === "send" || Deno.args[0] === "ask") {
+  try {
+    const settings = parseBoxSettings(Deno.env.toObject());
+    Deno.exit(await runBoxCommand(Deno.args[0], Deno.args.slice(1), { settings }));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     exitWithConfigError(error.message);
@@ -139,6 +153,17 @@ const poller = new Poller({
 });
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
+// Jobs from the box (`forge-coordinator send` and `ask`), taken from the spool as they come.
+const spool = new SpoolReader({
+  stateDir: config.stateDir,
+  disk,
+  chats: { authorized: config.authorizedUserIds, allowedChats: config.allowedChatIds },
+  journaled: new Set(journal.list().map((entry) => entry.updateId)),
+  lastUpdateId: () => poller.offset - 1,
+  take: (entry) => scheduler.spooled(entry),
+  log: getLog("spool"),
+});
+
 desk.start();
 // Known before the first batch is routed, unless Telegram is slow to say (then it is learnt later).
 // learnUsername() ends by itself on a stop.
@@ -146,6 +171,8 @@ await within(learnUsername(), 5000);
 dispatcher.warmUp();
 // Messages of an earlier run wait in the journal; starting them needs no poll.
 scheduler.drain();
+spool.start();
+const spoolWatch = spool.watch(stop.signal);
 log.info("polling {apiRoot} with at most {cap} brains at once, {n} authorized user(s)", {
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,
@@ -185,6 +212,7 @@ try {
 // Teardown, top to bottom: polling has stopped; stop every handler (each stops its brain), bounded.
 // Their messages stay in the journal and run again at the next start.
 scheduler.stop();
+await spoolWatch;
 disk.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });

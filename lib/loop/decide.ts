@@ -14,6 +14,8 @@ import type { CancelVerdict } from "../shared/line.ts";
 /** The first wait before a message whose handler died starts again; it doubles with each death. */
 const REQUEUE_BASE_MS = 1000;
 const REQUEUE_MAX_MS = 60_000;
+/** The wait before a message whose handler could not be spawned is tried again. */
+export const SPAWN_RETRY_MS = 2000;
 
 /** What {@linkcode afterHandler} decided. */
 export type HandlerEnd =

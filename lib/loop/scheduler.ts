@@ -15,12 +15,12 @@
 
 import { ChatQueues } from "./chat_queues.ts";
 import type { ChildRecord, Dispatcher } from "./dispatch.ts";
-import { afterHandler, startPatch } from "./decide.ts";
+import { afterHandler, SPAWN_RETRY_MS, startPatch } from "./decide.ts";
 import type { Disk } from "./disk.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
 import { DeskWork, type SchedulerDesk } from "./scheduler_desk.ts";
 import type { Journal } from "../shared/journal.ts";
-import { parkedFor, patched } from "../shared/journal_entry.ts";
+import { type JournalEntry, parkedFor, patched } from "../shared/journal_entry.ts";
 import type { Report } from "../shared/line.ts";
 import { getLog } from "../shared/log.ts";
 import { sweepOrphan } from "../shared/sweep.ts";
@@ -51,9 +51,6 @@ export interface SchedulerOptions {
   /** Why Telegram can't be reached now, if it can't (for `/status`). */
   telegramTrouble?: () => string | undefined;
 }
-
-/** The wait before a message whose handler could not be spawned is tried again. */
-const SPAWN_RETRY_MS = 2000;
 
 /** Owns every message's life; see the module doc. */
 export class Scheduler {
@@ -112,9 +109,18 @@ export class Scheduler {
       if (item.cutOff) this.#save(item);
       this.#held.set(item.entry.updateId, item);
       this.#unconfirmed.seen(item.entry.updateId);
-      if (item.turn && !item.entry.withdrawn) this.#desk.ack(item);
+      this.#desk.acknowledge(item);
       this.#release(item);
     }
+  }
+
+  /** Takes a job from the box, journaled (`spool.ts`): queued like a message (see `held.ts`). */
+  spooled(entry: JournalEntry): void {
+    const held = heldFor(entry, { journaled: true });
+    this.#held.set(entry.updateId, held);
+    this.#desk.acknowledge(held);
+    this.#release(held);
+    this.drain();
   }
 
   /**
@@ -133,7 +139,14 @@ export class Scheduler {
     // The 👀 jobs out of this process before the journal's fsyncs; bounded, as a desk that stopped
     // reading must not hold up the loop.
     await this.#desk.flushed(100);
-    this.#journalPending();
+    // Journaled what waits for the disk (`unconfirmed.ts`), then started what can start.
+    this.#unconfirmed.journal({
+      record: (held) => this.#disk.record(held.entry.update, held.entry),
+      isHeld: (updateId) => this.#held.has(updateId),
+      release: (held) => this.#release(held),
+      log: this.#log,
+    });
+    this.drain();
     return this.#unconfirmed.first();
   }
 
@@ -184,7 +197,7 @@ export class Scheduler {
   /** A desk report: a 👀 out (its message may start), or a job done (its update finished). */
   onDeskReport(report: Extract<Report, { kind: "acked" | "done" }>): void {
     if (report.kind === "acked") {
-      if (this.#queues.acked(report.updateId)) this.drain();
+      if (this.#desk.acked(report)) this.drain();
       return;
     }
     this.#desk.done(report.updateId);
@@ -192,29 +205,13 @@ export class Scheduler {
 
   /** Sorts one update: a new one becomes a held message; anything else is logged and skipped. */
   #accept(update: unknown): Held | undefined {
-    const { authorized, allowedChats, botUsername, wallNow } = this.#options;
-    const entry = admit(update, {
-      authorized,
-      allowedChats,
-      botUsername: botUsername?.(),
-      wallNow: wallNow!(),
-      log: this.#log,
-    });
+    const { botUsername, wallNow } = this.#options;
+    const context = { botUsername: botUsername?.(), wallNow: wallNow!(), log: this.#log };
+    const entry = admit(update, { ...this.#options, ...context });
     if (entry === undefined) return undefined;
     // Telegram sends it again until it is confirmed: once taken, it is ours.
     if (this.#held.has(entry.updateId) || this.#unconfirmed.has(entry.updateId)) return undefined;
     return heldFor(entry, { journaled: false });
-  }
-
-  /** Journals what waits for the disk (`unconfirmed.ts`), then starts what can start. */
-  #journalPending() {
-    this.#unconfirmed.journal({
-      record: (held) => this.#disk.record(held.entry.update, held.entry),
-      isHeld: (updateId) => this.#held.has(updateId),
-      release: (held) => this.#release(held),
-      log: this.#log,
-    });
-    this.drain();
   }
 
   /** A journaled update goes on: a message to its chat's queue, anything else to the desk. */

@@ -57,8 +57,11 @@ export type Report =
   | { kind: "finished"; updateId: number }
   /** An edit sent to a working message was used (`taken`), or came too late. */
   | { kind: "edit"; updateId: number; editUpdateId: number; taken: boolean }
-  /** The desk: this message's 👀 is out (or its call failed): its handler may set ✍. */
-  | { kind: "acked"; updateId: number }
+  /**
+   * The desk: this message's 👀 is out (or its call failed): its handler may set ✍. For an ask
+   * from the box, `shown` is the message that shows its prompt (absent when that failed).
+   */
+  | { kind: "acked"; updateId: number; shown?: number }
   /** The desk: this job is finished. */
   | { kind: "done"; updateId: number };
 
@@ -77,8 +80,11 @@ export type CancelVerdict =
 
 /** A job for the desk: the quick work for one update, never waiting for a brain. */
 export type DeskJob =
-  /** Acknowledge a message (👀 and typing); report `acked` when the reaction call has ended. */
-  | { job: "ack"; update: unknown }
+  /**
+   * Acknowledge a message (👀 and typing); report `acked` when the reaction call has ended. With
+   * `show`, an ask from the box: send that text instead (its prompt), and report the message.
+   */
+  | { job: "ack"; update: unknown; show?: string }
   /** Answer a command; for `/status` and `/cancel` the poll process says what to answer. */
   | { job: "command"; update: unknown; status?: StatusView; cancel?: CancelVerdict }
   /** Answer a Stop press (a draft's Stop needs no answer): whether it stops something. */
@@ -111,6 +117,8 @@ export interface StatusView {
   diskFailing?: { since: string; error: string };
   /** Why Telegram can't be reached right now, if it can't. */
   telegramFailing?: string;
+  /** Jobs from the box not finished, and files of answers not yet sent (all chats). */
+  box?: { jobs: number; files: number };
 }
 
 /** The update id a job is about. */
