@@ -182,11 +182,16 @@ Deno.test("`ask` while the chat's brain works: its prompt is shown at once, wait
       1,
       "it waits its turn",
     );
+    // The person's next message came after the ask: it waits behind it.
+    const later = sim.sendText(CHAT, "and then this");
+    await sim.waitForCall(reacted(CHAT, messageIdOf(later), "👀"));
     openGate(bot, "one");
     const firstAnswer = await sim.waitForCall(repliedTo(CHAT, messageIdOf(first)));
     const answer = await sim.waitForCall(repliedTo(CHAT, promptId));
     assert.equal(textOf(answer), "echo: brief me on today");
     assert.ok(answer.seq > firstAnswer.seq, "after the message that was first");
+    const laterAnswer = await sim.waitForCall(repliedTo(CHAT, messageIdOf(later)));
+    assert.ok(laterAnswer.seq > answer.seq, "before the message that came after it");
     await sim.waitForCall(reacted(CHAT, promptId, "👌"));
     await waitUntil(() => journalEntries(bot.dirs.state).length === 0 || undefined, {
       description: "the journal to be empty",
