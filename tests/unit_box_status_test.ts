@@ -109,7 +109,7 @@ Deno.test("statusText() lists the schedules with their next run", () => {
       { name: "backup-check" },
     ],
   });
-  assert.match(text, /^⏰ Schedule morning: next 2026-01-06 07:30 UTC \(in 1 d 0 h 20 min\)\.$/m);
+  assert.match(text, /^⏰ Schedule morning: next 2026-01-06 07:30 UTC \(in 24 h 20 min\)\.$/m);
   assert.match(text, /^⏰ Schedule backup-check: not planned \(its timer is stopped\)\.$/m);
 });
 
