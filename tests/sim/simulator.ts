@@ -1744,7 +1744,8 @@ export class BotApiSimulator implements AsyncDisposable {
   }
 
   /**
-   * `sendPhoto` of an upload (or a known `file_id`): Telegram processes the image, so what is not
+   * `sendPhoto` of an upload (or a known `file_id`, as a new copy here): Telegram processes the
+   * image, so what is not
    * a JPEG, PNG or WebP fails (`IMAGE_PROCESS_FAILED`), as does one over 10 MB
    * (`PHOTO_SAVE_FILE_INVALID`) or whose width and height add up to more than 10000 or differ by
    * a ratio over 20 (`PHOTO_INVALID_DIMENSIONS`; only a PNG's are read, others count as 800×600).
@@ -1756,6 +1757,12 @@ export class BotApiSimulator implements AsyncDisposable {
     let photo = params.photo;
     if (typeof photo === "string" && photo.startsWith("attach://")) {
       photo = params[photo.slice("attach://".length)];
+    }
+    if (typeof photo === "string" && photo !== "") {
+      // A photo Telegram has: sent again as it is.
+      const known = this.#files.get(photo);
+      if (known === undefined) return badRequest("wrong file identifier/HTTP URL specified");
+      photo = { filename: "", type: "", size: known.size, bytes: known.bytes };
     }
     if (!isUploadedFile(photo)) return badRequest("there is no photo in the request");
     const dimensions = imageDimensions(photo.bytes);
