@@ -29,6 +29,7 @@ import { DeskLink } from "./lib/loop/desk_link.ts";
 import { sweepBot } from "./lib/shared/sweep.ts";
 import { runBoxCommand } from "./lib/loop/box_command.ts";
 import { SpoolReader } from "./lib/loop/spool.ts";
+import { recordChats } from "./lib/shared/spool_job.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -72,6 +73,13 @@ await setupLogging({ secrets: [config.token] });
 const log = getLog("main");
 // Anything uncaught still goes through the redacting logger; exit 70 (EX_SOFTWARE).
 logUncaught(log, 70);
+// For `send` and `ask` run where the settings are not (a person's shell): the chats we write to.
+try {
+  const chats = { authorized: config.authorizedUserIds, allowedChats: config.allowedChatIds };
+  recordChats(config.stateDir, chats);
+} catch (error) {
+  log.warn("cannot record the chats for send and ask: {error}", { error: String(error) });
+}
 
 const startedAt = new Date().toISOString();
 const stop = new AbortController();

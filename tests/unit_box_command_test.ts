@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { runBoxCommand } from "../lib/loop/box_command.ts";
 import { parseBoxSettings } from "../lib/shared/box_settings.ts";
 import { ConfigError } from "../lib/shared/config_values.ts";
-import { parseJob, spoolDirs } from "../lib/shared/spool_job.ts";
+import { parseJob, recordChats, recordedChats, spoolDirs } from "../lib/shared/spool_job.ts";
 import { tempDir } from "./_helpers.ts";
 
 /** Runs the command in this process; returns its status, its error lines and the jobs written. */
@@ -124,4 +124,21 @@ Deno.test("parseBoxSettings() needs no token, and says what is missing like the 
   assert.deepEqual([...settings.authorizedUserIds], [5]);
   assert.equal(settings.allowedChatIds, undefined);
   assert.throws(() => parseBoxSettings({ HOME: "/h" }), ConfigError);
+});
+
+Deno.test("parseBoxSettings() without COORD_AUTHORIZED_USER_IDS takes the chats the bot recorded at its start", async () => {
+  await using dir = await tempDir();
+  const env = { COORD_STATE_DIR: dir.path };
+  assert.throws(() => parseBoxSettings(env), /no bot has recorded its chats in .*: set it/);
+  recordChats(dir.path, { authorized: new Set([7, 5]), allowedChats: new Set([-100, 7]) });
+  const settings = parseBoxSettings(env);
+  assert.deepEqual([...settings.authorizedUserIds], [7, 5], "in their order: 7 is the default");
+  assert.deepEqual([...settings.allowedChatIds!], [-100, 7]);
+  recordChats(dir.path, { authorized: new Set([5]) });
+  assert.equal(parseBoxSettings(env).allowedChatIds, undefined);
+  // The environment, when it says, wins.
+  const own = parseBoxSettings({ ...env, COORD_AUTHORIZED_USER_IDS: "9" });
+  assert.deepEqual([...own.authorizedUserIds], [9]);
+  assert.equal(recordedChats(dir.path, () => '{"authorized":[]}'), undefined);
+  assert.equal(recordedChats(dir.path, () => '{"authorized":["5"]}'), undefined);
 });

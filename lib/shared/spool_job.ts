@@ -11,6 +11,8 @@
  *                                     message id it is journaled under, its job.json removed once
  *                                     journaled
  * <state>/spool/bad/<id>/            a job the bot could not take (unreadable, a chat not allowed)
+ * <state>/spool/chats.json           the chats the bot may write to, recorded at its start, for a
+ *                                     command run where its settings are not (a person's shell)
  * ```
  *
  * `<name>` is `<ms since the epoch>.<pid>.<random>`, so names sort by time. The command needs no
@@ -59,6 +61,42 @@ export function mayWriteTo(
   chats: { authorized: ReadonlySet<number>; allowedChats?: ReadonlySet<number> },
 ): boolean {
   return (chats.allowedChats ?? chats.authorized).has(chatId);
+}
+
+/** The chats a job may be for, as the bot records them at its start (`chats.json`). */
+export interface SpoolChats {
+  authorized: ReadonlySet<number>;
+  allowedChats?: ReadonlySet<number>;
+}
+
+/** Records the chats the bot may write to, for the commands (see the module doc). */
+export function recordChats(stateDir: string, chats: SpoolChats): void {
+  const root = `${stateDir}/spool`;
+  Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const allowed = chats.allowedChats === undefined ? null : [...chats.allowedChats];
+  writeFileAtomic(
+    `${root}/chats.json`,
+    JSON.stringify({ authorized: [...chats.authorized], allowed }) + "\n",
+  );
+}
+
+/** The chats the bot recorded, or `undefined` when it never did (or the file is not one). */
+export function recordedChats(
+  stateDir: string,
+  readTextFile: (path: string) => string = Deno.readTextFileSync,
+): SpoolChats | undefined {
+  try {
+    const { authorized, allowed } = JSON.parse(readTextFile(`${stateDir}/spool/chats.json`));
+    const ids = (list: unknown) =>
+      Array.isArray(list) && list.every(Number.isSafeInteger)
+        ? new Set(list as number[])
+        : undefined;
+    const authorizedIds = ids(authorized);
+    if (authorizedIds === undefined || authorizedIds.size === 0) return undefined;
+    return { authorized: authorizedIds, allowedChats: allowed === null ? undefined : ids(allowed) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** How many jobs wait in `new/`, not taken by the bot yet (0 when it can't be read). */
