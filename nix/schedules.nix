@@ -78,7 +78,12 @@ rec {
       map (
         name:
         let
-          s = schedules.${name};
+          # The options' defaults, also where no module system applied them (the tests' stand-in).
+          s = {
+            chat = null;
+            persistent = true;
+          }
+          // schedules.${name};
           unit = unitName name;
           chat = if s.chat == null then defaultChat else s.chat;
           keep = line: builtins.match "(TELEGRAM_BOT_TOKEN_FILE|COORD_LOCK_DIR)=.*" line == null;

@@ -80,3 +80,20 @@ export function namesIn(dir: string): string[] {
     return [];
   }
 }
+
+/** The first fenced block of `lang` in the README after the text `after`, without its fences. */
+export function readmeBlock(after: string, lang: string): string {
+  const readme = Deno.readTextFileSync(projectPath("README.md"));
+  const at = readme.indexOf(after);
+  if (at < 0) throw new Error(`README.md has no "${after}"`);
+  const start = readme.indexOf("```" + lang + "\n", at);
+  if (start < 0) throw new Error(`README.md has no ${lang} block after "${after}"`);
+  const body = readme.slice(start + lang.length + 4);
+  return body.slice(0, body.indexOf("\n```"));
+}
+
+/** The text between `<<'EOF'` after `marker` and its `EOF` line, in `block`. */
+export function heredoc(block: string, marker: string): string {
+  const start = block.indexOf("\n", block.indexOf(marker)) + 1;
+  return block.slice(start, block.indexOf("\nEOF", start)) + "\n";
+}

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { Message } from "grammy/types";
 import {
   brainLog,
+  denoDir,
   messageIdOf,
   openGate,
   projectPath,
@@ -23,7 +24,7 @@ import {
   waitUntil,
   withBot,
 } from "./_helpers.ts";
-import { namesIn, runBox } from "./_box.ts";
+import { namesIn, readmeBlock, runBox } from "./_box.ts";
 
 const CHAT = 1001;
 
@@ -223,3 +224,41 @@ async function pngBytes(): Promise<Uint8Array> {
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
   return await Promise.resolve(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
 }
+
+Deno.test("the README's examples of send and ask work as pasted (`forge-coordinator` being deno.json's task)", async () => {
+  await withBot({}, async (sim, bot) => {
+    const hello = sim.sendText(CHAT, "hello");
+    await sim.waitForCall(reacted(CHAT, messageIdOf(hello), "👌"));
+    const config = JSON.parse(Deno.readTextFileSync(projectPath("deno.json")));
+    const flags = String(config.tasks.send).split(/\s+/).slice(2, -2).join(" ");
+    const script = [
+      // The package's program, as the package runs it: main.ts with the send task's flags.
+      `forge-coordinator() { "${Deno.execPath()}" run ${flags} "${projectPath("main.ts")}" "$@"; }`,
+      readmeBlock("## Sending from the box", "sh"),
+      readmeBlock("## Scheduled asks", "sh"),
+    ].join("\n");
+    const out = await new Deno.Command("bash", {
+      args: ["-euo", "pipefail", "-c", script],
+      // As from the person's shell: the settings are in the bot's unit, not here.
+      env: {
+        PATH: Deno.env.get("PATH")!,
+        HOME: bot.dirs.root,
+        COORD_STATE_DIR: bot.dirs.state,
+        DENO_DIR: denoDir(),
+      },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    await sim.waitForCall(said("The backup of /srv failed."));
+    await sim.waitForCall((c) => sentTo(CHAT)(c) && /Filesystem/.test(textOf(c)));
+    await sim.waitForCall(said("What this box runs"));
+    const document = await sim.waitForCall((c) => c.method === "sendDocument" && c.status === 200);
+    const sent = sim.botMessages(CHAT).find((m) => m.document?.file_name === "os-release");
+    assert.ok(sent !== undefined, `the file went as a document (${document.seq})`);
+    const prompt = await sim.waitForCall(said("⏰ Scheduled: Brief me on today's calendar."));
+    const answer = await sim.waitForCall(repliedTo(CHAT, (prompt.result as Message).message_id));
+    assert.equal(textOf(answer), "echo: Brief me on today's calendar.");
+  });
+});

@@ -13,11 +13,12 @@ import {
   messageIdOf,
   reacted,
   repliedTo,
+  tempDir,
   textOf,
   waitUntil,
   withBot,
 } from "./_helpers.ts";
-import { namesIn } from "./_box.ts";
+import { heredoc, namesIn, readmeBlock } from "./_box.ts";
 
 const CHAT = 1001;
 
@@ -85,5 +86,23 @@ Deno.test("a failed attempt's files never go out: the folder is emptied before e
     await sim.waitForCall(reacted(CHAT, messageIdOf(update), "👌"));
     assert.equal(sim.calls.filter((c) => c.method === "sendDocument").length, 0);
     assert.equal(brainLog(bot).filter((l) => l.startsWith("start ")).length, 2);
+  });
+});
+
+Deno.test("the README's brain that sends a file works as pasted", async () => {
+  await using dir = await tempDir();
+  const block = readmeBlock("## Files back to the phone", "sh");
+  const brain = `${dir.path}/disk-brain`;
+  await Deno.writeTextFile(brain, heredoc(block, "cat > ~/bin/disk-brain <<'EOF'"));
+  await Deno.chmod(brain, 0o755);
+  assert.match(block, /export COORD_BRAIN_CMD=~\/bin\/disk-brain/);
+  await withBot({ env: { COORD_BRAIN_CMD: brain } }, async (sim) => {
+    const update = sim.sendText(CHAT, "how full are the disks?");
+    const answer = await sim.waitForCall(repliedTo(CHAT, messageIdOf(update)));
+    assert.equal(textOf(answer), `Here is the disk use of ${Deno.hostname()}.`);
+    await sim.waitForCall(reacted(CHAT, messageIdOf(update), "👌"));
+    const [file] = sim.botMessages(CHAT).filter((m) => m.document !== undefined);
+    assert.equal(file?.document?.file_name, "disk.txt");
+    assert.match(new TextDecoder().decode(file.document!.bytes), /^Filesystem/);
   });
 });

@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { projectPath, tempDir } from "./_helpers.ts";
+import { heredoc, readmeBlock } from "./_box.ts";
 
 const IN_CI = (Deno.env.get("CI") ?? "") !== "";
 
@@ -104,6 +105,21 @@ function render(unit: Sections): string {
       (Array.isArray(value) ? value : [value]).map((v) => `${key}=${v}\n`)
     ).join("")
   ).join("\n");
+}
+
+/** A unit file as { section: { key: [values] } }, whatever the order of its sections. */
+function sections(text: string): Record<string, Record<string, string[]>> {
+  const out: Record<string, Record<string, string[]>> = {};
+  let section = "";
+  for (const line of text.split("\n").map((l) => l.trim()).filter((l) => l !== "")) {
+    const header = line.match(/^\[(.+)\]$/);
+    if (header) section = header[1];
+    else {(out[section] ??= {})[line.slice(0, line.indexOf("="))] = [
+        ...(out[section]?.[line.slice(0, line.indexOf("="))] ?? []),
+        line.slice(line.indexOf("=") + 1),
+      ];}
+  }
+  return out;
 }
 
 /** `systemd-analyze --user verify` of unit files (name → text), none of its lines about them. */
@@ -274,5 +290,30 @@ Deno.test({
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, message);
     }
+  },
+});
+
+Deno.test({
+  name: "the README's schedules evaluate in the module, and its hand-made timer and service verify",
+  ignore: needs("nix-instantiate", "systemd-analyze"),
+  async fn() {
+    const nix = readmeBlock("## Scheduled asks", "nix");
+    const value = nix.slice(nix.indexOf("=") + 1).trim().replace(/;$/, "");
+    const out = await nixEval(moduleConfig("home-manager", `{ schedules = ${value}; }`)) as {
+      services: Record<string, Sections>;
+      timers: Record<string, Sections>;
+    };
+    assert.deepEqual(Object.keys(out.timers), [
+      "forge-coordinator-schedule-backup-check",
+      "forge-coordinator-schedule-morning",
+    ]);
+    const block = readmeBlock("With [the unit by hand](#without-nix-the-unit-by-hand)", "sh");
+    const name = "forge-coordinator-schedule-morning";
+    const timer = heredoc(block, `${name}.timer <<'EOF'`);
+    const service = heredoc(block, `${name}.service <<'EOF'`);
+    assert.match(service, /ExecStart=\/usr\/bin\/env deno task .* ask -- "Brief me/);
+    // The hand-made timer is the module's, key for key.
+    assert.deepEqual(sections(timer), sections(render(out.timers[name])));
+    await verify({ [`${name}.timer`]: timer, [`${name}.service`]: service });
   },
 });
