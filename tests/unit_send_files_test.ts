@@ -124,7 +124,9 @@ Deno.test("sendFiles(): a photo Telegram refuses goes as a document; a file refu
   assert.equal(bot.length, 1);
   assert.equal(bot[0].document?.file_name, "wide.png", "the refused photo went as a document");
   assert.equal(sent.filesSent, 3);
-  assert.ok(lines.some((l) => /is gone from the box/.test(l.message)));
+  assert.ok(
+    lines.some((l) => /can.t be read/.test(l.message) && /NotFound/.test(String(l.props.error))),
+  );
   const kept = `${keptDir(rig.dir.path, rig.ids.updateId)}/refused.txt`;
   assert.equal(Deno.readTextFileSync(kept), "r");
   assert.ok(lines.some((l) => l.level === "error" && /can't be delivered/.test(l.message)));

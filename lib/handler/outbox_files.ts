@@ -5,8 +5,8 @@
  *
  * A photo goes with `sendPhoto`; one Telegram refuses as a photo (its dimensions, its format) goes
  * again as a document. A file Telegram refuses for good, and the files left when a delivery
- * outlasted its patience, are kept in `undelivered/<update_id>/` and logged; a file gone from the
- * box is logged and skipped.
+ * outlasted its patience, are kept in `undelivered/<update_id>/` and logged; a file that can't be
+ * read (gone from the box, say) is logged and skipped.
  *
  * @module
  */
@@ -56,8 +56,13 @@ export async function sendFiles(sent: Outgoing, options: SendFilesOptions): Prom
       await sendFile(file, options);
     } catch (error) {
       if (signal?.aborted) throw error;
-      if (error instanceof Deno.errors.NotFound) {
-        log.error("update {updateId}: {name} is gone from the box; not sent", { ...ids, ...file });
+      if (error instanceof Unreadable) {
+        // Another try would read no better: never a reason to keep the message from finishing.
+        log.error("update {updateId}: {name} can't be read ({error}); not sent", {
+          ...ids,
+          name: file.name,
+          error: String(error.cause),
+        });
       } else if (error instanceof PatienceError) {
         keepFiles(files.slice(index), { ...options, reason: describeError(error) });
         index = files.length;
@@ -75,7 +80,9 @@ export async function sendFiles(sent: Outgoing, options: SendFilesOptions): Prom
 /** Sends one file: a photo as a photo (as a document when Telegram won't take it as one). */
 async function sendFile(file: OutgoingFile, options: SendFilesOptions): Promise<void> {
   const { replyApi, ids, inFlight } = options;
-  const bytes = await Deno.readFile(file.path);
+  const bytes = await Deno.readFile(file.path).catch((cause) => {
+    throw new Unreadable(file.path, { cause });
+  });
   const other = ids.messageId > 0
     ? { reply_parameters: { message_id: ids.messageId, allow_sending_without_reply: true } }
     : {};
@@ -103,6 +110,11 @@ async function sendFile(file: OutgoingFile, options: SendFilesOptions): Promise<
     other,
     apiSignal(inFlight),
   );
+}
+
+/** A file of the answer that can't be read (gone from the box, its mode, an I/O error). */
+class Unreadable extends Error {
+  override name = "Unreadable";
 }
 
 /**

@@ -145,7 +145,8 @@ export class DeskWork {
 
   #cancel(held: Held) {
     const { chatId, update } = held.entry;
-    const candidates = this.#chatMessages(chatId)
+    // A send from the box is no message of the person's: nothing of theirs to cancel.
+    const candidates = this.#chatMessages(chatId).filter((h) => h.entry.spool?.kind !== "send")
       .map((h) => ({ entry: h.entry, running: h.child !== undefined }));
     const replyTo = (update as { message?: { reply_to_message?: { message_id?: number } } })
       .message?.reply_to_message?.message_id;
