@@ -180,7 +180,9 @@ dispatcher.warmUp();
 // Messages of an earlier run wait in the journal; starting them needs no poll.
 scheduler.drain();
 spool.start();
-const spoolWatch = spool.watch(stop.signal);
+// Ended at the teardown, whatever ended the loop (a signal, or a token Telegram refused).
+const spoolStop = new AbortController();
+const spoolWatch = spool.watch(AbortSignal.any([stop.signal, spoolStop.signal]));
 log.info("polling {apiRoot} with at most {cap} brains at once, {n} authorized user(s)", {
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,
@@ -220,6 +222,7 @@ try {
 // Teardown, top to bottom: polling has stopped; stop every handler (each stops its brain), bounded.
 // Their messages stay in the journal and run again at the next start.
 scheduler.stop();
+spoolStop.abort();
 await spoolWatch;
 disk.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
