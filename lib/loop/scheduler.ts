@@ -139,7 +139,7 @@ export class Scheduler {
     // The 👀 jobs out of this process before the journal's fsyncs; bounded, as a desk that stopped
     // reading must not hold up the loop.
     await this.#desk.flushed(100);
-    // Journaled what waits for the disk (`unconfirmed.ts`), then started what can start.
+    // What waits for the disk is journaled (`unconfirmed.ts`), then what can start starts.
     this.#unconfirmed.journal({
       record: (held) => this.#disk.record(held.entry.update, held.entry),
       isHeld: (updateId) => this.#held.has(updateId),
