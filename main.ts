@@ -9,6 +9,7 @@
  */
 
 import { type Config, loadConfig } from "./lib/shared/config.ts";
+import { parseBoxSettings } from "./lib/shared/box_settings.ts";
 import { ConfigError, EX_CONFIG } from "./lib/shared/config_values.ts";
 import { runHealthCommand } from "./lib/loop/health.ts";
 import {
@@ -40,6 +41,9 @@ import { brainBaseEnv } from "./lib/shared/child_env.ts";
 import { writeBrainReport } from "./lib/shared/brain_report.ts";
 import { FinishedUpdates } from "./lib/loop/finished_updates.ts";
 import { sweepOrphan } from "./lib/shared/sweep.ts";
+import { runBoxCommand } from "./lib/loop/box_command.ts";
+import { SpoolReader } from "./lib/loop/spool.ts";
+import { recordChats } from "./lib/shared/spool_job.ts";
 
 /** Exit status when Telegram refuses the token (sysexits.h EX_NOPERM): restarting won't help. */
 const EX_NOPERM = 77;
@@ -47,6 +51,17 @@ const EX_NOPERM = 77;
 if (Deno.args[0] === "health") {
   try {
     Deno.exit(runHealthCommand(Deno.args.slice(1), Deno.env.toObject()));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    exitWithConfigError(error.message);
+  }
+}
+
+// `send` and `ask`: a job for the running bot, written into its spool; no token, no network.
+if (Deno.args[0] === "send" || Deno.args[0] === "ask") {
+  try {
+    const settings = parseBoxSettings(Deno.env.toObject());
+    Deno.exit(await runBoxCommand(Deno.args[0], Deno.args.slice(1), { settings }));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     exitWithConfigError(error.message);
@@ -94,6 +109,13 @@ log.info("started: pid {pid}, state folder {stateDir}", {
   pid: Deno.pid,
   stateDir: config.stateDir,
 });
+// For `send` and `ask` run where the settings are not (a person's shell): the chats we write to.
+try {
+  const chats = { authorized: config.authorizedUserIds, allowedChats: config.allowedChatIds };
+  recordChats(config.stateDir, chats);
+} catch (error) {
+  log.warn("cannot record the chats for send and ask: {error}", { error: String(error) });
+}
 
 const startedAt = new Date().toISOString();
 const stop = new AbortController();
@@ -192,6 +214,17 @@ checkWatchdogInterval(Deno.env.get("WATCHDOG_USEC"));
 const poller = new Poller({ api, timeoutS: config.pollTimeoutS, offset: journal.readOffset() });
 const heartbeat = new Heartbeat(`${config.stateDir}/heartbeat`);
 
+// Jobs from the box (`forge-coordinator send` and `ask`), taken from the spool as they come.
+const spool = new SpoolReader({
+  stateDir: config.stateDir,
+  disk,
+  chats: { authorized: config.authorizedUserIds, allowedChats: config.allowedChatIds },
+  journaled: new Set(journal.list().map((entry) => entry.updateId)),
+  lastUpdateId: () => poller.offset - 1,
+  take: (entry) => scheduler.spooled(entry),
+  log: getLog("spool"),
+});
+
 desk.start();
 // Known before the first batch is routed, unless Telegram is slow to say or can't be reached (then
 // it is learnt later, in the background). learnUsername() ends by itself on a stop.
@@ -201,6 +234,10 @@ await within(firstGetMe.promise, 5000);
 dispatcher.warmUp();
 // Messages of an earlier run wait in the journal; starting them needs no poll.
 scheduler.drain();
+spool.start();
+// Ended at the teardown, whatever ended the loop (a signal, or a token Telegram refused).
+const spoolStop = new AbortController();
+const spoolWatch = spool.watch(AbortSignal.any([stop.signal, spoolStop.signal]));
 log.info("polling {apiRoot} with at most {cap} brains at once, {n} authorized user(s)", {
   apiRoot: config.apiRoot,
   cap: config.maxConcurrentHandlers,
@@ -262,6 +299,8 @@ try {
 // Teardown, top to bottom: polling has stopped; stop every handler (each stops its brain), bounded.
 // Their messages stay in the journal and run again at the next start.
 scheduler.stop();
+spoolStop.abort();
+await spoolWatch;
 disk.stop();
 notifier.stopping(`stopping ${dispatcher.live} handler(s)`);
 log.info("stopping {live} handler(s)", { live: dispatcher.live });

@@ -3,7 +3,8 @@
 # systemd/forge-coordinator.service (see ./unit.nix). It is installed for every user's manager
 # (that is how NixOS ships user units) but starts only in `user`'s (ConditionUser=); the package
 # goes on that user's PATH, and lingering keeps their manager running without a login.
-# The options are in ./module-common.nix and ./settings.nix, shared with ./home-manager.nix.
+# The options are in ./module-common.nix and ./settings.nix, shared with ./home-manager.nix; scheduled
+# asks (`schedules`, user timers of this user only) in ./schedules.nix.
 { self }:
 {
   config,
@@ -14,10 +15,21 @@
 let
   cfg = config.services.forge-coordinator;
   common = import ./module-common.nix { inherit self lib pkgs; };
+  schedules = import ./schedules.nix { inherit lib; };
   inherit (lib) mkOption types;
+  unit = common.unit cfg {
+    profileBin = "/etc/profiles/per-user/${cfg.user}/bin";
+    home = config.users.users.${cfg.user}.home;
+  };
+  scheduled = schedules.nixos {
+    inherit (cfg) schedules;
+    exe = lib.getExe cfg.package;
+    environment = unit.Service.Environment;
+    defaultChat = builtins.head cfg.authorizedUserIds;
+  } cfg.user;
 in
 {
-  options.services.forge-coordinator = common.options // {
+  options.services.forge-coordinator = common.options // schedules.options // {
     package = common.options.package // {
       default = common.defaultPackage cfg;
       defaultText = common.defaultPackageText;
@@ -45,14 +57,8 @@ in
       packages = [ cfg.package ];
       linger = cfg.linger;
     };
-    systemd.user.services.forge-coordinator =
-      let
-        unit = common.unit cfg {
-          profileBin = "/etc/profiles/per-user/${cfg.user}/bin";
-          home = config.users.users.${cfg.user}.home;
-        };
-      in
-      {
+    systemd.user.services = {
+      forge-coordinator = {
         description = unit.Unit.Description;
         # Every user's manager loads the unit; only this user's starts it.
         unitConfig = removeAttrs unit.Unit [ "Description" ] // {
@@ -62,5 +68,7 @@ in
         serviceConfig = unit.Service;
         wantedBy = unit.Install.WantedBy;
       };
+    } // scheduled.services;
+    systemd.user.timers = scheduled.timers;
   };
 }

@@ -12,6 +12,8 @@
 #   forge-coordinator            the bot (configured by the environment)
 #   forge-coordinator health     the heartbeat check
 #   forge-coordinator smoke      smoke.sh: the journal check (see the README)
+#   forge-coordinator send …     a message from the box, through the spool (no network, no token)
+#   forge-coordinator ask …      a prompt for the brain, through the spool (the same)
 {
   lib,
   deno,
@@ -29,6 +31,7 @@
 let
   escape = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] s + "'";
   flags = builtins.concatStringsSep " " (map escape (project.startFlags ++ [ "--cached-only" ]));
+  boxFlags = builtins.concatStringsSep " " (map escape (project.boxFlags ++ [ "--cached-only" ]));
   inherit (project) npm;
 
   registry =
@@ -110,6 +113,10 @@ writeShellApplication {
       shift
       export SMOKE_DENO=${deno}/bin/deno
       exec ${app}/smoke.sh "$@"
+    fi
+    # `send` and `ask` only write the spool: the narrower flags of `deno task send`, no network.
+    if [ "''${1:-}" = send ] || [ "''${1:-}" = ask ]; then
+      exec ${deno}/bin/deno run ${boxFlags} --config=${app}/deno.json ${app}/${project.startScript} "$@"
     fi
     # `exec`, so that under systemd the main process is the poll loop itself.
     exec ${deno}/bin/deno run ${flags} --config=${app}/deno.json ${app}/${project.startScript} "$@"

@@ -22,6 +22,13 @@ let
     && builtins.all isFlag flags
     && !(isFlag script);
 
+  # `deno task send` as words: "deno" "run" <flags...> <script> "send": the flags `send` and `ask`
+  # run with (no network, no token; `deno task ask` has the same).
+  sendWords = builtins.filter (w: builtins.isString w && w != "") (
+    builtins.split "[[:space:]]+" denoJson.tasks.send
+  );
+  boxFlags = builtins.genList (i: builtins.elemAt sendWords (i + 2)) (builtins.length sendWords - 4);
+
   # What the bot needs at run time: the entry points, lib/, the import map and the lock. Tests,
   # docs and packaging stay out, so editing them doesn't change the package.
   runtimeFiles = [
@@ -37,6 +44,9 @@ let
     || (builtins.substring 0 4 rel == "lib/" && (type == "directory" || builtins.match ".*\\.ts" rel != null));
 in
 assert
+  builtins.all isFlag boxFlags && builtins.elemAt sendWords (builtins.length sendWords - 1) == "send"
+  || throw "deno.json: tasks.send must read \"deno run <--flags...> main.ts send\", got \"${denoJson.tasks.send}\"";
+assert
   wellFormed
   || throw "deno.json: tasks.start must read \"deno run <--flags...> <script>\", got \"${startTask}\"";
 {
@@ -45,6 +55,9 @@ assert
 
   # The script `deno task start` runs, relative to the project root.
   startScript = script;
+
+  # The flags of `deno task send` and `deno task ask` (no --allow-net), in order.
+  inherit boxFlags;
 
   # The oldest Deno the bot is known to run on: the version CI and the README pin (.ci/run's
   # DENO_VERSION; a test keeps the two equal). Older ones may not do: deno.json's unstable

@@ -115,7 +115,10 @@ Deno.test('COORD_BRAIN_CMD="claude -p --model sonnet" gets progress, the cost li
     assert.match(textOf(answer), /: slowly please\n\n— \$0\.0123 · 4 s · 3 turns$/);
     const notes = sim.drafts(CHAT).map((d) => d.text).join("\n");
     assert.match(notes, /🔧 Read lib\/x\.ts|🔧 Bash: npm test/);
-    assert.match(starts(bot)[0], / -p --model sonnet --input-format=stream-json /);
+    assert.match(
+      starts(bot)[0],
+      / -p --model sonnet --append-system-prompt=To send the person a file .* --input-format=stream-json /,
+    );
 
     const limited = messageIdOf(sim.sendText(CHAT, "limit me"));
     const note = await sim.waitForCall(repliedTo(CHAT, limited), { timeoutMs: 20_000 });

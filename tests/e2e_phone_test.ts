@@ -149,7 +149,9 @@ Deno.test("the default Claude brain keeps one conversation per chat; /new and a 
     assert.match(
       brainLog(bot)[1],
       new RegExp(
-        ` -p --input-format=stream-json --output-format=stream-json --verbose --resume=${session}$`,
+        // The line about COORD_SEND_DIR is appended to the system prompt (claude_prompt.ts).
+        ` -p --append-system-prompt=To send the person a file .*\\$COORD_SEND_DIR.* ` +
+          `--input-format=stream-json --output-format=stream-json --verbose --resume=${session}$`,
       ),
     );
 

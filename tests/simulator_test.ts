@@ -1522,3 +1522,72 @@ Deno.test("getUpdates faults of a misbehaving server: a batch over the limit, an
     assert.equal(lastCall(sim).fault, "redeliver");
   });
 });
+
+/** A PNG of `width` × `height` (its header only: the simulator reads no more). */
+function pngOf(width: number, height: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(33);
+  bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(bytes.buffer).setUint32(16, width);
+  new DataView(bytes.buffer).setUint32(20, height);
+  return bytes;
+}
+
+async function uploadPhoto(
+  sim: BotApiSimulator,
+  params: Record<string, unknown>,
+  file: { name: string; bytes: Uint8Array<ArrayBuffer> },
+): Promise<Answer<Message>> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(params)) {
+    form.append(name, typeof value === "string" ? value : JSON.stringify(value));
+  }
+  form.append("photo", "attach://p1");
+  form.append("p1", new Blob([file.bytes], { type: "image/png" }), file.name);
+  return read<Message>(
+    await fetch(`${sim.apiRoot}/bot${sim.token}/sendPhoto`, { method: "POST", body: form }),
+  );
+}
+
+Deno.test("sendPhoto takes an uploaded image, returns a Message with its sizes, and refuses what Telegram won't show as a photo", async (t) => {
+  await using sim = await BotApiSimulator.start();
+  const asked = sim.sendText(CHAT, "a chart please").message!.message_id;
+  await t.step("a PNG: a message with a photo, replying, its bytes recorded", async () => {
+    const bytes = pngOf(640, 480);
+    const answer = await uploadPhoto(sim, {
+      chat_id: CHAT,
+      reply_parameters: { message_id: asked },
+    }, { name: "chart.png", bytes });
+    assert.equal(answer.status, 200, answer.text);
+    const message = answer.json!.result!;
+    assert.deepEqual(message.photo?.map((p) => [p.width, p.height]), [[640, 480]]);
+    assert.equal(message.reply_to_message?.message_id, asked);
+    const sent = sim.botMessages(CHAT).at(-1)!;
+    assert.deepEqual(sent.photo?.bytes, bytes);
+    assert.equal(sent.photo?.file_name, "chart.png");
+    const again = await callApi<Message>(sim, "sendPhoto", {
+      chat_id: CHAT,
+      photo: message.photo![0].file_id,
+    });
+    assert.equal(again.status, 200, again.text);
+  });
+  await t.step("not an image, over 10 MB, or of dimensions Telegram refuses: 400", async () => {
+    const refused = async (bytes: Uint8Array<ArrayBuffer>, description: string) =>
+      assertError(
+        await uploadPhoto(sim, { chat_id: CHAT }, { name: "x.png", bytes }),
+        400,
+        description,
+      );
+    await refused(new TextEncoder().encode("%PDF-1.4"), "Bad Request: IMAGE_PROCESS_FAILED");
+    const big = new Uint8Array(10_000_001);
+    big.set(pngOf(10, 10));
+    await refused(big, "Bad Request: PHOTO_SAVE_FILE_INVALID");
+    await refused(pngOf(9000, 1001), "Bad Request: PHOTO_INVALID_DIMENSIONS");
+    await refused(pngOf(2100, 100), "Bad Request: PHOTO_INVALID_DIMENSIONS");
+    assertError(
+      await callApi(sim, "sendPhoto", { chat_id: CHAT, photo: "AgACAgnope" }),
+      400,
+      "Bad Request: wrong file identifier/HTTP URL specified",
+    );
+    assert.equal(sim.botMessages(CHAT).length, 2, "none of them was sent");
+  });
+});

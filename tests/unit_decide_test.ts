@@ -799,6 +799,13 @@ Deno.test("decideBusy() steers a reply or a /steer into the working turn, interr
       "queue",
     ],
     ["/steer with nothing working", message({ text: "/steer more" }), "queue", undefined, "queue"],
+    [
+      "an ask from the box, even steering or with a !",
+      { ...message({ text: "!/steer x" }), spool: { kind: "ask", order: 1.5 } } as JournalEntry,
+      "steer",
+      working,
+      "queue",
+    ],
   ];
   for (const [name, entry, busyMode, host, want] of rows) {
     await t.step(name, () => assert.equal(decideBusy(entry, host, { busyMode }), want));

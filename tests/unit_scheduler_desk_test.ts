@@ -51,6 +51,7 @@ Deno.test("/status: the desk is given the view of the bot and of the person's ch
     parked: undefined,
     diskFailing: undefined,
     telegramFailing: undefined,
+    box: { jobs: 0, files: 0 },
   });
   assert.equal(job.cancel, undefined);
 });

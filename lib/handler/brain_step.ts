@@ -20,6 +20,10 @@ import { attachmentDir } from "../shared/attachments.ts";
 import { childEnv } from "../shared/child_env.ts";
 import { killGroup } from "../shared/process_tree.ts";
 import type { Work } from "./work.ts";
+import { brainCommandFor } from "./claude_prompt.ts";
+import { collectSent, prepareSendDir, SEND_DIR_ENV } from "./send_files.ts";
+import { positionOf } from "../shared/journal_entry.ts";
+import { sendDir } from "../shared/outgoing_files.ts";
 
 /** What the brain step needs besides the message's work. */
 export interface BrainStep {
@@ -92,8 +96,8 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
     sessions,
     saved,
     newAt,
-    updateId: ids.updateId,
-    brainCommand: config.brainCommand,
+    updateId: positionOf(work.entry),
+    brainCommand: brainCommandFor(config, { updateId: ids.updateId, log }),
     brainKind: config.brainKind,
     ask,
     onResumeFailed: (session) => {
@@ -168,7 +172,7 @@ function conversationAtStart(work: Work): ConversationAtStart {
   const saved = guard(() => sessions.saved(), undefined);
   const newAt = guard(() => sessions.newAt(), undefined);
   const dir = guard(() => (sessions.open(), true), false) ? sessions.dir : undefined;
-  const fresh = startsFresh(ids.updateId, { saved, newAt });
+  const fresh = startsFresh(positionOf(work.entry), { saved, newAt });
   return { sessions, saved, newAt, dir, fresh, guard };
 }
 
@@ -182,6 +186,7 @@ function brainEnv(
   if (attachments.length > 0) env.COORD_ATTACHMENTS = attachments.join("\n");
   if (conversation.dir !== undefined) env.COORD_SESSION_DIR = conversation.dir;
   if (conversation.fresh) env.COORD_NEW_CONVERSATION = "1";
+  env[SEND_DIR_ENV] = sendDir(work.config.stateDir, work.ids.updateId);
   return env;
 }
 
@@ -200,6 +205,7 @@ function attemptHooks(
   return {
     onAttempt: (attempt) => {
       run.attempt = attempt;
+      prepareSendDir(config.stateDir, ids.updateId, log);
       brainStartedAt ??= new Date(now()).toISOString();
       record.update({ stage: "brain", parkedUntil: undefined, attempt, brainStartedAt });
       log.info("brain attempt {attempt} of {max} for update {updateId} (lock wait {waited} s)", {
@@ -243,7 +249,9 @@ async function endWith(
     const answer = outcome.stopped && by !== undefined
       ? stoppedText(outcome.reply, by)
       : outcome.reply;
-    await work.reply(footer === "" ? answer : `${answer}\n\n${footer}`, REACTIONS.done);
+    const sent = collectSent({ stateDir: config.stateDir, updateId: ids.updateId, log });
+    const text = [answer, sent.lines.join("\n"), footer].filter((part) => part !== "");
+    await work.reply(text.join("\n\n"), REACTIONS.done, sent.files);
     // The messages steered into it are answered with it.
     await Promise.all(work.turns.steers.map((s) => work.reactOn(s.messageId, REACTIONS.done)));
     log.info("update {updateId} answered after {attempts} attempt(s)", {

@@ -19,6 +19,8 @@ import { sendReply } from "./reply.ts";
 import { SessionStore } from "./session.ts";
 import { costsToday } from "./costs.ts";
 import { statusText } from "./status.ts";
+import { listSchedules } from "./schedules.ts";
+import { jobsInSpool } from "../shared/spool_job.ts";
 import { apiSignal, describeError } from "../shared/telegram.ts";
 
 /** Options for {@linkcode handleCommand}. */
@@ -46,7 +48,9 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
   const chatId = update.message.chat.id;
   let text: string;
   if (command === "status") {
-    text = options.status === undefined ? "⚠️ No status to give." : status(options.status, options);
+    text = options.status === undefined
+      ? "⚠️ No status to give."
+      : await status(options.status, options);
   } else if (command === "cancel") {
     text = cancelText(options.cancel ?? { kind: "nothing" });
   } else if (command === "stop") {
@@ -71,8 +75,8 @@ export async function handleCommand(options: CommandOptions): Promise<void> {
   });
 }
 
-function status(view: StatusView, options: CommandOptions): string {
-  const { config, update, now = Date.now } = options;
+async function status(view: StatusView, options: CommandOptions): Promise<string> {
+  const { config, update, now = Date.now, signal } = options;
   const today = costsToday(config.stateDir, now());
   return statusText({
     view,
@@ -81,6 +85,8 @@ function status(view: StatusView, options: CommandOptions): string {
     costs: { chat: today.byChat.get(update.message.chat.id) ?? 0, total: today.total },
     maxAttempts: config.brainMaxAttempts,
     now: now(),
+    schedules: await listSchedules({ signal }),
+    spooled: jobsInSpool(config.stateDir),
   });
 }
 

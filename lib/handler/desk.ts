@@ -21,6 +21,7 @@ import type { Logger } from "../shared/log.ts";
 import { sendReply } from "./reply.ts";
 import { lateEditText, LOST_TEXT, UNSTEERABLE_TEXT, WITHDRAWN_TEXT } from "./texts.ts";
 import { describeError } from "../shared/telegram.ts";
+import { showPrompt } from "./show_prompt.ts";
 
 /** Options for {@linkcode runDesk}. */
 export interface DeskOptions {
@@ -78,8 +79,9 @@ export async function runDesk(
 async function runJob(job: DeskJob, options: DeskOptions): Promise<void> {
   const { log, report, signal } = options;
   const updateId = jobUpdateId(job);
+  let shown: number | undefined;
   try {
-    await doJob(job, options);
+    shown = await doJob(job, options) ?? undefined;
   } catch (error) {
     if (signal.aborted) return;
     log.error("desk: {job} job of update {updateId} failed: {error}", {
@@ -89,13 +91,19 @@ async function runJob(job: DeskJob, options: DeskOptions): Promise<void> {
     });
   }
   if (signal.aborted) return;
-  report(job.job === "ack" ? { kind: "acked", updateId } : { kind: "done", updateId });
+  if (job.job !== "ack") return report({ kind: "done", updateId });
+  report({ kind: "acked", updateId, ...(shown === undefined ? {} : { shown }) });
 }
 
-async function doJob(job: DeskJob, options: DeskOptions): Promise<void> {
+/** Does one job; an ask's prompt shown resolves to its message id. */
+async function doJob(job: DeskJob, options: DeskOptions): Promise<number | void> {
   const { api, replyApi, config, log, signal } = options;
   switch (job.job) {
     case "ack":
+      if (job.show !== undefined) {
+        const chatId = refOf(job.update).chatId;
+        return await showPrompt(chatId, job.show, { api: replyApi, signal });
+      }
       return acknowledge(refOf(job.update), options);
     case "command": {
       const update = job.update as Update & { message: Message };

@@ -27,7 +27,7 @@ export type Reaction = ReactionTypeEmoji["emoji"];
 /** The longest a reaction or typing call may take: they are worth little once late. */
 export const DROPPABLE_CALL_MS = 10_000;
 
-/** The message a reaction or typing action is about. */
+/** The message a reaction or typing action is about (`messageId` 0: none, only its chat). */
 export type MessageRef = {
   updateId: number;
   chatId: number;
@@ -51,6 +51,8 @@ export async function setReaction(
   options: FeedbackOptions,
 ): Promise<void> {
   const { api, log, callMs = DROPPABLE_CALL_MS } = options;
+  // No message to react to: a send from the box, or an ask whose prompt could not be shown.
+  if (ref.messageId <= 0) return;
   try {
     await api.setMessageReaction(
       ref.chatId,

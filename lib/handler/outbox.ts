@@ -9,6 +9,9 @@
  * failing past `COORD_REPLY_PATIENCE_S`) is kept in `$COORD_STATE_DIR/undelivered/` for the person
  * to read, and the message is finished: no retry storm, no second brain run.
  *
+ * An answer's files (`Outgoing.files`: what the brain left in `COORD_SEND_DIR`, or a job's from the
+ * box) go after its text, with the same guarantees (`outbox_files.ts`).
+ *
  * A stop (SIGTERM, a restart) lets a request that is out finish, for up to
  * {@linkcode SEND_GRACE_MS}, and records it: Telegram may have taken it already, and a part cut
  * off there would be sent again after the restart. No part starts after a stop.
@@ -22,7 +25,9 @@ import type { Config } from "../shared/config.ts";
 import { type MessageRef, type Reaction, reactionChain } from "./feedback.ts";
 import { removeAttachments } from "../shared/attachments.ts";
 import type { EntryRecord } from "./entry_record.ts";
-import type { Outgoing } from "../shared/journal_entry.ts";
+import type { Outgoing, OutgoingFile } from "../shared/journal_entry.ts";
+import { removeSendDir } from "../shared/outgoing_files.ts";
+import { keepFiles, sendFiles } from "./outbox_files.ts";
 import type { Logger } from "../shared/log.ts";
 import { planReply, sendPart } from "./reply.ts";
 import { apiSignal, classifyFailure, describeError, PatienceError } from "../shared/telegram.ts";
@@ -49,6 +54,8 @@ export interface FinishOptions {
   /** The answer. */
   text: string;
   emoji: Reaction;
+  /** Files sent after the answer, in order (`outgoing_files.ts`). Default: none. */
+  files?: readonly OutgoingFile[];
   /** The message's reaction chain, when it has one (so the last reaction set is the last meant). */
   react?: (emoji: Reaction) => Promise<void>;
   /**
@@ -69,6 +76,7 @@ export async function finish(options: FinishOptions): Promise<void> {
     body: options.text,
     emoji: options.emoji,
     sent: 0,
+    ...(options.files?.length ? { files: [...options.files], filesSent: 0 } : {}),
   };
   // Durable before anything is sent: from here on only sending is left, whatever happens.
   options.record.update({ stage: "answered", answer: outgoing });
@@ -77,7 +85,7 @@ export async function finish(options: FinishOptions): Promise<void> {
 
 /** Sends a journaled reply from where it stands, then finishes the message. */
 export async function deliver(
-  options: Omit<FinishOptions, "text" | "emoji" | "notes"> & { outgoing: Outgoing },
+  options: Omit<FinishOptions, "text" | "emoji" | "notes" | "files"> & { outgoing: Outgoing },
 ): Promise<void> {
   const { api, replyApi = api, config, record, log, ids, outgoing, signal } = options;
   const { now = Date.now, heldUpMs = HELD_UP_MS } = options;
@@ -112,15 +120,20 @@ export async function deliver(
       await replyApi.sendDocument(
         ids.chatId,
         new InputFile(new TextEncoder().encode(plan.document.text), plan.document.name),
-        { reply_parameters: { message_id: ids.messageId, allow_sending_without_reply: true } },
+        ids.messageId > 0
+          ? { reply_parameters: { message_id: ids.messageId, allow_sending_without_reply: true } }
+          : {},
         apiSignal(inFlight),
       );
       sent.documentSent = true;
       record.update({ answer: sent });
     }
+    await sendFiles(sent, { ...options, replyApi, stateDir: config.stateDir, inFlight });
   } catch (error) {
     if (signal?.aborted || !undeliverable(error)) throw error;
     keepUndelivered(options, { outgoing: sent, error });
+    const unsent = (sent.files ?? []).slice(sent.filesSent ?? 0);
+    keepFiles(unsent, { ...options, stateDir: config.stateDir, reason: describeError(error) });
     return close(options, { outgoing: sent, delivered: false });
   } finally {
     clearTimeout(heldUp);
@@ -168,8 +181,10 @@ async function close(
   const { outgoing, delivered } = ending;
   // Before "replied" is recorded: an answered message never leaves its files behind.
   removeAttachments(config.stateDir, ids.updateId);
+  removeSendDir(config.stateDir, ids.updateId);
   record.update({ stage: "replied" });
-  if (delivered) {
+  // A send from the box has no reaction: it answers no message.
+  if (delivered && outgoing.emoji !== "") {
     await (options.react ?? reactionChain(ids, { api, log }))(outgoing.emoji as Reaction);
   }
   record.finish();

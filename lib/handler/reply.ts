@@ -77,7 +77,8 @@ export async function sendPart(
   options: ReplyOptions & { index: number },
 ): Promise<void> {
   const { chatId, replyTo, text, index, formatted = true, signal, onPlainFallback } = options;
-  const reply_parameters = index === 0
+  // Message 0 is none (a send from the box): no reply link.
+  const reply_parameters = index === 0 && replyTo > 0
     ? { message_id: replyTo, allow_sending_without_reply: true }
     : undefined;
   if (formatted) {

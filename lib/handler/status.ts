@@ -10,6 +10,7 @@ import { dollars } from "./costs.ts";
 import type { BrainReport } from "../shared/brain_report.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
 import type { StatusView } from "../shared/line.ts";
+import type { Schedule } from "./schedules.ts";
 
 /** What {@linkcode statusText} reports. */
 export interface StatusSnapshot {
@@ -25,6 +26,10 @@ export interface StatusSnapshot {
   maxAttempts: number;
   /** Now, ms since the epoch. */
   now: number;
+  /** The bot's schedules (systemd timers), when systemd could be asked. Default: none. */
+  schedules?: readonly Schedule[];
+  /** Jobs from the box in the spool, not taken by the bot yet. Default: 0. */
+  spooled?: number;
 }
 
 /** The `/status` reply: a few short lines. */
@@ -49,6 +54,8 @@ export function statusText(snapshot: StatusSnapshot): string {
     snapshot.allowed?.length
       ? `Always allowed in this chat, without asking: ${snapshot.allowed.join(", ")}.`
       : undefined,
+    boxLine(view.box, snapshot.spooled ?? 0),
+    ...scheduleLines(snapshot.schedules ?? [], now),
   ];
   return lines.filter((line) => line !== undefined).join("\n");
 }
@@ -129,6 +136,28 @@ function deliveringLine(delivering: number): string | undefined {
   return delivering === 1
     ? "1 answer waiting to be delivered (Telegram or the network is failing; it keeps trying)."
     : `${delivering} answers waiting to be delivered (Telegram or the network is failing; it keeps trying).`;
+}
+
+/** Jobs from the box and files on their way, when there are any. */
+function boxLine(box: StatusView["box"], spooled: number): string | undefined {
+  const jobs = (box?.jobs ?? 0) + spooled;
+  const files = box?.files ?? 0;
+  const parts = [
+    jobs === 0 ? undefined : `${jobs} ${jobs === 1 ? "job" : "jobs"} from the box waiting`,
+    files === 0 ? undefined : `${files} ${files === 1 ? "file" : "files"} waiting to be delivered`,
+  ].filter((part) => part !== undefined);
+  return parts.length === 0 ? undefined : `📬 ${parts.join("; ")}.`;
+}
+
+/** The schedules found, one line each: when each runs next. */
+function scheduleLines(schedules: readonly Schedule[], now: number): string[] {
+  return schedules.map(({ name, next }) =>
+    next === undefined
+      ? `⏰ Schedule ${name}: not planned (its timer is stopped).`
+      : `⏰ Schedule ${name}: next ${
+        new Date(next).toISOString().slice(0, 16).replace("T", " ")
+      } UTC (in ${formatDuration(Math.max(0, next - now))}).`
+  );
 }
 
 /** How long ago `iso` was, "?" when there is no time or it can't be read. */

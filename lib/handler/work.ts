@@ -19,7 +19,7 @@ import {
 } from "./feedback.ts";
 import { TurnLink } from "./turn_link.ts";
 import type { Journal } from "../shared/journal.ts";
-import type { JournalEntry } from "../shared/journal_entry.ts";
+import type { JournalEntry, OutgoingFile } from "../shared/journal_entry.ts";
 import type { HandlerLine } from "./line.ts";
 import type { Logger } from "../shared/log.ts";
 import { finish } from "./outbox.ts";
@@ -66,18 +66,19 @@ export interface Work extends HandleOptions {
   turns: TurnLink;
   /** Our notes above its final reply (re-run, wait, resume). */
   notes: string[];
-  /** Its final reply (see `finish`): the one way it ends. */
-  reply: (text: string, emoji: Reaction) => Promise<void>;
+  /** Its final reply (see `finish`), and the files it sends after it: the one way it ends. */
+  reply: (text: string, emoji: Reaction, files?: readonly OutgoingFile[]) => Promise<void>;
 }
 
 /** Sets a message's work up from what the handler was given. */
 export function startWork(options: HandleOptions): Work {
   const { api, entry, log, journal, line } = options;
   const update = entry.update as Update & { message: Message };
+  // A send from the box answers no message: its message id is 0 (no reply link, no reaction).
   const ids: MessageRef = {
     updateId: entry.updateId,
-    chatId: update.message.chat.id,
-    messageId: update.message.message_id,
+    chatId: entry.chatId,
+    messageId: update.message?.message_id ?? 0,
   };
   const record = entryRecord(entry, { journal, log, report: (r) => line.report(r) });
   const react = reactionChain(ids, { api, log });
@@ -101,8 +102,8 @@ export function startWork(options: HandleOptions): Work {
     reactOn,
     turns,
     notes,
-    reply: (text, emoji) =>
-      finish({ ...options, replyApi, ids, record, notes, text, emoji, react }),
+    reply: (text, emoji, files) =>
+      finish({ ...options, replyApi, ids, record, notes, text, emoji, react, files }),
   };
 }
 

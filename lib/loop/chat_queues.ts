@@ -1,12 +1,15 @@
 /**
  * The chats' queues of waiting messages, and which message may start next: the head of a chat
  * with nothing running, once its 👀 is out (or late) and its back-off, if any, is over. Oldest
- * first across chats. Pure bookkeeping in memory, owned by the scheduler (`scheduler.ts`).
+ * first across chats, by each message's place (`positionOf`: Telegram's update id, or where a job
+ * from the box was taken); those sent with `!` first in their chat. A chat's sends from the box
+ * (`forge-coordinator send`) wait in a lane of their own, one at a time: they never wait behind
+ * the chat's brain. Pure bookkeeping in memory, owned by the scheduler (`scheduler.ts`).
  *
  * @module
  */
 
-import type { JournalEntry } from "../shared/journal_entry.ts";
+import { type JournalEntry, positionOf } from "../shared/journal_entry.ts";
 
 interface ChatQueue {
   /** Waiting messages, in `update_id` order. */
@@ -25,7 +28,8 @@ export interface ChatQueuesOptions {
 
 /** Per-chat queues; see the module doc. */
 export class ChatQueues {
-  #chats = new Map<number, ChatQueue>();
+  /** By lane: a chat's id, or `send:<chat id>` for its sends from the box. */
+  #chats = new Map<number | string, ChatQueue>();
   /** Messages held back (a death's back-off, a failed spawn, a parked brain): not before then. */
   #notBefore = new Map<number, number>();
   /** Messages whose 👀 the desk has not reported yet: when it was asked for. */
@@ -69,14 +73,11 @@ export class ChatQueues {
     return this.#chats.get(chatId)?.waiting.length ?? 0;
   }
 
-  /** Queues a message in its chat, in `update_id` order (those sent with `!` first). */
+  /** Queues a message in its chat, by place (those sent with `!` first). */
   enqueue(entry: JournalEntry): void {
-    let chat = this.#chats.get(entry.chatId);
-    if (chat === undefined) this.#chats.set(entry.chatId, chat = { waiting: [] });
-    const rank = (e: JournalEntry) => e.urgent ? 0 : 1;
-    const at = chat.waiting.findIndex((e) =>
-      rank(e) > rank(entry) || (rank(e) === rank(entry) && e.updateId > entry.updateId)
-    );
+    let chat = this.#chats.get(laneOf(entry));
+    if (chat === undefined) this.#chats.set(laneOf(entry), chat = { waiting: [] });
+    const at = chat.waiting.findIndex((e) => aheadInChat(entry, e));
     if (at < 0) chat.waiting.push(entry);
     else chat.waiting.splice(at, 0, entry);
   }
@@ -116,10 +117,10 @@ export class ChatQueues {
       if (chat.running !== undefined || head === undefined || this.#readyAt(head) > this.#now()) {
         continue;
       }
-      if (best === undefined || head.updateId < best.updateId) best = head;
+      if (best === undefined || before(head, best)) best = head;
     }
     if (best === undefined) return;
-    this.#chats.get(best.chatId)!.waiting.shift();
+    this.#chats.get(laneOf(best))!.waiting.shift();
     this.#unacked.delete(best.updateId);
     this.#notBefore.delete(best.updateId);
     return best;
@@ -127,15 +128,17 @@ export class ChatQueues {
 
   /** The message's handler runs: its chat starts nothing else until {@linkcode ended}. */
   running(entry: JournalEntry): void {
-    const chat = this.#chats.get(entry.chatId);
-    if (chat === undefined) this.#chats.set(entry.chatId, { waiting: [], running: entry.updateId });
-    else chat.running = entry.updateId;
+    const chat = this.#chats.get(laneOf(entry));
+    if (chat === undefined) {
+      this.#chats.set(laneOf(entry), { waiting: [], running: entry.updateId });
+    } else chat.running = entry.updateId;
   }
 
-  /** The message's handler ended: its chat may start its next message. */
-  ended(chatId: number, updateId: number): void {
-    const chat = this.#chats.get(chatId);
-    if (chat?.running === updateId) chat.running = undefined;
+  /** The message's handler ended: its chat (or lane) may start its next message. */
+  ended(_chatId: number, updateId: number): void {
+    for (const chat of this.#chats.values()) {
+      if (chat.running === updateId) chat.running = undefined;
+    }
   }
 
   /** In how many ms the next held-back head may start; undefined if none is held back. */
@@ -156,4 +159,20 @@ export class ChatQueues {
     const acked = askedAt === undefined ? -Infinity : askedAt + this.#ackWaitMs;
     return Math.max(acked, this.#notBefore.get(entry.updateId) ?? -Infinity);
   }
+}
+
+/** The queue a message waits in: its chat's, or its chat's lane of sends from the box. */
+function laneOf(entry: JournalEntry): number | string {
+  return entry.spool?.kind === "send" ? `send:${entry.chatId}` : entry.chatId;
+}
+
+/** Whether `a` comes before `b` in their chat: one sent with `!` first, then by place. */
+function aheadInChat(a: JournalEntry, b: JournalEntry): boolean {
+  return Boolean(a.urgent) !== Boolean(b.urgent) ? Boolean(a.urgent) : before(a, b);
+}
+
+/** Whether `a` comes before `b`: by place, then (two jobs from the box in one place) by id. */
+function before(a: JournalEntry, b: JournalEntry): boolean {
+  const [pa, pb] = [positionOf(a), positionOf(b)];
+  return pa < pb || (pa === pb && a.updateId < b.updateId);
 }

@@ -15,6 +15,8 @@ import { markOf } from "../shared/command.ts";
 /** The first wait before a message whose handler died starts again; it doubles with each death. */
 const REQUEUE_BASE_MS = 1000;
 const REQUEUE_MAX_MS = 60_000;
+/** The wait before a message whose handler could not be spawned is tried again. */
+export const SPAWN_RETRY_MS = 2000;
 
 /** What {@linkcode afterHandler} decided. */
 export type HandlerEnd =
@@ -171,7 +173,8 @@ export function decideBusy(
   working: JournalEntry | undefined,
   options: { busyMode: BusyMode },
 ): BusyChoice {
-  if (working === undefined) return "queue";
+  // An ask from the box is a task of its own, never words for the working turn.
+  if (working === undefined || message.spool !== undefined) return "queue";
   const update = message.update as {
     message?: { text?: unknown; reply_to_message?: { message_id?: unknown } };
   };

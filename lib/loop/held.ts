@@ -12,7 +12,7 @@ import type { Disk } from "./disk.ts";
 import type { FinishedUpdates } from "./finished_updates.ts";
 import { afterCutOff } from "./decide.ts";
 import type { Journal } from "../shared/journal.ts";
-import { type JournalEntry, patched } from "../shared/journal_entry.ts";
+import { type JournalEntry, patched, SPOOL_ID_BASE } from "../shared/journal_entry.ts";
 import type { StatusView } from "../shared/line.ts";
 import type { Logger } from "../shared/log.ts";
 import { routeUpdate, takesTurn } from "../shared/update_route.ts";
@@ -35,9 +35,22 @@ export interface Held {
   cutOff?: boolean;
 }
 
-/** A new held update. */
+/** A new held update (a job from the box takes its chat's turn like a message). */
 export function heldFor(entry: JournalEntry, state: { journaled: boolean }): Held {
-  return { entry, turn: takesTurn(entry.update), journaled: state.journaled };
+  const turn = entry.spool !== undefined || takesTurn(entry.update);
+  return { entry, turn, journaled: state.journaled };
+}
+
+/** What `/status` says of the jobs from the box not finished, and of the files not yet sent. */
+export function boxView(held: readonly Held[]): NonNullable<StatusView["box"]> {
+  let jobs = 0;
+  let files = 0;
+  for (const { entry } of held) {
+    if (entry.spool !== undefined) jobs++;
+    const answer = entry.stage === "answered" ? entry.answer : undefined;
+    files += (answer?.files?.length ?? 0) - (answer?.filesSent ?? 0);
+  }
+  return { jobs, files };
 }
 
 /** What `/status` says of one chat's messages and of the waiting in all chats. */
@@ -97,6 +110,14 @@ export function admit(update: unknown, options: AdmitOptions): JournalEntry | un
     return undefined;
   }
   const { updateId, chatId } = route;
+  if (updateId >= SPOOL_ID_BASE) {
+    // Never one of Telegram's so far: taking it could mistake it for a job from the box.
+    log.error("update {updateId} refused: ids from {base} up are the spool's", {
+      updateId,
+      base: SPOOL_ID_BASE,
+    });
+    return undefined;
+  }
   const receivedAt = new Date(wallNow).toISOString();
   return { updateId, chatId, update, stage: "received", dispatches: 0, receivedAt };
 }

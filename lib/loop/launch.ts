@@ -8,6 +8,7 @@
 import type { Config } from "../shared/config.ts";
 import { CGROUP_ENV } from "../shared/cgroup.ts";
 import { handlerEnv } from "../shared/child_env.ts";
+import { promptFile } from "../shared/system_prompt.ts";
 
 /** How to start a handler. */
 export interface HandlerLaunch {
@@ -41,13 +42,19 @@ export interface HandlerLaunchOptions {
 
 /**
  * The handler's command line and environment. Permissions: the Bot API host only; read and write
- * in the lock and state folders only (the chat locks, the journal, attachments); the environment
- * (the brain inherits it); and run, which spawning the brain and signalling its process group
- * need.
+ * in the lock and state folders only (the chat locks, the journal, attachments), and read the
+ * persona file a Claude brain appends to its system prompt (the driver adds a line to it,
+ * `lib/handler/claude_prompt.ts`); the environment (the brain inherits it); and run, which
+ * spawning the brain and signalling its process group need.
  */
 export function handlerLaunch(config: Config, options: HandlerLaunchOptions): HandlerLaunch {
   const { denoPath, handlerPath, configPath, env } = options;
   const dirs = [config.lockDir, config.stateDir].join(",");
+  const persona = config.brainKind === "claude"
+    ? promptFile(config.brainCommand, config.brainWorkdir)
+    : undefined;
+  // A comma would split the list: such a persona is left unread (the line is then left out).
+  const readable = persona === undefined || persona.includes(",") ? dirs : `${dirs},${persona}`;
   const args = [
     "run",
     "--quiet",
@@ -56,7 +63,7 @@ export function handlerLaunch(config: Config, options: HandlerLaunchOptions): Ha
     `--config=${configPath}`,
     `--allow-net=${apiHost(config.apiRoot)}`,
     "--allow-env",
-    `--allow-read=${dirs}`,
+    `--allow-read=${readable}`,
     `--allow-write=${dirs}`,
     // Our uid: the lock folder and the lock files must be ours (chat_lock.ts).
     "--allow-sys=uid",

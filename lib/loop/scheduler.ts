@@ -23,7 +23,7 @@ import { DeskWork, type SchedulerDesk } from "./scheduler_desk.ts";
 import { Working } from "./working.ts";
 import type { BusyMode } from "./decide.ts";
 import type { Journal } from "../shared/journal.ts";
-import { parkedFor, patched } from "../shared/journal_entry.ts";
+import { type JournalEntry, parkedFor, patched } from "../shared/journal_entry.ts";
 import type { Report } from "../shared/line.ts";
 import { getLog } from "../shared/log.ts";
 import { sweepOrphan } from "../shared/sweep.ts";
@@ -135,9 +135,17 @@ export class Scheduler {
       const host = item.entry.steeredInto;
       // Steered into a message that was finished: it was answered with it.
       if (host !== undefined && !this.#messages.get(host)) this.#messages.finish(item);
-      else if (host === undefined && item.turn && !item.entry.withdrawn) this.#desk.ack(item);
+      else if (host === undefined) this.#desk.acknowledge(item);
       if (this.#messages.get(item.entry.updateId)) this.#release(item);
     }
+  }
+
+  /** Takes a job from the box, journaled (`spool.ts`): queued like a message (see `held.ts`). */
+  spooled(entry: JournalEntry): void {
+    const held = heldFor(entry, { journaled: true });
+    this.#messages.hold(held);
+    this.#desk.acknowledge(held);
+    this.#release(held);
   }
 
   /**
@@ -213,11 +221,8 @@ export class Scheduler {
 
   /** A desk report: a 👀 out (its message may start), or a job done (its update finished). */
   onDeskReport(report: Extract<Report, { kind: "acked" | "done" }>): void {
-    if (report.kind === "acked") {
-      if (this.#queues.acked(report.updateId)) this.drain();
-      return;
-    }
-    this.#desk.done(report.updateId);
+    if (report.kind === "done") return this.#desk.done(report.updateId);
+    if (this.#desk.acked(report)) this.drain();
   }
 
   /** Sorts one update: a new one becomes a held message; anything else is logged and skipped. */
@@ -281,11 +286,7 @@ export class Scheduler {
   #run(): RunContext {
     const { dispatcher, poisonLimit = 3, wallNow, sweepOrphan: sweep = sweepOrphan } =
       this.#options;
-    const { queues, messages, log } = {
-      queues: this.#queues,
-      messages: this.#messages,
-      log: this.#log,
-    };
+    const [queues, messages, log] = [this.#queues, this.#messages, this.#log];
     return {
       dispatcher,
       queues,

@@ -11,7 +11,7 @@
 import { within } from "../shared/abort.ts";
 import type { ChatQueues } from "./chat_queues.ts";
 import { decideCancel, messageIdOf } from "./decide.ts";
-import { type Held, type HeldMessages, viewOf } from "./held.ts";
+import { boxView, type Held, type HeldMessages, viewOf } from "./held.ts";
 import type { Working } from "./working.ts";
 import { patched } from "../shared/journal_entry.ts";
 import type { DeskJob, Report, StatusView } from "../shared/line.ts";
@@ -19,6 +19,7 @@ import { getLog } from "../shared/log.ts";
 import { parseCommand } from "../shared/command.ts";
 import { isRecord } from "../shared/update.ts";
 import { stopTarget } from "../shared/update_route.ts";
+import { promptShown, promptToShow } from "./spool_entry.ts";
 
 /** What the scheduler needs of the desk. */
 export interface SchedulerDesk {
@@ -57,6 +58,33 @@ export class DeskWork {
     this.#options.desk.send({ job: "ack", update: held.entry.update });
   }
 
+  /**
+   * Acknowledges a message that waits again (at start) or a job from the box: an ask's prompt is
+   * shown instead of a 👀, once (`spool_entry.ts`); a send needs neither.
+   */
+  acknowledge(held: Held): void {
+    if (!held.turn || held.entry.withdrawn) return;
+    if (held.entry.spool === undefined) return this.ack(held);
+    const show = promptToShow(held.entry);
+    if (show === undefined) return;
+    this.#options.queues.awaitAck(held.entry.updateId);
+    this.#options.desk.send({ job: "ack", update: held.entry.update, show });
+  }
+
+  /**
+   * The desk's 👀 is out, or an ask's prompt shown (that message is its reply target from now);
+   * true when the message waited for it to start.
+   */
+  acked(report: Extract<Report, { kind: "acked" }>): boolean {
+    const held = this.#options.messages.get(report.updateId);
+    const shown = held && promptShown(held.entry, report.shown);
+    if (held !== undefined && shown !== undefined) {
+      held.entry = patched(held.entry, shown);
+      this.#options.messages.save(held);
+    }
+    return this.#options.queues.acked(report.updateId);
+  }
+
   /** Has the desk tell the person a message was lost in a disk failure. */
   lost(ids: { updateId: number; chatId: number; messageId: number }): void {
     this.#options.desk.send({ job: "lost", ...ids });
@@ -80,9 +108,11 @@ export class DeskWork {
     const message = kinds.message as { text?: string } | undefined;
     const command = parseCommand(message?.text);
     if (command === "status") {
+      const all = this.#options.messages.all();
       const status = {
         ...this.#options.bot(),
-        ...viewOf(this.#options.messages.all(), held.entry.chatId),
+        ...viewOf(all, held.entry.chatId),
+        box: boxView(all),
       };
       return this.#send({ job: "command", update, status });
     }
@@ -126,7 +156,9 @@ export class DeskWork {
 
   #cancel(held: Held) {
     const { chatId, update } = held.entry;
+    // A send from the box is no message of the person's: nothing of theirs to cancel.
     const candidates = this.#options.messages.chatMessages(chatId)
+      .filter((h) => h.entry.spool?.kind !== "send")
       .map((h) => ({ entry: h.entry, running: h.child !== undefined }));
     const replyTo = (update as { message?: { reply_to_message?: { message_id?: number } } })
       .message?.reply_to_message?.message_id;

@@ -8,6 +8,7 @@
 
 import type { Config } from "../shared/config.ts";
 import { removeOrphanAttachments } from "../shared/attachments.ts";
+import { removeOrphanSendDirs } from "../shared/outgoing_files.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { Logger } from "../shared/log.ts";
 import { isDiskFault, keepPrivate, privateFolder } from "../shared/private.ts";
@@ -76,6 +77,14 @@ export function tidyAttachments(config: Config, options: TidyAttachmentsOptions)
       log.info("removed the attachments of {n} finished message(s): {ids}", {
         n: orphans.length,
         ids: orphans.join(", "),
+      });
+    }
+    // And the files they were to send (never a job from the box that waits to be journaled).
+    const unsent = removeOrphanSendDirs(config.stateDir, unfinished);
+    if (unsent.length > 0) {
+      log.info("removed the files to send of {n} finished message(s): {ids}", {
+        n: unsent.length,
+        ids: unsent.join(", "),
       });
     }
   } catch (error) {

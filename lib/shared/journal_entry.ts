@@ -56,6 +56,52 @@ export interface Outgoing {
   documentSent?: boolean;
   /** Since when its delivery has been held up (Telegram or the network failing), if it has. */
   heldUpSince?: string;
+  /** Files sent after the text, in this order (`<state>/send/<update_id>/`, `outgoing_files.ts`). */
+  files?: OutgoingFile[];
+  /** Files of `files` already sent, or kept in `undelivered/` (a restart goes on with the next). */
+  filesSent?: number;
+}
+
+/** A file an answer sends after its text. */
+export interface OutgoingFile {
+  /** Where it is on the box. */
+  path: string;
+  /** The name the person sees. */
+  name: string;
+  /** A photo (shown in the chat) or a document. */
+  kind: "photo" | "document";
+}
+
+/**
+ * A job from the box (`forge-coordinator send` or `ask`, `spool_job.ts`): its message id is one of
+ * the spool's, never Telegram's ({@linkcode SPOOL_ID_BASE}).
+ */
+export interface SpoolOrigin {
+  /** `send`: only delivering is left (its answer is decided); `ask`: a prompt for the brain. */
+  kind: "send" | "ask";
+  /**
+   * Its place among its chat's messages: just after the last update taken from Telegram when it
+   * was taken (that update id + 0.5), so that it waits behind what came before it and ahead of
+   * what comes after.
+   */
+  order: number;
+  /** An ask's prompt was shown in the chat (or that failed): it is not shown again. */
+  shown?: boolean;
+}
+
+/**
+ * The first message id of a job from the box. Telegram's update ids count up by one from a
+ * positive start (about 10^9 today); those from the spool start at 2^52 and stay below 2^53, so
+ * they stay exact in JSON, and an update from Telegram with an id this high is refused (`held.ts`).
+ */
+export const SPOOL_ID_BASE = 2 ** 52;
+
+/**
+ * A message's place in its chat, for its queue and its conversation: Telegram's `update_id`, or
+ * for a job from the box the place it was taken at ({@linkcode SpoolOrigin.order}).
+ */
+export function positionOf(entry: Pick<JournalEntry, "updateId" | "spool">): number {
+  return entry.spool?.order ?? entry.updateId;
 }
 
 /** One message in the journal. */
@@ -122,6 +168,8 @@ export interface JournalEntry {
   withdrawn?: boolean;
   /** When the scheduler took it (ISO 8601). */
   receivedAt: string;
+  /** It came from the box, not from Telegram. */
+  spool?: SpoolOrigin;
 }
 
 /**

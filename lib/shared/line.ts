@@ -82,7 +82,7 @@ export type Report =
   | { kind: "edit"; updateId: number; editUpdateId: number; taken: boolean }
   /**
    * A steer sent to a working message went into its turn (`taken`), or not: its brain can't be
-   * steered (`plain`), or its turn is over (`late`).
+   * steered (`plain`), or its turn is over (`late`; also for one taken, then left out of the turn).
    */
   | {
     kind: "steered";
@@ -91,8 +91,11 @@ export type Report =
     taken: boolean;
     reason?: "plain" | "late";
   }
-  /** The desk: this message's 👀 is out (or its call failed): its handler may set ✍. */
-  | { kind: "acked"; updateId: number }
+  /**
+   * The desk: this message's 👀 is out (or its call failed): its handler may set ✍. For an ask
+   * from the box, `shown` is the message that shows its prompt (absent when that failed).
+   */
+  | { kind: "acked"; updateId: number; shown?: number }
   /** The desk: this job is finished. */
   | { kind: "done"; updateId: number };
 
@@ -117,8 +120,11 @@ export type PressAnswer = "stopping" | "nothing" | "allowed" | "always" | "denie
 
 /** A job for the desk: the quick work for one update, never waiting for a brain. */
 export type DeskJob =
-  /** Acknowledge a message (👀 and typing); report `acked` when the reaction call has ended. */
-  | { job: "ack"; update: unknown }
+  /**
+   * Acknowledge a message (👀 and typing); report `acked` when the reaction call has ended. With
+   * `show`, an ask from the box: send that text instead (its prompt), and report the message.
+   */
+  | { job: "ack"; update: unknown; show?: string }
   /** Answer a command; for `/status`, `/cancel`, `/stop` the poll process says what to answer. */
   | {
     job: "command";
@@ -159,6 +165,8 @@ export interface StatusView {
   diskFailing?: { since: string; error: string };
   /** Why Telegram can't be reached right now, if it can't. */
   telegramFailing?: string;
+  /** Jobs from the box not finished, and files of answers not yet sent (all chats). */
+  box?: { jobs: number; files: number };
 }
 
 /** The update id a job is about. */

@@ -32,6 +32,7 @@ rec {
     listOf = t: type "listOf ${t.name}";
     nonEmptyListOf = t: type "nonEmptyListOf ${t.name}";
     attrsOf = t: type "attrsOf ${t.name}";
+    submodule = m: type "submodule" // { options = m.options; };
   };
   optional = cond: x: if cond then [ x ] else [ ];
   optionalAttrs = cond: attrs: if cond then attrs else { };

@@ -235,6 +235,8 @@ export interface BotMessage {
   reply_markup?: InlineKeyboardMarkup;
   /** The document of a `sendDocument` message, with the uploaded bytes. */
   document?: SentDocument;
+  /** The photo of a `sendPhoto` message (its largest size), with the uploaded bytes. */
+  photo?: SentPhoto;
   /** How many times the bot edited it (text or keyboard). Default: `0`. */
   edits: number;
   /** When it was last edited, in ms on the simulator's clock. */
@@ -250,6 +252,19 @@ export interface SentDocument {
   file_name?: string;
   mime_type?: string;
   file_size: number;
+  /** The content. */
+  bytes: Uint8Array;
+}
+
+/** A photo the bot sent: its largest size as Telegram lists it, and the bytes the bot uploaded. */
+export interface SentPhoto {
+  file_id: string;
+  file_unique_id: string;
+  file_size: number;
+  width: number;
+  height: number;
+  /** The upload's file name (Telegram keeps none for a photo; recorded for tests). */
+  file_name: string;
   /** The content. */
   bytes: Uint8Array;
 }
@@ -289,6 +304,8 @@ const TOKEN_SHAPE = /^\d+:[A-Za-z0-9_-]+$/;
 const MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024;
 /** The hosted API's upload limit, "50 MB" (taken as MiB, as nginx's `client_max_body_size 50m`). */
 const MAX_UPLOAD_SIZE = 50 * 1024 * 1024;
+/** `sendPhoto`: "The photo must be at most 10 MB in size" (taken as 10^7 bytes, the strictest). */
+const MAX_PHOTO_SIZE = 10_000_000;
 /** A draft is an ephemeral preview that lasts about 30 seconds. */
 const DRAFT_LIFETIME_MS = 30_000;
 /** A callback query must be answered within about 15 s (the exact window is unpublished). */
@@ -332,6 +349,7 @@ const METHODS = [
   "sendChatAction",
   "getFile",
   "sendDocument",
+  "sendPhoto",
   "sendMessageDraft",
   "answerCallbackQuery",
   "editMessageText",
@@ -523,6 +541,23 @@ async function readParams(request: Request, url: URL): Promise<Record<string, un
     // an unreadable body carries no parameters, as with the real server
   }
   return normalise(params);
+}
+
+/**
+ * The width and height of a JPEG, PNG or WebP image (a PNG's read from its header, the others
+ * taken as 800×600), or `undefined` for anything else.
+ */
+function imageDimensions(bytes: Uint8Array): [number, number] | undefined {
+  const starts = (magic: number[], at = 0) => magic.every((b, i) => bytes[at + i] === b);
+  const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
+  if (starts([0x89, ...ascii("PNG"), 0x0d, 0x0a, 0x1a, 0x0a]) && bytes.length >= 24) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return [view.getUint32(16), view.getUint32(20)];
+  }
+  if (starts([0xff, 0xd8, 0xff]) || (starts(ascii("RIFF")) && starts(ascii("WEBP"), 8))) {
+    return [800, 600];
+  }
+  return undefined;
 }
 
 function isUploadedFile(value: unknown): value is UploadedFile {
@@ -1424,6 +1459,8 @@ export class BotApiSimulator implements AsyncDisposable {
         return this.#getFile(params);
       case "sendDocument":
         return this.#sendDocument(params);
+      case "sendPhoto":
+        return this.#sendPhoto(params);
       case "sendMessageDraft":
         return this.#sendMessageDraft(params);
       case "answerCallbackQuery":
@@ -1743,6 +1780,60 @@ export class BotApiSimulator implements AsyncDisposable {
       ...(replyTarget ? { reply_to: replyTarget.message_id } : {}),
       ...(caption.parseMode ? { parse_mode: caption.parseMode } : {}),
       ...(keyboard ? { reply_markup: keyboard } : {}),
+    });
+    return ok(message);
+  }
+
+  /**
+   * `sendPhoto` of an upload (or a known `file_id`, as a new copy here): Telegram processes the
+   * image, so what is not
+   * a JPEG, PNG or WebP fails (`IMAGE_PROCESS_FAILED`), as does one over 10 MB
+   * (`PHOTO_SAVE_FILE_INVALID`) or whose width and height add up to more than 10000 or differ by
+   * a ratio over 20 (`PHOTO_INVALID_DIMENSIONS`; only a PNG's are read, others count as 800×600).
+   * The three texts are those reported by client libraries, unconfirmed for the Bot API.
+   */
+  #sendPhoto(params: Record<string, unknown>): Reply {
+    const found = this.#lookupChat(params.chat_id);
+    if ("kind" in found) return found;
+    let photo = params.photo;
+    if (typeof photo === "string" && photo.startsWith("attach://")) {
+      photo = params[photo.slice("attach://".length)];
+    }
+    if (typeof photo === "string" && photo !== "") {
+      // A photo Telegram has: sent again as it is.
+      const known = this.#files.get(photo);
+      if (known === undefined) return badRequest("wrong file identifier/HTTP URL specified");
+      photo = { filename: "", type: "", size: known.size, bytes: known.bytes };
+    }
+    if (!isUploadedFile(photo)) return badRequest("there is no photo in the request");
+    const dimensions = imageDimensions(photo.bytes);
+    if (dimensions === undefined) return badRequest("IMAGE_PROCESS_FAILED");
+    if (photo.size > MAX_PHOTO_SIZE) return badRequest("PHOTO_SAVE_FILE_INVALID");
+    const [width, height] = dimensions;
+    if (width + height > 10_000 || Math.max(width / height, height / width) > 20) {
+      return badRequest("PHOTO_INVALID_DIMENSIONS");
+    }
+    const caption = this.#formatted(params, "caption");
+    if ("kind" in caption) return caption;
+    const replyTarget = this.#replyTarget(params, found);
+    if (replyTarget !== null && "kind" in replyTarget) return replyTarget;
+    const stored = this.#registerFile(photo.bytes, "photos", "jpg");
+    const size = {
+      file_id: stored.fileId,
+      file_unique_id: stored.fileUniqueId,
+      file_size: stored.size,
+      width,
+      height,
+    };
+    const message = this.#botSends(found, {
+      photo: [size],
+      ...(caption.text !== "" ? { caption: caption.text } : {}),
+      ...(replyTarget ? { reply_to_message: replyTarget } : {}),
+    }, {
+      text: caption.text,
+      rawText: caption.raw,
+      photo: { ...size, file_name: photo.filename, bytes: stored.bytes },
+      ...(replyTarget ? { reply_to: replyTarget.message_id } : {}),
     });
     return ok(message);
   }

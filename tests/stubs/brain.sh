@@ -13,6 +13,9 @@
 #                 group and without its marker: only its cgroup holds it), record its pid as
 #                 escaped-<update> in $STUB_PID_DIR, then answer
 #   parentenv     answer with the parent's (the handler's) command line and environment, from /proc
+#   files         leave a.png (a real 1x1 PNG), b.pdf and c.bin (60 MiB) in $COORD_SEND_DIR, answer
+#   filesonce     the first run leaves x.txt in $COORD_SEND_DIR and fails; a later one answers
+#   send TEXT     run `deno task send -- TEXT` ($STUB_DENO, in the checkout $STUB_CHECKOUT), answer
 #   anything else: echo it back
 # With STUB_INPUT_DIR set, each run writes its stdin, exactly, to input-<update> there.
 # With STUB_BRAIN_LOG set, each run appends "start <update> <chat> <text>" and "end <update>" to it,
@@ -56,6 +59,25 @@ case "$word" in
       [ -n "$path" ] && printf '%s %s\n' "$path" "$(wc -c <"$path")"
     done <<<"${COORD_ATTACHMENTS:-}"
     printf 'text: %s\n' "$text"
+    ;;
+  files)
+    printf '%s' 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==' |
+      base64 -d >"${COORD_SEND_DIR:?}/a.png"
+    printf '%%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%%%EOF\n' >"$COORD_SEND_DIR/b.pdf"
+    head -c 62914560 /dev/zero >"$COORD_SEND_DIR/c.bin"
+    printf 'here are the files\n'
+    ;;
+  filesonce)
+    seen="${STUB_PID_DIR:-/tmp}/filesonce-${COORD_UPDATE_ID}"
+    if [ ! -e "$seen" ]; then
+      : >"$seen"
+      printf 'from the failed attempt\n' >"${COORD_SEND_DIR:?}/x.txt"
+      exit 3
+    fi
+    printf 'second attempt, no file\n'
+    ;;
+  send)
+    cd "${STUB_CHECKOUT:?}" && "${STUB_DENO:?}" task -q send -- "${text#send }" && printf 'sent from the brain\n'
     ;;
   notes)
     for i in $(seq 1 "$arg"); do
