@@ -465,6 +465,17 @@ export function killAll(pids: number[]): void {
   }
 }
 
+/** Kills the bot and every process it started at once, as an OOM kill of its cgroup would. */
+export async function killEverything(bot: BotProcess): Promise<void> {
+  const pids = bot.handlerPids();
+  bot.kill("SIGKILL");
+  killAll(pids);
+  await bot.exited();
+  await waitUntil(() => (bot.leftovers().length === 0 ? true : undefined), {
+    description: "the bot's processes to end",
+  });
+}
+
 /** Resolves with `promise`, or rejects when it takes longer than `ms`. */
 export async function withDeadline<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

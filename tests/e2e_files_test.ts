@@ -7,9 +7,8 @@
 
 import assert from "node:assert/strict";
 import {
-  type BotProcess,
   brainLog,
-  killAll,
+  killEverything,
   messageIdOf,
   reacted,
   repliedTo,
@@ -21,17 +20,6 @@ import {
 import { heredoc, namesIn, readmeBlock } from "./_box.ts";
 
 const CHAT = 1001;
-
-/** Kills the bot and every process it started at once, as an OOM kill of its cgroup would. */
-async function killEverything(bot: BotProcess): Promise<void> {
-  const pids = bot.handlerPids();
-  bot.kill("SIGKILL");
-  killAll(pids);
-  await bot.exited();
-  await waitUntil(() => (bot.leftovers().length === 0 ? true : undefined), {
-    description: "the bot's processes to end",
-  });
-}
 
 Deno.test("a brain's files: the answer, a photo, a document and a line about the big one; a SIGKILL after the photo sends the document once and the photo not again", async () => {
   await withBot({}, async (sim, bot) => {

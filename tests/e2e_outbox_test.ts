@@ -10,7 +10,7 @@ import {
   type BotApiSimulator,
   type BotProcess,
   brainLog,
-  killAll,
+  killEverything,
   messageIdOf,
   reacted,
   type RecordedCall,
@@ -24,17 +24,6 @@ const CHAT = 1001;
 
 function brainRuns(bot: BotProcess, updateId: number): number {
   return brainLog(bot).filter((l) => l.startsWith(`start ${updateId} `)).length;
-}
-
-/** Kills the bot and every process it started at once, as an OOM kill of its cgroup would. */
-async function killEverything(bot: BotProcess): Promise<void> {
-  const pids = bot.handlerPids();
-  bot.kill("SIGKILL");
-  killAll(pids);
-  await bot.exited();
-  await waitUntil(() => (bot.leftovers().length === 0 ? true : undefined), {
-    description: "the bot's processes to end",
-  });
 }
 
 Deno.test("an HTML 502, a 429 and 5 s of refused connections on the reply: answered once, the brain ran once", async () => {

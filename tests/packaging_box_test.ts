@@ -10,54 +10,8 @@
 
 import assert from "node:assert/strict";
 import { projectPath, tempDir } from "./_helpers.ts";
+import { needs, NIX_ENV, nixEval, nixPath, packageExpression, run, which } from "./_packaging.ts";
 import { heredoc, readmeBlock } from "./_box.ts";
-
-const IN_CI = (Deno.env.get("CI") ?? "") !== "";
-
-function which(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      if (dir !== "" && Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
-}
-
-/** `ignore` for a test that needs these tools: only when one is missing and we're not in CI. */
-function needs(...tools: string[]): boolean {
-  return !IN_CI && tools.some((tool) => which(tool) === undefined);
-}
-
-async function run(command: string, args: string[], env: Record<string, string> = {}) {
-  if (which(command) === undefined) {
-    assert.fail(`${command} is not installed (.ci/run installs it)`);
-  }
-  const out = await new Deno.Command(command, {
-    args,
-    cwd: projectPath(""),
-    env: {
-      NIX_CONFIG: "build-users-group =\nexperimental-features = nix-command flakes",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
-
-async function nixEval(expression: string): Promise<unknown> {
-  const result = await run("nix-instantiate", ["--eval", "--strict", "--json", "-E", expression]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
-
-function nixPath(relative: string): string {
-  return `(/. + ${JSON.stringify(projectPath(relative))})`;
-}
 
 const STORE = "/nix/store/00000000000000000000000000000000";
 const PKG = `{ outPath = "${STORE}-forge-coordinator"; meta.mainProgram = "forge-coordinator"; }`;
@@ -132,8 +86,7 @@ async function verify(units: Record<string, string>): Promise<void> {
     paths.push(`${dir.path}/${name}`);
   }
   const result = await run("systemd-analyze", ["--user", "verify", ...paths], {
-    XDG_RUNTIME_DIR: `${dir.path}/runtime`,
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    env: { XDG_RUNTIME_DIR: `${dir.path}/runtime`, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
   });
   const output = `${result.stdout}${result.stderr}`;
   const about = output.split("\n").filter((l) => /forge-coordinator/.test(l));
@@ -145,20 +98,7 @@ Deno.test({
   name: "the package's send and ask run main.ts with deno.json's send flags: no network",
   ignore: needs("nix-instantiate"),
   async fn() {
-    const text = await nixEval(`
-      let
-        store = name: "${STORE}-\${name}";
-        pkg = import ${nixPath("nix/package.nix")} {
-          lib = import ${nixPath("tests/nix-stand-in/lib.nix")};
-          deno = { version = "2.9.6"; outPath = store "deno"; };
-          nodejs = { outPath = store "nodejs"; };
-          cacert = { outPath = store "cacert"; };
-          writeShellApplication = args: args;
-          runCommand = name: env: script: env // { inherit name script; outPath = store name; };
-          fetchurl = args: args // { outPath = store args.name; };
-          npmRegistry = "https://npm.example/r/";
-        };
-      in pkg.text`) as string;
+    const text = (await nixEval(`(${packageExpression("2.9.6")}).text`)) as string;
     const config = JSON.parse(Deno.readTextFileSync(projectPath("deno.json")));
     const words = String(config.tasks.send).split(/\s+/);
     assert.deepEqual(words.slice(-2), ["main.ts", "send"]);
@@ -289,7 +229,7 @@ Deno.test({
         "--strict",
         "-E",
         moduleConfig("home-manager", `{ schedules = { ${schedule} }; }`),
-      ]);
+      ], { env: NIX_ENV });
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, message);
     }
