@@ -211,8 +211,8 @@ in
   spareHandlers = {
     variable = "COORD_SPARE_HANDLERS";
     type = types.ints.between 0 16;
-    default = 1;
-    description = "Handlers kept started ahead of their messages, so that a brain needn't wait for a process start (the 👀 comes from the desk either way).";
+    default = 0;
+    description = "Handlers kept started ahead of their messages, so that a brain needn't wait for a process start (the 👀 comes from the desk either way; on 2 cores a spare costs the 👀 more than it saves, see BENCHMARKS.md).";
   };
   waitNoteSeconds = {
     variable = "COORD_WAIT_NOTE_S";

@@ -109,7 +109,7 @@ Deno.test("a token Telegram doesn't know (404 to every call) stops the bot withi
 });
 
 Deno.test("SIGTERM with nothing running: the bot exits within 200 ms and leaves no process", async () => {
-  await withBot({}, async (sim, bot) => {
+  await withBot({ env: { COORD_SPARE_HANDLERS: "1" } }, async (sim, bot) => {
     await bot.waitForLog(/brain: /);
     // Settled: its long poll is out, the desk and the spare started.
     await sim.waitForCall(

@@ -146,7 +146,7 @@ Deno.test("parseConfig() fills in every default", async (t) => {
     assert.equal(config.transcribeCommand, undefined);
     assert.equal(config.pollTimeoutS, 30);
     assert.equal(config.poisonLimit, 3);
-    assert.equal(config.spareHandlers, 1);
+    assert.equal(config.spareHandlers, 0);
     assert.equal(config.waitNoteMs, 60_000);
     assert.equal(config.maxBacklog, 1000);
     assert.equal(config.downloadTimeoutMs, 600_000);

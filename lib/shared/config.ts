@@ -192,7 +192,7 @@ export function parseConfig(sources: ConfigSources): Config {
     transcribeCommand: parseArgv("COORD_TRANSCRIBE_CMD", get("COORD_TRANSCRIBE_CMD")),
     pollTimeoutS: number("COORD_POLL_TIMEOUT_S", POLL_TIMEOUT_RULE),
     poisonLimit: number("COORD_POISON_LIMIT", { fallback: 3, min: 1 }),
-    spareHandlers: number("COORD_SPARE_HANDLERS", { fallback: 1, min: 0, max: 16 }),
+    spareHandlers: number("COORD_SPARE_HANDLERS", { fallback: 0, min: 0, max: 16 }),
     waitNoteMs: seconds("COORD_WAIT_NOTE_S", { fallback: 60, min: 0 }),
     brainKind: brainKind ?? kindOfCommand(brainCommand),
     showCost: parseFlag("COORD_SHOW_COST", get("COORD_SHOW_COST")),
