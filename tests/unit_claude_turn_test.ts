@@ -28,6 +28,7 @@ async function rig() {
     PATH: Deno.env.get("PATH")!,
     STUB_CLAUDE_DIR: `${dir.path}/conversations`,
     STUB_PID_DIR: dir.path,
+    STUB_GATE_DIR: dir.path,
     COORD_UPDATE_ID: "1",
   };
   const turns: ClaudeTurn[] = [];
@@ -40,6 +41,7 @@ async function rig() {
     }
   };
   return {
+    dir: dir.path,
     pids,
     start(message: string, options: Partial<ClaudeTurnOptions> = {}) {
       const turn = new ClaudeTurn(COMMAND, { env, killGraceMs: 300, ...options, message });
@@ -156,4 +158,39 @@ Deno.test("send() writes a user line into the running turn; interrupt() ends it"
   assert.equal(end.result?.consumed?.length, 2, "its prompt's uuid, then the steer's");
   assert.equal(await turn.send("too late", "u-2"), false, "nothing goes into a turn that is over");
   assert.equal(await turn.interrupt(), undefined);
+});
+
+Deno.test("A CLI whose result left out a line sent into the turn is ended at once, before it runs the line", async (t) => {
+  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+  await t.step("a line the turn left out", async () => {
+    await using r = await rig();
+    let stdout = "";
+    const turn = r.start("wait g", { onStdout: (text) => stdout += text, lingerMs: 20_000 });
+    assert.equal(await turn.send("late, after its last inference", "u-1"), true);
+    await waitUntil(() => exists(`${r.dir}/conversations/held-late`), {
+      description: "the CLI to hold the line",
+    });
+    Deno.writeTextFileSync(`${r.dir}/g`, "");
+    const end = await turn.ended;
+    assert.deepEqual(end.result?.consumed?.includes("u-1"), false, "the result leaves it out");
+    const exit = await turn.finish();
+    assert.equal(exit.ended, true, "ended, not waited for");
+    assert.equal(await exists(`${r.dir}/conversations/ran-late`), false, "the line never ran");
+    assert.doesNotMatch(stdout, /heard late/);
+  });
+  await t.step("every line taken in: the CLI exits by itself once its stdin closes", async () => {
+    await using r = await rig();
+    let stdout = "";
+    const turn = r.start("wait g", { onStdout: (text) => stdout += text, lingerMs: 20_000 });
+    assert.equal(await turn.send("and use staging", "u-1"), true);
+    await waitUntil(() => stdout.includes("heard: and use staging") || undefined, {
+      description: "the line heard",
+    });
+    Deno.writeTextFileSync(`${r.dir}/g`, "");
+    const end = await turn.ended;
+    assert.equal(end.result?.consumed?.includes("u-1"), true);
+    const exit = await turn.finish();
+    assert.equal(exit.ended, undefined, "not ended");
+    assert.equal(exit.code, 0);
+  });
 });

@@ -9,7 +9,9 @@
  * is alive. So {@linkcode ClaudeTurn.ended} resolves at the result (or at an exit without one),
  * and {@linkcode ClaudeTurn.finish} then closes stdin, gives the CLI `lingerMs` to exit by itself,
  * and ends its whole process group (and the caller's `afterExit` sweep) if it hasn't. The turn's
- * time limit runs until the result only.
+ * time limit runs until the result only. A CLI whose result left out a user line that was sent
+ * into the turn is ended at once instead: it holds that line as a turn of its own, which it would
+ * run (and bill) after the answer, while the caller has the message wait its turn.
  *
  * While the turn runs, the CLI's control requests are answered at once (by default every tool
  * that asks for permission is refused: nobody is asked, and the turn goes on), and the caller may
@@ -86,6 +88,10 @@ export class ClaudeTurn {
   #lingerMs: number;
   #onControlRequest: (request: ControlRequest) => Promise<ControlAnswer>;
   #finished: Promise<RunTreeResult> | undefined;
+  /** The uuids of the user lines sent into the turn (its first line's not included). */
+  #sent = new Set<string>();
+  /** What the turn's result said it consumed, once it came. */
+  #consumed?: readonly string[];
 
   /** Starts `command` (the CLI with its stream-json flags) and writes the message as its first line. */
   constructor(command: readonly string[], options: ClaudeTurnOptions) {
@@ -160,6 +166,7 @@ export class ClaudeTurn {
    */
   send(text: string, uuid: string): Promise<boolean> {
     if (this.#over) return Promise.resolve(false);
+    this.#sent.add(uuid);
     return this.#tree.write(userLine(text, uuid, { steer: true }));
   }
 
@@ -181,16 +188,25 @@ export class ClaudeTurn {
 
   /**
    * After the result: closes stdin, lets the CLI exit by itself within `lingerMs`, else ends its
-   * process group. Resolves, with how it ended, once it is gone. Idempotent.
+   * process group; ends it at once when the result left out a line sent into the turn (see the
+   * module doc). Resolves, with how it ended, once it is gone. Idempotent.
    */
   finish(): Promise<RunTreeResult> {
     this.#finished ??= (async () => {
+      // Before stdin closes: at its end of input the CLI would start on the line it holds.
+      if (this.#leftOut()) this.#tree.end();
       // Not awaited: a CLI that stopped reading could hold the close up.
       void this.#tree.closeInput();
       if (!(await within(this.#tree.result, this.#lingerMs)).settled) this.#tree.end();
       return await this.#tree.result;
     })();
     return this.#finished;
+  }
+
+  /** A line sent into the turn that its result says it did not consume. */
+  #leftOut(): boolean {
+    const consumed = this.#consumed;
+    return consumed !== undefined && [...this.#sent].some((uuid) => !consumed.includes(uuid));
   }
 
   #read(text: string): void {
@@ -201,7 +217,10 @@ export class ClaudeTurn {
       return this.#settle(line.response.requestId, line.response);
     }
     const result = this.#transcript.take(line);
-    if (result !== undefined) this.#end({ result });
+    // A later result (of a line the CLI held) is not this turn's.
+    if (result === undefined || this.#over) return;
+    this.#consumed = result.consumed;
+    this.#end({ result });
   }
 
   /** Answers the CLI's request at once; never throws (an answer that fails is an error answer). */
