@@ -40,6 +40,21 @@ function sessionIn(reply: RecordedCall): string {
   return textOf(reply).match(/turn \d+ of ([\w-]+)/)?.[1] ?? "";
 }
 
+/**
+ * Waits until the stand-in CLI has read `line` into the turn waiting at `gate` (written is not yet
+ * read: a gate opened before would end the turn without it).
+ */
+function heard(conversations: string, gate: string, line: string): Promise<true> {
+  return waitUntil(() => {
+    try {
+      const lines = Deno.readTextFileSync(`${conversations}/heard-${gate}`).split("\n");
+      return lines.includes(line) || undefined;
+    } catch {
+      return undefined;
+    }
+  }, { description: `the turn at ${gate} to read "${line}"` });
+}
+
 Deno.test("a working turn takes /steer in a private chat and a reply to its progress message in a group; a plain message waits and runs after", async () => {
   await using conversations = await tempDir("coord-claude-stub-");
   const env = claudeEnv(conversations.path, { COORD_ALLOWED_CHAT_IDS: `${CHAT},${GROUP}` });
@@ -48,6 +63,7 @@ Deno.test("a working turn takes /steer in a private chat and a reply to its prog
     await sim.waitForCall(reacted(CHAT, first, "✍"));
     const steer = messageIdOf(sim.sendText(CHAT, "/steer use the staging server"));
     await sim.waitForCall(reacted(CHAT, steer, "✍"));
+    await heard(conversations.path, "s1", "use the staging server");
     const plain = messageIdOf(sim.sendText(CHAT, "and then this"));
     await sim.waitForCall(reacted(CHAT, plain, "👀"));
     openGate(bot, "s1");
@@ -73,6 +89,7 @@ Deno.test("a working turn takes /steer in a private chat and a reply to its prog
       sim.sendText(GROUP, "the other thing too", { fromId: CHAT, replyTo: progress.message_id }),
     );
     await sim.waitForCall(reacted(GROUP, reply, "✍"));
+    await heard(conversations.path, "s2", "the other thing too");
     openGate(bot, "s2");
     // The progress message is a reply to it too: the answer is the one that says what it heard.
     const groupAnswer = await sim.waitForCall((c) =>
@@ -96,6 +113,23 @@ Deno.test("a steer written too late for the turn (its result doesn't list it) is
     assert.equal(textOf(answer), "heard: nothing");
     const own = await sim.waitForCall(repliedTo(CHAT, steer));
     assert.match(textOf(own), /^turn 2 of [\w-]+: late for the turn$/, "its own turn, resumed");
+  });
+});
+
+Deno.test("a steer taken into an attempt that fails goes into the next attempt with the message", async () => {
+  await using conversations = await tempDir("coord-claude-stub-");
+  await withBot({ env: claudeEnv(conversations.path) }, async (sim, bot) => {
+    const first = messageIdOf(sim.sendText(CHAT, "wait f1 overloaded"));
+    await sim.waitForCall(reacted(CHAT, first, "✍"));
+    const steer = messageIdOf(sim.sendText(CHAT, "/steer and use staging"));
+    await sim.waitForCall(reacted(CHAT, steer, "✍"));
+    await heard(conversations.path, "f1", "and use staging");
+    // Then Claude's API is overloaded (529): the attempt fails, and the next one runs.
+    openGate(bot, "f1");
+    const answer = await sim.waitForCall(repliedTo(CHAT, first));
+    assert.match(textOf(answer), /^turn 1 of [\w-]+: wait f1 overloaded\n\nand use staging$/);
+    await sim.waitForCall(reacted(CHAT, steer, "👌"));
+    assert.ok(!sim.calls.some(repliedTo(CHAT, steer)), "answered with its host, not on its own");
   });
 });
 

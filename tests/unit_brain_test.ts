@@ -85,6 +85,29 @@ Deno.test("callBrain() retries a failing brain up to maxAttempts", async () => {
   });
 });
 
+Deno.test("callBrain() asks a function input again before each attempt", async () => {
+  await using dir = await tempDir();
+  const log = `${dir.path}/inputs`;
+  // The message grows while it is worked on: a steer comes during the first attempt.
+  let text = "deploy";
+  const outcome = await callBrain({
+    command: brain(
+      `cat >> "${log}"; echo >> "${log}"; [ "$(wc -l < "${log}")" -ge 2 ] && cat "${log}"`,
+    ),
+    input: () => text,
+    env: ENV,
+    timeoutMs: 20_000,
+    maxAttempts: 3,
+    onFailure: () => text = "deploy\n\nand use staging",
+  });
+  assert.deepEqual(Deno.readTextFileSync(log).split("\n").filter((l) => l !== ""), [
+    "deploy",
+    "deploy",
+    "and use staging",
+  ]);
+  assert.equal(outcome.attempts, 2);
+});
+
 Deno.test("callBrain() stops retrying once an attempt answers", async () => {
   await using dir = await tempDir();
   const log = `${dir.path}/attempts`;

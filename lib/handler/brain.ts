@@ -29,8 +29,11 @@ export const BRAIN_WORKDIR_ENV = "COORD_BRAIN_WORKDIR";
 export interface BrainOptions {
   /** The brain's argv. */
   command: readonly string[];
-  /** The message text, written to stdin. */
-  input: string;
+  /**
+   * The message text, written to stdin; a function is asked again before each attempt (a message
+   * grows while it is worked on: what was steered into a failed attempt goes into the next).
+   */
+  input: string | (() => string);
   /**
    * The brain's complete environment (the caller removes the token). `COORD_CGROUP`, when set,
    * names the bot's cgroup: each attempt then runs in a cgroup of its own under it, and is ended
@@ -179,7 +182,7 @@ export async function callBrain(options: BrainOptions): Promise<BrainOutcome> {
     onRun?.(run);
     const cgroup = cgroupBase ? attemptCgroup(cgroupBase, run) : undefined;
     const { verdict, aborted, spawnError, settled } = await runner(command, {
-      input,
+      input: typeof input === "function" ? input() : input,
       env: { ...brainEnv, [RUN_MARKER_ENV]: run },
       cgroup,
       cwd,

@@ -72,9 +72,10 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
   const conversation = conversationAtStart(work);
   const env = brainEnv(work, { attachments: step.attachments, conversation });
   const watch = watchFor(work, env);
-  // What came for the brain before it started (and, in a re-run, what was steered into the turn
-  // that was cut off) goes in with the message; from now on a steer goes into the turn.
-  const input = withSteers(step.text, work.turns.steers);
+  // Each attempt (and a new conversation after one that could not be resumed) is given the
+  // message with what was steered into it so far: in a re-run, into the turn that was cut off;
+  // in a retry, into the attempt that failed. While an attempt runs, a steer goes into its turn.
+  const input = () => withSteers(step.text, work.turns.steers);
   work.turns.brainStarts();
   work.turns.onShow = watch.status;
   const hooks = attemptHooks(work, running);

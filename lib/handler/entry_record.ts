@@ -55,10 +55,12 @@ export function entryRecord(entry: JournalEntry, options: EntryRecordOptions): E
     read: () => current,
     update(patch) {
       current = patched(current, patch);
+      // Reported first (the report is written at once): the poll process, which owns the message,
+      // knows what changed before anyone can read it on disk (a progress message a reply steers to).
+      report({ kind: "patch", updateId, patch: withUndefined(patch) });
       // Written whole, as it stands here: an entry lost with its folder (deleted, made again)
       // comes back; after the finish, nothing is written back.
       if (!finished) write("update", (j) => j.put(current));
-      report({ kind: "patch", updateId, patch: withUndefined(patch) });
     },
     finish() {
       finished = true;
