@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Journal } from "../lib/shared/journal.ts";
 import type { JournalEntry } from "../lib/shared/journal_entry.ts";
 import { exitStatus, readOnly, schedulerRig } from "./_scheduler_rig.ts";
 import {
@@ -306,6 +307,48 @@ Deno.test("Scheduler.recover() takes an earlier run's messages first, cut-off on
   // Telegram may send an earlier run's update again: it is known.
   await r.take(textUpdate(4));
   assert.equal(r.desk.of("ack").length, 3);
+});
+
+Deno.test("Scheduler.recover() makes a steered message agree with its host's entry, which a re-run reads", async (t) => {
+  const steer = { updateId: 2, messageId: 102, text: "and staging" };
+  const cutOffWith = (steers: JournalEntry["steers"], steeredInto?: number) => ({
+    prepare(journal: Journal) {
+      journal.record(textUpdate(1), { updateId: 1, chatId: PERSON });
+      journal.update(1, { stage: "brain", brainRun: "run-1", dispatches: 1, steers });
+      journal.record(textUpdate(2, { text: "and staging" }), { updateId: 2, chatId: PERSON });
+      if (steeredInto !== undefined) journal.update(2, { steeredInto });
+    },
+  });
+  await t.step(
+    "listed by its host but not marked: marked, and answered with its host",
+    async () => {
+      await using r = await schedulerRig(cutOffWith([steer]));
+      r.scheduler.recover();
+      assert.equal(r.onDisk(2)?.steeredInto, 1);
+      assert.deepEqual(r.desk.of("ack").map((j) => j.job === "ack" && j.update), [textUpdate(1)]);
+      r.ack(1);
+      r.exit(1, exitStatus(), [{ kind: "finished", updateId: 1 }]);
+      assert.deepEqual(r.spawned(), [1], "no brain of its own: its host's re-run took it in");
+      assert.equal(r.scheduler.size, 0);
+    },
+  );
+  await t.step("marked but not listed by its host: it waits its own turn", async () => {
+    await using r = await schedulerRig(cutOffWith(undefined, 1));
+    r.scheduler.recover();
+    assert.equal(r.onDisk(2)?.steeredInto, undefined);
+    r.ack(1, 2);
+    r.exit(1, exitStatus(), [{ kind: "finished", updateId: 1 }]);
+    assert.deepEqual(r.spawned(), [1, 2], "answered on its own, after its host");
+  });
+  await t.step("marked and listed: left as it is", async () => {
+    await using r = await schedulerRig(cutOffWith([steer], 1));
+    r.scheduler.recover();
+    assert.equal(r.onDisk(2)?.steeredInto, 1);
+    r.ack(1);
+    r.exit(1, exitStatus(), [{ kind: "finished", updateId: 1 }]);
+    assert.deepEqual(r.spawned(), [1]);
+    assert.equal(r.scheduler.size, 0);
+  });
 });
 
 Deno.test("Scheduler.recover() has the desk tell the person of an entry found cut, and answer an earlier run's command", async () => {

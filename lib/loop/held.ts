@@ -31,8 +31,11 @@ export interface Held {
   child?: ChildRecord;
   /** Its handler reported it finished. */
   finished?: boolean;
-  /** Found cut off at start (its handler was at work when an earlier run ended). */
-  cutOff?: boolean;
+  /**
+   * Corrected at start (its handler was cut off when an earlier run ended, or its steer did not
+   * agree with its host's): its entry is saved as corrected.
+   */
+  corrected?: boolean;
 }
 
 /** A new held update (a job from the box takes its chat's turn like a message). */
@@ -124,7 +127,10 @@ export function admit(update: unknown, options: AdmitOptions): JournalEntry | un
 
 /** What an earlier run left: its unfinished updates, and the messages of entries found cut. */
 export interface Recovered {
-  /** In `update_id` order; those cut off are patched back to waiting (`cutOff` set). */
+  /**
+   * In `update_id` order; those cut off are patched back to waiting, and steered messages made to
+   * agree with their hosts' entries (both `corrected`).
+   */
   held: Held[];
   /** Messages whose entries could not be read: their person is told to send them again. */
   lost: { updateId: number; chatId: number; messageId: number }[];
@@ -156,9 +162,46 @@ export function recoverHeld(journal: Journal, log: Logger): Recovered {
   const held = unfinished.map((entry) => {
     const cutOff = afterCutOff(entry);
     if (cutOff === undefined) return heldFor(entry, { journaled: true });
-    return { ...heldFor(patched(entry, cutOff), { journaled: true }), cutOff: true };
+    return { ...heldFor(patched(entry, cutOff), { journaled: true }), corrected: true };
   });
+  agreeOnSteers(held, log);
   return { held, lost, removed };
+}
+
+/**
+ * Makes each steered message agree with its host's entry, which says what went into its turn
+ * (`steers`: a re-run takes them in again). The handler records a steer there before the poll
+ * process marks the message, and takes one back in the same order: a run cut off in between
+ * leaves them apart. Unmarked but listed, the message would be answered twice; marked but not
+ * listed, never (its host's re-run leaves it out, and the host's end finishes it). A message
+ * steered into a host already finished was answered with it, and is left as it is.
+ */
+function agreeOnSteers(held: Held[], log: Logger): void {
+  const byId = new Map(held.map((h) => [h.entry.updateId, h]));
+  const correct = (item: Held, host: number, steered: boolean) => {
+    log.info(
+      steered
+        ? "update {updateId} went into the turn of update {host}, as its entry says"
+        : "update {updateId} did not go into the turn of update {host}: it waits its own",
+      { updateId: item.entry.updateId, host },
+    );
+    item.entry = patched(item.entry, { steeredInto: steered ? host : undefined });
+    item.corrected = true;
+  };
+  for (const host of held) {
+    for (const { updateId } of host.entry.steers ?? []) {
+      const item = byId.get(updateId);
+      // Only one that never ran on its own: a steer is recorded before it could.
+      if (item?.entry.stage === "received" && item.entry.steeredInto === undefined) {
+        correct(item, host.entry.updateId, true);
+      }
+    }
+  }
+  for (const item of held) {
+    const host = byId.get(item.entry.steeredInto ?? NaN);
+    const listed = host?.entry.steers?.some((s) => s.updateId === item.entry.updateId);
+    if (host !== undefined && !listed) correct(item, host.entry.updateId, false);
+  }
 }
 
 /** Options for {@linkcode HeldMessages}. */

@@ -127,7 +127,7 @@ export class Scheduler {
     for (const updateId of removed) this.#options.finished?.add(updateId);
     for (const ids of lost) this.#desk.lost(ids);
     for (const item of held) {
-      if (item.cutOff) this.#messages.save(item);
+      if (item.corrected) this.#messages.save(item);
       this.#messages.hold(item);
       this.#unconfirmed.seen(item.entry.updateId);
     }
