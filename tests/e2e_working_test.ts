@@ -133,6 +133,35 @@ Deno.test("a steer taken into an attempt that fails goes into the next attempt w
   });
 });
 
+Deno.test("a steer ends as its host does: 👎 with a host that fails, and with one cancelled", async () => {
+  await using conversations = await tempDir("coord-claude-stub-");
+  const env = claudeEnv(conversations.path, { COORD_BRAIN_MAX_ITERS: "1" });
+  await withBot({ env }, async (sim, bot) => {
+    const failing = messageIdOf(sim.sendText(CHAT, "wait f2 overloaded"));
+    await sim.waitForCall(reacted(CHAT, failing, "✍"));
+    const first = messageIdOf(sim.sendText(CHAT, "/steer and use staging"));
+    await sim.waitForCall(reacted(CHAT, first, "✍"));
+    await heard(conversations.path, "f2", "and use staging");
+    openGate(bot, "f2");
+    const failed = await sim.waitForCall(repliedTo(CHAT, failing));
+    assert.match(textOf(failed), /overloaded/);
+    await sim.waitForCall(reacted(CHAT, first, "👎"));
+
+    const cancelled = messageIdOf(sim.sendText(CHAT, "wait never"));
+    await sim.waitForCall(reacted(CHAT, cancelled, "✍"));
+    const second = messageIdOf(sim.sendText(CHAT, "/steer and the other one"));
+    await sim.waitForCall(reacted(CHAT, second, "✍"));
+    sim.sendText(CHAT, "/cancel");
+    const said = await sim.waitForCall(repliedTo(CHAT, cancelled));
+    assert.match(textOf(said), /Cancelled by \/cancel/);
+    await sim.waitForCall(reacted(CHAT, second, "👎"));
+    assert.ok(
+      ![first, second].some((id) => sim.calls.some(repliedTo(CHAT, id))),
+      "no answer of their own",
+    );
+  });
+});
+
 Deno.test("a brain that is not the Claude driver can't be steered: the message waits its turn and the person is told once", async () => {
   await withBot({}, async (sim, bot) => {
     const first = messageIdOf(sim.sendText(CHAT, "gate p1"));
