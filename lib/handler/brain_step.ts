@@ -75,7 +75,7 @@ async function runBrain(work: Work, running: Running): Promise<BrainOutcome> {
   // Each attempt (and a new conversation after one that could not be resumed) is given the
   // message with what was steered into it so far: in a re-run, into the turn that was cut off;
   // in a retry, into the attempt that failed. While an attempt runs, a steer goes into its turn.
-  const input = () => withSteers(step.text, work.turns.steers);
+  const input = () => work.turns.withSteers(step.text);
   work.turns.brainStarts();
   work.turns.onShow = watch.status;
   const hooks = attemptHooks(work, running);
@@ -133,11 +133,6 @@ function watchFor(work: Work, env: Record<string, string>) {
     claudeStream: config.brainKind === "claude",
     onMessage: (messageId) => work.record.update({ progressMessageId: messageId }),
   });
-}
-
-/** The message's text with the messages steered into it after it, in order. */
-function withSteers(text: string, steers: readonly { text: string }[]): string {
-  return [text, ...steers.map((s) => s.text)].join("\n\n");
 }
 
 /** The chat's conversation as the message finds it, read once before the brain starts. */

@@ -66,6 +66,11 @@ export class TurnLink {
     return this.#options.record.read().steers ?? [];
   }
 
+  /** The message's text with the messages steered into it so far, in order. */
+  withSteers(text: string): string {
+    return [text, ...this.steers.map((s) => s.text)].join("\n\n");
+  }
+
   /** The brain starts: from now on a steer goes into its turn. */
   brainStarts(): void {
     this.#stage = "brain";
