@@ -9,7 +9,15 @@ import assert from "node:assert/strict";
 import { DeskLink, type DeskLinkOptions } from "../lib/loop/desk_link.ts";
 import type { DeskJob, Report } from "../lib/shared/line.ts";
 import type { StubControl } from "./stubs/desk_stub.ts";
-import { denoDir, isAlive, killAll, projectPath, tempDir, waitUntil } from "./_helpers.ts";
+import {
+  captureLog,
+  denoDir,
+  isAlive,
+  killAll,
+  projectPath,
+  tempDir,
+  waitUntil,
+} from "./_helpers.ts";
 
 const STUB_DESK = projectPath("tests/stubs/desk_stub.ts");
 
@@ -66,20 +74,22 @@ async function withLink(
       };
     });
   const started = () => events().filter((e) => e.event === "start").map((e) => e.pid);
-  const link = new DeskLink({
-    launch: {
-      command: Deno.execPath(),
-      args: ["run", "--no-prompt", "--allow-read", "--allow-write", "--allow-env", STUB_DESK],
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        HOME: Deno.env.get("HOME") ?? dir.path,
-        DENO_DIR: denoDir(),
-        NO_COLOR: "1",
-        STUB_DESK_LOG: logPath,
-        STUB_DESK_CONTROL: controlPath,
-      },
-      token: TOKEN,
+  // Read at each start: a test may change it meanwhile.
+  const launch = {
+    command: Deno.execPath(),
+    args: ["run", "--no-prompt", "--allow-read", "--allow-write", "--allow-env", STUB_DESK],
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? dir.path,
+      DENO_DIR: denoDir(),
+      NO_COLOR: "1",
+      STUB_DESK_LOG: logPath,
+      STUB_DESK_CONTROL: controlPath,
     },
+    token: TOKEN,
+  };
+  const link = new DeskLink({
+    launch,
     onReport: (report) => reports.push(report),
     holdSpares: (hold) => holds.push({ hold, alive: started().filter(isAlive) }),
     random: () => 0,
@@ -99,6 +109,7 @@ async function withLink(
   };
   return {
     link,
+    launch,
     reports,
     holds,
     events,
@@ -233,6 +244,25 @@ Deno.test("DeskLink recycles a desk after recycleAfter jobs, holding spares whil
     "each job reported once: a recycled desk's jobs are not given up as deaths",
   );
   assert.equal(t.link.pending, 0);
+});
+
+Deno.test("DeskLink: a replacement that can't start leaves the desk on and is tried again after as many jobs, without an error", async () => {
+  await using log = await captureLog();
+  await using t = await withLink({}, { recycleAfter: 2 });
+  t.link.start();
+  const desk = await t.readyPid(1);
+  const deno = t.launch.command;
+  t.launch.command = "/nonexistent/deno";
+  for (const id of [1, 2, 3]) t.link.send(ack(id)); // the 2nd: a replacement can't start
+  await t.until(() => [1, 2, 3].every((id) => t.has(acked(id))), "the desk to go on");
+  assert.deepEqual(t.link.pids, [desk]);
+  const tries = log.lines.filter((l) => /WRN.*cannot start the desk's replacement/.test(l));
+  assert.equal(tries.length, 1, "tried once, not at each job after");
+  assert.ok(!log.lines.some((l) => /ERR/.test(l)), log.lines.join(""));
+  t.launch.command = deno;
+  t.link.send(ack(4)); // the 2nd job since
+  await t.until(() => t.started().length === 2, "the replacement to start");
+  await t.until(() => t.has(acked(4)), "job 4 to be reported");
 });
 
 Deno.test("DeskLink.terminate() stops every desk, one that ignores SIGTERM included", async (t) => {

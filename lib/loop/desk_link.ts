@@ -190,8 +190,24 @@ export class DeskLink {
       desk.jobs >= this.#recycleAfter && this.#successor === undefined && !this.#stopped &&
       this.#retiring.size === 0
     ) {
-      this.#successor = this.#trySpawn();
+      this.#successor = this.#spawnReplacement(desk);
       this.#syncSpares();
+    }
+  }
+
+  /**
+   * A fresh desk to replace `desk`; none when it can't be spawned now. `desk` is fine: it goes on,
+   * nothing counts as a death, and the replacement is tried again after as many jobs again.
+   */
+  #spawnReplacement(desk: Desk): Desk | undefined {
+    try {
+      return this.#spawn();
+    } catch (error) {
+      desk.jobs = 0;
+      this.#log.warn("cannot start the desk's replacement: {error}; the desk goes on", {
+        error: String(error),
+      });
+      return undefined;
     }
   }
 
