@@ -119,7 +119,7 @@ Deno.test("recoverHeld() holds what an earlier run left, in update_id order, eac
   const { log, lines } = recordingLog();
   const { held, lost } = recoverHeld(j.journal, log);
   assert.deepEqual(held.map((h) => h.entry.updateId), [3, 5, 9]);
-  assert.ok(held.every((h) => h.journaled && h.turn && !h.cutOff), "none was at work");
+  assert.ok(held.every((h) => h.journaled && h.turn && !h.corrected), "none was at work");
   assert.equal(held[0].entry.stage, "answered", "an answer is only sent again");
   assert.equal(held[1].entry.deaths, 1, "as it stood");
   assert.deepEqual(lost, []);
@@ -137,7 +137,7 @@ Deno.test("recoverHeld() puts a message whose handler was cut off back to waitin
     await t.step(stage, async () => {
       await using j = await journalWith([[4, { stage, deaths: 1, brainRun: "run-1", attempt: 2 }]]);
       const [held] = recoverHeld(j.journal, recordingLog().log).held;
-      assert.equal(held.cutOff, true);
+      assert.equal(held.corrected, true);
       assert.equal(held.entry.stage, "received");
       assert.equal(held.entry.deaths, 2, "counts towards the poison limit");
       assert.equal(held.entry.rerun, stage === "brain", "a brain that ran: the reply says re-run");
