@@ -190,24 +190,8 @@ export class DeskLink {
       desk.jobs >= this.#recycleAfter && this.#successor === undefined && !this.#stopped &&
       this.#retiring.size === 0
     ) {
-      this.#successor = this.#spawnReplacement(desk);
+      this.#successor = this.#trySpawn(desk);
       this.#syncSpares();
-    }
-  }
-
-  /**
-   * A fresh desk to replace `desk`; none when it can't be spawned now. `desk` is fine: it goes on,
-   * nothing counts as a death, and the replacement is tried again after as many jobs again.
-   */
-  #spawnReplacement(desk: Desk): Desk | undefined {
-    try {
-      return this.#spawn();
-    } catch (error) {
-      desk.jobs = 0;
-      this.#log.warn("cannot start the desk's replacement: {error}; the desk goes on", {
-        error: String(error),
-      });
-      return undefined;
     }
   }
 
@@ -274,11 +258,20 @@ export class DeskLink {
     this.#startLater();
   }
 
-  /** A new desk, or none when it can't be spawned now (logged, and tried again later). */
-  #trySpawn(): Desk | undefined {
+  /**
+   * A new desk, or none when it can't be spawned now (logged, and tried again later). The
+   * replacement of a desk that works is no death: that desk goes on, and is replaced after as
+   * many jobs again.
+   */
+  #trySpawn(replacing?: Desk): Desk | undefined {
     try {
       return this.#spawn();
     } catch (error) {
+      if (replacing !== undefined) {
+        replacing.jobs = 0;
+        this.#log.warn("cannot start the desk's replacement: {error}", { error: String(error) });
+        return undefined;
+      }
       // Out of processes or descriptors: the jobs wait here meanwhile.
       this.#log.error("cannot start the desk: {error}; trying again", { error: String(error) });
       this.#quickDeaths++;
