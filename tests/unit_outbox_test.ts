@@ -116,6 +116,27 @@ Deno.test("finish() journals the answer as answered before anything is sent, the
   assert.deepEqual(r.reports.at(-1), { kind: "finished", updateId: r.ids.updateId });
 });
 
+Deno.test("finish() and deliver() end the messages steered into the message with its reaction", async (t) => {
+  for (const [how, emoji] of [["finish", "👎"], ["deliver", "👌"]] as const) {
+    await t.step(`${how}(), ${emoji}`, async () => {
+      await using r = await rig();
+      const steers = ["and staging", "and the other one"].map((text, i) => ({
+        updateId: 50 + i,
+        messageId: r.sim.sendText(CHAT, text).message!.message_id,
+        text,
+      }));
+      r.record.update({ steers });
+      if (how === "finish") await finish({ ...r.base, text: "it failed", emoji });
+      else {await deliver({
+          ...r.base,
+          outgoing: r.journaled({ head: "", body: "ok", emoji, sent: 0 }),
+        });}
+      assert.equal(r.sim.reaction(CHAT, r.ids.messageId), emoji);
+      for (const steer of steers) assert.equal(r.sim.reaction(CHAT, steer.messageId), emoji);
+    });
+  }
+});
+
 Deno.test("deliver() sends the parts one by one, recording each as it lands, and reacts once all are out", async () => {
   await using r = await rig();
   const body = paragraphs(3);

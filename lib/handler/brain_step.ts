@@ -10,7 +10,7 @@ import { type BrainOptions, type BrainOutcome, callBrain } from "./brain.ts";
 import { RESUME_NOTE } from "./claude.ts";
 import { converse } from "./conversation.ts";
 import { costFooter, recordCost } from "./costs.ts";
-import { type Reaction, REACTIONS } from "./feedback.ts";
+import { REACTIONS } from "./feedback.ts";
 import { park } from "./park.ts";
 import { watchBrain } from "./brain_watch.ts";
 import { type SavedSession, SessionStore, startsFresh } from "./session.ts";
@@ -247,8 +247,8 @@ async function endWith(
       : outcome.reply;
     const sent = collectSent({ stateDir: config.stateDir, updateId: ids.updateId, log });
     const text = [answer, sent.lines.join("\n"), footer].filter((part) => part !== "");
+    // The messages steered into it are answered with it (their 👌 comes with its own).
     await work.reply(text.join("\n\n"), REACTIONS.done, sent.files);
-    await endSteers(work, REACTIONS.done);
     log.info("update {updateId} answered after {attempts} attempt(s)", {
       ...ids,
       attempts: outcome.attempts,
@@ -268,8 +268,7 @@ async function endWith(
       attempt: run.attempt,
       maxAttempts: config.brainMaxAttempts,
     } as const;
-    await work.reply(cancelledText(at, work.line.cancelledBy), REACTIONS.failed);
-    return endSteers(work, REACTIONS.failed);
+    return work.reply(cancelledText(at, work.line.cancelledBy), REACTIONS.failed);
   }
   if (outcome.failure.retryAt !== undefined) {
     const { retryAt: until, waitReason: reason = "the brain asked to be run later" } =
@@ -285,14 +284,5 @@ async function endWith(
       detail: failure.detail || "none",
     });
     await work.reply(failureText(failure, { attempts, privateChat }), REACTIONS.failed);
-    await endSteers(work, REACTIONS.failed);
   }
-}
-
-/**
- * The messages steered into the message end as it does: answered with it, or not (their ✍ would
- * otherwise stay, on messages the bot is done with).
- */
-async function endSteers(work: Work, emoji: Reaction): Promise<void> {
-  await Promise.all(work.turns.steers.map((s) => work.reactOn(s.messageId, emoji)));
 }

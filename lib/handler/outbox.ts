@@ -10,7 +10,8 @@
  * to read, and the message is finished: no retry storm, no second brain run.
  *
  * An answer's files (`Outgoing.files`: what the brain left in `COORD_SEND_DIR`, or a job's from the
- * box) go after its text, with the same guarantees (`outbox_files.ts`).
+ * box) go after its text, with the same guarantees (`outbox_files.ts`). Its reaction goes on the
+ * messages steered into it too, whichever way it ended: they end with it.
  *
  * A stop (SIGTERM, a restart) lets a request that is out finish, for up to
  * {@linkcode SEND_GRACE_MS}, and records it: Telegram may have taken it already, and a part cut
@@ -22,7 +23,7 @@
 import type { Api } from "grammy/web";
 import { InputFile } from "grammy/web";
 import type { Config } from "../shared/config.ts";
-import { type MessageRef, type Reaction, reactionChain } from "./feedback.ts";
+import { type MessageRef, type Reaction, reactionChain, setReaction } from "./feedback.ts";
 import { removeAttachments } from "../shared/attachments.ts";
 import type { EntryRecord } from "./entry_record.ts";
 import type { Outgoing, OutgoingFile } from "../shared/journal_entry.ts";
@@ -58,6 +59,11 @@ export interface FinishOptions {
   files?: readonly OutgoingFile[];
   /** The message's reaction chain, when it has one (so the last reaction set is the last meant). */
   react?: (emoji: Reaction) => Promise<void>;
+  /**
+   * Sets a reaction on another message of the chat: the messages steered into this one end with
+   * its reaction. Default: each set on its own (`setReaction`).
+   */
+  reactOn?: (messageId: number, emoji: Reaction) => Promise<void>;
   /**
    * Aborted when the handler must stop: the reply then stays in the outbox for the next run (a
    * request that is out gets {@linkcode SEND_GRACE_MS} to finish).
@@ -185,7 +191,14 @@ async function close(
   record.update({ stage: "replied" });
   // A send from the box has no reaction: it answers no message.
   if (delivered && outgoing.emoji !== "") {
-    await (options.react ?? reactionChain(ids, { api, log }))(outgoing.emoji as Reaction);
+    const emoji = outgoing.emoji as Reaction;
+    const reactOn = options.reactOn ??
+      ((messageId, emoji) => setReaction({ ...ids, messageId }, emoji, { api, log }));
+    await Promise.all([
+      (options.react ?? reactionChain(ids, { api, log }))(emoji),
+      // The messages steered into it end as it does: answered with it (👌), or not (👎).
+      ...(record.read().steers ?? []).map((steer) => reactOn(steer.messageId, emoji)),
+    ]);
   }
   record.finish();
 }

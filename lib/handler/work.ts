@@ -10,13 +10,7 @@ import type { Api } from "grammy/web";
 import type { Message, Update } from "grammy/types";
 import type { Config } from "../shared/config.ts";
 import { type EntryRecord, entryRecord } from "./entry_record.ts";
-import {
-  type MessageRef,
-  type Reaction,
-  reactionChain,
-  setReaction,
-  showTyping,
-} from "./feedback.ts";
+import { type MessageRef, type Reaction, reactionChain, showTyping } from "./feedback.ts";
 import { TurnLink } from "./turn_link.ts";
 import type { Journal } from "../shared/journal.ts";
 import type { JournalEntry, OutgoingFile } from "../shared/journal_entry.ts";
@@ -84,8 +78,15 @@ export function startWork(options: HandleOptions): Work {
   const react = reactionChain(ids, { api, log });
   const notes: string[] = entry.rerun ? [RERUN_NOTE] : [];
   const replyApi = options.replyApi ?? api;
-  const reactOn = (messageId: number, emoji: Reaction) =>
-    setReaction({ ...ids, messageId }, emoji, { api, log });
+  // Each message's reactions in a chain of its own: a steer's 👌 never lands before its ✍.
+  const chains = new Map<number, (emoji: Reaction) => Promise<void>>();
+  const reactOn = (messageId: number, emoji: Reaction) => {
+    let chain = chains.get(messageId);
+    if (chain === undefined) {
+      chains.set(messageId, chain = reactionChain({ ...ids, messageId }, { api, log }));
+    }
+    return chain(emoji);
+  };
   const turns = new TurnLink({
     line,
     record,
@@ -103,7 +104,7 @@ export function startWork(options: HandleOptions): Work {
     turns,
     notes,
     reply: (text, emoji, files) =>
-      finish({ ...options, replyApi, ids, record, notes, text, emoji, react, files }),
+      finish({ ...options, replyApi, ids, record, notes, text, emoji, react, reactOn, files }),
   };
 }
 
