@@ -218,13 +218,14 @@ Deno.test("runDesk() answers a command with what the job says, as a reply, then 
   });
 });
 
-Deno.test("runDesk() tells a withdrawn message so, with 👎, and reports done", async () => {
+Deno.test("runDesk() tells a withdrawn message so, with 👎 on it and on the messages steered into it, and reports done", async () => {
   await using desk = await startDesk();
-  desk.job({ job: "withdraw", update: message(4) });
+  desk.job({ job: "withdraw", update: message(4), steered: [105, 106] });
   await desk.reported({ kind: "done", updateId: 4 });
   assert.deepEqual(desk.texts(), [WITHDRAWN_TEXT]);
   const reactions = desk.api.of("setMessageReaction").map((a) => a.slice(0, 3));
-  assert.deepEqual(reactions, [[CHAT, 104, [{ type: "emoji", emoji: "👎" }]]]);
+  const thumbsDown = [{ type: "emoji", emoji: "👎" }];
+  assert.deepEqual(reactions, [104, 105, 106].map((id) => [CHAT, id, thumbsDown]));
 });
 
 Deno.test("runDesk() tells the person of a message lost in a disk failure, in reply to it", async () => {

@@ -94,6 +94,27 @@ Deno.test("/cancel of the running message: its handler is told over the line", a
   }
 });
 
+Deno.test("/cancel of a parked message withdraws the messages steered into it with it: 👎 on each, all finished", async () => {
+  const steer = { updateId: 2, messageId: 102, text: "and staging" };
+  await using r = await schedulerRig({
+    prepare(journal) {
+      journal.record(textUpdate(1), { updateId: 1, chatId: PERSON });
+      journal.update(1, { parkedUntil: "2099-01-01T00:00:00.000Z", steers: [steer] });
+      journal.record(textUpdate(2, { text: "and staging" }), { updateId: 2, chatId: PERSON });
+      journal.update(2, { steeredInto: 1 });
+    },
+  });
+  r.scheduler.recover();
+  await r.take(textUpdate(3, { text: "/cancel" }));
+  assert.deepEqual(jobFor(r, 1), { job: "withdraw", update: textUpdate(1), steered: [102] });
+  r.done(1);
+  r.done(3);
+  assert.equal(r.scheduler.size, 0, "the steered message is not left held");
+  assert.equal(r.onDisk(2), undefined);
+  r.later(60_000);
+  assert.deepEqual(r.spawned(), [], "neither reaches a brain");
+});
+
 Deno.test("/cancel in reply to a waiting message: withdrawn, never started, the desk says so", async () => {
   await using r = await schedulerRig();
   await runningAndWaiting(r, "brain");

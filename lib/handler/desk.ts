@@ -132,7 +132,10 @@ async function doJob(job: DeskJob, options: DeskOptions): Promise<number | void>
     case "withdraw": {
       const ref = refOf(job.update);
       await replyTo(ref, WITHDRAWN_TEXT, options);
-      return setReaction(ref, REACTIONS.failed, { api, log });
+      const ends = [ref.messageId, ...job.steered ?? []].map((messageId) =>
+        setReaction({ ...ref, messageId }, REACTIONS.failed, { api, log })
+      );
+      return void await Promise.all(ends);
     }
     case "lost":
       return replyTo(job, LOST_TEXT, options);

@@ -247,12 +247,21 @@ export class HeldMessages {
     if (held.journaled) this.#disk.save(held.entry);
   }
 
-  /** An update is done: forgotten here, remembered as finished, its entry removed from disk. */
+  /**
+   * An update is done: forgotten here, remembered as finished, its entry removed from disk; so are
+   * the messages steered into it, however it ended (answered with it, withdrawn, given up).
+   */
   finish(held: Held): void {
     const { updateId } = held.entry;
     this.#byId.delete(updateId);
     this.#finished?.add(updateId);
     if (held.journaled) this.#disk.remove(updateId);
+    for (const steered of this.steeredInto(updateId)) this.finish(steered);
+  }
+
+  /** The messages marked as steered into `updateId`. */
+  steeredInto(updateId: number): Held[] {
+    return this.all().filter((h) => h.entry.steeredInto === updateId);
   }
 
   /** A chat's messages that take turns, not withdrawn nor delivered, oldest first. */

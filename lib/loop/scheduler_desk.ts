@@ -100,7 +100,7 @@ export class DeskWork {
     if (held.released) return;
     held.released = true;
     const update = held.entry.update;
-    if (held.entry.withdrawn) return this.#send({ job: "withdraw", update });
+    if (held.entry.withdrawn) return this.#send(this.#withdrawJob(held));
     const kinds = isRecord(update) ? update : {};
     if (stopTarget(update) !== undefined || "callback_query" in kinds) return this.#press(held);
     if ("stopped_message_generation" in kinds) return this.#press(held);
@@ -183,7 +183,16 @@ export class DeskWork {
     target.entry = patched(target.entry, { withdrawn: true });
     this.#options.messages.save(target);
     target.released = true;
-    this.#send({ job: "withdraw", update: target.entry.update });
+    this.#send(this.#withdrawJob(target));
+  }
+
+  /** The withdrawn message's reply, and 👎 on the messages steered into it (a parked turn's). */
+  #withdrawJob(target: Held): DeskJob {
+    const steered = this.#options.messages.steeredInto(target.entry.updateId)
+      .map((h) => messageIdOf(h.entry))
+      .filter((id) => id !== undefined);
+    const job: DeskJob = { job: "withdraw", update: target.entry.update };
+    return steered.length === 0 ? job : { ...job, steered };
   }
 
   #press(held: Held) {

@@ -123,8 +123,8 @@ export class Working {
   }
 
   /**
-   * A host's handler ended: steers it never answered wait their turn; when it is finished, the
-   * messages steered into it are finished with it.
+   * A host's handler ended: steers it never answered wait their turn. (The messages steered into
+   * it end when it does: `HeldMessages.finish`.)
    */
   hostEnded(host: Held): void {
     const { updateId } = host.entry;
@@ -133,10 +133,6 @@ export class Working {
       this.#steering.delete(steerId);
       const held = this.#options.messages.get(steerId);
       if (held !== undefined) this.#options.enqueue(held);
-    }
-    if (this.#options.messages.get(updateId) !== undefined) return;
-    for (const held of this.#options.messages.all()) {
-      if (held.entry.steeredInto === updateId) this.#options.messages.finish(held);
     }
   }
 

@@ -139,8 +139,11 @@ export type DeskJob =
   | { job: "unsteerable"; update: unknown }
   /** Say that an edit came too late for its message (`late`), or nothing when it was used. */
   | { job: "edit"; update: unknown; late?: "working" | "answered" }
-  /** The final reply of a message withdrawn by /cancel before it started. */
-  | { job: "withdraw"; update: unknown }
+  /**
+   * The final reply of a message withdrawn by /cancel before it started (or while parked); the
+   * messages steered into it (`steered`, their message ids) end with it.
+   */
+  | { job: "withdraw"; update: unknown; steered?: number[] }
   /** Tell the person a message was lost in a disk failure (its entry could not be read). */
   | { job: "lost"; updateId: number; chatId: number; messageId: number };
 
