@@ -3,7 +3,8 @@
  * {@linkcode ClaudeTurn} (stream-json both ways, the message as its first user line); its verdict
  * is taken the moment the CLI's `result` line arrives (`claude.ts`), and the CLI is then let go
  * in the background: stdin closed, a few seconds to exit, then its whole group ended and its
- * marker swept. The attempt's `settled` tells when that is done, so that the handler neither
+ * marker swept (ended at once when it holds a steer its result left out: it would run it). The
+ * attempt's `settled` tells when that is done, so that the handler neither
  * starts the next CLI of the conversation nor exits before it.
  *
  * @module

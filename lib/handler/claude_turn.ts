@@ -193,7 +193,8 @@ export class ClaudeTurn {
    */
   finish(): Promise<RunTreeResult> {
     this.#finished ??= (async () => {
-      // Before stdin closes: at its end of input the CLI would start on the line it holds.
+      // At once, and before stdin closes: the CLI starts on the line it holds as soon as the
+      // turn is over (the stand-in of the tests, at the latest when its input ends).
       if (this.#leftOut()) this.#tree.end();
       // Not awaited: a CLI that stopped reading could hold the close up.
       void this.#tree.closeInput();

@@ -6,7 +6,8 @@
  *   and the answer covers both; before the turn (the message's input is still fetched, which may
  *   end it without a brain) and after it, or for a brain that can't take one (not the Claude
  *   driver), it is reported not taken and waits its turn. Each steer taken is recorded in the
- *   message's entry, in order, so that a re-run takes them in again, and its message gets ✍.
+ *   message's entry, in order, so that a retry or a re-run takes them in again (each attempt's
+ *   input is the message with them: {@linkcode TurnLink.withSteers}), and its message gets ✍.
  *   A steer written as the turn was ending may come too late for it: when the turn's result lists
  *   the user lines it consumed and the steer is not among them, it is taken back (out of the entry,
  *   reported not taken) and waits its turn rather than go unanswered.
