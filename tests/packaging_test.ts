@@ -1188,6 +1188,22 @@ Deno.test("smoke.sh's journal check names what is wrong and exits non-zero", asy
       assert.match(result.stdout, /^healthy$/m);
     },
   );
+  await t.step(
+    "lines that begin mid-run: a handler started before them is reaped in them",
+    async () => {
+      const earlier =
+        "2026-01-01 09:59:59.000 +00 [INF] coord·dispatch: child reaped: pid 9, update 6, exit status 0, 9 s";
+      const result = await check([earlier, ...healthy.slice(1)]);
+      assertOk(result, "smoke.sh --journal");
+      assert.match(result.stdout, /child reaped: {3}2\n/);
+      assert.match(result.stdout, /^healthy$/m);
+    },
+  );
+  await t.step("a handler reaped twice", async () => {
+    const result = await check([...healthy, healthy[3]]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /UNHEALTHY: 1 handler\(s\) reaped more often than started/);
+  });
   await t.step("started twice in the second run after a restart: duplicated work", async () => {
     const again =
       "2026-01-01 10:00:40.000 +00 [INF] coord·dispatch: child started: update 9, chat 1, pid 21, 1 of 4 live";
