@@ -62,6 +62,15 @@ Deno.test("prepareState() returns the configuration error for a folder it can't 
     assert.ok(fault?.line.startsWith(line) && fault.line.length > line.length, fault?.line);
     assert.equal(fault?.temporary, false, "a setting to fix, not the disk failing");
   });
+  await t.step("the brains' folder in the state folder, as by default: both named", () => {
+    const state = `${dir.path}/state-ro`;
+    Deno.mkdirSync(state, { mode: 0o700 });
+    Deno.writeTextFileSync(`${state}/brain`, "");
+    const fault = prepareState(config(state, `${state}/brain/work`));
+    const line =
+      `Cannot create COORD_BRAIN_WORKDIR "${state}/brain/work" in COORD_STATE_DIR "${state}": `;
+    assert.ok(fault?.line.startsWith(line) && fault.line.length > line.length, fault?.line);
+  });
   await t.step("the lock folder", () => {
     const lock = `${dir.path}/file/lock`;
     const fault = prepareState(config(`${dir.path}/state`, undefined, lock));

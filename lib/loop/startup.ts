@@ -44,7 +44,13 @@ export function prepareState(config: Config): StartupFault | undefined {
   try {
     Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    return startupFault(`Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}"`, error);
+    // By default it is in the state folder: a person who never set it is told where it is.
+    const inState = config.brainWorkdir.startsWith(`${config.stateDir}/`);
+    const where = inState ? ` in COORD_STATE_DIR "${config.stateDir}"` : "";
+    return startupFault(
+      `Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}"${where}`,
+      error,
+    );
   }
   try {
     // Made if missing, and 0700 (its owner and write bits were checked with the configuration):
