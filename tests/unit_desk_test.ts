@@ -228,6 +228,15 @@ Deno.test("runDesk() tells a withdrawn message so, with 👎 on it and on the me
   assert.deepEqual(reactions, [104, 105, 106].map((id) => [CHAT, id, thumbsDown]));
 });
 
+Deno.test("runDesk() sets a withdrawn message's 👎s even when its reply fails", async () => {
+  await using desk = await startDesk();
+  desk.replyApi.fail.add("sendMessage");
+  desk.job({ job: "withdraw", update: message(4), steered: [105] });
+  await desk.reported({ kind: "done", updateId: 4 });
+  const reactions = desk.api.of("setMessageReaction").map((a) => a[1]).sort();
+  assert.deepEqual(reactions, [104, 105]);
+});
+
 Deno.test("runDesk() tells the person of a message lost in a disk failure, in reply to it", async () => {
   await using desk = await startDesk();
   desk.job({ job: "lost", updateId: 9, chatId: CHAT, messageId: 42 });

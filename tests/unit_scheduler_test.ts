@@ -351,6 +351,51 @@ Deno.test("Scheduler.recover() makes a steered message agree with its host's ent
   });
 });
 
+Deno.test("Scheduler.recover(): a message steered into one whose entry was found cut waits its own turn", async () => {
+  await using r = await schedulerRig({
+    prepare(journal) {
+      const cut = JSON.stringify({ updateId: 8, chatId: PERSON, update: textUpdate(8) });
+      Deno.writeTextFileSync(`${journal.dir}/8.json`, cut.slice(0, cut.indexOf('"date"')));
+      journal.record(textUpdate(9, { text: "and staging" }), { updateId: 9, chatId: PERSON });
+      journal.update(9, { steeredInto: 8 });
+    },
+  });
+  r.scheduler.recover();
+  assert.equal(r.desk.of("lost").length, 1, "the cut one's person is told");
+  assert.equal(r.onDisk(9)?.steeredInto, undefined);
+  r.ack(9);
+  assert.deepEqual(r.spawned(), [9], "answered on its own");
+});
+
+Deno.test("Scheduler: a host that died between recording a steer and saying so took it in", async (t) => {
+  const steer = { updateId: 2, messageId: 102, text: "and staging" };
+  const steeredThenDies = async (r: Awaited<ReturnType<typeof schedulerRig>>) => {
+    await r.take(textUpdate(1));
+    r.ack(1);
+    await r.take(textUpdate(2, { text: "and staging" }));
+    r.ack(2);
+    assert.ok(r.child(1).controls.some((c) => c.kind === "steer"));
+    // Its entry lists the steer; the "steered" report never came.
+    r.report(1, { kind: "patch", updateId: 1, patch: { steers: [steer] } });
+  };
+  await t.step("cut off: the steer waits with it, for its re-run", async () => {
+    await using r = await schedulerRig({ busyMode: "steer" });
+    using _timers = trackTimers();
+    await steeredThenDies(r);
+    r.exit(1, exitStatus(1, "SIGKILL"));
+    assert.equal(r.onDisk(2)?.steeredInto, 1);
+    r.later(60_000);
+    assert.deepEqual(r.spawned(), [1, 1], "the host again, never the steer on its own");
+  });
+  await t.step("finished: the steer ends with it", async () => {
+    await using r = await schedulerRig({ busyMode: "steer" });
+    await steeredThenDies(r);
+    r.exit(1, exitStatus(), [{ kind: "finished", updateId: 1 }]);
+    assert.equal(r.scheduler.size, 0);
+    assert.deepEqual(r.spawned(), [1]);
+  });
+});
+
 Deno.test("Scheduler.recover() has the desk tell the person of an entry found cut, and answer an earlier run's command", async () => {
   await using r = await schedulerRig({
     prepare(journal) {

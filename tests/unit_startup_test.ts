@@ -70,6 +70,8 @@ Deno.test("prepareState() returns the configuration error for a folder it can't 
     const line =
       `Cannot create COORD_BRAIN_WORKDIR "${state}/brain/work" in COORD_STATE_DIR "${state}": `;
     assert.ok(fault?.line.startsWith(line) && fault.line.length > line.length, fault?.line);
+    const slashed = prepareState(config(`${state}/`, `${state}/brain/work`));
+    assert.match(slashed?.line ?? "", / in COORD_STATE_DIR /, "written with a trailing slash");
   });
   await t.step("the lock folder", () => {
     const lock = `${dir.path}/file/lock`;

@@ -131,11 +131,12 @@ async function doJob(job: DeskJob, options: DeskOptions): Promise<number | void>
       return replyTo(refOf(job.update), lateEditText(job.late), options);
     case "withdraw": {
       const ref = refOf(job.update);
-      await replyTo(ref, WITHDRAWN_TEXT, options);
+      // The 👎s with the reply, not after it: a reply that fails leaves none of them on ✍ or 👀.
       const ends = [ref.messageId, ...job.steered ?? []].map((messageId) =>
         setReaction({ ...ref, messageId }, REACTIONS.failed, { api, log })
       );
-      return void await Promise.all(ends);
+      await Promise.all([replyTo(ref, WITHDRAWN_TEXT, options), ...ends]);
+      return;
     }
     case "lost":
       return replyTo(job, LOST_TEXT, options);

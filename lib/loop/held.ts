@@ -164,7 +164,7 @@ export function recoverHeld(journal: Journal, log: Logger): Recovered {
     if (cutOff === undefined) return heldFor(entry, { journaled: true });
     return { ...heldFor(patched(entry, cutOff), { journaled: true }), corrected: true };
   });
-  agreeOnSteers(held, log);
+  agreeOnSteers(held, { lost: new Set(lost.map((l) => l.updateId)), log });
   return { held, lost, removed };
 }
 
@@ -174,9 +174,11 @@ export function recoverHeld(journal: Journal, log: Logger): Recovered {
  * process marks the message, and takes one back in the same order: a run cut off in between
  * leaves them apart. Unmarked but listed, the message would be answered twice; marked but not
  * listed, never (its host's re-run leaves it out, and the host's end finishes it). A message
- * steered into a host already finished was answered with it, and is left as it is.
+ * steered into a host already finished was answered with it, and is left as it is; one steered into
+ * a host whose entry was `lost` (cut: its person is told to send it again) waits its own turn.
  */
-function agreeOnSteers(held: Held[], log: Logger): void {
+function agreeOnSteers(held: Held[], options: { lost: ReadonlySet<number>; log: Logger }): void {
+  const { lost, log } = options;
   const byId = new Map(held.map((h) => [h.entry.updateId, h]));
   const correct = (item: Held, host: number, steered: boolean) => {
     log.info(
@@ -198,9 +200,11 @@ function agreeOnSteers(held: Held[], log: Logger): void {
     }
   }
   for (const item of held) {
-    const host = byId.get(item.entry.steeredInto ?? NaN);
+    const hostId = item.entry.steeredInto;
+    if (hostId === undefined) continue;
+    const host = byId.get(hostId);
     const listed = host?.entry.steers?.some((s) => s.updateId === item.entry.updateId);
-    if (host !== undefined && !listed) correct(item, host.entry.updateId, false);
+    if (host !== undefined ? !listed : lost.has(hostId)) correct(item, hostId, false);
   }
 }
 

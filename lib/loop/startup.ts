@@ -45,7 +45,7 @@ export function prepareState(config: Config): StartupFault | undefined {
     Deno.mkdirSync(config.brainWorkdir, { recursive: true, mode: 0o700 });
   } catch (error) {
     // By default it is in the state folder: a person who never set it is told where it is.
-    const inState = config.brainWorkdir.startsWith(`${config.stateDir}/`);
+    const inState = config.brainWorkdir.startsWith(`${config.stateDir.replace(/\/+$/, "")}/`);
     const where = inState ? ` in COORD_STATE_DIR "${config.stateDir}"` : "";
     return startupFault(
       `Cannot create COORD_BRAIN_WORKDIR "${config.brainWorkdir}"${where}`,

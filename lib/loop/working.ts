@@ -123,16 +123,25 @@ export class Working {
   }
 
   /**
-   * A host's handler ended: steers it never answered wait their turn. (The messages steered into
-   * it end when it does: `HeldMessages.finish`.)
+   * A host's handler ended: steers it never reported on wait their turn, unless its entry lists
+   * them (it died between recording one and saying so): those went into its turn, and end with it.
+   * (The messages steered into it end when it does: `HeldMessages.finish`.)
    */
   hostEnded(host: Held): void {
+    const { messages } = this.#options;
     const { updateId } = host.entry;
     for (const [steerId, hostId] of this.#steering) {
       if (hostId !== updateId) continue;
       this.#steering.delete(steerId);
-      const held = this.#options.messages.get(steerId);
-      if (held !== undefined) this.#options.enqueue(held);
+      const held = messages.get(steerId);
+      if (held === undefined) continue;
+      if (!host.entry.steers?.some((s) => s.updateId === steerId)) {
+        this.#options.enqueue(held);
+        continue;
+      }
+      held.entry = patched(held.entry, { steeredInto: updateId });
+      messages.save(held);
+      if (messages.get(updateId) === undefined) messages.finish(held);
     }
   }
 
