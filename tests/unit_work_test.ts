@@ -90,6 +90,15 @@ Deno.test("startWork()'s reply() is finish(): journaled and reported, sent as a 
   );
 });
 
+Deno.test("startWork()'s reactOn() sets another message's reactions in order: a slow ✍ never lands after the 👌", async () => {
+  await using r = await rig();
+  const work = startWork(r.options);
+  const steer = r.sim.sendText(CHAT, "and staging").message!.message_id;
+  r.sim.injectFault({ method: "setMessageReaction", fault: { kind: "delay", ms: 300 } });
+  await Promise.all([work.reactOn(steer, "✍"), work.reactOn(steer, "👌")]);
+  assert.equal(r.sim.reaction(CHAT, steer), "👌");
+});
+
 Deno.test("whileWorking() shows typing at once, and renews it while the work goes on", async () => {
   // Telegram shows it for about 5 s: renewed before then.
   assert.ok(TYPING_EVERY_MS < 5000, `renewed every ${TYPING_EVERY_MS} ms`);
