@@ -10,8 +10,8 @@
 # handlers were started and reaped, any "dispatch crash", any "Empty message", any update started
 # twice within one run (duplicated work; one started again by a later run is the journal re-running
 # what a restart cut off, and is reported as such), any handler reaped more often than it was
-# started in those lines, and any line holding something shaped like a bot token (never printed). Exit status: 0 when healthy, 1 with the reasons otherwise, 2 for a
-# usage error.
+# started in those lines, and any line holding something shaped like a bot token (never printed).
+# Exit status: 0 when healthy, 1 with the reasons otherwise, 2 for a usage error.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -118,7 +118,7 @@ summarize() {
   if [ "$total" -gt 0 ] && [ "$started" -eq 0 ]; then
     problems+=("no handler was started in the last $LINES lines: send the two messages first")
   fi
-  [ "$twice" -eq 0 ] || problems+=("$twice handler(s) reaped more often than started")
+  [ "$twice" -eq 0 ] || problems+=("$twice reap(s) of a handler already reaped as often as started")
 
   if [ "${#problems[@]}" -eq 0 ]; then
     echo "healthy"

@@ -1202,7 +1202,10 @@ Deno.test("smoke.sh's journal check names what is wrong and exits non-zero", asy
   await t.step("a handler reaped twice", async () => {
     const result = await check([...healthy, healthy[3]]);
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /UNHEALTHY: 1 handler\(s\) reaped more often than started/);
+    assert.match(
+      result.stdout,
+      /UNHEALTHY: 1 reap\(s\) of a handler already reaped as often as started/,
+    );
   });
   await t.step("started twice in the second run after a restart: duplicated work", async () => {
     const again =
