@@ -17,7 +17,7 @@ import type { EntryRecord } from "./entry_record.ts";
 import type { MessageRef } from "./feedback.ts";
 import type { Outgoing, OutgoingFile } from "../shared/journal_entry.ts";
 import type { Logger } from "../shared/log.ts";
-import { keptDir } from "../shared/outgoing_files.ts";
+import { keptDir, pathExists } from "../shared/outgoing_files.ts";
 import {
   apiSignal,
   classifyFailure,
@@ -133,7 +133,7 @@ export function keepFiles(
       Deno.mkdirSync(dir, { recursive: true });
       Deno.renameSync(file.path, to);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound && !exists(file.path)) continue;
+      if (error instanceof Deno.errors.NotFound && !pathExists(file.path)) continue;
       log.error("update {updateId}: cannot keep {path} in {dir}: {error}", {
         ...ids,
         path: file.path,
@@ -148,14 +148,5 @@ export function keepFiles(
       reason,
       to,
     });
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }

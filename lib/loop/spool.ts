@@ -24,7 +24,7 @@ import { backoffMs } from "../shared/backoff.ts";
 import type { JournalEntry } from "../shared/journal_entry.ts";
 import { SPOOL_ID_BASE } from "../shared/journal_entry.ts";
 import type { Logger } from "../shared/log.ts";
-import { sendDir } from "../shared/outgoing_files.ts";
+import { pathExists, sendDir } from "../shared/outgoing_files.ts";
 import { mayWriteTo, parseJob, spoolDirs, type SpoolJob } from "../shared/spool_job.ts";
 import type { Disk } from "./disk.ts";
 import { entryOfJob } from "./spool_entry.ts";
@@ -79,7 +79,7 @@ export class SpoolReader {
     const { stateDir, journaled, log } = this.#options;
     for (const id of foldersIn(`${stateDir}/send`)) {
       this.#lastId = Math.max(this.#lastId, id);
-      if (!exists(`${sendDir(stateDir, id)}/job.json`)) continue;
+      if (!pathExists(`${sendDir(stateDir, id)}/job.json`)) continue;
       // Journaled just before the last run ended: only its job.json was left to remove.
       if (journaled.has(id)) removeQuietly(`${sendDir(stateDir, id)}/job.json`);
       else this.#pending.add(id);
@@ -133,7 +133,7 @@ export class SpoolReader {
         try {
           this.scan();
           for await (const _ of watcher) {
-            if (!exists(dir)) break;
+            if (!pathExists(dir)) break;
             this.#scanSoon();
           }
         } finally {
@@ -262,10 +262,6 @@ function statOrUndefined(path: string): Deno.FileInfo | undefined {
   } catch {
     return undefined;
   }
-}
-
-function exists(path: string): boolean {
-  return statOrUndefined(path) !== undefined;
 }
 
 function removeQuietly(path: string) {

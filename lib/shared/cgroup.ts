@@ -21,6 +21,8 @@
  * @module
  */
 
+import { runShell } from "./shell.ts";
+
 /** The variable that hands the bot's cgroup folder to its handlers (set only when usable). */
 export const CGROUP_ENV = "COORD_CGROUP";
 
@@ -125,26 +127,4 @@ export async function killBotCgroups(
   const dirs = stdout.split("\n").filter((line) => line !== "");
   await killCgroups(dirs, options);
   return dirs.length;
-}
-
-/** A few lines of `/bin/sh` with `args` ($1...), with a bare environment. */
-async function runShell(
-  script: string,
-  options: CgroupOptions & { args?: readonly string[] },
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { shell = "/bin/sh", args = [] } = options;
-  const output = await new Deno.Command(shell, {
-    args: ["-c", script, "forge-coordinator-cgroup", ...args],
-    env: { PATH: "/usr/bin:/bin:/run/current-system/sw/bin", LC_ALL: "C" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
 }

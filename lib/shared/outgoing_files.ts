@@ -52,7 +52,7 @@ export function removeOrphanSendDirs(stateDir: string, unfinished: ReadonlySet<n
     const updateId = /^\d+$/.test(item.name) ? Number(item.name) : undefined;
     if (updateId === undefined || unfinished.has(updateId)) continue;
     const dir = `${stateDir}/send/${item.name}`;
-    if (exists(`${dir}/job.json`)) continue;
+    if (pathExists(`${dir}/job.json`)) continue;
     try {
       Deno.removeSync(dir, { recursive: true });
       removed.push(updateId);
@@ -98,7 +98,8 @@ export function formatSize(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-function exists(path: string): boolean {
+/** Whether anything is at `path` (a file, a folder); false when it can't be looked at either. */
+export function pathExists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;

@@ -17,6 +17,7 @@
 
 import { attemptCgroup, killBotCgroups, killCgroups } from "./cgroup.ts";
 import { getLog } from "./log.ts";
+import { runShell } from "./shell.ts";
 
 /** The variable that marks a brain attempt and everything it starts. */
 export const RUN_MARKER_ENV = "COORD_BRAIN_RUN";
@@ -103,24 +104,18 @@ export async function sweep(target: SweepTarget, options: SweepOptions = {}): Pr
 async function findMarked(pattern: string, shell: string): Promise<number[]> {
   // -z: environ entries are NUL-separated, so ^ and $ anchor one entry. -s: other users'
   // processes, and processes that exit while we read, are skipped silently.
-  const output = await new Deno.Command(shell, {
-    args: ["-c", 'exec grep -lsz -E -e "$0" /proc/[0-9]*/environ', pattern],
-    env: { PATH: "/usr/bin:/bin:/run/current-system/sw/bin", LC_ALL: "C" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const output = await runShell('exec grep -lsz -E -e "$1" /proc/[0-9]*/environ', {
+    shell,
+    args: [pattern],
+  });
   // grep: 0 some found, 1 none found, 2 some file unreadable (with or without matches).
   if (output.code > 2) {
     throw new Error(
-      `Cannot list marked processes: grep exited with status ${output.code}: ${
-        new TextDecoder().decode(output.stderr).trim()
-      }`,
+      `Cannot list marked processes: grep exited with status ${output.code}: ${output.stderr.trim()}`,
     );
   }
   const pids: number[] = [];
-  for (const line of new TextDecoder().decode(output.stdout).split("\n")) {
+  for (const line of output.stdout.split("\n")) {
     const match = line.match(/^\/proc\/(\d+)\/environ$/);
     if (match) pids.push(Number(match[1]));
   }
