@@ -9,6 +9,7 @@ import type { File, Message, Update, User } from "grammy/types";
 import { ALLOWED_REACTIONS } from "./sim/emoji.ts";
 import { parseEntitiesError } from "./sim/markdown.ts";
 import { BotApiSimulator, type RecordedCall, type UploadedFile } from "./sim/simulator.ts";
+import { waitUntil } from "./_helpers.ts";
 
 type Encoding = "json" | "form" | "query" | "multipart";
 
@@ -1486,16 +1487,11 @@ Deno.test("refuseConnections({ forMs }) listens again by itself on the same port
 });
 
 /** Calls getMe until the simulator answers (it refuses connections meanwhile), with a deadline. */
-async function waitUntilAnswered(sim: BotApiSimulator) {
-  const deadline = performance.now() + 10_000;
-  while (true) {
-    try {
-      return await callApi(sim, "getMe");
-    } catch (error) {
-      if (performance.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+function waitUntilAnswered(sim: BotApiSimulator) {
+  return waitUntil(() => callApi(sim, "getMe").catch(() => undefined), {
+    timeoutMs: 10_000,
+    description: "the simulator to answer getMe",
+  });
 }
 
 Deno.test("getUpdates faults of a misbehaving server: a batch over the limit, an update delivered again", async (t) => {
